@@ -1,0 +1,206 @@
+//! The `careline` command: one executable, one subcommand per role.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::questionnaire::{load_file, questionnaire_files};
+use crate::scoring::{self, AnswerSet};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "careline",
+    version,
+    about = "Mental-health screening and triage for delivery riders"
+)]
+pub struct Cli {
+    /// Folder of questionnaire files (overrides the `questionnaires.dir` setting).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub questionnaires: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate questionnaire files and run their examples; exit 1 on any error.
+    Check {
+        /// Files or folders to check (default: the configured questionnaire folder).
+        paths: Vec<PathBuf>,
+    },
+    /// Score answers with a questionnaire and print the outcome as JSON.
+    Score {
+        /// The questionnaire id, e.g. phq9.
+        id: String,
+        /// The answers as a JSON object from item id to value, or - to read them from stdin.
+        #[arg(long, value_name = "JSON")]
+        answers: String,
+        /// Print the JSON indented.
+        #[arg(long)]
+        pretty: bool,
+    },
+}
+
+/// Runs a parsed command. Returns the process exit code.
+pub fn run(
+    cli: Cli,
+    settings: &Settings,
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+) -> std::io::Result<u8> {
+    let dir = cli
+        .questionnaires
+        .unwrap_or_else(|| settings.questionnaires.dir.clone());
+    match cli.command {
+        Command::Check { paths } => {
+            let paths = if paths.is_empty() { vec![dir] } else { paths };
+            check(&paths, out)
+        }
+        Command::Score {
+            id,
+            answers,
+            pretty,
+        } => score(&dir, &id, &answers, pretty, stdin, out),
+    }
+}
+
+fn check(paths: &[PathBuf], out: &mut dyn Write) -> std::io::Result<u8> {
+    let mut files = Vec::new();
+    let mut failed = 0usize;
+    for p in paths {
+        if p.is_dir() {
+            match questionnaire_files(p) {
+                Ok(found) if found.is_empty() => {
+                    writeln!(
+                        out,
+                        "{}: no questionnaire files (*.toml) in this folder",
+                        p.display()
+                    )?;
+                    failed += 1;
+                }
+                Ok(found) => files.extend(found),
+                Err(e) => {
+                    writeln!(out, "{}: cannot read the folder: {e}", p.display())?;
+                    failed += 1;
+                }
+            }
+        } else if p.exists() {
+            files.push(p.clone());
+        } else {
+            writeln!(out, "{}: no such file or folder", p.display())?;
+            failed += 1;
+        }
+    }
+    let mut ok = 0usize;
+    for f in &files {
+        match load_file(f) {
+            Ok(q) => {
+                ok += 1;
+                writeln!(
+                    out,
+                    "{}: ok {} {} ({} items, {} examples)",
+                    f.display(),
+                    q.id,
+                    q.version,
+                    q.items.len(),
+                    q.examples.len()
+                )?;
+            }
+            Err(diags) => {
+                failed += 1;
+                for d in diags {
+                    writeln!(out, "{d}")?;
+                }
+            }
+        }
+    }
+    writeln!(out, "{ok} ok, {failed} failed")?;
+    Ok(u8::from(failed > 0))
+}
+
+fn score(
+    dir: &Path,
+    id: &str,
+    answers: &str,
+    pretty: bool,
+    stdin: &mut dyn Read,
+    out: &mut dyn Write,
+) -> std::io::Result<u8> {
+    let available = || -> String {
+        questionnaire_files(dir)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_string))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let path = dir.join(format!("{id}.toml"));
+    let valid_id = !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid_id || !path.is_file() {
+        writeln!(
+            out,
+            "error: unknown questionnaire `{id}` in {}; available: {}",
+            dir.display(),
+            available()
+        )?;
+        return Ok(1);
+    }
+    let q = match load_file(&path) {
+        Ok(q) => q,
+        Err(diags) => {
+            writeln!(out, "error: {} has errors:", path.display())?;
+            for d in diags {
+                writeln!(out, "{d}")?;
+            }
+            return Ok(1);
+        }
+    };
+    let text = if answers == "-" {
+        let mut s = String::new();
+        if let Err(e) = stdin.read_to_string(&mut s) {
+            writeln!(out, "error: cannot read the answers from stdin: {e}")?;
+            return Ok(1);
+        }
+        s
+    } else {
+        answers.to_string()
+    };
+    match AnswerSet::parse_json(&q, &text) {
+        Ok(set) => {
+            let outcome = scoring::score(&set);
+            let json = if pretty {
+                serde_json::to_string_pretty(&outcome)
+            } else {
+                serde_json::to_string(&outcome)
+            };
+            writeln!(out, "{}", json.map_err(std::io::Error::other)?)?;
+            Ok(0)
+        }
+        Err(invalid) => {
+            writeln!(out, "error: invalid answers for {}:", q.id)?;
+            for e in &invalid.0 {
+                writeln!(out, "  {e}")?;
+            }
+            Ok(1)
+        }
+    }
+}
+
+/// Re-exported for tests that need to check the CLI definition.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        super::command().debug_assert();
+    }
+}

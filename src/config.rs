@@ -1,0 +1,220 @@
+//! Settings, in layers: `config/default.toml`, then `config/<CARELINE_ENV>.toml` if present,
+//! then environment variables `CARELINE__<SECTION>__<KEY>`. Validated once at start; unknown
+//! keys are refused with a message naming the key.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+
+/// The defaults, compiled in so the binary runs from any folder.
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub questionnaires: QuestionnaireSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuestionnaireSettings {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration: `{key}`: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+/// Where the layers come from; `from_process` reads the real process environment.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    pub config_dir: PathBuf,
+    pub env_name: Option<String>,
+    pub vars: HashMap<String, String>,
+}
+
+impl Sources {
+    pub fn from_process() -> Self {
+        Sources {
+            config_dir: std::env::var_os("CARELINE_CONFIG_DIR")
+                .map_or_else(|| PathBuf::from("config"), PathBuf::from),
+            env_name: std::env::var("CARELINE_ENV").ok().filter(|s| !s.is_empty()),
+            vars: std::env::vars()
+                .filter(|(k, _)| k.starts_with("CARELINE__"))
+                .collect(),
+        }
+    }
+}
+
+impl Settings {
+    pub fn load() -> Result<Settings, SettingsError> {
+        Self::load_from(&Sources::from_process())
+    }
+
+    pub fn load_from(sources: &Sources) -> Result<Settings, SettingsError> {
+        let dir: &Path = &sources.config_dir;
+        let default_file = dir.join("default.toml");
+        let mut builder = Config::builder();
+        builder = if default_file.is_file() {
+            builder.add_source(File::from(default_file).format(FileFormat::Toml))
+        } else {
+            builder.add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+        };
+        if let Some(env) = &sources.env_name {
+            if !env
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(SettingsError::Invalid {
+                    key: "CARELINE_ENV",
+                    message: format!("\"{env}\" must be a plain name like \"production\""),
+                });
+            }
+            builder = builder.add_source(
+                File::from(dir.join(format!("{env}.toml")))
+                    .format(FileFormat::Toml)
+                    .required(false),
+            );
+        }
+        builder = builder.add_source(
+            Environment::with_prefix("CARELINE")
+                .prefix_separator("__")
+                .separator("__")
+                .source(Some(sources.vars.clone().into_iter().collect())),
+        );
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.questionnaires.dir.as_os_str().is_empty() {
+            return Err(SettingsError::Invalid {
+                key: "questionnaires.dir",
+                message: "must not be empty".into(),
+            });
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            return Err(SettingsError::Invalid {
+                key: "log.level",
+                message: format!("\"{}\" is not a log filter: {e}", self.log.level),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sources(vars: &[(&str, &str)]) -> Sources {
+        Sources {
+            config_dir: PathBuf::from("/nonexistent"),
+            env_name: None,
+            vars: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn defaults_load_without_any_file() {
+        let s = Settings::load_from(&sources(&[])).unwrap();
+        assert_eq!(s.questionnaires.dir, PathBuf::from("questionnaires"));
+        assert_eq!(s.log.format, LogFormat::Text);
+    }
+
+    #[test]
+    fn environment_variables_override_the_files() {
+        let s = Settings::load_from(&sources(&[
+            ("CARELINE__LOG__FORMAT", "json"),
+            ("CARELINE__QUESTIONNAIRES__DIR", "/srv/q"),
+        ]))
+        .unwrap();
+        assert_eq!(s.log.format, LogFormat::Json);
+        assert_eq!(s.questionnaires.dir, PathBuf::from("/srv/q"));
+    }
+
+    #[test]
+    fn an_environment_file_overlays_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("default.toml"), DEFAULTS).unwrap();
+        std::fs::write(
+            dir.path().join("staging.toml"),
+            "[log]\nlevel = \"debug\"\n",
+        )
+        .unwrap();
+        let s = Settings::load_from(&Sources {
+            config_dir: dir.path().into(),
+            env_name: Some("staging".into()),
+            vars: HashMap::new(),
+        })
+        .unwrap();
+        assert_eq!(s.log.level, "debug");
+        assert_eq!(s.log.format, LogFormat::Text);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let err = Settings::load_from(&sources(&[("CARELINE__LOG__FROMAT", "json")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("fromat"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("default.toml"),
+            format!("{DEFAULTS}\n[mail]\nhost = \"x\"\n"),
+        )
+        .unwrap();
+        let err = Settings::load_from(&Sources {
+            config_dir: dir.path().into(),
+            env_name: None,
+            vars: HashMap::new(),
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("mail"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_key() {
+        let err = Settings::load_from(&sources(&[("CARELINE__LOG__FORMAT", "xml")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("xml"), "{err}");
+        let err = Settings::load_from(&sources(&[("CARELINE__LOG__LEVEL", "info,[[[")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("log.level"), "{err}");
+        let err = Settings::load_from(&Sources {
+            env_name: Some("../etc".into()),
+            ..sources(&[])
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("CARELINE_ENV"), "{err}");
+    }
+}

@@ -1,0 +1,11 @@
+//! Careline: mental-health screening and triage for delivery riders.
+//!
+//! Modules in pipeline order: questionnaire files are loaded and checked (`questionnaire`),
+//! answers are scored into a tier with reasons (`scoring`); `config` and `telemetry` set the
+//! process up and `cli` is the `careline` command.
+
+pub mod cli;
+pub mod config;
+pub mod questionnaire;
+pub mod scoring;
+pub mod telemetry;
