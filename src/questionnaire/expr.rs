@@ -77,12 +77,12 @@ pub(crate) fn new_env() -> ExprEnv {
 
 impl Expr {
     /// Parses and checks `source`. `lookup` says what a name refers to (`None`: unknown), and
-    /// `unknown_hint` completes the message for an unknown name.
+    /// `unknown_hint` explains, for an unknown name, why it is not available.
     pub(crate) fn compile(
         env: &ExprEnv,
         source: &str,
         lookup: &dyn Fn(&str) -> Option<Var>,
-        unknown_hint: &str,
+        unknown_hint: &dyn Fn(&str) -> String,
     ) -> Result<Expr, Vec<ExprError>> {
         let program = env.0.compile(source).map_err(|errs| {
             errs.errors
@@ -214,7 +214,7 @@ impl Ty {
 struct Checker<'a> {
     program: &'a Program,
     lookup: &'a dyn Fn(&str) -> Option<Var>,
-    unknown_hint: &'a str,
+    unknown_hint: &'a dyn Fn(&str) -> String,
     /// Names bound by comprehensions (`[q1, q2].exists(x, x > 1)`).
     locals: Vec<String>,
     errors: Vec<ExprError>,
@@ -243,7 +243,10 @@ impl Checker<'_> {
                     Some(Var::Item) => Ty::Int,
                     Some(Var::Score) => Ty::Double,
                     None => {
-                        self.error(e, format!("unknown name `{name}`: {}", self.unknown_hint));
+                        self.error(
+                            e,
+                            format!("unknown name `{name}`: {}", (self.unknown_hint)(name)),
+                        );
                         Ty::Dyn
                     }
                 }
@@ -466,7 +469,9 @@ mod tests {
     }
 
     fn compile(src: &str) -> Result<Expr, Vec<ExprError>> {
-        Expr::compile(&new_env(), src, &lookup, "not an item or score")
+        Expr::compile(&new_env(), src, &lookup, &|_| {
+            "not an item or score".to_string()
+        })
     }
 
     fn first_error(src: &str) -> (usize, String) {

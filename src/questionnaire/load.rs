@@ -487,7 +487,7 @@ impl Loader<'_, '_> {
         what: &str,
         env: &expr::ExprEnv,
         lookup: &dyn Fn(&str) -> Option<Var>,
-        hint: &str,
+        hint: &dyn Fn(&str) -> String,
     ) -> Option<Expr> {
         let src = as_str(self.d, node, what)?;
         match Expr::compile(env, src, lookup, hint) {
@@ -571,15 +571,21 @@ impl Loader<'_, '_> {
                 .take(all_ids.len().saturating_sub(usize::from(id.is_some())))
                 .cloned()
                 .collect();
+            let later: Vec<&str> = arr
+                .iter()
+                .skip(idx)
+                .filter_map(|n| n.get_ref().get("id").and_then(|v| v.get_ref().as_str()))
+                .collect();
             let show_if = t.opt("show_if").and_then(|n| {
                 let lookup = |name: &str| earlier.iter().any(|e| e == name).then_some(Var::Item);
-                self.compile(
-                    n,
-                    "`show_if`",
-                    env,
-                    &lookup,
-                    "show_if may only use items asked before this one",
-                )
+                let hint = |name: &str| {
+                    if later.contains(&name) {
+                        format!("`{name}` is asked after (or is) this item; show_if may only use items asked before it")
+                    } else {
+                        "not an item asked before this one".to_string()
+                    }
+                };
+                self.compile(n, "`show_if`", env, &lookup, &hint)
             });
             t.finish(self.d);
             if id.is_none() || text.is_none() || scale.is_none() {
@@ -956,13 +962,9 @@ impl Loader<'_, '_> {
                 .map_or_else(|| format!("rule #{}", idx + 1), |i| format!("rule `{i}`"));
             t.rename(label.clone());
             let when = t.req(self.d, "when").and_then(|n| {
-                self.compile(
-                    n,
-                    "`when`",
-                    env,
-                    &lookup,
-                    "not an item or score of this questionnaire",
-                )
+                self.compile(n, "`when`", env, &lookup, &|_| {
+                    "not an item or score of this questionnaire".to_string()
+                })
             });
             let tier = t.req(self.d, "tier").and_then(|n| self.tier(n));
             let urgent_node = t.opt("urgent");
