@@ -77,3 +77,33 @@ fn a_toml_syntax_error_points_at_the_broken_line() {
         diags[0]
     );
 }
+
+#[test]
+fn a_folder_with_one_bad_file_still_loads_the_good_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(crate::fixtures().join("valid/mini.toml")).unwrap();
+    std::fs::write(dir.path().join("mini.toml"), &good).unwrap();
+    std::fs::write(
+        dir.path().join("broken.toml"),
+        good.replace("id = \"mini\"", "id = \"broken\"")
+            .replace("min = 2", "min = 9"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a questionnaire").unwrap();
+    let (catalog, reports) = careline::questionnaire::Catalog::load_dir(dir.path()).unwrap();
+    assert_eq!(
+        catalog.iter().map(|q| q.id.as_str()).collect::<Vec<_>>(),
+        ["mini"]
+    );
+    assert_eq!(reports.len(), 2);
+    let broken = reports
+        .iter()
+        .find(|r| r.path.ends_with("broken.toml"))
+        .unwrap();
+    let diags = broken.result.as_ref().unwrap_err();
+    assert!(
+        diags[0].message.contains("cut point 9 is outside"),
+        "{}",
+        diags[0]
+    );
+}
