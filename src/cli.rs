@@ -26,6 +26,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the HTTP service (API and pages); applies pending migrations first.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
     /// Validate questionnaire files and run their examples; exit 1 on any error.
     Check {
         /// Files or folders to check (default: the configured questionnaire folder).
@@ -55,6 +59,12 @@ pub fn run(
         .questionnaires
         .unwrap_or_else(|| settings.questionnaires.dir.clone());
     match cli.command {
+        Command::Serve => {
+            let mut settings = settings.clone();
+            settings.questionnaires.dir = dir;
+            serve(settings, out)
+        }
+        Command::Migrate => migrate(settings, out),
         Command::Check { paths } => {
             let paths = if paths.is_empty() { vec![dir] } else { paths };
             check(&paths, out)
@@ -64,6 +74,46 @@ pub fn run(
             answers,
             pretty,
         } => score(&dir, &id, &answers, pretty, stdin, out),
+    }
+}
+
+fn serve(settings: Settings, out: &mut dyn Write) -> std::io::Result<u8> {
+    let result = actix_web::rt::System::new().block_on(async move {
+        let app = crate::startup::Application::build(settings).await?;
+        tracing::info!(port = app.port(), "careline is listening");
+        app.run_until_stopped()
+            .await
+            .map_err(|e| crate::startup::StartupError::Bind("server".into(), e))
+    });
+    match result {
+        Ok(()) => Ok(0),
+        Err(e) => {
+            writeln!(out, "error: {e}")?;
+            Ok(1)
+        }
+    }
+}
+
+fn migrate(settings: &Settings, out: &mut dyn Write) -> std::io::Result<u8> {
+    let result = crate::db::connect(&settings.database).and_then(|pool| {
+        let mut conn = pool.get()?;
+        crate::db::migrate(&mut conn)
+    });
+    match result {
+        Ok(applied) if applied.is_empty() => {
+            writeln!(out, "the database is up to date")?;
+            Ok(0)
+        }
+        Ok(applied) => {
+            for m in applied {
+                writeln!(out, "applied {m}")?;
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            writeln!(out, "error: {e}")?;
+            Ok(1)
+        }
     }
 }
 

@@ -16,6 +16,91 @@ const DEFAULTS: &str = include_str!("../config/default.toml");
 pub struct Settings {
     pub questionnaires: QuestionnaireSettings,
     pub log: LogSettings,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub privacy: PrivacySettings,
+    pub crisis: CrisisSettings,
+    /// `CARELINE_ENV` (not a file key): "production" turns on the strict start-up checks.
+    #[serde(skip)]
+    pub environment: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub body_limit: usize,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub pool_size: u32,
+    #[serde(with = "humantime_serde")]
+    pub timeout: std::time::Duration,
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password.
+        f.debug_struct("DatabaseSettings")
+            .field("pool_size", &self.pool_size)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacySettings {
+    pub contact_key: String,
+    #[serde(with = "humantime_serde")]
+    pub contact_retention: std::time::Duration,
+}
+
+impl std::fmt::Debug for PrivacySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrivacySettings")
+            .field("contact_retention", &self.contact_retention)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The development-only contact key shipped in `config/default.toml`.
+pub const DEVELOPMENT_CONTACT_KEY: &str = "ZGV2ZWxvcG1lbnQgb25seTogbm90IGEgc2VjcmV0ISE=";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrisisSettings {
+    pub lines: Vec<CrisisLine>,
+}
+
+/// A crisis line. `name` is keyed by locale written with an underscore (`zh_cn`), because
+/// configuration keys are case-insensitive.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrisisLine {
+    pub number: String,
+    pub name: std::collections::BTreeMap<String, String>,
+}
+
+impl CrisisLine {
+    /// The name in `locale` (e.g. "zh-CN"), falling back to zh-CN, then to any.
+    pub fn name_in(&self, locale: &str) -> &str {
+        let key = locale.to_ascii_lowercase().replace('-', "_");
+        self.name
+            .get(&key)
+            .or_else(|| self.name.get("zh_cn"))
+            .or_else(|| self.name.values().next())
+            .map_or(self.number.as_str(), String::as_str)
+    }
+}
+
+impl Settings {
+    pub fn is_production(&self) -> bool {
+        self.environment.as_deref() == Some("production")
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -103,7 +188,8 @@ impl Settings {
                 .separator("__")
                 .source(Some(sources.vars.clone().into_iter().collect())),
         );
-        let settings: Settings = builder.build()?.try_deserialize()?;
+        let mut settings: Settings = builder.build()?.try_deserialize()?;
+        settings.environment = sources.env_name.clone();
         settings.validate()?;
         Ok(settings)
     }
@@ -113,6 +199,39 @@ impl Settings {
             return Err(SettingsError::Invalid {
                 key: "questionnaires.dir",
                 message: "must not be empty".into(),
+            });
+        }
+        if !(self.database.url.starts_with("sqlite://")
+            || self.database.url.starts_with("postgres://")
+            || self.database.url.starts_with("postgresql://"))
+        {
+            return Err(SettingsError::Invalid {
+                key: "database.url",
+                message: "must start with sqlite:// or postgres://".into(),
+            });
+        }
+        if self.database.pool_size == 0 {
+            return Err(SettingsError::Invalid {
+                key: "database.pool_size",
+                message: "must be at least 1".into(),
+            });
+        }
+        if let Err(e) = crate::screening::ContactCipher::from_base64(&self.privacy.contact_key) {
+            return Err(SettingsError::Invalid {
+                key: "privacy.contact_key",
+                message: e,
+            });
+        }
+        if self.is_production() && self.privacy.contact_key == DEVELOPMENT_CONTACT_KEY {
+            return Err(SettingsError::Invalid {
+                key: "privacy.contact_key",
+                message: "the development key must not be used in production; set CARELINE__PRIVACY__CONTACT_KEY to base64 of 32 random bytes".into(),
+            });
+        }
+        if self.crisis.lines.is_empty() {
+            return Err(SettingsError::Invalid {
+                key: "crisis.lines",
+                message: "list at least one crisis line".into(),
             });
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {

@@ -6,6 +6,12 @@
 
 pub mod cli;
 pub mod config;
+pub mod db;
+pub mod http;
+pub mod live;
 pub mod questionnaire;
 pub mod scoring;
+pub mod screening;
+pub mod startup;
 pub mod telemetry;
+pub mod web;

@@ -78,24 +78,35 @@ fn whole(message: String) -> InvalidAnswers {
     }])
 }
 
-/// A JSON object's entries in order, duplicates kept, so they can be reported.
-#[derive(Debug)]
-struct RawEntries(Vec<(String, Value)>);
+/// Answers as received: a JSON object's entries in order, duplicates kept so they can be
+/// reported (a `serde_json::Map` would silently keep the last). Not yet checked against any
+/// questionnaire: `AnswerSet::parse_raw` does that.
+#[derive(Clone, Default)]
+pub struct RawAnswers(pub Vec<(String, Value)>);
 
-impl<'de> Deserialize<'de> for RawEntries {
+impl fmt::Debug for RawAnswers {
+    // Answers are health data: a Debug print shows only which items were given.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, _)| k))
+            .finish()
+    }
+}
+
+impl<'de> Deserialize<'de> for RawAnswers {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = RawEntries;
+            type Value = RawAnswers;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON object from item id to the chosen value")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawEntries, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawAnswers, A::Error> {
                 let mut out = Vec::new();
                 while let Some((k, v)) = map.next_entry::<String, Value>()? {
                     out.push((k, v));
                 }
-                Ok(RawEntries(out))
+                Ok(RawAnswers(out))
             }
         }
         d.deserialize_map(V).map_err(de::Error::custom)
@@ -109,12 +120,20 @@ impl<'q> AnswerSet<'q> {
         questionnaire: &'q Questionnaire,
         json: &str,
     ) -> Result<Self, InvalidAnswers> {
-        let entries: RawEntries = serde_json::from_str(json).map_err(|e| {
+        let entries: RawAnswers = serde_json::from_str(json).map_err(|e| {
             whole(format!(
                 "the answers must be a JSON object from item id to the chosen value ({e})"
             ))
         })?;
         Self::parse_entries(questionnaire, &entries.0)
+    }
+
+    /// Checks answers received as raw entries (for example a field of a request body).
+    pub fn parse_raw(
+        questionnaire: &'q Questionnaire,
+        raw: &RawAnswers,
+    ) -> Result<Self, InvalidAnswers> {
+        Self::parse_entries(questionnaire, &raw.0)
     }
 
     /// Parses answers from a JSON value (an object from item id to the chosen value).
@@ -232,6 +251,40 @@ impl<'q> AnswerSet<'q> {
         } else {
             Err(InvalidAnswers(errors))
         }
+    }
+
+    /// Drops answers to questions that the earlier answers leave unasked. For the rider's form
+    /// with JavaScript off, where every question is on the page: the rider could not know which
+    /// ones apply, so those answers are set aside rather than refused. The API stays strict.
+    pub fn without_unasked(q: &Questionnaire, raw: &RawAnswers) -> RawAnswers {
+        let mut values: Vec<Option<i64>> = vec![None; q.items.len()];
+        for (k, v) in &raw.0 {
+            if let (Some(idx), Some(v)) = (q.item_index(k), v.as_i64()) {
+                values[idx] = Some(v);
+            }
+        }
+        for idx in 0..q.items.len() {
+            if let Some(cond) = &q.items[idx].show_if {
+                let lookup = ItemValues {
+                    q,
+                    values: &values,
+                    upto: idx,
+                };
+                if matches!(cond.eval(&q.env, &lookup), Eval::False) {
+                    values[idx] = None;
+                }
+            }
+        }
+        RawAnswers(
+            raw.0
+                .iter()
+                .filter(|(k, _)| {
+                    q.item_index(k)
+                        .is_none_or(|idx| values[idx].is_some() || q.items[idx].show_if.is_none())
+                })
+                .cloned()
+                .collect(),
+        )
     }
 
     pub fn questionnaire(&self) -> &'q Questionnaire {

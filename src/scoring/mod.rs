@@ -11,7 +11,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize, Serializer};
 
 pub use crate::questionnaire::Tier;
-pub use answers::{AnswerError, AnswerErrorCode, AnswerSet, InvalidAnswers};
+pub use answers::{AnswerError, AnswerErrorCode, AnswerSet, InvalidAnswers, RawAnswers};
 
 use crate::questionnaire::expr::{Binding, Eval, Lookup};
 use crate::questionnaire::{Complete, Method, Questionnaire, Score};

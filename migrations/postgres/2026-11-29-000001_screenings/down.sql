@@ -1,0 +1,3 @@
+DROP TABLE contacts;
+DROP TABLE screenings;
+DROP TABLE questionnaire_versions;

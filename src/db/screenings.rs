@@ -1,0 +1,201 @@
+//! Storing screenings, their questionnaire versions and consented contact details.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{contacts, questionnaire_versions, screenings};
+use super::{AnyConnection, DbError, is_unique_violation};
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = questionnaire_versions)]
+pub struct NewVersion<'a> {
+    pub content_hash: &'a str,
+    pub questionnaire_id: &'a str,
+    pub version: &'a str,
+    pub source: &'a str,
+    pub first_used_at: NaiveDateTime,
+}
+
+/// A screening row. `answers`, `scores`, `bands` and `reasons` are JSON text.
+#[derive(Clone, Insertable, Queryable, Selectable)]
+#[diesel(table_name = screenings)]
+pub struct ScreeningRow {
+    pub id: String,
+    pub questionnaire_id: String,
+    pub content_hash: String,
+    pub answers: String,
+    pub scores: String,
+    pub bands: String,
+    pub reasons: String,
+    pub tier: String,
+    pub urgent: bool,
+    pub locale: String,
+    pub site: Option<String>,
+    pub submitted_at: NaiveDateTime,
+    pub idempotency_key: Option<String>,
+    pub request_hash: Option<String>,
+    pub response: Option<String>,
+    pub contact_token_hash: Option<String>,
+}
+
+impl std::fmt::Debug for ScreeningRow {
+    // Answers are health data: never in a log line, even by accident.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScreeningRow")
+            .field("id", &self.id)
+            .field("questionnaire_id", &self.questionnaire_id)
+            .field("tier", &self.tier)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Insertable)]
+#[diesel(table_name = contacts)]
+pub struct ContactRow {
+    pub screening_id: String,
+    pub nonce: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+    pub created_at: NaiveDateTime,
+    pub delete_after: NaiveDateTime,
+}
+
+impl std::fmt::Debug for ContactRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContactRow")
+            .field("screening_id", &self.screening_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The first response stored under an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replay {
+    pub request_hash: Option<String>,
+    pub response: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Inserted {
+    New,
+    /// A screening with the same idempotency key exists; nothing was written.
+    Duplicate(Replay),
+}
+
+/// Writes the screening (and its version row, and the contact if any) in one transaction.
+pub fn insert(
+    conn: &mut AnyConnection,
+    version: &NewVersion<'_>,
+    row: &ScreeningRow,
+    contact: Option<&ContactRow>,
+) -> Result<Inserted, DbError> {
+    let result = conn.transaction::<_, diesel::result::Error, _>(|c| {
+        // ON CONFLICT is not in diesel's common dialect: each backend runs its own statement.
+        match c {
+            AnyConnection::Sqlite(c) => diesel::insert_into(questionnaire_versions::table)
+                .values(version)
+                .on_conflict_do_nothing()
+                .execute(c)?,
+            AnyConnection::Postgresql(c) => diesel::insert_into(questionnaire_versions::table)
+                .values(version)
+                .on_conflict_do_nothing()
+                .execute(c)?,
+        };
+        diesel::insert_into(screenings::table)
+            .values(row)
+            .execute(c)?;
+        if let Some(contact) = contact {
+            diesel::insert_into(contacts::table)
+                .values(contact)
+                .execute(c)?;
+        }
+        Ok(())
+    });
+    match result {
+        Ok(()) => Ok(Inserted::New),
+        Err(e) if is_unique_violation(&e) && row.idempotency_key.is_some() => {
+            let key = row.idempotency_key.as_deref().unwrap_or_default();
+            match find_by_idempotency_key(conn, key)? {
+                Some(replay) => Ok(Inserted::Duplicate(replay)),
+                None => Err(e.into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn find_by_idempotency_key(
+    conn: &mut AnyConnection,
+    key: &str,
+) -> Result<Option<Replay>, DbError> {
+    Ok(screenings::table
+        .filter(screenings::idempotency_key.eq(key))
+        .select((screenings::request_hash, screenings::response))
+        .first::<(Option<String>, Option<String>)>(conn)
+        .optional()?
+        .map(|(request_hash, response)| Replay {
+            request_hash,
+            response,
+        }))
+}
+
+pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<ScreeningRow>, DbError> {
+    Ok(screenings::table
+        .find(id)
+        .select(ScreeningRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn count(conn: &mut AnyConnection) -> Result<i64, DbError> {
+    Ok(screenings::table.count().get_result(conn)?)
+}
+
+pub fn count_contacts(conn: &mut AnyConnection) -> Result<i64, DbError> {
+    Ok(contacts::table.count().get_result(conn)?)
+}
+
+/// Adds a contact to a screening that has none yet. Returns false if it already has one.
+pub fn add_contact(conn: &mut AnyConnection, contact: &ContactRow) -> Result<bool, DbError> {
+    match diesel::insert_into(contacts::table)
+        .values(contact)
+        .execute(conn)
+    {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// An encrypted contact as stored: (nonce, ciphertext).
+pub type SealedContact = (Vec<u8>, Vec<u8>);
+
+/// The stored (encrypted) contact of a screening.
+pub fn find_contact(
+    conn: &mut AnyConnection,
+    screening_id: &str,
+) -> Result<Option<SealedContact>, DbError> {
+    Ok(contacts::table
+        .find(screening_id)
+        .select((contacts::nonce, contacts::ciphertext))
+        .first(conn)
+        .optional()?)
+}
+
+/// Deletes contact details past their retention date; returns how many.
+pub fn delete_expired_contacts(
+    conn: &mut AnyConnection,
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    Ok(diesel::delete(contacts::table.filter(contacts::delete_after.le(now))).execute(conn)?)
+}
+
+pub fn find_version_source(
+    conn: &mut AnyConnection,
+    content_hash: &str,
+) -> Result<Option<String>, DbError> {
+    Ok(questionnaire_versions::table
+        .find(content_hash)
+        .select(questionnaire_versions::source)
+        .first(conn)
+        .optional()?)
+}

@@ -1,0 +1,162 @@
+//! The API's one error type and its one mapping to HTTP. Unexpected failures are an opaque
+//! 500 that is logged with an id, never a 400, and never carries internals to the client.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::screening::{ContactError, SubmitError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("send the body as application/json")]
+    UnsupportedMediaType,
+    #[error("{message}")]
+    Unprocessable {
+        code: &'static str,
+        message: String,
+        details: Vec<serde_json::Value>,
+    },
+    #[error("{1}")]
+    Conflict(&'static str, String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    details: &'a [serde_json::Value],
+}
+
+impl ApiError {
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::Unprocessable { code, .. } => code,
+            ApiError::Conflict(code, _) => code,
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict(..) => StatusCode::CONFLICT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let message = match self {
+            ApiError::Internal(detail) => {
+                let reference = uuid::Uuid::new_v4();
+                tracing::error!(%reference, error = %detail, "internal error");
+                format!("something went wrong on our side (reference {reference})")
+            }
+            other => other.to_string(),
+        };
+        let details: &[serde_json::Value] = match self {
+            ApiError::Unprocessable { details, .. } => details,
+            _ => &[],
+        };
+        HttpResponse::build(self.status_code()).json(Body {
+            error: Inner {
+                code: self.code(),
+                message,
+                details,
+            },
+        })
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> Self {
+        match e {
+            SubmitError::UnknownQuestionnaire(id) => {
+                ApiError::NotFound(format!("unknown questionnaire `{id}`"))
+            }
+            SubmitError::InvalidAnswers(errors) => ApiError::Unprocessable {
+                code: "invalid_answers",
+                message: format!("{} answer(s) are invalid", errors.len()),
+                details: errors
+                    .iter()
+                    .filter_map(|e| serde_json::to_value(e).ok())
+                    .collect(),
+            },
+            SubmitError::InvalidFields(errors) => ApiError::Unprocessable {
+                code: "invalid_request",
+                message: format!("{} field(s) are invalid", errors.len()),
+                details: errors
+                    .iter()
+                    .filter_map(|e| serde_json::to_value(e).ok())
+                    .collect(),
+            },
+            SubmitError::IdempotencyConflict => ApiError::Conflict(
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used with a different request".into(),
+            ),
+            SubmitError::Db(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<ContactError> for ApiError {
+    fn from(e: ContactError) -> Self {
+        match e {
+            ContactError::NotFound => ApiError::NotFound(e.to_string()),
+            ContactError::Invalid(field, message) => ApiError::Unprocessable {
+                code: "invalid_request",
+                message: message.to_string(),
+                details: vec![
+                    serde_json::json!({ "field": format!("contact.{field}"), "message": message }),
+                ],
+            },
+            ContactError::NoConsent => ApiError::Unprocessable {
+                code: "consent_required",
+                message: e.to_string(),
+                details: vec![],
+            },
+            ContactError::AlreadyGiven => {
+                ApiError::Conflict("contact_already_given", e.to_string())
+            }
+            ContactError::Db(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        ApiError::internal(e)
+    }
+}

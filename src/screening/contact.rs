@@ -1,0 +1,177 @@
+//! Contact details a rider chose to give: validated, and encrypted at rest with AES-256-GCM.
+
+use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+/// A rider's name and phone. `Debug` never prints them.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    #[serde(default)]
+    pub name: Option<String>,
+    pub phone: String,
+}
+
+impl std::fmt::Debug for Contact {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Contact(<redacted>)")
+    }
+}
+
+impl Contact {
+    /// Trims and checks the fields; returns a message for the first problem.
+    pub fn normalized(&self) -> Result<Contact, (&'static str, &'static str)> {
+        let phone: String = self.phone.trim().to_string();
+        let digits = phone.chars().filter(char::is_ascii_digit).count();
+        if !(5..=20).contains(&digits)
+            || !phone
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-()".contains(c))
+        {
+            return Err((
+                "phone",
+                "a phone number has 5 to 20 digits, and only digits, spaces and + - ( )",
+            ));
+        }
+        let name = self
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string);
+        if name
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > 50 || n.chars().any(char::is_control))
+        {
+            return Err(("name", "a name has at most 50 characters"));
+        }
+        Ok(Contact { name, phone })
+    }
+}
+
+/// Encrypts and decrypts contact details with the configured key.
+#[derive(Clone)]
+pub struct ContactCipher {
+    cipher: Aes256Gcm,
+}
+
+impl std::fmt::Debug for ContactCipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ContactCipher(<key>)")
+    }
+}
+
+impl ContactCipher {
+    /// The key is base64 of exactly 32 bytes.
+    pub fn from_base64(key: &str) -> Result<Self, String> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(key.trim())
+            .map_err(|_| "must be base64 (of 32 random bytes)".to_string())?;
+        if bytes.len() != 32 {
+            return Err(format!(
+                "must be 32 bytes once decoded, not {}",
+                bytes.len()
+            ));
+        }
+        let cipher = Aes256Gcm::new_from_slice(&bytes).map_err(|e| e.to_string())?;
+        Ok(ContactCipher { cipher })
+    }
+
+    /// Returns (nonce, ciphertext). `aad` binds the ciphertext to its screening, so a row copied
+    /// onto another screening does not decrypt.
+    pub fn encrypt(&self, contact: &Contact, aad: &str) -> (Vec<u8>, Vec<u8>) {
+        let mut nonce = [0u8; 12];
+        rand::fill(&mut nonce);
+        let plaintext = serde_json::to_vec(contact).unwrap_or_default();
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                &Nonce::from(nonce),
+                aes_gcm::aead::Payload {
+                    msg: &plaintext,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .expect("AES-GCM encrypts any message shorter than 64 GiB");
+        (nonce.to_vec(), ciphertext)
+    }
+
+    pub fn decrypt(&self, nonce: &[u8], ciphertext: &[u8], aad: &str) -> Option<Contact> {
+        let nonce: [u8; 12] = nonce.try_into().ok()?;
+        let plain = self
+            .cipher
+            .decrypt(
+                &Nonce::from(nonce),
+                aes_gcm::aead::Payload {
+                    msg: ciphertext,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .ok()?;
+        serde_json::from_slice(&plain).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+    #[test]
+    fn contacts_round_trip_and_are_bound_to_their_screening() {
+        let c = ContactCipher::from_base64(KEY).unwrap();
+        let contact = Contact {
+            name: Some("王小明".into()),
+            phone: "138 0000 0000".into(),
+        };
+        let (nonce, ct) = c.encrypt(&contact, "s1");
+        assert!(!String::from_utf8_lossy(&ct).contains("138"));
+        assert_eq!(c.decrypt(&nonce, &ct, "s1"), Some(contact.clone()));
+        assert_eq!(c.decrypt(&nonce, &ct, "s2"), None);
+        let (nonce2, _) = c.encrypt(&contact, "s1");
+        assert_ne!(nonce, nonce2, "a fresh nonce every time");
+    }
+
+    #[test]
+    fn keys_must_be_32_bytes_of_base64() {
+        assert!(ContactCipher::from_base64("not base64!").is_err());
+        assert!(
+            ContactCipher::from_base64("c2hvcnQ=")
+                .unwrap_err()
+                .contains("32 bytes")
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_contact() {
+        let contact = Contact {
+            name: Some("王小明".into()),
+            phone: "13800000000".into(),
+        };
+        let shown = format!("{contact:?}");
+        assert!(!shown.contains("138") && !shown.contains("王"));
+    }
+
+    #[test]
+    fn phone_numbers_are_checked() {
+        let ok = Contact {
+            name: None,
+            phone: " +86 138-0000-0000 ".into(),
+        };
+        assert_eq!(ok.normalized().unwrap().phone, "+86 138-0000-0000");
+        for bad in ["", "12", "call me", "1380000000012345678901"] {
+            assert!(
+                Contact {
+                    name: None,
+                    phone: bad.into()
+                }
+                .normalized()
+                .is_err(),
+                "{bad}"
+            );
+        }
+    }
+}

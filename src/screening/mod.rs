@@ -1,0 +1,369 @@
+//! The submit use case: parse and score the answers, then store the screening (with the
+//! questionnaire version that scored it and, with consent, the contact) in one transaction,
+//! and build what the rider is shown.
+
+mod contact;
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use contact::{Contact, ContactCipher};
+
+use crate::config::CrisisLine;
+use crate::db::screenings::{self as store, ContactRow, Inserted, NewVersion, ScreeningRow};
+use crate::db::{AnyConnection, DbError};
+use crate::questionnaire::{Catalog, Questionnaire, Tier};
+use crate::scoring::{self, AnswerError, AnswerSet, Outcome, RawAnswers};
+
+/// A screening as submitted (the API body, or the rider's form once read).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRequest {
+    pub questionnaire: String,
+    pub answers: RawAnswers,
+    #[serde(default)]
+    pub locale: Option<String>,
+    #[serde(default)]
+    pub site: Option<String>,
+    #[serde(default)]
+    pub contact: Option<Contact>,
+    #[serde(default)]
+    pub consent_to_contact: bool,
+}
+
+/// A problem with a field of the request other than the answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("unknown questionnaire `{0}`")]
+    UnknownQuestionnaire(String),
+    #[error("invalid answers")]
+    InvalidAnswers(Vec<AnswerError>),
+    #[error("invalid request")]
+    InvalidFields(Vec<FieldError>),
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyConflict,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// A link shown to the rider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceLink {
+    pub kind: String,
+    pub title: String,
+    pub url: String,
+}
+
+/// A crisis line as shown: number first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrisisLineView {
+    pub number: String,
+    pub name: String,
+}
+
+/// What a successful submission answers: also what an idempotent replay returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScreeningResponse {
+    pub id: String,
+    pub outcome: Outcome,
+    pub locale: String,
+    /// The supportive message of the tier, in `locale`.
+    pub message: String,
+    /// Crisis lines: every configured line on red, the first (the hotline) on yellow.
+    pub crisis_lines: Vec<CrisisLineView>,
+    pub resources: Vec<ResourceLink>,
+    /// Whether the rider is offered a counselor's contact (yellow and red).
+    pub contact_offer: bool,
+}
+
+/// The result of `submit`.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub response: ScreeningResponse,
+    /// Secret that lets the rider's own browser add contact details to this screening later.
+    /// `None` on a replay (the first response's browser has it).
+    pub contact_token: Option<String>,
+    /// True when this answers a repeated request from the first stored response.
+    pub replayed: bool,
+}
+
+/// What `submit` needs besides the request.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub catalog: &'a Catalog,
+    pub cipher: &'a ContactCipher,
+    pub crisis_lines: &'a [CrisisLine],
+    pub contact_retention: std::time::Duration,
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+fn valid_site(site: &str) -> bool {
+    (1..=64).contains(&site.len())
+        && site
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+pub fn valid_idempotency_key(key: &str) -> bool {
+    (1..=200).contains(&key.len()) && key.chars().all(|c| c.is_ascii_graphic())
+}
+
+/// The locale to answer in: the requested one if the questionnaire has it, else its default.
+pub fn pick_locale(q: &Questionnaire, requested: Option<&str>) -> String {
+    requested
+        .and_then(|r| q.locales.iter().find(|l| l.eq_ignore_ascii_case(r)))
+        .unwrap_or(&q.default_locale)
+        .clone()
+}
+
+/// Builds what the rider is shown for an outcome.
+pub fn response_for(
+    q: &Questionnaire,
+    id: &str,
+    outcome: Outcome,
+    locale: &str,
+    crisis: &[CrisisLine],
+) -> ScreeningResponse {
+    let tier = outcome.tier;
+    let resources = q
+        .resources
+        .get(&tier)
+        .or_else(|| q.resources.get(&Tier::Yellow));
+    let message = resources
+        .map(|r| r.message.get(locale, &q.default_locale).to_string())
+        .unwrap_or_default();
+    let links = resources
+        .map(|r| {
+            r.links
+                .iter()
+                .map(|l| ResourceLink {
+                    kind: l.kind.clone(),
+                    title: l.title.get(locale, &q.default_locale).to_string(),
+                    url: l.url.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let shown = match tier {
+        Tier::Red => crisis.len(),
+        Tier::Yellow => crisis.len().min(1),
+        Tier::Green => 0,
+    };
+    let crisis_lines = crisis[..shown]
+        .iter()
+        .map(|l| CrisisLineView {
+            number: l.number.clone(),
+            name: l.name_in(locale).to_string(),
+        })
+        .collect();
+    ScreeningResponse {
+        id: id.to_string(),
+        outcome,
+        locale: locale.to_string(),
+        message,
+        crisis_lines,
+        resources: links,
+        contact_offer: tier != Tier::Green,
+    }
+}
+
+fn replay(replay: store::Replay, request_hash: &str) -> Result<Submitted, SubmitError> {
+    if replay.request_hash.as_deref() != Some(request_hash) {
+        return Err(SubmitError::IdempotencyConflict);
+    }
+    let response = replay
+        .response
+        .as_deref()
+        .and_then(|r| serde_json::from_str(r).ok())
+        .ok_or(SubmitError::IdempotencyConflict)?;
+    Ok(Submitted {
+        response,
+        contact_token: None,
+        replayed: true,
+    })
+}
+
+/// Scores and stores one screening. Nothing is written unless everything is valid.
+/// `request_hash` identifies the request's content for `idempotency_key` replays.
+pub fn submit(
+    conn: &mut AnyConnection,
+    ctx: Context<'_>,
+    req: &SubmitRequest,
+    idempotency_key: Option<&str>,
+    request_hash: &str,
+) -> Result<Submitted, SubmitError> {
+    let q = ctx
+        .catalog
+        .get(&req.questionnaire)
+        .ok_or_else(|| SubmitError::UnknownQuestionnaire(req.questionnaire.clone()))?;
+
+    let mut field_errors = Vec::new();
+    if let Some(key) = idempotency_key
+        && !valid_idempotency_key(key)
+    {
+        field_errors.push(FieldError {
+            field: "Idempotency-Key".into(),
+            message: "must be 1 to 200 visible ASCII characters".into(),
+        });
+    }
+    let contact = match (&req.contact, req.consent_to_contact) {
+        (Some(c), true) => match c.normalized() {
+            Ok(c) => Some(c),
+            Err((field, message)) => {
+                field_errors.push(FieldError {
+                    field: format!("contact.{field}"),
+                    message: message.into(),
+                });
+                None
+            }
+        },
+        (Some(_), false) => {
+            field_errors.push(FieldError {
+                field: "consent_to_contact".into(),
+                message: "contact details are kept only with explicit consent: set consent_to_contact to true or leave contact out".into(),
+            });
+            None
+        }
+        (None, _) => None,
+    };
+    let answers = AnswerSet::parse_raw(q, &req.answers);
+    // Field errors first: answers are checked (and reported) once the request is well-formed.
+    if !field_errors.is_empty() {
+        return Err(SubmitError::InvalidFields(field_errors));
+    }
+    let answers = answers.map_err(|e| SubmitError::InvalidAnswers(e.0))?;
+
+    if let Some(key) = idempotency_key
+        && let Some(existing) = store::find_by_idempotency_key(conn, key)?
+    {
+        return replay(existing, request_hash);
+    }
+
+    let outcome = scoring::score(&answers);
+    let id = uuid::Uuid::now_v7().to_string();
+    let locale = pick_locale(q, req.locale.as_deref());
+    let site = req
+        .site
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| valid_site(s))
+        .map(str::to_string);
+    let response = response_for(q, &id, outcome.clone(), &locale, ctx.crisis_lines);
+    let response_json =
+        serde_json::to_string(&response).map_err(|e| DbError::Connect(e.to_string()))?;
+    let mut token = [0u8; 24];
+    rand::fill(&mut token);
+    let contact_token = hex::encode(token);
+    let now = Utc::now().naive_utc();
+    let row = ScreeningRow {
+        id: id.clone(),
+        questionnaire_id: q.id.clone(),
+        content_hash: q.content_hash.clone(),
+        answers: answers.to_json().to_string(),
+        scores: to_json(&outcome.scores),
+        bands: to_json(&outcome.bands),
+        reasons: to_json(&outcome.reasons),
+        tier: outcome.tier.as_str().to_string(),
+        urgent: outcome.urgent,
+        locale: locale.clone(),
+        site,
+        submitted_at: now,
+        idempotency_key: idempotency_key.map(str::to_string),
+        request_hash: Some(request_hash.to_string()),
+        response: Some(response_json),
+        contact_token_hash: Some(sha256_hex(contact_token.as_bytes())),
+    };
+    let contact_row = contact.map(|c| contact_row(ctx, &id, &c));
+    let version = NewVersion {
+        content_hash: &q.content_hash,
+        questionnaire_id: &q.id,
+        version: &q.version,
+        source: &q.source,
+        first_used_at: now,
+    };
+    match store::insert(conn, &version, &row, contact_row.as_ref())? {
+        Inserted::New => Ok(Submitted {
+            response,
+            contact_token: Some(contact_token),
+            replayed: false,
+        }),
+        Inserted::Duplicate(existing) => replay(existing, request_hash),
+    }
+}
+
+fn contact_row(ctx: Context<'_>, screening_id: &str, contact: &Contact) -> ContactRow {
+    let (nonce, ciphertext) = ctx.cipher.encrypt(contact, screening_id);
+    let now = Utc::now().naive_utc();
+    let retention =
+        chrono::Duration::from_std(ctx.contact_retention).unwrap_or(chrono::Duration::days(90));
+    ContactRow {
+        screening_id: screening_id.to_string(),
+        nonce,
+        ciphertext,
+        created_at: now,
+        delete_after: now + retention,
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContactError {
+    #[error("no such screening, or the link has expired")]
+    NotFound,
+    #[error("{1}")]
+    Invalid(&'static str, &'static str),
+    #[error("consent is required")]
+    NoConsent,
+    #[error("contact details were already given for this screening")]
+    AlreadyGiven,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Adds contact details after the result was shown (the rider's own browser proves it is
+/// theirs with the token it was given).
+pub fn add_contact(
+    conn: &mut AnyConnection,
+    ctx: Context<'_>,
+    screening_id: &str,
+    token: &str,
+    contact: &Contact,
+    consent: bool,
+) -> Result<(), ContactError> {
+    let row = store::find(conn, screening_id)?.ok_or(ContactError::NotFound)?;
+    let expected = row
+        .contact_token_hash
+        .as_deref()
+        .ok_or(ContactError::NotFound)?;
+    if !constant_time_eq(sha256_hex(token.as_bytes()).as_bytes(), expected.as_bytes()) {
+        return Err(ContactError::NotFound);
+    }
+    if !consent {
+        return Err(ContactError::NoConsent);
+    }
+    let contact = contact
+        .normalized()
+        .map_err(|(f, m)| ContactError::Invalid(f, m))?;
+    if store::add_contact(conn, &contact_row(ctx, screening_id, &contact))? {
+        Ok(())
+    } else {
+        Err(ContactError::AlreadyGiven)
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn to_json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}

@@ -1,0 +1,187 @@
+//! Builds the application from `Settings`: pool, migrations, questionnaire catalog and its
+//! watcher, and the HTTP server. Tests bind port 0 and read the port back.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, middleware, web};
+
+use crate::config::Settings;
+use crate::live::LiveCatalog;
+use crate::screening::{self, ContactCipher, SubmitRequest, Submitted};
+use crate::{db, http};
+
+/// Shared by every request.
+#[derive(Debug)]
+pub struct AppState {
+    pub settings: Settings,
+    pub pool: db::Pool,
+    pub catalog: Arc<LiveCatalog>,
+    pub cipher: ContactCipher,
+}
+
+/// Runs the submit use case on the blocking pool (diesel is synchronous).
+pub async fn submit(
+    state: &web::Data<AppState>,
+    request: SubmitRequest,
+    idempotency_key: Option<String>,
+    request_hash: String,
+) -> Result<Submitted, http::ApiError> {
+    let state = web::Data::clone(state);
+    let span = tracing::Span::current();
+    web::block(move || {
+        let _entered = span.enter();
+        let catalog = state.catalog.get();
+        let mut conn = state
+            .pool
+            .get()
+            .map_err(|e| http::ApiError::internal(db::DbError::from(e)))?;
+        screening::submit(
+            &mut conn,
+            state.context(&catalog),
+            &request,
+            idempotency_key.as_deref(),
+            &request_hash,
+        )
+        .map_err(http::ApiError::from)
+    })
+    .await?
+}
+
+impl AppState {
+    pub fn context<'a>(
+        &'a self,
+        catalog: &'a crate::questionnaire::Catalog,
+    ) -> screening::Context<'a> {
+        screening::Context {
+            catalog,
+            cipher: &self.cipher,
+            crisis_lines: &self.settings.crisis.lines,
+            contact_retention: self.settings.privacy.contact_retention,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error("cannot read the questionnaire folder {0}: {1}")]
+    Questionnaires(String, std::io::Error),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(String, std::io::Error),
+    #[error("configuration: privacy.contact_key: {0}")]
+    Key(String),
+}
+
+/// A built, not yet running, application.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+    _watcher: Option<notify::RecommendedWatcher>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Connects and migrates on the blocking pool.
+pub async fn connect_and_migrate(settings: &Settings) -> Result<db::Pool, StartupError> {
+    let db_settings = settings.database.clone();
+    let pool = tokio::task::spawn_blocking(move || -> Result<db::Pool, db::DbError> {
+        let pool = db::connect(&db_settings)?;
+        let mut conn = pool.get()?;
+        for m in db::migrate(&mut conn)? {
+            tracing::info!(migration = %m, "migration applied");
+        }
+        Ok(pool)
+    })
+    .await
+    .map_err(|e| db::DbError::Connect(e.to_string()))??;
+    Ok(pool)
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+        let cipher =
+            ContactCipher::from_base64(&settings.privacy.contact_key).map_err(StartupError::Key)?;
+        let pool = connect_and_migrate(&settings).await?;
+        let dir = settings.questionnaires.dir.clone();
+        let catalog = Arc::new(
+            LiveCatalog::load(&dir)
+                .map_err(|e| StartupError::Questionnaires(dir.display().to_string(), e))?,
+        );
+        let watcher = match crate::live::watch(Arc::clone(&catalog)) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the questionnaire folder; reload with SIGHUP");
+                None
+            }
+        };
+        let address = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener =
+            TcpListener::bind(&address).map_err(|e| StartupError::Bind(address.clone(), e))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartupError::Bind(address.clone(), e))?
+            .port();
+        let state = web::Data::new(AppState {
+            settings,
+            pool,
+            catalog,
+            cipher,
+        });
+        let server_state = web::Data::clone(&state);
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::clone(&server_state))
+                .wrap(middleware::Compress::default())
+                .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+                .configure(http::configure)
+                .configure(crate::web::configure)
+        })
+        .listen(listener)
+        .map_err(|e| StartupError::Bind(address, e))?
+        .run();
+        Ok(Application {
+            port,
+            server,
+            state,
+            _watcher: watcher,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        web::Data::clone(&self.state)
+    }
+
+    /// Serves until the server stops (SIGINT/SIGTERM); SIGHUP reloads the questionnaires.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let catalog = Arc::clone(&self.state.catalog);
+        #[cfg(unix)]
+        actix_web::rt::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(mut hup) = signal(SignalKind::hangup()) else {
+                return;
+            };
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading questionnaires");
+                let c = Arc::clone(&catalog);
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || c.reload()).await {
+                    tracing::error!(error = %e, "cannot read the questionnaire folder");
+                }
+            }
+        });
+        self.server.await
+    }
+}
