@@ -182,6 +182,31 @@ impl Application {
                 }
             }
         });
+        let pool = self.state.pool.clone();
+        actix_web::rt::spawn(async move {
+            // Contact details are kept only for the configured retention period.
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                let pool = pool.clone();
+                let purged = tokio::task::spawn_blocking(move || -> Result<usize, db::DbError> {
+                    let mut conn = pool.get()?;
+                    db::screenings::delete_expired_contacts(
+                        &mut conn,
+                        chrono::Utc::now().naive_utc(),
+                    )
+                })
+                .await;
+                match purged {
+                    Ok(Ok(0)) => {}
+                    Ok(Ok(n)) => tracing::info!(deleted = n, "expired contact details deleted"),
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "cannot delete expired contact details")
+                    }
+                    Err(e) => tracing::error!(error = %e, "contact retention task failed"),
+                }
+            }
+        });
         self.server.await
     }
 }

@@ -199,3 +199,91 @@ pub fn find_version_source(
         .first(conn)
         .optional()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DatabaseSettings;
+
+    fn sqlite() -> (tempfile::TempDir, crate::db::Pool) {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = DatabaseSettings {
+            url: format!("sqlite://{}/t.db", dir.path().display()),
+            pool_size: 2,
+            timeout: std::time::Duration::from_secs(5),
+        };
+        let pool = crate::db::connect(&settings).unwrap();
+        crate::db::migrate(&mut pool.get().unwrap()).unwrap();
+        (dir, pool)
+    }
+
+    fn screening(id: &str, at: NaiveDateTime) -> ScreeningRow {
+        ScreeningRow {
+            id: id.into(),
+            questionnaire_id: "q".into(),
+            content_hash: "sha256:x".into(),
+            answers: "{}".into(),
+            scores: "{}".into(),
+            bands: "{}".into(),
+            reasons: "[]".into(),
+            tier: "red".into(),
+            urgent: false,
+            locale: "zh-CN".into(),
+            site: None,
+            submitted_at: at,
+            idempotency_key: None,
+            request_hash: None,
+            response: None,
+            contact_token_hash: None,
+        }
+    }
+
+    #[test]
+    fn expired_contacts_are_deleted_and_the_screening_stays() {
+        let (_dir, pool) = sqlite();
+        let conn = &mut pool.get().unwrap();
+        let now = chrono::Utc::now().naive_utc();
+        let version = NewVersion {
+            content_hash: "sha256:x",
+            questionnaire_id: "q",
+            version: "1",
+            source: "",
+            first_used_at: now,
+        };
+        for (id, days_left) in [("old", -1), ("fresh", 30)] {
+            let contact = ContactRow {
+                screening_id: id.into(),
+                nonce: vec![0; 12],
+                ciphertext: vec![1, 2, 3],
+                created_at: now,
+                delete_after: now + chrono::Duration::days(days_left),
+            };
+            assert!(matches!(
+                insert(conn, &version, &screening(id, now), Some(&contact)).unwrap(),
+                Inserted::New
+            ));
+        }
+        assert_eq!(delete_expired_contacts(conn, now).unwrap(), 1);
+        assert!(find_contact(conn, "old").unwrap().is_none());
+        assert!(find_contact(conn, "fresh").unwrap().is_some());
+        assert_eq!(count(conn).unwrap(), 2);
+    }
+
+    #[test]
+    fn a_contact_needs_an_existing_screening() {
+        let (_dir, pool) = sqlite();
+        let conn = &mut pool.get().unwrap();
+        let now = chrono::Utc::now().naive_utc();
+        let orphan = ContactRow {
+            screening_id: "nope".into(),
+            nonce: vec![0; 12],
+            ciphertext: vec![1],
+            created_at: now,
+            delete_after: now,
+        };
+        assert!(
+            add_contact(conn, &orphan).is_err(),
+            "foreign keys must be on"
+        );
+    }
+}
