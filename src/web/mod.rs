@@ -1,6 +1,812 @@
-//! Server-rendered pages for riders: the list of screenings, the form, and the result.
+//! Server-rendered pages for riders: the list of screenings, the form, the result and the
+//! offer to be contacted. Phone first, and complete without JavaScript: the script only hides
+//! questions that do not apply and counts progress; the server decides everything.
+//!
+//! Routes: `GET /`, `GET /s/{id}` (`?site=` tags a station, `?lang=` picks a language),
+//! `POST /s/{id}` (the form), `POST /r/{id}` (the result again, in another language),
+//! `POST /r/{id}/contact` (contact details, with consent), and `/static/app.{css,js}`.
+//!
+//! Logs carry ids only: never answers, names or phone numbers.
 
-use actix_web::web;
+mod assets;
+mod csrf;
+pub mod i18n;
+mod pages;
 
-/// Registers the pages. (Filled in by the pages work.)
-pub fn configure(_cfg: &mut web::ServiceConfig) {}
+#[cfg(test)]
+mod tests;
+
+use actix_web::cookie::{Cookie, SameSite, time};
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde_json::Value;
+
+use self::i18n::{Lang, Tr};
+use self::pages::{
+    Base, ContactForm, ErrorPage, FormParts, IndexEntry, IndexPage, Kept, SwitchForm, Switcher,
+    ThanksPage,
+};
+use crate::http::ApiError;
+use crate::questionnaire::{Questionnaire, Tier};
+use crate::scoring::{AnswerSet, RawAnswers};
+use crate::screening::{self, Contact, ContactError, CrisisLineView, ScreeningResponse};
+use crate::startup::AppState;
+
+/// The screening a station's QR code opens by default: listed first.
+const FEATURED: &str = "rider_wellbeing";
+/// The largest form body accepted (answers are a few hundred bytes).
+const FORM_LIMIT: usize = 64 * 1024;
+/// The cookie that lets a refreshed or repeated result page still offer the contact form.
+const RESULT_COOKIE: &str = "careline_result";
+const KEY_FIELD: &str = "idempotency-key";
+
+/// Registers the pages.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let form_config = web::FormConfig::default()
+        .limit(FORM_LIMIT)
+        .error_handler(|err, req| {
+            let lang = i18n::negotiate(req).0;
+            tracing::info!(error = %err, "form body refused");
+            let page = error_page(
+                req,
+                lang,
+                "error-400-title",
+                "error-400-body",
+                Vec::new(),
+                None,
+            );
+            actix_web::error::InternalError::from_response(
+                err,
+                page.render_status(StatusCode::BAD_REQUEST, Vec::new()),
+            )
+            .into()
+        });
+    cfg.configure(assets::configure)
+        .route("/", web::get().to(index))
+        .service(
+            web::resource("/s/{id}")
+                .app_data(form_config.clone())
+                .route(web::get().to(show_form))
+                .route(web::post().to(submit_form)),
+        )
+        .service(
+            web::resource("/r/{id}")
+                .app_data(form_config.clone())
+                .route(web::post().to(show_result)),
+        )
+        .service(
+            web::resource("/r/{id}/contact")
+                .app_data(form_config)
+                .route(web::post().to(add_contact)),
+        );
+}
+
+// ---- responses --------------------------------------------------------------------------
+
+trait Render {
+    fn render_status(&self, status: StatusCode, cookies: Vec<Cookie<'static>>) -> HttpResponse;
+}
+
+impl<T: Template> Render for T {
+    fn render_status(&self, status: StatusCode, cookies: Vec<Cookie<'static>>) -> HttpResponse {
+        let body = match self.render() {
+            Ok(body) => body,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot render a page");
+                return HttpResponse::InternalServerError()
+                    .content_type("text/plain; charset=utf-8")
+                    .body("internal error");
+            }
+        };
+        let mut response = HttpResponse::build(status);
+        response
+            .content_type("text/html; charset=utf-8")
+            // Pages hold answers, results and form tokens: never keep them in any cache.
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                 form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ))
+            .insert_header((header::REFERRER_POLICY, "same-origin"))
+            .insert_header((header::X_FRAME_OPTIONS, "DENY"));
+        for c in cookies {
+            response.cookie(c);
+        }
+        response.body(body)
+    }
+}
+
+fn base(t: Tr, title: String, switcher: Switcher) -> Base {
+    let home = format!("/?lang={}", t.lang().code());
+    let brand = t.tr("brand");
+    Base {
+        t,
+        title: if title.is_empty() {
+            brand
+        } else {
+            format!("{title} · {brand}")
+        },
+        css: assets::css_href(),
+        js: None,
+        home,
+        switcher,
+    }
+}
+
+fn crisis_lines(state: &AppState, lang: Lang) -> Vec<CrisisLineView> {
+    state
+        .settings
+        .crisis
+        .lines
+        .iter()
+        .map(|l| CrisisLineView {
+            number: l.number.clone(),
+            name: l.name_in(lang.code()).to_string(),
+        })
+        .collect()
+}
+
+fn error_page(
+    req: &HttpRequest,
+    lang: Lang,
+    heading: &str,
+    body: &str,
+    crisis: Vec<CrisisLineView>,
+    back: Option<(String, String)>,
+) -> ErrorPage {
+    let t = Tr(lang);
+    let heading = t.tr(heading);
+    ErrorPage {
+        base: base(t, heading.clone(), Switcher::links(lang, req.path(), &[])),
+        heading,
+        body: t.tr(body),
+        crisis,
+        back,
+    }
+}
+
+fn not_found(req: &HttpRequest, lang: Lang) -> HttpResponse {
+    error_page(
+        req,
+        lang,
+        "error-404-title",
+        "error-404-body",
+        Vec::new(),
+        None,
+    )
+    .render_status(StatusCode::NOT_FOUND, Vec::new())
+}
+
+/// A failure that may have kept a result from the rider: the crisis lines come first.
+fn failure(req: &HttpRequest, state: &AppState, lang: Lang) -> HttpResponse {
+    error_page(
+        req,
+        lang,
+        "error-500-title",
+        "error-500-body",
+        crisis_lines(state, lang),
+        None,
+    )
+    .render_status(StatusCode::INTERNAL_SERVER_ERROR, Vec::new())
+}
+
+fn reopen(lang: Lang, questionnaire: &str) -> Option<(String, String)> {
+    Some((
+        format!("/s/{questionnaire}?lang={}", lang.code()),
+        Tr(lang).tr("error-reopen"),
+    ))
+}
+
+fn lang_cookie(req: &HttpRequest, lang: Lang, chosen: bool) -> Vec<Cookie<'static>> {
+    if chosen {
+        vec![i18n::cookie(req, lang)]
+    } else {
+        Vec::new()
+    }
+}
+
+/// A station tag that can go into a URL as is (the same rule `submit` applies).
+fn url_safe_site(site: &str) -> bool {
+    (1..=64).contains(&site.len())
+        && site
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// The form's fields, in order, duplicates kept.
+struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The language of a posted page: its hidden field (remembered), else the request's.
+    fn lang(&self, req: &HttpRequest) -> (Lang, bool) {
+        match self.get("lang").and_then(Lang::parse) {
+            Some(l) => (l, true),
+            None => i18n::negotiate(req),
+        }
+    }
+}
+
+// ---- the list ---------------------------------------------------------------------------
+
+async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let (lang, chosen) = i18n::negotiate(&req);
+    let t = Tr(lang);
+    let site = i18n::query_param(&req, "site").filter(|s| url_safe_site(s));
+    let catalog = state.catalog.get();
+    let mut list: Vec<&Questionnaire> = catalog.iter().map(|q| &**q).collect();
+    list.sort_by_key(|q| q.id != FEATURED);
+    let entries = list
+        .into_iter()
+        .map(|q| {
+            let locale = screening::pick_locale(q, Some(lang.code()));
+            let mut href = format!("/s/{}", q.id);
+            if let Some(site) = &site {
+                href.push_str(&format!("?site={site}"));
+            }
+            IndexEntry {
+                href,
+                title: q.title.get(&locale, &q.default_locale).to_string(),
+                minutes: q
+                    .estimated_minutes
+                    .map(|m| t.tr_n("index-minutes", "minutes", i64::from(m))),
+                recommended: q.id == FEATURED,
+            }
+        })
+        .collect();
+    let params: Vec<(&str, &str)> = site.iter().map(|s| ("site", s.as_str())).collect();
+    IndexPage {
+        base: base(t, String::new(), Switcher::links(lang, "/", &params)),
+        entries,
+    }
+    .render_status(StatusCode::OK, lang_cookie(&req, lang, chosen))
+}
+
+// ---- the form ---------------------------------------------------------------------------
+
+fn form_parts(
+    req: &HttpRequest,
+    q: &Questionnaire,
+    lang: Lang,
+    csrf: String,
+    key: String,
+    site: Option<String>,
+) -> FormParts {
+    let t = Tr(lang);
+    let locale = screening::pick_locale(q, Some(lang.code()));
+    let title = q.title.get(&locale, &q.default_locale).to_string();
+    let link_site = site.as_deref().filter(|s| url_safe_site(s));
+    let params: Vec<(&str, &str)> = link_site.iter().map(|s| ("site", *s)).collect();
+    let mut base = base(t, title, Switcher::links(lang, req.path(), &params));
+    base.js = Some(assets::js_href());
+    FormParts {
+        base,
+        csrf,
+        key,
+        site,
+    }
+}
+
+async fn show_form(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (lang, chosen) = i18n::negotiate(&req);
+    let catalog = state.catalog.get();
+    let Some(q) = catalog.get(path.as_str()) else {
+        return not_found(&req, lang);
+    };
+    let (csrf, csrf_cookie) = csrf::token(&req);
+    // A new key for every rendering: a refresh or a double tap of this one form sends the
+    // same key, and is answered from the first submission instead of stored twice.
+    let key = format!("web-{}", csrf::random_hex::<16>());
+    let site = i18n::query_param(&req, "site")
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty() && s.len() <= 200);
+    let parts = form_parts(&req, q, lang, csrf, key, site);
+    let mut cookies = lang_cookie(&req, lang, chosen);
+    cookies.extend(csrf_cookie);
+    pages::form_page(q, parts, &Kept::default()).render_status(StatusCode::OK, cookies)
+}
+
+fn is_control_field(name: &str) -> bool {
+    matches!(name, csrf::FIELD | KEY_FIELD | "lang" | "site")
+}
+
+/// The answers of the form as the API takes them: values that are whole numbers become
+/// numbers, anything else stays a string (and is reported as not a choice); empty fields are
+/// unanswered.
+fn raw_answers(fields: &Fields) -> RawAnswers {
+    RawAnswers(
+        fields
+            .0
+            .iter()
+            .filter(|(k, v)| !is_control_field(k) && !v.trim().is_empty())
+            .map(|(k, v)| {
+                let v = v.trim();
+                let value = v
+                    .parse::<i64>()
+                    .map_or_else(|_| Value::String(v.to_string()), Value::from);
+                (k.clone(), value)
+            })
+            .collect(),
+    )
+}
+
+/// The identity of a form submission, for idempotent replays: the same questionnaire,
+/// language, station and answers (in item order) give the same hash.
+fn request_hash(q: &Questionnaire, lang: Lang, site: Option<&str>, raw: &RawAnswers) -> String {
+    let mut answers: Vec<(usize, &str, &Value)> = raw
+        .0
+        .iter()
+        .map(|(k, v)| (q.item_index(k).unwrap_or(usize::MAX), k.as_str(), v))
+        .collect();
+    answers.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let normalized = serde_json::json!({
+        "questionnaire": q.id,
+        "locale": lang.code(),
+        "site": site,
+        "answers": answers.iter().map(|(_, k, v)| (k, v)).collect::<Vec<_>>(),
+    });
+    screening::sha256_hex(normalized.to_string().as_bytes())
+}
+
+fn answer_error_message(t: Tr, code: &str) -> String {
+    t.tr(match code {
+        "required" => "err-required",
+        "not_asked" => "err-not-asked",
+        "duplicate_item" => "err-duplicate",
+        _ => "err-not-a-choice",
+    })
+}
+
+async fn submit_form(
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let fields = Fields(form.into_inner());
+    let (lang, chosen) = fields.lang(&req);
+    let catalog = state.catalog.get();
+    let Some(q) = catalog.get(path.as_str()) else {
+        return not_found(&req, lang);
+    };
+    if !csrf::verify(&req, fields.get(csrf::FIELD)) {
+        tracing::warn!(questionnaire = %q.id, "form refused: the CSRF token is missing or does not match");
+        return error_page(
+            &req,
+            lang,
+            "error-403-title",
+            "error-403-body",
+            Vec::new(),
+            reopen(lang, &q.id),
+        )
+        .render_status(StatusCode::FORBIDDEN, Vec::new());
+    }
+    let site = fields
+        .get("site")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    let key = fields
+        .get(KEY_FIELD)
+        .filter(|k| screening::valid_idempotency_key(k))
+        .map(str::to_string);
+    // With JavaScript off every question is on the page: answers to those that do not apply
+    // are set aside, not refused.
+    let raw = AnswerSet::without_unasked(q, &raw_answers(&fields));
+    let hash = request_hash(q, lang, site.as_deref(), &raw);
+    let request = screening::SubmitRequest {
+        questionnaire: q.id.clone(),
+        answers: raw,
+        locale: Some(lang.code().to_string()),
+        site: site.clone(),
+        contact: None,
+        consent_to_contact: false,
+    };
+    let submitted = crate::startup::submit(&state, request, key.clone(), hash).await;
+    let mut cookies = lang_cookie(&req, lang, chosen);
+    match submitted {
+        Ok(s) => {
+            let id = s.response.id.clone();
+            tracing::info!(screening = %id, questionnaire = %q.id, replayed = s.replayed, "screening submitted from the form");
+            let token = match s.contact_token {
+                Some(token) => {
+                    cookies.push(result_cookie(&req, &id, &token));
+                    Some(token)
+                }
+                None => remembered_token(&req, &id),
+            };
+            let csrf = fields.get(csrf::FIELD).unwrap_or_default().to_string();
+            result_response(&state, lang, &s.response, token, csrf, None, StatusCode::OK)
+                .with_cookies(cookies)
+        }
+        Err(ApiError::Unprocessable { code, details, .. }) => {
+            let t = Tr(lang);
+            let mut kept = Kept {
+                values: fields
+                    .0
+                    .iter()
+                    .filter(|(k, _)| !is_control_field(k))
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect(),
+                ..Kept::default()
+            };
+            for d in &details {
+                let item = d.get("item").and_then(Value::as_str);
+                let code = d.get("code").and_then(Value::as_str).unwrap_or_default();
+                match item {
+                    Some(item) if q.item(item).is_some() => kept
+                        .item_errors
+                        .push((item.to_string(), answer_error_message(t, code))),
+                    _ => {
+                        let m = t.tr("form-outdated");
+                        if !kept.general_errors.contains(&m) {
+                            kept.general_errors.push(m);
+                        }
+                    }
+                }
+            }
+            if code != "invalid_answers" && kept.general_errors.is_empty() {
+                kept.general_errors.push(t.tr("form-outdated"));
+            }
+            tracing::info!(questionnaire = %q.id, problems = details.len(), "form answers refused");
+            let csrf = fields.get(csrf::FIELD).unwrap_or_default().to_string();
+            let parts = form_parts(&req, q, lang, csrf, key.unwrap_or_default(), site);
+            pages::form_page(q, parts, &kept)
+                .render_status(StatusCode::UNPROCESSABLE_ENTITY, cookies)
+        }
+        Err(ApiError::NotFound(_)) => not_found(&req, lang),
+        Err(ApiError::Conflict(..)) => {
+            tracing::info!(questionnaire = %q.id, "form refused: its key was used for other answers");
+            error_page(
+                &req,
+                lang,
+                "error-409-title",
+                "error-409-body",
+                Vec::new(),
+                reopen(lang, &q.id),
+            )
+            .render_status(StatusCode::CONFLICT, cookies)
+        }
+        Err(e) => {
+            // ApiError's own mapping logs internals with a reference; here the rider gets a
+            // page, so log it ourselves.
+            tracing::error!(questionnaire = %q.id, error = %e, detail = ?e, "the form could not be submitted");
+            failure(&req, &state, lang)
+        }
+    }
+}
+
+trait WithCookies {
+    fn with_cookies(self, cookies: Vec<Cookie<'static>>) -> HttpResponse;
+}
+
+impl WithCookies for HttpResponse {
+    fn with_cookies(mut self, cookies: Vec<Cookie<'static>>) -> HttpResponse {
+        for c in cookies {
+            if let Err(e) = self.add_cookie(&c) {
+                tracing::error!(error = %e, "cannot set a cookie");
+            }
+        }
+        self
+    }
+}
+
+fn result_cookie(req: &HttpRequest, id: &str, token: &str) -> Cookie<'static> {
+    Cookie::build(RESULT_COOKIE, format!("{id}.{token}"))
+        .path("/")
+        .max_age(time::Duration::days(1))
+        .same_site(SameSite::Strict)
+        .http_only(true)
+        .secure(req.connection_info().scheme() == "https")
+        .finish()
+}
+
+/// The contact token this browser was given with the first answer to screening `id`.
+fn remembered_token(req: &HttpRequest, id: &str) -> Option<String> {
+    let cookie = req.cookie(RESULT_COOKIE)?;
+    let (cid, token) = cookie.value().split_once('.')?;
+    (cid == id).then(|| token.to_string())
+}
+
+// ---- the result -------------------------------------------------------------------------
+
+fn retention_days(state: &AppState) -> i64 {
+    i64::try_from(state.settings.privacy.contact_retention.as_secs() / 86_400).unwrap_or(90)
+}
+
+fn result_response(
+    state: &AppState,
+    lang: Lang,
+    response: &ScreeningResponse,
+    token: Option<String>,
+    csrf: String,
+    contact: Option<ContactForm>,
+    status: StatusCode,
+) -> HttpResponse {
+    let t = Tr(lang);
+    let id = &response.id;
+    let switcher = match &token {
+        Some(token) => Switcher::form(
+            lang,
+            SwitchForm {
+                action: format!("/r/{id}"),
+                csrf: csrf.clone(),
+                token: token.clone(),
+                view: "result",
+            },
+        ),
+        None => Switcher::links(lang, "/", &[]),
+    };
+    let contact = token.map(|token| {
+        let mut form = contact.unwrap_or_default();
+        form.action = format!("/r/{id}/contact");
+        form.csrf = csrf;
+        form.token = token;
+        form.retention_days = retention_days(state);
+        form
+    });
+    let page = pages::result_page(base(t, t.tr("result-title"), switcher), response, contact);
+    page.render_status(status, Vec::new())
+}
+
+/// The stored result of screening `id`, if `token` is the one its browser was given, in
+/// `lang` when the questionnaire version that scored it is still loaded.
+fn load_result(
+    state: &AppState,
+    id: &str,
+    token: &str,
+    lang: Lang,
+) -> Result<Option<ScreeningResponse>, crate::db::DbError> {
+    let mut conn = state.pool.get()?;
+    let Some(row) = crate::db::screenings::find(&mut conn, id)? else {
+        return Ok(None);
+    };
+    let Some(expected) = row.contact_token_hash.as_deref() else {
+        return Ok(None);
+    };
+    let given = screening::sha256_hex(token.as_bytes());
+    if !csrf::constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        return Ok(None);
+    }
+    let Some(stored) = row
+        .response
+        .as_deref()
+        .and_then(|r| serde_json::from_str::<ScreeningResponse>(r).ok())
+    else {
+        return Ok(None);
+    };
+    let catalog = state.catalog.get();
+    Ok(Some(match catalog.get(&row.questionnaire_id) {
+        Some(q) if q.content_hash == stored.outcome.content_hash => screening::response_for(
+            q,
+            id,
+            stored.outcome,
+            &screening::pick_locale(q, Some(lang.code())),
+            &state.settings.crisis.lines,
+        ),
+        _ => stored,
+    }))
+}
+
+/// The result again (for the language switcher of the result and thank-you pages).
+async fn show_result(
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let fields = Fields(form.into_inner());
+    let (lang, _) = fields.lang(&req);
+    let cookies = vec![i18n::cookie(&req, lang)];
+    let csrf = fields.get(csrf::FIELD).unwrap_or_default().to_string();
+    if !csrf::verify(&req, Some(&csrf)) {
+        tracing::warn!("result refused: the CSRF token is missing or does not match");
+        return error_page(
+            &req,
+            lang,
+            "error-403-title",
+            "error-403-body",
+            Vec::new(),
+            None,
+        )
+        .render_status(StatusCode::FORBIDDEN, cookies);
+    }
+    let id = path.into_inner();
+    let token = fields.get("token").unwrap_or_default().to_string();
+    let loaded = {
+        let (state, id, token) = (state.clone(), id.clone(), token.clone());
+        web::block(move || load_result(&state, &id, &token, lang)).await
+    };
+    let response = match loaded {
+        Ok(Ok(Some(r))) => r,
+        Ok(Ok(None)) => return not_found(&req, lang).with_cookies(cookies),
+        Ok(Err(e)) => {
+            tracing::error!(screening = %id, error = %e, "cannot load a result");
+            return failure(&req, &state, lang);
+        }
+        Err(e) => {
+            tracing::error!(screening = %id, error = %e, "cannot load a result");
+            return failure(&req, &state, lang);
+        }
+    };
+    if fields.get("view") == Some("thanks") {
+        return thanks(lang, &response, token, csrf, false).with_cookies(cookies);
+    }
+    result_response(
+        &state,
+        lang,
+        &response,
+        Some(token),
+        csrf,
+        None,
+        StatusCode::OK,
+    )
+    .with_cookies(cookies)
+}
+
+fn thanks(
+    lang: Lang,
+    response: &ScreeningResponse,
+    token: String,
+    csrf: String,
+    already: bool,
+) -> HttpResponse {
+    let t = Tr(lang);
+    let switcher = Switcher::form(
+        lang,
+        SwitchForm {
+            action: format!("/r/{}", response.id),
+            csrf,
+            token,
+            view: "thanks",
+        },
+    );
+    ThanksPage {
+        base: base(t, t.tr("thanks-title"), switcher),
+        urgent: response.outcome.tier == Tier::Red,
+        crisis: response.crisis_lines.clone(),
+        already,
+    }
+    .render_status(StatusCode::OK, Vec::new())
+}
+
+// ---- the offer to be contacted ----------------------------------------------------------
+
+enum ContactOutcome {
+    Added(ScreeningResponse),
+    AlreadyGiven(ScreeningResponse),
+    Refused(ScreeningResponse, Box<ContactForm>),
+    NotFound,
+}
+
+async fn add_contact(
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let fields = Fields(form.into_inner());
+    let (lang, chosen) = fields.lang(&req);
+    let cookies = lang_cookie(&req, lang, chosen);
+    let csrf = fields.get(csrf::FIELD).unwrap_or_default().to_string();
+    if !csrf::verify(&req, Some(&csrf)) {
+        tracing::warn!("contact refused: the CSRF token is missing or does not match");
+        return error_page(
+            &req,
+            lang,
+            "error-403-title",
+            "error-403-body",
+            Vec::new(),
+            None,
+        )
+        .render_status(StatusCode::FORBIDDEN, cookies);
+    }
+    let t = Tr(lang);
+    let id = path.into_inner();
+    let token = fields.get("token").unwrap_or_default().to_string();
+    let consent = fields.get("consent").is_some_and(|v| !v.is_empty());
+    let contact = Contact {
+        name: fields.get("name").map(str::to_string),
+        phone: fields.get("phone").unwrap_or_default().to_string(),
+    };
+    // Every problem at once, before anything is written.
+    let mut form = ContactForm {
+        phone: contact.phone.clone(),
+        name: contact.name.clone().unwrap_or_default(),
+        consent,
+        consent_error: (!consent).then(|| t.tr("err-consent")),
+        ..ContactForm::default()
+    };
+    match contact.normalized() {
+        Err(("name", _)) => form.name_error = Some(t.tr("err-name")),
+        Err(_) => form.phone_error = Some(t.tr("err-phone")),
+        Ok(_) => {}
+    }
+    let outcome = {
+        let (state, id, token) = (state.clone(), id.clone(), token.clone());
+        web::block(move || -> Result<ContactOutcome, crate::db::DbError> {
+            let Some(response) = load_result(&state, &id, &token, lang)? else {
+                return Ok(ContactOutcome::NotFound);
+            };
+            if form.has_errors() {
+                return Ok(ContactOutcome::Refused(response, Box::new(form)));
+            }
+            let catalog = state.catalog.get();
+            let mut conn = state.pool.get()?;
+            match screening::add_contact(
+                &mut conn,
+                state.context(&catalog),
+                &id,
+                &token,
+                &contact,
+                consent,
+            ) {
+                Ok(()) => Ok(ContactOutcome::Added(response)),
+                Err(ContactError::AlreadyGiven) => Ok(ContactOutcome::AlreadyGiven(response)),
+                Err(ContactError::NotFound) => Ok(ContactOutcome::NotFound),
+                Err(ContactError::NoConsent) => {
+                    form.consent_error = Some(Tr(lang).tr("err-consent"));
+                    Ok(ContactOutcome::Refused(response, Box::new(form)))
+                }
+                Err(ContactError::Invalid(field, _)) => {
+                    if field == "name" {
+                        form.name_error = Some(Tr(lang).tr("err-name"));
+                    } else {
+                        form.phone_error = Some(Tr(lang).tr("err-phone"));
+                    }
+                    Ok(ContactOutcome::Refused(response, Box::new(form)))
+                }
+                Err(ContactError::Db(e)) => Err(e),
+            }
+        })
+        .await
+    };
+    match outcome {
+        Ok(Ok(ContactOutcome::Added(r))) => {
+            tracing::info!(screening = %id, "contact details added from the result page");
+            thanks(lang, &r, token, csrf, false).with_cookies(cookies)
+        }
+        // A double tap: the first request stored them; this one says the same thing.
+        Ok(Ok(ContactOutcome::AlreadyGiven(r))) => {
+            tracing::info!(screening = %id, "contact details were already given");
+            thanks(lang, &r, token, csrf, true).with_cookies(cookies)
+        }
+        Ok(Ok(ContactOutcome::Refused(r, form))) => {
+            tracing::info!(screening = %id, "contact details refused as incomplete");
+            result_response(
+                &state,
+                lang,
+                &r,
+                Some(token),
+                csrf,
+                Some(*form),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .with_cookies(cookies)
+        }
+        Ok(Ok(ContactOutcome::NotFound)) => {
+            tracing::info!(screening = %id, "contact refused: unknown screening or wrong token");
+            not_found(&req, lang).with_cookies(cookies)
+        }
+        Ok(Err(e)) => {
+            tracing::error!(screening = %id, error = %e, "cannot add contact details");
+            failure(&req, &state, lang)
+        }
+        Err(e) => {
+            tracing::error!(screening = %id, error = %e, "cannot add contact details");
+            failure(&req, &state, lang)
+        }
+    }
+}

@@ -1,0 +1,76 @@
+# Careline rider pages: English.
+# Keep every key in all three files; a test checks they match.
+
+brand = Careline
+lang-label = Language
+home = Back to the start
+privacy-note = Your answers are confidential: only the counselor who follows up sees them. Neither the platform nor your station is told.
+
+## The list of screenings
+
+index-title = A few minutes for yourself
+index-intro = Pick a short check to start. No name needed; just answer how things really are. There are no right or wrong answers.
+index-minutes = About { $minutes } min
+index-recommended = Recommended
+index-empty = There is nothing to fill in right now. Please come back later.
+
+## The form
+
+form-submit = Send
+form-conditional = Whether this question applies depends on your earlier answers; if it does not apply, your choice here is not recorded.
+form-errors-title = { $count ->
+    [one] One thing needs a look
+   *[other] { $count } things need a look
+}
+form-error-link = Question { $number }
+form-outdated = This check was just updated. Please go back to the start and open it again.
+err-required = Please choose an answer
+err-not-a-choice = Please choose one of the answers below
+err-not-asked = Given your earlier answers, this question does not apply
+err-duplicate = Please choose only one answer
+
+## The result
+
+crisis-label = Numbers you can call now if you need help
+call = Call
+result-title = Thank you for your answers
+result-hotline-title = Want to talk to someone now?
+result-resources-title = Things that may help
+kind-self_help = Self-help
+kind-course = Course
+kind-booking = Book a session
+kind-hotline = Hotline
+
+## The offer to be contacted
+
+contact-title = Would you like a counselor to contact you?
+contact-intro = If you like, leave a phone number and a counselor will call you. It is entirely up to you.
+contact-phone = Phone number
+contact-name = What should we call you? (optional)
+contact-consent = I agree that a counselor may call me on this number
+contact-privacy = The number is stored encrypted, used only for this, and deleted after { $days } days. Neither the platform nor your station is told.
+contact-submit = Please contact me
+contact-unavailable = To talk with a counselor, you can call the hotline above.
+err-consent = Please tick the box to agree; only then do we keep your number
+err-phone = Please enter a valid phone number (5 to 20 digits)
+err-name = Please use at most 50 characters
+
+thanks-title = Thank you, we have it
+thanks-soon = A counselor will call you as soon as possible.
+thanks-days = A counselor will call you in the next few days.
+thanks-already = We already have your contact details; a counselor will call you.
+thanks-meanwhile = While you wait, if things feel too much, call one of the numbers above now, or tell someone near you.
+
+## Problems
+
+error-403-title = This page has expired
+error-403-body = To protect your information, this page needs to be opened again. Nothing was sent; please open the form again and fill it in.
+error-404-title = Page not found
+error-404-body = The link may have expired. You can go back to the start and choose again.
+error-409-title = This form was already sent
+error-409-body = Each form can be sent only once. To answer again, open the check again.
+error-400-title = The form did not arrive
+error-400-body = What was sent was incomplete. Please open the form again and fill it in.
+error-500-title = Something went wrong
+error-500-body = We could not process your answers just now; please try again later. If you need help now, call one of the numbers above.
+error-reopen = Open the check again

@@ -1,0 +1,73 @@
+# Careline rider pages: Simplified Chinese (the default language).
+# Keep every key in all three files; a test checks they match.
+
+brand = 骑手心理关爱
+lang-label = 语言
+home = 返回首页
+privacy-note = 你的回答会保密，只有负责跟进的心理咨询师能看到，不会告诉平台或站点。
+
+## The list of screenings
+
+index-title = 花几分钟，关心一下自己
+index-intro = 选一份小调查开始。不用填姓名，按实际情况选就好，没有对错。
+index-minutes = 约 { $minutes } 分钟
+index-recommended = 推荐
+index-empty = 现在还没有可以填写的调查，请稍后再来。
+
+## The form
+
+form-submit = 提交
+form-conditional = 这一题是否需要回答，取决于前面的回答；如果不适用，你在这里的选择不会被记录。
+form-errors-title = 还有 { $count } 个地方需要看一下
+form-error-link = 第 { $number } 题
+form-outdated = 这份调查刚刚更新过，请返回首页重新打开再填写。
+err-required = 请选一个答案
+err-not-a-choice = 请从下面的选项中选一个
+err-not-asked = 根据前面的回答，这一题不需要回答
+err-duplicate = 这一题只能选一个答案
+
+## The result
+
+crisis-label = 需要帮助时，现在就可以拨打的电话
+call = 拨打
+result-title = 谢谢你认真回答
+result-hotline-title = 想现在就找人聊聊？
+result-resources-title = 可能对你有帮助
+kind-self_help = 自助练习
+kind-course = 课程
+kind-booking = 预约咨询
+kind-hotline = 热线
+
+## The offer to be contacted
+
+contact-title = 想让心理咨询师联系你吗？
+contact-intro = 如果你愿意，留下电话号码，心理咨询师会打给你。完全自愿，不留也可以。
+contact-phone = 电话号码
+contact-name = 怎么称呼你（可以不填）
+contact-consent = 我同意心理咨询师用这个号码联系我
+contact-privacy = 号码加密保存，只用于这次联系，{ $days } 天后自动删除，不会告诉平台或站点。
+contact-submit = 请联系我
+contact-unavailable = 想和心理咨询师聊聊，可以直接拨打上面的热线。
+err-consent = 请勾选同意，我们才会保存你的号码
+err-phone = 请填写有效的电话号码（5到20位数字）
+err-name = 称呼最多50个字
+
+thanks-title = 谢谢，我们收到了
+thanks-soon = 心理咨询师会尽快打电话给你。
+thanks-days = 心理咨询师会在近几天打电话给你。
+thanks-already = 我们已经收到你的联系方式了，心理咨询师会打电话给你。
+thanks-meanwhile = 在等待的时候，如果感到撑不住，请马上拨打上面的电话，或者告诉身边的人。
+
+## Problems
+
+error-403-title = 页面已经过期
+error-403-body = 为了保护你的信息，这个页面需要重新打开。刚才的内容没有提交，请重新打开再填写。
+error-404-title = 没有找到这个页面
+error-404-body = 链接可能已经失效。可以回到首页重新选择。
+error-409-title = 这份表格已经提交过了
+error-409-body = 同一份表格只能提交一次。如果想重新回答，请重新打开调查。
+error-400-title = 表格没有收到
+error-400-body = 刚才提交的内容不完整，请重新打开再填写。
+error-500-title = 出了点问题
+error-500-body = 我们暂时没能处理你的回答，请稍后再试。如果你现在需要帮助，请拨打上面的电话。
+error-reopen = 重新打开调查

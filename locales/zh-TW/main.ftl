@@ -1,0 +1,73 @@
+# Careline rider pages: Traditional Chinese.
+# Keep every key in all three files; a test checks they match.
+
+brand = 騎手心理關愛
+lang-label = 語言
+home = 返回首頁
+privacy-note = 你的回答會保密，只有負責跟進的心理諮詢師能看到，不會告訴平台或站點。
+
+## The list of screenings
+
+index-title = 花幾分鐘，關心一下自己
+index-intro = 選一份小調查開始。不用填姓名，按實際情況選就好，沒有對錯。
+index-minutes = 約 { $minutes } 分鐘
+index-recommended = 推薦
+index-empty = 現在還沒有可以填寫的調查，請稍後再來。
+
+## The form
+
+form-submit = 提交
+form-conditional = 這一題是否需要回答，取決於前面的回答；如果不適用，你在這裡的選擇不會被記錄。
+form-errors-title = 還有 { $count } 個地方需要看一下
+form-error-link = 第 { $number } 題
+form-outdated = 這份調查剛剛更新過，請返回首頁重新打開再填寫。
+err-required = 請選一個答案
+err-not-a-choice = 請從下面的選項中選一個
+err-not-asked = 根據前面的回答，這一題不需要回答
+err-duplicate = 這一題只能選一個答案
+
+## The result
+
+crisis-label = 需要幫助時，現在就可以撥打的電話
+call = 撥打
+result-title = 謝謝你認真回答
+result-hotline-title = 想現在就找人聊聊？
+result-resources-title = 可能對你有幫助
+kind-self_help = 自助練習
+kind-course = 課程
+kind-booking = 預約諮詢
+kind-hotline = 熱線
+
+## The offer to be contacted
+
+contact-title = 想讓心理諮詢師聯繫你嗎？
+contact-intro = 如果你願意，留下電話號碼，心理諮詢師會打給你。完全自願，不留也可以。
+contact-phone = 電話號碼
+contact-name = 怎麼稱呼你（可以不填）
+contact-consent = 我同意心理諮詢師用這個號碼聯繫我
+contact-privacy = 號碼加密保存，只用於這次聯繫，{ $days } 天後自動刪除，不會告訴平台或站點。
+contact-submit = 請聯繫我
+contact-unavailable = 想和心理諮詢師聊聊，可以直接撥打上面的熱線。
+err-consent = 請勾選同意，我們才會保存你的號碼
+err-phone = 請填寫有效的電話號碼（5到20位數字）
+err-name = 稱呼最多50個字
+
+thanks-title = 謝謝，我們收到了
+thanks-soon = 心理諮詢師會盡快打電話給你。
+thanks-days = 心理諮詢師會在近幾天打電話給你。
+thanks-already = 我們已經收到你的聯繫方式了，心理諮詢師會打電話給你。
+thanks-meanwhile = 在等待的時候，如果感到撐不住，請馬上撥打上面的電話，或者告訴身邊的人。
+
+## Problems
+
+error-403-title = 頁面已經過期
+error-403-body = 為了保護你的資訊，這個頁面需要重新打開。剛才的內容沒有提交，請重新打開再填寫。
+error-404-title = 沒有找到這個頁面
+error-404-body = 連結可能已經失效。可以回到首頁重新選擇。
+error-409-title = 這份表格已經提交過了
+error-409-body = 同一份表格只能提交一次。如果想重新回答，請重新打開調查。
+error-400-title = 表格沒有收到
+error-400-body = 剛才提交的內容不完整，請重新打開再填寫。
+error-500-title = 出了點問題
+error-500-body = 我們暫時沒能處理你的回答，請稍後再試。如果你現在需要幫助，請撥打上面的電話。
+error-reopen = 重新打開調查

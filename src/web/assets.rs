@@ -1,0 +1,45 @@
+//! The pages' stylesheet and script, compiled into the binary and served from memory. Their
+//! URLs carry a hash of the content, so they can be cached for a year and still change with
+//! each release.
+
+use std::sync::LazyLock;
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+
+pub const CSS: &str = include_str!("../../static/app.css");
+pub const JS: &str = include_str!("../../static/app.js");
+
+static VERSION: LazyLock<String> = LazyLock::new(|| {
+    let mut both = String::with_capacity(CSS.len() + JS.len());
+    both.push_str(CSS);
+    both.push_str(JS);
+    crate::screening::sha256_hex(both.as_bytes())[..12].to_string()
+});
+
+pub fn css_href() -> String {
+    format!("/static/app.css?v={}", *VERSION)
+}
+
+pub fn js_href() -> String {
+    format!("/static/app.js?v={}", *VERSION)
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/static/app.css",
+        web::get().to(|| async { asset("text/css; charset=utf-8", CSS) }),
+    )
+    .route(
+        "/static/app.js",
+        web::get().to(|| async { asset("text/javascript; charset=utf-8", JS) }),
+    );
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, content_type))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .insert_header((header::ETAG, format!("\"{}\"", *VERSION)))
+        .body(body)
+}

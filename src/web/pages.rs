@@ -1,0 +1,375 @@
+//! The pages as data: one askama template per page (in `templates/`), each filled from a plain
+//! view model so the templates stay free of logic. Everything the rider reads comes from
+//! Fluent (`Tr`) or from the questionnaire file's localized text.
+
+use askama::Template;
+
+use super::i18n::{Lang, Tr};
+use crate::questionnaire::{Questionnaire, Tier};
+use crate::screening::{CrisisLineView, ScreeningResponse};
+
+/// What every page has: language, title, assets and the language switcher.
+#[derive(Debug)]
+pub struct Base {
+    pub t: Tr,
+    pub title: String,
+    pub css: String,
+    /// The script, only on pages that use one.
+    pub js: Option<String>,
+    pub home: String,
+    pub switcher: Switcher,
+}
+
+impl Base {
+    pub fn html_lang(&self) -> &'static str {
+        self.t.lang().code()
+    }
+}
+
+/// The language switcher: links on pages that can be fetched again, a small form on pages that
+/// answer a form (the result), so switching language keeps the rider on the same result.
+#[derive(Debug)]
+pub struct Switcher {
+    pub links: Vec<LangOption>,
+    pub form: Option<SwitchForm>,
+}
+
+#[derive(Debug)]
+pub struct LangOption {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub href: String,
+    pub current: bool,
+}
+
+#[derive(Debug)]
+pub struct SwitchForm {
+    pub action: String,
+    pub csrf: String,
+    pub token: String,
+    pub view: &'static str,
+}
+
+impl Switcher {
+    /// Links to `path` with `?lang=` (and the other `params`, which must be URL-safe).
+    pub fn links(current: Lang, path: &str, params: &[(&str, &str)]) -> Switcher {
+        let links = Lang::ALL
+            .into_iter()
+            .map(|l| {
+                let mut href = format!("{path}?lang={}", l.code());
+                for (k, v) in params {
+                    href.push_str(&format!("&{k}={v}"));
+                }
+                LangOption {
+                    code: l.code(),
+                    name: l.native_name(),
+                    href,
+                    current: l == current,
+                }
+            })
+            .collect();
+        Switcher { links, form: None }
+    }
+
+    pub fn form(current: Lang, form: SwitchForm) -> Switcher {
+        let mut s = Switcher::links(current, "/", &[]);
+        s.form = Some(form);
+        s
+    }
+}
+
+// ---- the list of screenings -------------------------------------------------------------
+
+#[derive(Debug)]
+pub struct IndexEntry {
+    pub href: String,
+    pub title: String,
+    pub minutes: Option<String>,
+    pub recommended: bool,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "index.html")]
+pub struct IndexPage {
+    pub base: Base,
+    pub entries: Vec<IndexEntry>,
+}
+
+// ---- the form ---------------------------------------------------------------------------
+
+#[derive(Debug)]
+pub struct ChoiceView {
+    pub input_id: String,
+    pub value: String,
+    pub label: String,
+    pub checked: bool,
+}
+
+#[derive(Debug)]
+pub struct ItemView {
+    pub id: String,
+    pub number: usize,
+    pub text: String,
+    /// The `show_if` expression, for the page's script (the server decides in the end).
+    pub show_if: Option<String>,
+    pub choices: Vec<ChoiceView>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct SectionView {
+    pub title: Option<String>,
+    pub items: Vec<ItemView>,
+}
+
+#[derive(Debug)]
+pub struct ErrorLink {
+    pub href: String,
+    pub text: String,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "form.html")]
+pub struct FormPage {
+    pub base: Base,
+    pub title: String,
+    pub instructions: String,
+    pub action: String,
+    pub csrf: String,
+    pub key: String,
+    pub site: Option<String>,
+    pub total: usize,
+    pub answered: usize,
+    pub sections: Vec<SectionView>,
+    pub error_links: Vec<ErrorLink>,
+    pub general_errors: Vec<String>,
+}
+
+impl FormPage {
+    pub fn has_errors(&self) -> bool {
+        !self.error_links.is_empty() || !self.general_errors.is_empty()
+    }
+
+    pub fn errors_title(&self) -> String {
+        let n = self.error_links.len().max(self.general_errors.len());
+        self.base
+            .t
+            .tr_n("form-errors-title", "count", i64::try_from(n).unwrap_or(0))
+    }
+}
+
+/// The form's answers as the rider left them, and the problems found, by item id.
+#[derive(Debug, Default)]
+pub struct Kept<'a> {
+    pub values: Vec<(&'a str, &'a str)>,
+    pub item_errors: Vec<(String, String)>,
+    pub general_errors: Vec<String>,
+}
+
+impl Kept<'_> {
+    fn value(&self, item: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .rev()
+            .find(|(k, v)| *k == item && !v.trim().is_empty())
+            .map(|(_, v)| v.trim())
+    }
+}
+
+/// Everything the form page needs besides the questionnaire.
+#[derive(Debug)]
+pub struct FormParts {
+    pub base: Base,
+    pub csrf: String,
+    pub key: String,
+    pub site: Option<String>,
+}
+
+pub fn form_page(q: &Questionnaire, parts: FormParts, kept: &Kept<'_>) -> FormPage {
+    let t = parts.base.t;
+    let locale = crate::screening::pick_locale(q, Some(t.lang().code()));
+    let text = |l: &crate::questionnaire::Localized| l.get(&locale, &q.default_locale).to_string();
+    let mut sections: Vec<SectionView> = Vec::new();
+    let mut current: Option<&str> = None;
+    let mut error_links = Vec::new();
+    let mut answered = 0;
+    for (i, item) in q.items.iter().enumerate() {
+        let section = item.section.as_deref();
+        if sections.is_empty() || section != current {
+            current = section;
+            let title = section
+                .and_then(|s| q.sections.iter().find(|x| x.id == s))
+                .map(|s| text(&s.title));
+            sections.push(SectionView {
+                title,
+                items: Vec::new(),
+            });
+        }
+        let value = kept.value(&item.id);
+        if value.is_some() {
+            answered += 1;
+        }
+        let error = kept
+            .item_errors
+            .iter()
+            .find(|(id, _)| *id == item.id)
+            .map(|(_, m)| m.clone());
+        if error.is_some() {
+            error_links.push(ErrorLink {
+                href: format!("#item-{}", item.id),
+                text: t.tr_n(
+                    "form-error-link",
+                    "number",
+                    i64::try_from(i + 1).unwrap_or(0),
+                ),
+            });
+        }
+        let choices = q
+            .scale_of(item)
+            .choices
+            .iter()
+            .map(|c| {
+                let v = c.value.to_string();
+                ChoiceView {
+                    input_id: format!("{}-{}", item.id, v),
+                    checked: value == Some(v.as_str()),
+                    label: text(&c.label),
+                    value: v,
+                }
+            })
+            .collect();
+        if let Some(s) = sections.last_mut() {
+            s.items.push(ItemView {
+                id: item.id.clone(),
+                number: i + 1,
+                text: text(&item.text),
+                show_if: item.show_if.as_ref().map(|e| e.source().to_string()),
+                choices,
+                error,
+            });
+        }
+    }
+    FormPage {
+        title: text(&q.title),
+        instructions: text(&q.instructions),
+        action: format!("/s/{}", q.id),
+        csrf: parts.csrf,
+        key: parts.key,
+        site: parts.site,
+        total: q.items.len(),
+        answered,
+        sections,
+        error_links,
+        general_errors: kept.general_errors.clone(),
+        base: parts.base,
+    }
+}
+
+// ---- the result -------------------------------------------------------------------------
+
+#[derive(Debug)]
+pub struct LinkView {
+    pub title: String,
+    pub url: String,
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct ContactForm {
+    pub action: String,
+    pub csrf: String,
+    pub token: String,
+    pub phone: String,
+    pub name: String,
+    pub consent: bool,
+    pub phone_error: Option<String>,
+    pub name_error: Option<String>,
+    pub consent_error: Option<String>,
+    pub retention_days: i64,
+}
+
+impl ContactForm {
+    pub fn has_errors(&self) -> bool {
+        self.phone_error.is_some() || self.name_error.is_some() || self.consent_error.is_some()
+    }
+}
+
+#[derive(Template, Debug)]
+#[template(path = "result.html")]
+pub struct ResultPage {
+    pub base: Base,
+    /// Crisis lines at the very top (the most serious results, and failures).
+    pub urgent: bool,
+    pub crisis: Vec<CrisisLineView>,
+    pub message: String,
+    pub resources: Vec<LinkView>,
+    /// The contact form, when the result offers one and this browser may use it.
+    pub contact: Option<ContactForm>,
+    /// The result offers a contact but this browser has no token for it (a replayed request).
+    pub contact_unavailable: bool,
+    /// A class for the page's accent colour (never shown as text).
+    pub accent: &'static str,
+}
+
+pub fn result_page(
+    base: Base,
+    response: &ScreeningResponse,
+    contact: Option<ContactForm>,
+) -> ResultPage {
+    let t = base.t;
+    let tier = response.outcome.tier;
+    // A `tel:` resource for a number already shown as a crisis line would say it twice.
+    let resources = response
+        .resources
+        .iter()
+        .filter(|r| {
+            !r.url
+                .strip_prefix("tel:")
+                .is_some_and(|n| response.crisis_lines.iter().any(|l| l.number == n))
+        })
+        .map(|r| {
+            let key = format!("kind-{}", r.kind);
+            LinkView {
+                title: r.title.clone(),
+                url: r.url.clone(),
+                kind: t.has(&key).then(|| t.tr(&key)),
+            }
+        })
+        .collect();
+    ResultPage {
+        urgent: tier == Tier::Red,
+        crisis: response.crisis_lines.clone(),
+        message: response.message.clone(),
+        resources,
+        contact_unavailable: response.contact_offer && contact.is_none(),
+        contact: contact.filter(|_| response.contact_offer),
+        accent: match tier {
+            Tier::Green => "accent-calm",
+            Tier::Yellow => "accent-care",
+            Tier::Red => "accent-urgent",
+        },
+        base,
+    }
+}
+
+#[derive(Template, Debug)]
+#[template(path = "thanks.html")]
+pub struct ThanksPage {
+    pub base: Base,
+    pub urgent: bool,
+    pub crisis: Vec<CrisisLineView>,
+    pub already: bool,
+}
+
+// ---- errors -----------------------------------------------------------------------------
+
+#[derive(Template, Debug)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub base: Base,
+    pub heading: String,
+    pub body: String,
+    /// Crisis lines first, when the failure may have kept a result from the rider.
+    pub crisis: Vec<CrisisLineView>,
+    pub back: Option<(String, String)>,
+}

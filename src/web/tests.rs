@@ -1,0 +1,669 @@
+//! The rider's pages through their handlers: a real `AppState` on a fresh SQLite database per
+//! test, requests through `actix_web::test` with the compression middleware the server uses.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix_web::dev::ServiceResponse;
+use actix_web::http::{StatusCode, header};
+use actix_web::{App, middleware, test, web};
+
+use crate::config::{Settings, Sources};
+use crate::db::screenings as store;
+use crate::live::LiveCatalog;
+use crate::screening::ContactCipher;
+use crate::startup::AppState;
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    state: web::Data<AppState>,
+}
+
+async fn harness() -> Harness {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let vars = HashMap::from([
+        (
+            "CARELINE__DATABASE__URL".to_string(),
+            format!("sqlite://{}/t.db", dir.path().display()),
+        ),
+        ("CARELINE__SERVER__PORT".to_string(), "0".to_string()),
+        (
+            "CARELINE__QUESTIONNAIRES__DIR".to_string(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/questionnaires").to_string(),
+        ),
+    ]);
+    let settings = Settings::load_from(&Sources {
+        config_dir: "/nonexistent".into(),
+        env_name: None,
+        vars,
+    })
+    .expect("settings");
+    let pool = crate::startup::connect_and_migrate(&settings)
+        .await
+        .expect("database");
+    let catalog = Arc::new(LiveCatalog::load(&settings.questionnaires.dir).expect("catalog"));
+    let cipher = ContactCipher::from_base64(&settings.privacy.contact_key).expect("key");
+    Harness {
+        _dir: dir,
+        state: web::Data::new(AppState {
+            settings,
+            pool,
+            catalog,
+            cipher,
+        }),
+    }
+}
+
+impl Harness {
+    /// One request through the pages, as the server wires them (with compression).
+    async fn call(&self, req: test::TestRequest) -> ServiceResponse {
+        let app = test::init_service(
+            App::new()
+                .app_data(self.state.clone())
+                .wrap(middleware::Compress::default())
+                .configure(super::configure),
+        )
+        .await;
+        test::call_service(&app, req.to_request())
+            .await
+            .map_into_boxed_body()
+    }
+
+    async fn send(&self, req: test::TestRequest) -> (StatusCode, HashMap<String, String>, String) {
+        read(self.call(req).await).await
+    }
+
+    fn rows(&self) -> (i64, i64) {
+        let mut conn = self.state.pool.get().expect("connection");
+        (
+            store::count(&mut conn).expect("count"),
+            store::count_contacts(&mut conn).expect("count"),
+        )
+    }
+
+    fn row(&self, id: &str) -> store::ScreeningRow {
+        let mut conn = self.state.pool.get().expect("connection");
+        store::find(&mut conn, id).expect("find").expect("the row")
+    }
+}
+
+/// Status, the `Set-Cookie` values by name, and the body as text.
+async fn read(resp: ServiceResponse) -> (StatusCode, HashMap<String, String>, String) {
+    let status = resp.status();
+    let cookies = resp
+        .response()
+        .cookies()
+        .map(|c| (c.name().to_string(), c.value().to_string()))
+        .collect();
+    let body = test::read_body(resp).await;
+    (status, cookies, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The value of the hidden field `name` in a page.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no field {name}"))
+        + marker.len();
+    page[start..][..page[start..].find('"').expect("a closing quote")].to_string()
+}
+
+/// Text of the page without tags (and without the head), for "what the rider reads".
+fn visible_text(page: &str) -> String {
+    let body = page.split("<body>").nth(1).unwrap_or(page);
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in body.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                out.push(' ');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+struct Form {
+    csrf: String,
+    key: String,
+    page: String,
+}
+
+async fn open_form(h: &Harness, path: &str) -> Form {
+    let (status, cookies, page) = h.send(test::TestRequest::get().uri(path)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let csrf = hidden(&page, "csrf-token");
+    assert_eq!(cookies.get(super::csrf::COOKIE), Some(&csrf));
+    Form {
+        key: hidden(&page, "idempotency-key"),
+        csrf,
+        page,
+    }
+}
+
+fn encode(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.replace('+', "%2B").replace(' ', "+")))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn post(path: &str, csrf_cookie: &str, fields: &[(&str, &str)]) -> test::TestRequest {
+    test::TestRequest::post()
+        .uri(path)
+        .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+        .cookie(actix_web::cookie::Cookie::new(
+            super::csrf::COOKIE,
+            csrf_cookie.to_string(),
+        ))
+        .set_payload(encode(fields))
+}
+
+fn phq9_answers(q9: &'static str) -> Vec<(&'static str, &'static str)> {
+    let mut a: Vec<(&str, &str)> = (1..=8)
+        .map(|i| (["q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8"][i - 1], "0"))
+        .collect();
+    a.push(("q9", q9));
+    a
+}
+
+fn with_controls<'a>(form: &'a Form, answers: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut fields = vec![
+        ("csrf-token", form.csrf.as_str()),
+        ("idempotency-key", form.key.as_str()),
+        ("lang", "zh-CN"),
+    ];
+    fields.extend_from_slice(answers);
+    fields
+}
+
+#[actix_web::test]
+async fn the_list_puts_the_rider_screening_first_in_chinese_by_default() {
+    let h = harness().await;
+    let resp = h.call(test::TestRequest::get().uri("/")).await;
+    let (status, _, page) = read(resp).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<html lang=\"zh-CN\">"));
+    let first = page.find("href=\"/s/").expect("a screening link");
+    assert!(
+        page[first..].starts_with("href=\"/s/rider_wellbeing\""),
+        "{page}"
+    );
+    for q in ["phq9", "gad7", "who5", "asq"] {
+        assert!(page.contains(&format!("href=\"/s/{q}\"")), "{q}");
+    }
+    assert!(page.contains("约 3 分钟"), "estimated minutes");
+    assert!(
+        page.contains("English") && page.contains("繁體中文"),
+        "a switcher"
+    );
+}
+
+#[actix_web::test]
+async fn language_comes_from_the_query_then_the_cookie_then_accept_language() {
+    let h = harness().await;
+    let req = test::TestRequest::get()
+        .uri("/")
+        .insert_header((header::ACCEPT_LANGUAGE, "en-US,en;q=0.9"));
+    let (_, cookies, page) = h.send(req).await;
+    assert!(page.contains("<html lang=\"en\">") && page.contains("About 3 min"));
+    assert!(!cookies.contains_key(super::i18n::COOKIE), "nothing chosen");
+
+    let req = test::TestRequest::get()
+        .uri("/?lang=zh-TW")
+        .insert_header((header::ACCEPT_LANGUAGE, "en"));
+    let (_, cookies, page) = h.send(req).await;
+    assert!(page.contains("<html lang=\"zh-TW\">") && page.contains("騎手身心小調查"));
+    assert_eq!(
+        cookies.get(super::i18n::COOKIE).map(String::as_str),
+        Some("zh-TW")
+    );
+
+    let req = test::TestRequest::get()
+        .uri("/s/phq9")
+        .insert_header((header::ACCEPT_LANGUAGE, "zh-CN"))
+        .cookie(actix_web::cookie::Cookie::new(super::i18n::COOKIE, "en"));
+    let (_, _, page) = h.send(req).await;
+    assert!(
+        page.contains("<html lang=\"en\">"),
+        "the cookie beats the header"
+    );
+    assert!(page.contains("Little interest or pleasure in doing things"));
+}
+
+#[actix_web::test]
+async fn the_form_is_accessible_self_contained_and_small() {
+    let h = harness().await;
+    let form = open_form(&h, "/s/rider_wellbeing?site=station-7").await;
+    let page = &form.page;
+    assert_eq!(page.matches("<fieldset class=\"item\"").count(), 17);
+    assert_eq!(page.matches("<legend>").count(), 17);
+    assert!(page.contains("0 / 17"), "progress");
+    assert!(page.contains("name=\"site\" value=\"station-7\""));
+    assert!(page.contains("data-show-if=\"sh1 != 0 || sh2 != 0 || sh3 != 0 || sh4 != 0\""));
+    assert!(form.key.starts_with("web-"));
+    assert!(
+        page.contains("<h2>过去两周，这些情况有多经常困扰你？</h2>"),
+        "sections"
+    );
+    // Nothing inline (a strict CSP comes), nothing external.
+    assert!(
+        !page.contains("<script>") && !page.contains("style="),
+        "no inline code"
+    );
+    assert!(!page.contains("http://") && !page.contains("https://"));
+    assert!(page.contains("src=\"/static/app.js?v="));
+    assert!(page.contains("href=\"/static/app.css?v="));
+
+    for q in h.state.catalog.get().iter() {
+        let req = test::TestRequest::get()
+            .uri(&format!("/s/{}", q.id))
+            .insert_header((header::ACCEPT_ENCODING, "gzip"));
+        let resp = h.call(req).await;
+        assert_eq!(
+            resp.headers()
+                .get(header::CONTENT_ENCODING)
+                .map(|v| v.as_bytes()),
+            Some(&b"gzip"[..])
+        );
+        assert_eq!(
+            resp.headers()
+                .get(header::CACHE_CONTROL)
+                .map(|v| v.as_bytes()),
+            Some(&b"no-store"[..])
+        );
+        let gz = test::read_body(resp).await;
+        assert!(gz.len() < 30 * 1024, "{}: {} bytes gzip", q.id, gz.len());
+        // A real gzip stream of the whole page: the trailer holds the uncompressed length.
+        assert_eq!(&gz[..2], &[0x1f, 0x8b], "{}", q.id);
+        let n = gz.len();
+        let size = u32::from_le_bytes([gz[n - 4], gz[n - 3], gz[n - 2], gz[n - 1]]);
+        assert!(size > 2000, "{}: {size} bytes uncompressed", q.id);
+    }
+}
+
+#[actix_web::test]
+async fn an_unknown_screening_is_a_404_page() {
+    let h = harness().await;
+    let resp = h.call(test::TestRequest::get().uri("/s/nope")).await;
+    let (status, _, page) = read(resp).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("没有找到这个页面"));
+}
+
+#[actix_web::test]
+async fn a_post_without_the_matching_token_is_refused_and_stores_nothing() {
+    let h = harness().await;
+    let form = open_form(&h, "/s/phq9").await;
+    let answers = phq9_answers("0");
+    // The field does not match the cookie.
+    let mut fields = with_controls(&form, &answers);
+    fields[0].1 = "0000000000000000000000000000000000000000000000000000000000000000";
+    let (status, _, page) = h.send(post("/s/phq9", &form.csrf, &fields)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(page.contains("页面已经过期"), "{page}");
+    // No cookie at all.
+    let req = test::TestRequest::post()
+        .uri("/s/phq9")
+        .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+        .set_payload(encode(&with_controls(&form, &answers)));
+    assert_eq!(h.call(req).await.status(), StatusCode::FORBIDDEN);
+    // Another site.
+    let req = test::TestRequest::post()
+        .uri("/s/phq9")
+        .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+        .insert_header((header::ORIGIN, "https://evil.example"))
+        .cookie(actix_web::cookie::Cookie::new(
+            super::csrf::COOKIE,
+            form.csrf.clone(),
+        ))
+        .set_payload(encode(&with_controls(&form, &answers)));
+    assert_eq!(h.call(req).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(h.rows(), (0, 0));
+}
+
+#[actix_web::test]
+async fn missing_answers_come_back_with_the_answers_kept_and_the_message_by_the_item() {
+    let h = harness().await;
+    let form = open_form(&h, "/s/rider_wellbeing").await;
+    // anx2 and dep1 (required) left out; sh answers given.
+    let answers = [
+        ("anx1", "2"),
+        ("dep2", "1"),
+        ("sh1", "0"),
+        ("sh2", "0"),
+        ("sh3", "0"),
+        ("sh4", "0"),
+    ];
+    let (status, _, page) = h
+        .send(post(
+            "/s/rider_wellbeing",
+            &form.csrf,
+            &with_controls(&form, &answers),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains("id=\"anx1-2\" name=\"anx1\" value=\"2\" checked"),
+        "kept"
+    );
+    assert!(
+        page.contains("id=\"dep2-1\" name=\"dep2\" value=\"1\" checked"),
+        "kept"
+    );
+    assert!(
+        page.contains("id=\"sh4-0\" name=\"sh4\" value=\"0\" checked"),
+        "kept"
+    );
+    // The message sits inside the item's fieldset, linked from the summary.
+    let item = &page[page.find("id=\"item-anx2\"").expect("anx2")..];
+    let item = &item[..item.find("</fieldset>").expect("end")];
+    assert!(
+        item.contains("class=\"error\" id=\"err-anx2\">请选一个答案"),
+        "{item}"
+    );
+    assert!(page.contains("<a href=\"#item-anx2\">第 2 题</a>"));
+    assert!(page.contains("<a href=\"#item-dep1\">第 3 题</a>"));
+    assert!(!page.contains("id=\"err-anx1\""));
+    // The same form (token and key) can be sent again.
+    assert_eq!(hidden(&page, "idempotency-key"), form.key);
+    assert_eq!(h.rows(), (0, 0));
+}
+
+#[actix_web::test]
+async fn a_red_result_puts_the_crisis_lines_first_and_a_double_submit_stores_one_row() {
+    let h = harness().await;
+    let form = open_form(&h, "/s/phq9?site=station-7").await;
+    let answers = phq9_answers("1");
+    let mut fields = with_controls(&form, &answers);
+    fields.push(("site", "station-7"));
+    let (status, cookies, page) = h.send(post("/s/phq9", &form.csrf, &fields)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let text = visible_text(&page);
+    assert!(text.starts_with("12356"), "{text}");
+    let (i110, i120) = (
+        text.find("110").expect("110"),
+        text.find("120").expect("120"),
+    );
+    assert!(i110 < i120);
+    assert!(page.contains("href=\"tel:12356\""));
+    assert!(page.contains("href=\"tel:110\"") && page.contains("href=\"tel:120\""));
+    assert!(
+        !page
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| w.eq_ignore_ascii_case("red")),
+        "never the word"
+    );
+    assert!(!text.contains("score") && !text.contains("分数"));
+    // The contact offer: a separate, unticked consent box and a phone field.
+    assert!(page.contains("type=\"checkbox\" id=\"consent\" name=\"consent\" value=\"yes\">"));
+    assert!(page.contains("name=\"phone\""));
+    let token = hidden(&page, "token");
+    let id = page
+        .split("action=\"/r/")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the result id")
+        .to_string();
+    assert_eq!(h.row(&id).site.as_deref(), Some("station-7"));
+    assert_eq!(h.row(&id).tier, "red");
+
+    // The same form again (a double tap or a refresh): the first result, no second row, and
+    // the contact offer still there thanks to the cookie.
+    let remembered = cookies
+        .get(super::RESULT_COOKIE)
+        .expect("the result cookie");
+    let req = post("/s/phq9", &form.csrf, &fields).cookie(actix_web::cookie::Cookie::new(
+        super::RESULT_COOKIE,
+        remembered.clone(),
+    ));
+    let (status, _, again) = h.send(req).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(visible_text(&again).starts_with("12356"));
+    assert_eq!(hidden(&again, "token"), token);
+    assert_eq!(h.rows(), (1, 0));
+
+    // Different answers under the same key are refused, nothing stored.
+    let other = phq9_answers("0");
+    let (status, _, _) = h
+        .send(post("/s/phq9", &form.csrf, &with_controls(&form, &other)))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(h.rows(), (1, 0));
+}
+
+#[actix_web::test]
+async fn with_javascript_off_answers_to_questions_that_do_not_apply_are_set_aside() {
+    let h = harness().await;
+    let form = open_form(&h, "/s/rider_wellbeing").await;
+    let answers = [
+        ("anx1", "0"),
+        ("anx2", "0"),
+        ("dep1", "0"),
+        ("dep2", "0"),
+        ("sh1", "0"),
+        ("sh2", "0"),
+        ("sh3", "0"),
+        ("sh4", "0"),
+        // Asked only after a "yes" above: the rider answered it anyway.
+        ("sh5", "1"),
+        ("sleep_short", "1"),
+        ("sleep_drowsy", "0"),
+        ("sleep_exhausted", "1"),
+        ("work_time", "1"),
+        ("work_ratings", "0"),
+        ("work_income", "1"),
+        ("work_traffic", "0"),
+        ("work_lonely", "0"),
+    ];
+    let (status, _, page) = h
+        .send(post(
+            "/s/rider_wellbeing",
+            &form.csrf,
+            &with_controls(&form, &answers),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("accent-calm"), "a green result");
+    assert!(
+        !page.contains("name=\"phone\""),
+        "no contact offer on green"
+    );
+    assert!(
+        page.contains("https://careline.example/self-help/mood"),
+        "self-help links"
+    );
+    let id = page
+        .split("action=\"/r/")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the result id")
+        .to_string();
+    let row = h.row(&id);
+    assert!(!row.answers.contains("sh5"), "{}", row.answers);
+}
+
+#[actix_web::test]
+async fn a_yellow_result_offers_the_hotline_and_a_contact() {
+    let h = harness().await;
+    let form = open_form(&h, "/s/phq9").await;
+    let answers = [
+        ("q1", "2"),
+        ("q2", "2"),
+        ("q3", "2"),
+        ("q4", "2"),
+        ("q5", "1"),
+        ("q6", "1"),
+        ("q7", "0"),
+        ("q8", "0"),
+        ("q9", "0"),
+    ];
+    let (status, _, page) = h
+        .send(post("/s/phq9", &form.csrf, &with_controls(&form, &answers)))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("accent-care"));
+    let text = visible_text(&page);
+    assert!(!text.starts_with("12356"), "not at the top on yellow");
+    assert!(page.contains("href=\"tel:12356\""), "the hotline");
+    assert!(!page.contains("href=\"tel:110\""), "only the hotline");
+    assert!(page.contains("name=\"phone\""), "the contact offer");
+    assert!(
+        !text.contains("10"),
+        "no raw score (10) in the rider's face: {text}"
+    );
+}
+
+#[actix_web::test]
+async fn contact_details_need_consent_and_a_valid_phone() {
+    let h = harness().await;
+    let form = open_form(&h, "/s/phq9").await;
+    let answers = phq9_answers("2");
+    let (_, _, page) = h
+        .send(post("/s/phq9", &form.csrf, &with_controls(&form, &answers)))
+        .await;
+    let token = hidden(&page, "token");
+    let action = page
+        .split("class=\"contact\" method=\"post\" action=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the contact form")
+        .to_string();
+
+    // No consent: refused next to the box, the typed phone kept, nothing stored.
+    let fields = [
+        ("csrf-token", form.csrf.as_str()),
+        ("token", token.as_str()),
+        ("lang", "zh-CN"),
+        ("phone", "138 0000 0000"),
+        ("name", ""),
+    ];
+    let (status, _, page) = h.send(post(&action, &form.csrf, &fields)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("id=\"consent-error\">请勾选同意"), "{page}");
+    assert!(page.contains("value=\"138 0000 0000\""));
+    assert!(
+        visible_text(&page).starts_with("12356"),
+        "the lines stay first"
+    );
+    assert_eq!(h.rows(), (1, 0));
+
+    // Consent but a bad phone.
+    let fields = [
+        ("csrf-token", form.csrf.as_str()),
+        ("token", token.as_str()),
+        ("lang", "zh-CN"),
+        ("phone", "call me"),
+        ("consent", "yes"),
+    ];
+    let (status, _, page) = h.send(post(&action, &form.csrf, &fields)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("id=\"phone-error\">请填写有效的电话号码"));
+    assert!(page.contains("checked"), "the consent kept");
+    assert_eq!(h.rows(), (1, 0));
+
+    // A wrong token: as if the screening did not exist.
+    let fields = [
+        ("csrf-token", form.csrf.as_str()),
+        ("token", "0000"),
+        ("lang", "zh-CN"),
+        ("phone", "13800000000"),
+        ("consent", "yes"),
+    ];
+    let resp = h.call(post(&action, &form.csrf, &fields)).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+
+    // A missing CSRF field.
+    let fields = [
+        ("token", token.as_str()),
+        ("phone", "13800000000"),
+        ("consent", "yes"),
+    ];
+    let resp = h.call(post(&action, &form.csrf, &fields)).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert_eq!(h.rows(), (1, 0));
+
+    // All good: thanks, with the lines still first; a second tap says the same.
+    let fields = [
+        ("csrf-token", form.csrf.as_str()),
+        ("token", token.as_str()),
+        ("lang", "zh-CN"),
+        ("phone", "13800000000"),
+        ("name", "小王"),
+        ("consent", "yes"),
+    ];
+    let (status, _, page) = h.send(post(&action, &form.csrf, &fields)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("谢谢，我们收到了"));
+    assert!(visible_text(&page).starts_with("12356"));
+    assert!(!page.contains("13800000000"), "the phone is not echoed");
+    assert_eq!(h.rows(), (1, 1));
+    let (status, _, page) = h.send(post(&action, &form.csrf, &fields)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("已经收到你的联系方式"));
+    assert_eq!(h.rows(), (1, 1));
+}
+
+#[actix_web::test]
+async fn the_result_can_be_switched_to_another_language() {
+    let h = harness().await;
+    let form = open_form(&h, "/s/phq9").await;
+    let answers = phq9_answers("1");
+    let (_, _, page) = h
+        .send(post("/s/phq9", &form.csrf, &with_controls(&form, &answers)))
+        .await;
+    let token = hidden(&page, "token");
+    let action = page
+        .split("<form class=\"langs\" method=\"post\" action=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the switcher")
+        .to_string();
+    let fields = [
+        ("csrf-token", form.csrf.as_str()),
+        ("token", token.as_str()),
+        ("view", "result"),
+        ("lang", "en"),
+    ];
+    let (status, cookies, page) = h.send(post(&action, &form.csrf, &fields)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<html lang=\"en\">"));
+    assert!(visible_text(&page).starts_with("12356 National psychological assistance hotline"));
+    assert!(page.contains("Would you like a counselor to contact you?"));
+    assert_eq!(
+        cookies.get(super::i18n::COOKIE).map(String::as_str),
+        Some("en")
+    );
+    let bad = [
+        ("csrf-token", form.csrf.as_str()),
+        ("token", "nope"),
+        ("lang", "en"),
+    ];
+    let resp = h.call(post(&action, &form.csrf, &bad)).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+}
+
+#[actix_web::test]
+async fn assets_are_served_from_memory_with_a_long_cache() {
+    let h = harness().await;
+    for (path, ty) in [
+        ("/static/app.css?v=1", "text/css; charset=utf-8"),
+        ("/static/app.js", "text/javascript; charset=utf-8"),
+    ] {
+        let resp = h.call(test::TestRequest::get().uri(path)).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers().get(header::CONTENT_TYPE).unwrap(), ty);
+        assert!(
+            resp.headers()
+                .get(header::CACHE_CONTROL)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("max-age=31536000"))
+        );
+    }
+}

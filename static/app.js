@@ -1,0 +1,169 @@
+/* Careline rider form: hides questions that do not apply and counts progress. The page works
+   without this script; the server checks every answer again and is the source of truth.
+   show_if conditions are CEL; this evaluates the simple part of it the shipped files use:
+   item names, whole numbers, true/false/null, == != < <= > >=, !, unary -, && || and ( ).
+   Anything else, or an error (such as null >= 1), shows the question: asking too much is
+   safe, skipping a question is not (the server does the same). */
+(function () {
+  'use strict';
+  var doc = document;
+  doc.documentElement.className += ' js';
+
+  var summary = doc.getElementById('error-summary');
+  if (summary) { summary.focus(); }
+
+  var form = doc.querySelector('form.screening');
+  if (!form) { return; }
+
+  function tokenize(src) {
+    var re = /\s*(?:(\d+)|([A-Za-z_][A-Za-z0-9_]*)|(==|!=|<=|>=|&&|\|\||[<>!()-]))/y;
+    var out = [], m;
+    re.lastIndex = 0;
+    while (re.lastIndex < src.length) {
+      if (/^\s*$/.test(src.slice(re.lastIndex))) { break; }
+      m = re.exec(src);
+      if (!m) { throw new Error('syntax'); }
+      if (m[1] !== undefined) { out.push({ k: 'num', v: parseInt(m[1], 10) }); }
+      else if (m[2] !== undefined) { out.push({ k: 'id', v: m[2] }); }
+      else { out.push({ k: 'op', v: m[3] }); }
+    }
+    return out;
+  }
+
+  // Recursive descent into a tree of nodes [op, a, b] / ['lit', v] / ['var', name].
+  function parse(src) {
+    var toks = tokenize(src), i = 0;
+    function peek(v) { return toks[i] && toks[i].k === 'op' && toks[i].v === v; }
+    function or() {
+      var a = and();
+      while (peek('||')) { i++; a = ['||', a, and()]; }
+      return a;
+    }
+    function and() {
+      var a = cmp();
+      while (peek('&&')) { i++; a = ['&&', a, cmp()]; }
+      return a;
+    }
+    function cmp() {
+      var a = unary();
+      var ops = ['==', '!=', '<', '<=', '>', '>='];
+      while (toks[i] && toks[i].k === 'op' && ops.indexOf(toks[i].v) >= 0) {
+        var op = toks[i++].v;
+        a = [op, a, unary()];
+      }
+      return a;
+    }
+    function unary() {
+      if (peek('!')) { i++; return ['!', unary()]; }
+      if (peek('-')) { i++; return ['neg', unary()]; }
+      return primary();
+    }
+    function primary() {
+      var t = toks[i++];
+      if (!t) { throw new Error('syntax'); }
+      if (t.k === 'num') { return ['lit', t.v]; }
+      if (t.k === 'id') {
+        if (t.v === 'true') { return ['lit', true]; }
+        if (t.v === 'false') { return ['lit', false]; }
+        if (t.v === 'null') { return ['lit', null]; }
+        return ['var', t.v];
+      }
+      if (t.v === '(') {
+        var e = or();
+        if (!peek(')')) { throw new Error('syntax'); }
+        i++;
+        return e;
+      }
+      throw new Error('syntax');
+    }
+    var tree = or();
+    if (i !== toks.length) { throw new Error('syntax'); }
+    return tree;
+  }
+
+  function isNum(v) { return typeof v === 'number'; }
+
+  // CEL semantics: == and != work on anything (null != 0 is true); ordering needs numbers;
+  // && and || absorb an error when the other side decides the result.
+  function evaluate(n, vals) {
+    var a, b;
+    switch (n[0]) {
+      case 'lit': return n[1];
+      case 'var':
+        if (!(n[1] in vals)) { throw new Error('unknown'); }
+        return vals[n[1]];
+      case 'neg':
+        a = evaluate(n[1], vals);
+        if (!isNum(a)) { throw new Error('type'); }
+        return -a;
+      case '!':
+        a = evaluate(n[1], vals);
+        if (typeof a !== 'boolean') { throw new Error('type'); }
+        return !a;
+      case '||': case '&&':
+        var wanted = n[0] === '||', err = null, k, r;
+        for (k = 1; k <= 2; k++) {
+          try {
+            r = evaluate(n[k], vals);
+            if (typeof r !== 'boolean') { throw new Error('type'); }
+            if (r === wanted) { return wanted; }
+          } catch (e) { err = e; }
+        }
+        if (err) { throw err; }
+        return !wanted;
+      case '==': return evaluate(n[1], vals) === evaluate(n[2], vals);
+      case '!=': return evaluate(n[1], vals) !== evaluate(n[2], vals);
+      default:
+        a = evaluate(n[1], vals);
+        b = evaluate(n[2], vals);
+        if (!isNum(a) || !isNum(b)) { throw new Error('type'); }
+        if (n[0] === '<') { return a < b; }
+        if (n[0] === '<=') { return a <= b; }
+        if (n[0] === '>') { return a > b; }
+        return a >= b;
+    }
+  }
+
+  var items = Array.prototype.slice.call(form.querySelectorAll('fieldset.item'));
+  var trees = items.map(function (fs) {
+    var src = fs.getAttribute('data-show-if');
+    if (!src) { return null; }
+    try { return parse(src); } catch (e) { return 'show'; }
+  });
+  var text = doc.getElementById('progress-text');
+  var bar = doc.getElementById('progress-bar');
+
+  function update() {
+    var vals = {}, asked = 0, answered = 0;
+    items.forEach(function (fs, idx) {
+      var tree = trees[idx], show = true;
+      if (tree && tree !== 'show') {
+        try { show = evaluate(tree, vals) !== false; } catch (e) { show = true; }
+      }
+      fs.hidden = !show;
+      var inputs = fs.querySelectorAll('input');
+      for (var j = 0; j < inputs.length; j++) { inputs[j].disabled = !show; }
+      var checked = show ? fs.querySelector('input:checked') : null;
+      vals[fs.getAttribute('data-item')] = checked ? parseInt(checked.value, 10) : null;
+      if (show) {
+        asked++;
+        if (checked) { answered++; }
+      }
+    });
+    if (text) { text.textContent = answered + ' / ' + asked; }
+    if (bar) { bar.max = asked; bar.value = answered; }
+  }
+
+  form.addEventListener('change', update);
+  update();
+
+  // One tap sends the form once; the key in the form makes a second send harmless anyway.
+  var button = form.querySelector('button[type="submit"]');
+  form.addEventListener('submit', function () {
+    if (button) { setTimeout(function () { button.disabled = true; }, 0); }
+  });
+  window.addEventListener('pageshow', function () {
+    if (button) { button.disabled = false; }
+    update();
+  });
+})();
