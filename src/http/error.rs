@@ -31,17 +31,43 @@ pub enum ApiError {
     Internal(String),
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// The body of every error response of the JSON API.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorResponse)]
+pub(super) struct Body<'a> {
     error: Inner<'a>,
 }
 
-#[derive(Serialize)]
-struct Inner<'a> {
+/// What went wrong.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorObject)]
+pub(super) struct Inner<'a> {
+    /// A stable machine-readable code: `bad_request`, `not_found`, `payload_too_large`,
+    /// `unsupported_media_type`, `invalid_answers`, `invalid_request`, `consent_required`,
+    /// `idempotency_key_reused`, `contact_already_given`, `unavailable` or `internal`.
+    #[schema(value_type = String, example = "invalid_answers")]
     code: &'a str,
+    /// A sentence for people.
     message: String,
+    /// One entry per problem, present only when there are some: an `AnswerError` per bad
+    /// answer for `invalid_answers`, a `FieldError` per bad field for `invalid_request`.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    #[schema(schema_with = details_schema)]
     details: &'a [serde_json::Value],
+}
+
+/// `details`: an array of answer or field errors (both listed in the document's components).
+fn details_schema() -> utoipa::openapi::Array {
+    use utoipa::ToSchema;
+    use utoipa::openapi::Ref;
+    use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder};
+    ArrayBuilder::new()
+        .items(
+            OneOfBuilder::new()
+                .item(Ref::from_schema_name(crate::scoring::AnswerError::name()))
+                .item(Ref::from_schema_name(crate::screening::FieldError::name())),
+        )
+        .build()
 }
 
 impl ApiError {

@@ -10,7 +10,17 @@ use super::expr::Expr;
 
 /// Severity of a screening, from least to most: the order is what `max` relies on.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
@@ -42,8 +52,9 @@ impl std::fmt::Display for Tier {
 }
 
 /// Text in every declared locale (checked at load).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(example = json!({"zh-CN": "做事时提不起劲或没有兴趣", "en": "Little interest or pleasure in doing things"}))]
 pub struct Localized(pub(crate) BTreeMap<String, String>);
 
 impl Localized {
@@ -61,14 +72,14 @@ impl Localized {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Choice {
     pub value: i64,
     pub label: Localized,
 }
 
 /// A named response scale.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Scale {
     pub name: String,
     pub choices: Vec<Choice>,
@@ -82,13 +93,13 @@ impl Scale {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Section {
     pub id: String,
     pub title: Localized,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Item {
     pub id: String,
     pub text: Localized,
@@ -99,13 +110,15 @@ pub struct Item {
     pub scale_name: String,
     pub reverse: bool,
     pub optional: bool,
+    /// A CEL expression over earlier answers; the item is asked only when it holds.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub show_if: Option<Expr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub section: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     Sum,
@@ -113,7 +126,7 @@ pub enum Method {
 }
 
 /// How a score is completed when some of its items are unanswered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Complete {
     /// sum x asked / answered: the mean of the answered items stands in for the missing ones.
@@ -122,14 +135,14 @@ pub enum Complete {
     Skip,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct MissingRule {
     pub max: usize,
     pub complete: Complete,
     pub round: Option<u32>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Band {
     pub name: String,
     /// `<score>.<band>`, the id of the reason this band gives.
@@ -139,7 +152,7 @@ pub struct Band {
     pub tier: Tier,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Score {
     pub id: String,
     /// Indexes into `Questionnaire::items`.
@@ -157,23 +170,25 @@ pub struct Score {
     pub incomplete_reason_id: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Rule {
     pub id: String,
+    /// A CEL expression over item values and scores.
+    #[schema(value_type = String)]
     pub when: Expr,
     pub tier: Tier,
     pub urgent: bool,
     pub reason: Localized,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Link {
     pub kind: String,
     pub title: Localized,
     pub url: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TierResources {
     pub message: Localized,
     pub links: Vec<Link>,
@@ -194,7 +209,7 @@ pub struct Example {
 }
 
 /// One loaded, validated questionnaire version.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Questionnaire {
     pub id: String,
     pub version: String,

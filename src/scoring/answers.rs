@@ -23,7 +23,7 @@ pub struct AnswerSet<'q> {
 }
 
 /// What is wrong with one answer (or with the whole body, when `item` is `None`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AnswerError {
     /// The item the problem is about; `None` for the body as a whole.
     pub item: Option<String>,
@@ -33,7 +33,7 @@ pub struct AnswerError {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AnswerErrorCode {
     NotAnObject,
@@ -81,7 +81,12 @@ fn whole(message: String) -> InvalidAnswers {
 /// Answers as received: a JSON object's entries in order, duplicates kept so they can be
 /// reported (a `serde_json::Map` would silently keep the last). Not yet checked against any
 /// questionnaire: `AnswerSet::parse_raw` does that.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, utoipa::ToSchema)]
+#[schema(
+    value_type = HashMap<String, Option<i64>>,
+    description = "The answers: a JSON object from item id to the chosen value (an integer, one of the item's choices). An item left out, or given as null, is unanswered.",
+    example = json!({"q1": 2, "q2": 1, "q3": 0})
+)]
 pub struct RawAnswers(pub Vec<(String, Value)>);
 
 impl fmt::Debug for RawAnswers {

@@ -32,7 +32,7 @@ impl Serialize for ScoreValue {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReasonKind {
     /// A score landed in a band (or was incomplete: `<score>.incomplete`).
@@ -44,20 +44,30 @@ pub enum ReasonKind {
 }
 
 /// Why a screening got its tier: one entry per band and per fired rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Reason {
     pub kind: ReasonKind,
+    /// `<score>.<band>`, `<score>.incomplete`, or the rule's id.
+    #[schema(example = "total.moderate")]
     pub id: String,
     pub tier: Tier,
 }
 
 /// The result of scoring one answer set: the contract shape of DESIGN.md section 6.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Outcome {
+    #[schema(example = "phq9")]
     pub questionnaire: String,
+    #[schema(example = "1.0.0")]
     pub version: String,
+    /// `sha256:<hex>` of the questionnaire file that scored the answers.
+    #[schema(example = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")]
     pub content_hash: String,
+    /// Each score by id; `null` when too many of its items were unanswered to compute it.
+    #[schema(value_type = HashMap<String, Option<f64>>, example = json!({"total": 12}))]
     pub scores: IndexMap<String, Option<ScoreValue>>,
+    /// The band each score landed in, by score id (`incomplete` when it was not computed).
+    #[schema(example = json!({"total": "moderate"}))]
     pub bands: IndexMap<String, String>,
     pub tier: Tier,
     pub urgent: bool,

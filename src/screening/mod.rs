@@ -17,23 +17,33 @@ use crate::questionnaire::{Catalog, Questionnaire, Tier};
 use crate::scoring::{self, AnswerError, AnswerSet, Outcome, RawAnswers};
 
 /// A screening as submitted (the API body, or the rider's form once read).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRequest {
+    /// The questionnaire's id.
+    #[schema(example = "phq9")]
     pub questionnaire: String,
     pub answers: RawAnswers,
+    /// The language to answer in (e.g. `zh-CN`, `zh-TW`, `en`); the questionnaire's default
+    /// locale when absent or not offered.
     #[serde(default)]
+    #[schema(example = "zh-CN")]
     pub locale: Option<String>,
+    /// The station the screening was taken at (from a QR code's `?site=`); kept only when it is
+    /// 1 to 64 of `a-z`, `0-9`, `-` and `_`.
     #[serde(default)]
+    #[schema(example = "station-12")]
     pub site: Option<String>,
+    /// Contact details, kept (encrypted) only with `consent_to_contact`.
     #[serde(default)]
     pub contact: Option<Contact>,
+    /// Explicit consent to be contacted by a counselor; required when `contact` is given.
     #[serde(default)]
     pub consent_to_contact: bool,
 }
 
 /// A problem with a field of the request other than the answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -54,7 +64,7 @@ pub enum SubmitError {
 }
 
 /// A link shown to the rider.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ResourceLink {
     pub kind: String,
     pub title: String,
@@ -62,15 +72,17 @@ pub struct ResourceLink {
 }
 
 /// A crisis line as shown: number first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CrisisLineView {
     pub number: String,
     pub name: String,
 }
 
 /// What a successful submission answers: also what an idempotent replay returns.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ScreeningResponse {
+    /// The stored screening's id.
+    #[schema(example = "0190f5c2-7a1b-7cc3-9d2e-3f4a5b6c7d8e")]
     pub id: String,
     pub outcome: Outcome,
     pub locale: String,
