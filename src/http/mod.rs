@@ -2,22 +2,25 @@
 //! Handlers are thin: extract, call one use case on the blocking pool, map the result.
 
 pub mod error;
+pub mod openapi;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 pub use error::ApiError;
 
 use crate::startup::AppState;
 use crate::{db, screening};
 
-/// Registers the JSON API and the health endpoints.
+/// Registers the JSON API and the health endpoints. Every route here is described in the
+/// OpenAPI document (`openapi::ApiDoc`); a test fails when one is not.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
+        .route("/api/openapi.json", web::get().to(openapi::serve))
         .service(
             web::scope("/api/v1")
                 .route("/questionnaires", web::get().to(list_questionnaires))
@@ -26,19 +29,67 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+/// `GET /healthz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`: the process answers.
+    #[schema(example = "ok")]
+    pub status: String,
 }
 
+/// Liveness: the process is up and answering.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses((status = 200, description = "The process is up.", body = Health))
+)]
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseStatus {
+    Ok,
+    Unreachable,
+}
+
+/// `GET /readyz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    pub database: DatabaseStatus,
+    /// How many questionnaires are loaded and served.
+    #[schema(example = 9)]
+    pub questionnaires: usize,
+}
+
+/// Readiness: the database is reachable and questionnaires are loaded.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses(
+        (status = 200, description = "Ready to take screenings.", body = Readiness),
+        (status = 503, description = "The database is unreachable or no questionnaire is loaded.", body = Readiness),
+        (status = 500, description = "Unexpected failure.", body = error::Body),
+    )
+)]
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let pool = state.pool.clone();
     let db_ok =
         web::block(move || pool.get().map(|mut c| db::ping(&mut c)).unwrap_or(false)).await?;
     let questionnaires = state.catalog.get().len();
-    let body = json!({
-        "database": if db_ok { "ok" } else { "unreachable" },
-        "questionnaires": questionnaires,
-    });
+    let body = Readiness {
+        database: if db_ok {
+            DatabaseStatus::Ok
+        } else {
+            DatabaseStatus::Unreachable
+        },
+        questionnaires,
+    };
     if db_ok && questionnaires > 0 {
         Ok(HttpResponse::Ok().json(body))
     } else {
@@ -46,34 +97,80 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct LocaleQuery {
+    /// The language for titles (e.g. `zh-CN`, `zh-TW`, `en`); each questionnaire's default
+    /// locale when absent or not offered.
+    #[param(example = "zh-CN")]
     locale: Option<String>,
 }
 
+/// One questionnaire on offer, as listed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuestionnaireSummary {
+    #[schema(example = "phq9")]
+    pub id: String,
+    #[schema(example = "1.0.0")]
+    pub version: String,
+    /// `sha256:<hex>` of the questionnaire file: the identity of this exact version.
+    pub content_hash: String,
+    /// The title in the requested locale.
+    pub title: String,
+    pub locales: Vec<String>,
+    /// How many items it has.
+    pub items: usize,
+    pub estimated_minutes: Option<u32>,
+}
+
+/// `GET /api/v1/questionnaires`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuestionnaireList {
+    pub questionnaires: Vec<QuestionnaireSummary>,
+}
+
+/// The questionnaires on offer.
+#[utoipa::path(
+    get,
+    path = "/api/v1/questionnaires",
+    tag = "questionnaires",
+    params(LocaleQuery),
+    responses((status = 200, description = "Every questionnaire being served.", body = QuestionnaireList))
+)]
 async fn list_questionnaires(
     state: web::Data<AppState>,
     query: web::Query<LocaleQuery>,
 ) -> HttpResponse {
     let catalog = state.catalog.get();
-    let list: Vec<_> = catalog
+    let questionnaires = catalog
         .iter()
         .map(|q| {
             let locale = screening::pick_locale(q, query.locale.as_deref());
-            json!({
-                "id": q.id,
-                "version": q.version,
-                "content_hash": q.content_hash,
-                "title": q.title.get(&locale, &q.default_locale),
-                "locales": q.locales,
-                "items": q.items.len(),
-                "estimated_minutes": q.estimated_minutes,
-            })
+            QuestionnaireSummary {
+                id: q.id.clone(),
+                version: q.version.clone(),
+                content_hash: q.content_hash.clone(),
+                title: q.title.get(&locale, &q.default_locale).to_string(),
+                locales: q.locales.clone(),
+                items: q.items.len(),
+                estimated_minutes: q.estimated_minutes,
+            }
         })
         .collect();
-    HttpResponse::Ok().json(json!({ "questionnaires": list }))
+    HttpResponse::Ok().json(QuestionnaireList { questionnaires })
 }
 
+/// One questionnaire, in full: items, scales, scores, bands, rules and resources.
+#[utoipa::path(
+    get,
+    path = "/api/v1/questionnaires/{id}",
+    tag = "questionnaires",
+    params(("id" = String, Path, description = "The questionnaire's id.", example = "phq9")),
+    responses(
+        (status = 200, description = "The questionnaire version being served.", body = crate::questionnaire::Questionnaire),
+        (status = 404, description = "No questionnaire has this id.", body = error::Body),
+    )
+)]
 async fn get_questionnaire(
     state: web::Data<AppState>,
     id: web::Path<String>,
@@ -120,6 +217,45 @@ pub async fn json_body(
     Ok(body.freeze())
 }
 
+/// The optional request header of `POST /api/v1/screenings` (read in the handler; this
+/// describes it in the OpenAPI document).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[expect(dead_code, reason = "describes a header for the OpenAPI document")]
+struct IdempotencyKey {
+    /// Makes retries safe: 1 to 200 visible ASCII characters, unique per screening.
+    #[param(
+        rename = "Idempotency-Key",
+        required = false,
+        min_length = 1,
+        max_length = 200
+    )]
+    key: String,
+}
+
+/// Scores and stores a screening.
+///
+/// Nothing is stored on any error. With an `Idempotency-Key`, repeating the same request
+/// answers the first response again (with `Idempotent-Replayed: true`) without storing a
+/// second screening; the same key with another body is refused with 409.
+#[utoipa::path(
+    post,
+    path = "/api/v1/screenings",
+    tag = "screenings",
+    params(IdempotencyKey),
+    request_body(content = screening::SubmitRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Stored: the outcome, the message and resources for the rider.", body = screening::ScreeningResponse,
+            headers(("Idempotent-Replayed" = String, description = "`true` when this answers a repeated request."))),
+        (status = 400, description = "The body is not JSON, or not a screening request.", body = error::Body),
+        (status = 404, description = "Unknown questionnaire.", body = error::Body),
+        (status = 409, description = "The Idempotency-Key was used with a different body.", body = error::Body),
+        (status = 413, description = "The body is larger than the configured limit.", body = error::Body),
+        (status = 415, description = "The body is not sent as application/json.", body = error::Body),
+        (status = 422, description = "Invalid answers (one `details` entry per bad item) or fields.", body = error::Body),
+        (status = 500, description = "Unexpected failure.", body = error::Body),
+    )
+)]
 async fn submit_screening(
     req: HttpRequest,
     payload: web::Payload,
