@@ -1,0 +1,155 @@
+//! Contact details: kept only with explicit consent, in their own table, encrypted with the
+//! configured key.
+
+use serde_json::json;
+
+use crate::helpers::{
+    Backend, RED, Rows, TEST_CONTACT_KEY, assert_error, created, phq9_body, spawn_app,
+};
+use careline::screening::{Contact, ContactCipher};
+
+const PHONE: &str = "13912345678";
+const NAME: &str = "王小明";
+
+async fn a_contact_without_consent_is_refused_and_nothing_stored(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for consent in [json!(false), serde_json::Value::Null] {
+        let mut request = phq9_body(RED);
+        request["contact"] = json!({"name": NAME, "phone": PHONE});
+        if !consent.is_null() {
+            request["consent_to_contact"] = consent;
+        }
+        let body = assert_error(app.post_screening(&request).await, 422, "invalid_request").await;
+        assert_eq!(
+            body["error"]["details"][0]["field"], "consent_to_contact",
+            "{body}"
+        );
+        let text = body.to_string();
+        assert!(
+            !text.contains(PHONE),
+            "the error does not echo the phone: {text}"
+        );
+    }
+    assert_eq!(
+        app.rows().await,
+        Rows {
+            screenings: 0,
+            contacts: 0,
+            versions: 0
+        }
+    );
+}
+
+async fn a_consented_contact_is_stored_encrypted(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut request = phq9_body(RED);
+    request["contact"] = json!({"name": format!(" {NAME} "), "phone": PHONE});
+    request["consent_to_contact"] = json!(true);
+    let body = created(app.post_screening(&request).await).await;
+    let id = body["id"].as_str().expect("id").to_string();
+    assert!(
+        !body.to_string().contains(PHONE),
+        "the response does not echo the phone"
+    );
+    assert_eq!(
+        app.rows().await,
+        Rows {
+            screenings: 1,
+            contacts: 1,
+            versions: 1
+        }
+    );
+    let lookup = id.clone();
+    let (nonce, ciphertext) = app
+        .with_conn(move |c| careline::db::screenings::find_contact(c, &lookup))
+        .await
+        .expect("read the contact")
+        .expect("a contact row");
+    for secret in [PHONE.as_bytes(), "12345678".as_bytes(), NAME.as_bytes()] {
+        assert!(
+            !ciphertext.windows(secret.len()).any(|w| w == secret),
+            "the stored bytes do not contain the contact in clear"
+        );
+    }
+    // The configured key (not the shipped development key) decrypts it, bound to the screening.
+    let cipher = ContactCipher::from_base64(TEST_CONTACT_KEY).expect("the test key");
+    assert_eq!(
+        cipher.decrypt(&nonce, &ciphertext, &id),
+        Some(Contact {
+            name: Some(NAME.into()),
+            phone: PHONE.into()
+        })
+    );
+    assert_eq!(
+        cipher.decrypt(&nonce, &ciphertext, "another-screening"),
+        None
+    );
+    let development = ContactCipher::from_base64(careline::config::DEVELOPMENT_CONTACT_KEY)
+        .expect("the development key");
+    assert_eq!(development.decrypt(&nonce, &ciphertext, &id), None);
+    // Nothing of the contact is in the screening row.
+    let row = app.find_screening(&id).await;
+    for column in [&row.answers, &row.scores, &row.reasons] {
+        assert!(!column.contains(PHONE) && !column.contains(NAME));
+    }
+    assert!(
+        row.response
+            .as_deref()
+            .is_some_and(|r| !r.contains(PHONE) && !r.contains(NAME)),
+        "the stored response has no contact"
+    );
+}
+
+async fn consent_without_a_contact_stores_no_contact(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut request = phq9_body(RED);
+    request["consent_to_contact"] = json!(true);
+    created(app.post_screening(&request).await).await;
+    assert_eq!(
+        app.rows().await,
+        Rows {
+            screenings: 1,
+            contacts: 0,
+            versions: 1
+        }
+    );
+}
+
+async fn a_bad_contact_with_consent_stores_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let cases = [
+        (json!({"phone": "12"}), "contact.phone"),
+        (json!({"phone": "call me maybe"}), "contact.phone"),
+        (
+            json!({"phone": PHONE, "name": "x".repeat(51)}),
+            "contact.name",
+        ),
+    ];
+    for (contact, field) in cases {
+        let mut request = phq9_body(RED);
+        request["contact"] = contact;
+        request["consent_to_contact"] = json!(true);
+        let body = assert_error(app.post_screening(&request).await, 422, "invalid_request").await;
+        assert_eq!(body["error"]["details"][0]["field"], field, "{body}");
+    }
+    // An unknown field in the contact is not a screening body: 400.
+    let mut request = phq9_body(RED);
+    request["contact"] = json!({"phone": PHONE, "email": "a@b.c"});
+    request["consent_to_contact"] = json!(true);
+    assert_error(app.post_screening(&request).await, 400, "bad_request").await;
+    assert_eq!(
+        app.rows().await,
+        Rows {
+            screenings: 0,
+            contacts: 0,
+            versions: 0
+        }
+    );
+}
+
+backend_tests!(
+    a_contact_without_consent_is_refused_and_nothing_stored,
+    a_consented_contact_is_stored_encrypted,
+    consent_without_a_contact_stores_no_contact,
+    a_bad_contact_with_consent_stores_nothing,
+);
