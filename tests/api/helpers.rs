@@ -251,6 +251,10 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    pub fn questionnaire_dir(&self) -> PathBuf {
+        self.state.catalog.dir().to_path_buf()
+    }
+
     /// Runs `f` with a connection from the application's pool, on the blocking pool.
     pub async fn with_conn<T, F>(&self, f: F) -> T
     where

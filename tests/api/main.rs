@@ -36,4 +36,5 @@ mod internal;
 mod logging;
 mod migrations;
 mod questionnaires;
+mod reload;
 mod screenings;
