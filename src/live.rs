@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::questionnaire::{Catalog, Diagnostic};
 
@@ -18,6 +18,9 @@ pub struct LiveCatalog {
     errors: RwLock<BTreeMap<String, Vec<Diagnostic>>>,
     reloads: AtomicU64,
     failed_files: AtomicU64,
+    /// Held for a whole reload: the watcher and SIGHUP may reload at once, and without it the
+    /// one that read the folder first could publish last, serving an older version.
+    reloading: Mutex<()>,
 }
 
 impl LiveCatalog {
@@ -29,6 +32,7 @@ impl LiveCatalog {
             errors: RwLock::new(BTreeMap::new()),
             reloads: AtomicU64::new(0),
             failed_files: AtomicU64::new(0),
+            reloading: Mutex::new(()),
         };
         live.reload()?;
         Ok(live)
@@ -62,6 +66,7 @@ impl LiveCatalog {
     /// Reads the folder again. Good files replace their previous version; a bad file leaves
     /// the previous version of that questionnaire serving; a deleted file is withdrawn.
     pub fn reload(&self) -> std::io::Result<()> {
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
         let (fresh, reports) = Catalog::load_dir(&self.dir)?;
         let previous = self.get();
         let mut next = fresh;

@@ -241,3 +241,50 @@ async fn sighup_reloads_the_catalog(backend: Backend) {
 
 #[cfg(unix)]
 backend_tests!(sighup_reloads_the_catalog);
+
+#[test]
+fn a_reload_never_publishes_an_older_reading_of_the_folder() {
+    // The watcher and SIGHUP can reload at the same time. Whatever the interleaving, once a
+    // reload returns, the catalog is at least as new as the folder was when it started.
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use careline::live::LiveCatalog;
+
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let shipped =
+        std::fs::read_to_string(crate::helpers::shipped_questionnaires().join("phq9.toml"))
+            .expect("phq9.toml");
+    let path = dir.path().join("phq9.toml");
+    std::fs::write(&path, &shipped).expect("write");
+    let live = Arc::new(LiveCatalog::load(dir.path()).expect("load"));
+    let stop = Arc::new(AtomicBool::new(false));
+    let others: Vec<_> = (0..2)
+        .map(|_| {
+            let (live, stop) = (Arc::clone(&live), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    live.reload().expect("reload");
+                }
+            })
+        })
+        .collect();
+    let mut stale = Vec::new();
+    for i in 0..40 {
+        let version = format!("1.0.{}", i + 1);
+        save(
+            &path,
+            &shipped.replace(r#"version = "1.0.0""#, &format!(r#"version = "{version}""#)),
+        );
+        live.reload().expect("reload");
+        let served = live.get().get("phq9").map(|q| q.version.clone());
+        if served.as_deref() != Some(version.as_str()) {
+            stale.push((version, served));
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in others {
+        t.join().expect("a reloading thread");
+    }
+    assert!(stale.is_empty(), "stale catalogs after reload: {stale:?}");
+}
