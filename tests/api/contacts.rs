@@ -147,7 +147,45 @@ async fn a_bad_contact_with_consent_stores_nothing(backend: Backend) {
     );
 }
 
+async fn contacts_are_deleted_after_their_retention_period(backend: Backend) {
+    use careline::db::screenings::delete_expired_contacts;
+    let app = spawn_app(backend).await;
+    let retention = app.state.settings.privacy.contact_retention;
+    assert_eq!(retention, std::time::Duration::from_secs(90 * 86_400));
+    let mut request = phq9_body(RED);
+    request["contact"] = json!({"phone": PHONE});
+    request["consent_to_contact"] = json!(true);
+    created(app.post_screening(&request).await).await;
+    let retention = chrono::Duration::from_std(retention).expect("a duration");
+    let now = chrono::Utc::now().naive_utc();
+    let deleted = app
+        .with_conn(move |c| {
+            (
+                delete_expired_contacts(c, now + retention - chrono::Duration::hours(1))
+                    .expect("purge"),
+                delete_expired_contacts(c, now + retention + chrono::Duration::hours(1))
+                    .expect("purge"),
+            )
+        })
+        .await;
+    assert_eq!(
+        deleted,
+        (0, 1),
+        "kept until the retention date, deleted after"
+    );
+    assert_eq!(
+        app.rows().await,
+        Rows {
+            screenings: 1,
+            contacts: 0,
+            versions: 1
+        },
+        "the screening itself stays"
+    );
+}
+
 backend_tests!(
+    contacts_are_deleted_after_their_retention_period,
     a_contact_without_consent_is_refused_and_nothing_stored,
     a_consented_contact_is_stored_encrypted,
     consent_without_a_contact_stores_no_contact,

@@ -3,6 +3,16 @@
 use crate::helpers::{Backend, spawn_app};
 use serde_json::Value;
 
+fn shipped_count() -> usize {
+    std::fs::read_dir(crate::helpers::shipped_questionnaires())
+        .expect("questionnaires/")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "toml"))
+        })
+        .count()
+}
+
 async fn healthz_answers_ok(backend: Backend) {
     let app = spawn_app(backend).await;
     let response = app.get_healthz().await;
@@ -17,14 +27,88 @@ async fn readyz_reports_database_and_catalog(backend: Backend) {
     assert_eq!(response.status().as_u16(), 200);
     let body: Value = response.json().await.expect("JSON");
     assert_eq!(body["database"], "ok", "{body}");
-    let shipped = std::fs::read_dir(crate::helpers::shipped_questionnaires())
-        .expect("questionnaires/")
-        .filter(|e| {
-            e.as_ref()
-                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "toml"))
-        })
-        .count();
-    assert_eq!(body["questionnaires"], shipped, "{body}");
+    assert_eq!(body["questionnaires"], shipped_count(), "{body}");
 }
 
 backend_tests!(healthz_answers_ok, readyz_reports_database_and_catalog);
+
+// PostgreSQL only: SQLite is a file the process opens itself, with no server to lose.
+
+/// Runs SQL on the test server outside the application's pool.
+async fn admin_sql(backend: &Backend, sql: String) {
+    use diesel::{Connection, RunQueryDsl};
+    let Backend::Postgres { admin_url } = backend else {
+        unreachable!("PostgreSQL only")
+    };
+    let admin = admin_url.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = diesel::PgConnection::establish(&admin).expect("connect");
+        diesel::sql_query(sql)
+            .execute(&mut conn)
+            .expect("admin SQL");
+    })
+    .await
+    .expect("admin SQL ran");
+}
+
+fn database_name(app: &crate::helpers::TestApp) -> String {
+    let url = reqwest::Url::parse(app.database_url()).expect("a URL");
+    url.path().trim_start_matches('/').to_string()
+}
+
+#[actix_web::test]
+async fn postgres_readyz_is_503_when_the_database_is_gone() {
+    let Some(backend) = Backend::postgres().await else {
+        return;
+    };
+    let app = crate::helpers::spawn_app_with(
+        backend.clone(),
+        crate::helpers::AppOptions {
+            database_timeout: Some(std::time::Duration::from_secs(1)),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(app.get_readyz().await.status().as_u16(), 200);
+    let name = database_name(&app);
+    admin_sql(&backend, format!("DROP DATABASE {name} WITH (FORCE)")).await;
+    let response = app.get_readyz().await;
+    assert_eq!(response.status().as_u16(), 503);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["database"], "unreachable", "{body}");
+    assert_eq!(body["questionnaires"], shipped_count(), "{body}");
+    // Liveness does not depend on the database.
+    assert_eq!(app.get_healthz().await.status().as_u16(), 200);
+}
+
+#[actix_web::test]
+async fn postgres_connections_cut_by_the_server_are_replaced() {
+    // What a database restart does to the pool: every connection is closed under it.
+    let Some(backend) = Backend::postgres().await else {
+        return;
+    };
+    let app = spawn_app(backend.clone()).await;
+    crate::helpers::created(
+        app.post_screening(&crate::helpers::phq9_body(crate::helpers::GREEN))
+            .await,
+    )
+    .await;
+    let name = database_name(&app);
+    admin_sql(
+        &backend,
+        format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ),
+    )
+    .await;
+    for _ in 0..3 {
+        crate::helpers::created(
+            app.post_screening(&crate::helpers::phq9_body(crate::helpers::RED))
+                .await,
+        )
+        .await;
+    }
+    assert_eq!(app.get_readyz().await.status().as_u16(), 200);
+    assert_eq!(app.rows().await.screenings, 4);
+}

@@ -143,10 +143,14 @@ impl Drop for TestDb {
             // Drop runs on the async runtime: do the blocking work on a thread of its own.
             let _ = std::thread::spawn(move || {
                 if let Ok(mut conn) = diesel::PgConnection::establish(&admin) {
-                    // FORCE: the application's pool may still hold connections.
-                    let _ =
+                    // FORCE (PostgreSQL 13+): the application's pool may still hold connections.
+                    let forced =
                         diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                             .execute(&mut conn);
+                    if forced.is_err() {
+                        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name}"))
+                            .execute(&mut conn);
+                    }
                 }
             })
             .join();
@@ -188,6 +192,8 @@ pub struct AppOptions {
     /// Serve a temporary copy of the shipped questionnaires (for reload tests).
     pub copy_questionnaires: bool,
     pub body_limit: Option<usize>,
+    /// `database.timeout` (pool checkout; SQLite busy timeout).
+    pub database_timeout: Option<Duration>,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -217,6 +223,9 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
     let mut settings = test_settings(&db.url, &dir);
     if let Some(limit) = options.body_limit {
         settings.server.body_limit = limit;
+    }
+    if let Some(timeout) = options.database_timeout {
+        settings.database.timeout = timeout;
     }
     let application = Application::build(settings)
         .await
@@ -249,6 +258,11 @@ pub struct Rows {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// The URL of this test's own database.
+    pub fn database_url(&self) -> &str {
+        &self._db.url
     }
 
     pub fn questionnaire_dir(&self) -> PathBuf {
