@@ -119,8 +119,11 @@ impl r2d2::ManageConnection for Manager {
             .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
     }
 
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
-        false
+    /// As diesel's own manager: a connection given back during a panic, or still inside a
+    /// transaction, is dropped. Reused, its next transaction would be a mere savepoint of the
+    /// one left open, and what it wrote would never be committed.
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        std::thread::panicking() || diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 

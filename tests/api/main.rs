@@ -35,6 +35,7 @@ mod idempotency;
 mod internal;
 mod logging;
 mod migrations;
+mod pool;
 mod questionnaires;
 mod reload;
 mod screenings;
