@@ -162,7 +162,64 @@ async fn bad_keys_are_refused_and_store_nothing(backend: Backend) {
     );
 }
 
+async fn a_key_whose_first_use_was_refused_is_still_free(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut bad = phq9_body(GREEN);
+    bad["answers"]["q1"] = json!(4);
+    assert_error(
+        app.post_screening_with_key(&bad, "retry-1").await,
+        422,
+        "invalid_answers",
+    )
+    .await;
+    // The corrected request under the same key is a first use, not a conflict.
+    let response = app
+        .post_screening_with_key(&phq9_body(GREEN), "retry-1")
+        .await;
+    assert!(response.headers().get("Idempotent-Replayed").is_none());
+    created(response).await;
+    assert_eq!(app.rows().await.screenings, 1);
+}
+
+async fn a_replay_after_an_edit_answers_what_the_first_version_scored(backend: Backend) {
+    let app = crate::helpers::spawn_app_with(
+        backend,
+        crate::helpers::AppOptions {
+            copy_questionnaires: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let first = created(
+        app.post_screening_with_key(&phq9_body(GREEN), "across-edit")
+            .await,
+    )
+    .await;
+    let path = app.questionnaire_dir().join("phq9.toml");
+    let source = std::fs::read_to_string(&path).expect("phq9.toml");
+    std::fs::write(
+        &path,
+        source.replace(r#"version = "1.0.0""#, r#"version = "2.0.0""#),
+    )
+    .expect("edit phq9");
+    let catalog = std::sync::Arc::clone(&app.state.catalog);
+    tokio::task::spawn_blocking(move || catalog.reload())
+        .await
+        .expect("reload ran")
+        .expect("reload");
+    let replay = created(
+        app.post_screening_with_key(&phq9_body(GREEN), "across-edit")
+            .await,
+    )
+    .await;
+    assert_eq!(replay, first);
+    assert_eq!(replay["outcome"]["version"], "1.0.0");
+    assert_eq!(app.rows().await.screenings, 1);
+}
+
 backend_tests!(
+    a_key_whose_first_use_was_refused_is_still_free,
+    a_replay_after_an_edit_answers_what_the_first_version_scored,
     the_same_key_and_body_replay_the_first_response,
     the_same_key_with_another_body_is_409,
     concurrent_duplicates_store_one_screening,

@@ -199,12 +199,17 @@ async fn reload_refuses_a_broken_edit_and_serves_a_good_one(backend: Backend) {
     reload().await;
     check_good_edit_served(&app, &old_hash, &old_source, &before_id).await;
 
-    // A deleted file is withdrawn.
-    std::fs::remove_file(app.questionnaire_dir().join("gad7.toml")).expect("remove gad7");
+    // A deleted file is withdrawn; put back, it is offered again.
+    let gad7 = app.questionnaire_dir().join("gad7.toml");
+    let gad7_source = std::fs::read_to_string(&gad7).expect("gad7.toml");
+    std::fs::remove_file(&gad7).expect("remove gad7");
     reload().await;
     assert_eq!(app.get_questionnaire("gad7").await.status().as_u16(), 404);
     let readyz: Value = app.get_readyz().await.json().await.expect("JSON");
     assert_eq!(readyz["questionnaires"], 8);
+    std::fs::write(&gad7, gad7_source).expect("restore gad7");
+    reload().await;
+    assert_eq!(app.get_questionnaire("gad7").await.status().as_u16(), 200);
 }
 
 backend_tests!(
