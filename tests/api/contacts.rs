@@ -184,7 +184,99 @@ async fn contacts_are_deleted_after_their_retention_period(backend: Backend) {
     );
 }
 
+/// The use case behind the result page's "contact me" form: contact details added after the
+/// result, proven by the token the submission gave the rider's browser.
+async fn a_contact_added_after_the_result_needs_the_token_and_consent(backend: Backend) {
+    use careline::screening::{ContactError, SubmitRequest, add_contact, sha256_hex, submit};
+    let app = spawn_app(backend).await;
+    let state = app.state.clone();
+    let outcome = app
+        .with_conn(move |c| {
+            let catalog = state.catalog.get();
+            let request: SubmitRequest =
+                serde_json::from_value(phq9_body(RED)).expect("a screening");
+            let submitted = submit(
+                c,
+                state.context(&catalog),
+                &request,
+                None,
+                &sha256_hex(b"body"),
+            )
+            .expect("submitted");
+            let id = submitted.response.id.clone();
+            let token = submitted
+                .contact_token
+                .expect("a token for the rider's browser");
+            let contact = Contact {
+                name: None,
+                phone: format!(" {PHONE} "),
+            };
+            let ctx = state.context(&catalog);
+            let wrong_token = add_contact(c, ctx, &id, "not-the-token", &contact, true);
+            let wrong_id = add_contact(c, ctx, "no-such-screening", &token, &contact, true);
+            let no_consent = add_contact(c, ctx, &id, &token, &contact, false);
+            let bad_phone = add_contact(
+                c,
+                ctx,
+                &id,
+                &token,
+                &Contact {
+                    name: None,
+                    phone: "12".into(),
+                },
+                true,
+            );
+            let before = careline::db::screenings::count_contacts(c).expect("count");
+            let first = add_contact(c, ctx, &id, &token, &contact, true);
+            let second = add_contact(c, ctx, &id, &token, &contact, true);
+            let sealed = careline::db::screenings::find_contact(c, &id)
+                .expect("read")
+                .expect("stored");
+            (
+                id,
+                [wrong_token, wrong_id, no_consent, bad_phone, first, second],
+                before,
+                sealed,
+            )
+        })
+        .await;
+    let (id, results, before, (nonce, ciphertext)) = outcome;
+    let [wrong_token, wrong_id, no_consent, bad_phone, first, second] = results;
+    assert!(
+        matches!(wrong_token, Err(ContactError::NotFound)),
+        "{wrong_token:?}"
+    );
+    assert!(
+        matches!(wrong_id, Err(ContactError::NotFound)),
+        "{wrong_id:?}"
+    );
+    assert!(
+        matches!(no_consent, Err(ContactError::NoConsent)),
+        "{no_consent:?}"
+    );
+    assert!(
+        matches!(bad_phone, Err(ContactError::Invalid("phone", _))),
+        "{bad_phone:?}"
+    );
+    assert_eq!(before, 0, "nothing stored by the refused attempts");
+    assert!(first.is_ok(), "{first:?}");
+    assert!(
+        matches!(second, Err(ContactError::AlreadyGiven)),
+        "{second:?}"
+    );
+    let cipher = ContactCipher::from_base64(TEST_CONTACT_KEY).expect("the test key");
+    assert_eq!(
+        cipher.decrypt(&nonce, &ciphertext, &id),
+        Some(Contact {
+            name: None,
+            phone: PHONE.into()
+        })
+    );
+    assert_eq!(app.rows().await.contacts, 1);
+}
+
 backend_tests!(
+    a_contact_added_after_the_result_needs_the_token_and_consent,
     contacts_are_deleted_after_their_retention_period,
     a_contact_without_consent_is_refused_and_nothing_stored,
     a_consented_contact_is_stored_encrypted,
