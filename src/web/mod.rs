@@ -551,7 +551,8 @@ fn result_response(
     };
     let contact = token.map(|token| {
         let mut form = contact.unwrap_or_default();
-        form.action = format!("/r/{id}/contact");
+        // The fragment brings a refused form back into view (the crisis lines sit above it).
+        form.action = format!("/r/{id}/contact#contact");
         form.csrf = csrf;
         form.token = token;
         form.retention_days = retention_days(state);

@@ -108,7 +108,9 @@ pub struct ChoiceView {
 #[derive(Debug)]
 pub struct ItemView {
     pub id: String,
-    pub number: usize,
+    /// Questions asked of everyone are numbered; follow-up questions (`show_if`) are not, so
+    /// the numbers do not jump when a follow-up is hidden.
+    pub number: Option<usize>,
     pub text: String,
     /// The `show_if` expression, for the page's script (the server decides in the end).
     pub show_if: Option<String>,
@@ -193,7 +195,12 @@ pub fn form_page(q: &Questionnaire, parts: FormParts, kept: &Kept<'_>) -> FormPa
     let mut current: Option<&str> = None;
     let mut error_links = Vec::new();
     let mut answered = 0;
-    for (i, item) in q.items.iter().enumerate() {
+    let mut numbered = 0;
+    for item in &q.items {
+        let number = item.show_if.is_none().then(|| {
+            numbered += 1;
+            numbered
+        });
         let section = item.section.as_deref();
         if sections.is_empty() || section != current {
             current = section;
@@ -217,11 +224,17 @@ pub fn form_page(q: &Questionnaire, parts: FormParts, kept: &Kept<'_>) -> FormPa
         if error.is_some() {
             error_links.push(ErrorLink {
                 href: format!("#item-{}", item.id),
-                text: t.tr_n(
-                    "form-error-link",
-                    "number",
-                    i64::try_from(i + 1).unwrap_or(0),
-                ),
+                text: match number {
+                    Some(n) => t.tr_n("form-error-link", "number", i64::try_from(n).unwrap_or(0)),
+                    None => {
+                        let text = text(&item.text);
+                        let mut short: String = text.chars().take(24).collect();
+                        if short.len() < text.len() {
+                            short.push('…');
+                        }
+                        short
+                    }
+                },
             });
         }
         let choices = q
@@ -241,7 +254,7 @@ pub fn form_page(q: &Questionnaire, parts: FormParts, kept: &Kept<'_>) -> FormPa
         if let Some(s) = sections.last_mut() {
             s.items.push(ItemView {
                 id: item.id.clone(),
-                number: i + 1,
+                number,
                 text: text(&item.text),
                 show_if: item.show_if.as_ref().map(|e| e.source().to_string()),
                 choices,

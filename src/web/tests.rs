@@ -530,7 +530,7 @@ async fn contact_details_need_consent_and_a_valid_phone() {
         .await;
     let token = hidden(&page, "token");
     let action = page
-        .split("class=\"contact\" method=\"post\" action=\"")
+        .split("class=\"contact\" id=\"contact\" method=\"post\" action=\"")
         .nth(1)
         .and_then(|s| s.split('"').next())
         .expect("the contact form")
