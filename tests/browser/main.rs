@@ -1,0 +1,650 @@
+//! The rider's pages in a real headless Chromium, driven through chromedriver (WebDriver) on a
+//! phone-sized window (390x844). Each test starts its own chromedriver, its own server on a
+//! fresh SQLite database, and one browser session; screenshots of every page go to
+//! `target/screenshots/`.
+//!
+//! Without chromedriver the tests are skipped with a message, unless
+//! `CARELINE_REQUIRE_SERVICES=1` (CI), where they fail.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use careline::config::{Settings, Sources};
+use careline::startup::{AppState, Application};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+const WIDTH: u32 = 390;
+const HEIGHT: u32 = 844;
+
+fn find_in_path(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
+        .find(|p| p.is_file())
+}
+
+fn chromedriver() -> Option<PathBuf> {
+    std::env::var_os("CHROMEDRIVER")
+        .map(PathBuf::from)
+        .or_else(|| find_in_path(&["chromedriver"]))
+}
+
+fn chromium() -> Option<PathBuf> {
+    if let Some(bin) = std::env::var_os("CHROME_BIN") {
+        return Some(PathBuf::from(bin));
+    }
+    // Debian's /usr/bin/chromium is a shell wrapper; the binary behind it starts faster.
+    let direct = Path::new("/usr/lib/chromium/chromium");
+    if direct.is_file() {
+        return Some(direct.to_path_buf());
+    }
+    find_in_path(&["chromium", "chromium-browser", "google-chrome"])
+}
+
+/// Skips (returns `None`) when the browser is missing, except where CI requires it.
+#[expect(clippy::print_stderr, reason = "a skipped test says why")]
+fn skip_or_fail(why: &str) -> Option<Session> {
+    if std::env::var("CARELINE_REQUIRE_SERVICES").as_deref() == Ok("1") {
+        panic!("{why}, and CARELINE_REQUIRE_SERVICES=1 requires the browser tests to run");
+    }
+    eprintln!("SKIPPED: {why} (install chromium and chromium-driver to run the browser tests)");
+    None
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// chromedriver in its own process group, so the browsers it starts go down with it.
+struct Driver {
+    child: Child,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A test that hangs (a browser that stops answering) must not hang the suite: after
+/// `LIMIT` the browser is stopped and the test process exits as failed.
+fn watchdog(name: &'static str, driver_pid: u32) {
+    const LIMIT: Duration = Duration::from_secs(120);
+    std::thread::spawn(move || {
+        std::thread::sleep(LIMIT);
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{driver_pid}")])
+            .stderr(Stdio::null())
+            .status();
+        #[expect(
+            clippy::print_stderr,
+            reason = "the only way to say why the test stopped"
+        )]
+        {
+            eprintln!("{name}: no result after {LIMIT:?}; the browser was stopped");
+        }
+        std::process::exit(101);
+    });
+}
+
+/// One browser session against one server.
+struct Session {
+    client: Client,
+    base: String,
+    state: actix_web::web::Data<AppState>,
+    name: &'static str,
+    shots: usize,
+    // Dropped last: the browser and the database folder.
+    _driver: Driver,
+    _dir: tempfile::TempDir,
+}
+
+async fn session(name: &'static str, javascript: bool) -> Option<Session> {
+    let Some(driver_bin) = chromedriver() else {
+        return skip_or_fail("chromedriver is not installed");
+    };
+    let Some(browser_bin) = chromium() else {
+        return skip_or_fail("chromium is not installed");
+    };
+
+    let driver_port = free_port();
+    let mut command = Command::new(&driver_bin);
+    command
+        .arg(format!("--port={driver_port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let driver = Driver {
+        child: command.spawn().expect("chromedriver starts"),
+    };
+    watchdog(name, driver.child.id());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", driver_port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not start listening"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let vars = HashMap::from([
+        (
+            "CARELINE__DATABASE__URL".to_string(),
+            format!("sqlite://{}/t.db", dir.path().display()),
+        ),
+        ("CARELINE__SERVER__PORT".to_string(), "0".to_string()),
+        (
+            "CARELINE__QUESTIONNAIRES__DIR".to_string(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/questionnaires").to_string(),
+        ),
+    ]);
+    let settings = Settings::load_from(&Sources {
+        config_dir: "/nonexistent".into(),
+        env_name: None,
+        vars,
+    })
+    .expect("settings");
+    let app = Application::build(settings).await.expect("the app builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
+    actix_web::rt::spawn(app.run_until_stopped());
+
+    let profile = dir.path().join("profile");
+    let mut prefs = json!({ "intl.accept_languages": "zh-CN,zh" });
+    if !javascript {
+        prefs["profile.managed_default_content_settings.javascript"] = json!(2);
+    }
+    let caps = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": browser_bin,
+            "args": [
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--lang=zh-CN",
+                format!("--window-size={WIDTH},{HEIGHT}"),
+                format!("--user-data-dir={}", profile.display()),
+            ],
+            "prefs": prefs,
+            // A phone's viewport (a desktop window cannot be narrower than 500px), with the
+            // viewport meta tag honoured as on a phone. Taps stay mouse clicks: with touch
+            // emulation and JavaScript off, chromedriver's clicks never return.
+            "mobileEmulation": {
+                "deviceMetrics": { "width": WIDTH, "height": HEIGHT, "pixelRatio": 1.0, "mobile": true, "touch": false },
+            },
+        }
+    });
+    let Value::Object(caps) = caps else {
+        unreachable!("a JSON object")
+    };
+    let client = ClientBuilder::native()
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{driver_port}"))
+        .await
+        .expect("a browser session");
+    Some(Session {
+        client,
+        base,
+        state,
+        name,
+        shots: 0,
+        _driver: driver,
+        _dir: dir,
+    })
+}
+
+impl Session {
+    async fn open(&self, path: &str) {
+        self.client
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .expect("the page opens");
+    }
+
+    /// A PNG of the window, `target/screenshots/<test>-<n>-<what>.png`.
+    async fn shot(&mut self, what: &str) {
+        self.shots += 1;
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).expect("the screenshot folder");
+        let png = self.client.screenshot().await.expect("a screenshot");
+        let file = dir.join(format!("{}-{:02}-{what}.png", self.name, self.shots));
+        std::fs::write(&file, png).expect("the screenshot is written");
+    }
+
+    async fn scroll_to(&self, css: &str) {
+        self.client
+            .execute(
+                "document.querySelector(arguments[0]).scrollIntoView({block: 'center'})",
+                vec![json!(css)],
+            )
+            .await
+            .expect("scrolls");
+    }
+
+    /// Taps the answer `value` of `item`, as a finger would: on its label.
+    async fn answer(&self, item: &str, value: &str) {
+        self.scroll_to(&format!("label[for='{item}-{value}']"))
+            .await;
+        self.client
+            .find(Locator::Css(&format!("label[for='{item}-{value}']")))
+            .await
+            .unwrap_or_else(|e| panic!("no choice {item}={value}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("cannot tap {item}={value}: {e}"));
+    }
+
+    async fn answer_all(&self, answers: &[(&str, &str)]) {
+        for (item, value) in answers {
+            self.answer(item, value).await;
+        }
+    }
+
+    async fn submit(&self, form_css: &str, wait_for: &str) {
+        self.client
+            .find(Locator::Css(&format!("{form_css} button[type='submit']")))
+            .await
+            .expect("a submit button")
+            .click()
+            .await
+            .expect("the button is tapped");
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Css(wait_for))
+            .await
+            .unwrap_or_else(|e| panic!("no {wait_for} after sending {form_css}: {e}"));
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .text()
+            .await
+            .expect("text")
+    }
+
+    async fn displayed(&self, css: &str) -> bool {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .is_displayed()
+            .await
+            .expect("displayed")
+    }
+
+    async fn selected(&self, css: &str) -> bool {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .is_selected()
+            .await
+            .expect("selected")
+    }
+
+    /// The first text a rider sees on the page (in document order, rendered text only).
+    async fn first_text(&self) -> String {
+        let text = self
+            .client
+            .execute("return document.body.innerText.trim()", vec![])
+            .await
+            .expect("runs");
+        text.as_str().unwrap_or_default().to_string()
+    }
+
+    fn count(&self) -> (i64, i64) {
+        let mut conn = self.state.pool.get().expect("a connection");
+        (
+            careline::db::screenings::count(&mut conn).expect("count"),
+            careline::db::screenings::count_contacts(&mut conn).expect("count"),
+        )
+    }
+
+    /// The stored screening of the result page on screen (its id is in the switcher's form).
+    async fn latest(&self) -> careline::db::screenings::ScreeningRow {
+        let action = self
+            .client
+            .find(Locator::Css("form.langs"))
+            .await
+            .expect("the result's language switcher")
+            .attr("action")
+            .await
+            .expect("action")
+            .unwrap_or_default();
+        let id = action.trim_start_matches("/r/");
+        let mut conn = self.state.pool.get().expect("a connection");
+        careline::db::screenings::find(&mut conn, id)
+            .expect("find")
+            .expect("the row")
+    }
+
+    async fn close(self) {
+        self.client.close().await.expect("the browser closes");
+    }
+}
+
+#[actix_web::test]
+async fn phq9_with_item_9_endorsed_shows_the_hotline_before_anything_else() {
+    let Some(mut s) = session("phq9-red", true).await else {
+        return;
+    };
+    s.open("/").await;
+    let width = s
+        .client
+        .execute("return window.innerWidth", vec![])
+        .await
+        .expect("runs");
+    assert_eq!(width, json!(WIDTH), "a phone-sized viewport");
+    s.shot("list").await;
+    assert_eq!(
+        s.client
+            .find(Locator::Css("html"))
+            .await
+            .expect("html")
+            .attr("lang")
+            .await
+            .expect("lang")
+            .as_deref(),
+        Some("zh-CN"),
+        "Chinese from the browser's Accept-Language"
+    );
+    s.client
+        .find(Locator::Css("a[href='/s/phq9']"))
+        .await
+        .expect("phq9 on the list")
+        .click()
+        .await
+        .expect("opens");
+    s.client
+        .wait()
+        .for_element(Locator::Css("form.screening"))
+        .await
+        .expect("the form");
+    assert_eq!(s.text("#progress-text").await, "0 / 9");
+    s.shot("form").await;
+
+    let answers = [
+        ("q1", "1"),
+        ("q2", "1"),
+        ("q3", "0"),
+        ("q4", "1"),
+        ("q5", "0"),
+        ("q6", "0"),
+        ("q7", "0"),
+        ("q8", "0"),
+        ("q9", "1"),
+    ];
+    s.answer_all(&answers).await;
+    assert_eq!(s.text("#progress-text").await, "9 / 9", "progress follows");
+    s.scroll_to("#item-q9").await;
+    s.shot("form-filled").await;
+
+    s.submit("form.screening", ".result").await;
+    s.shot("result").await;
+    let first = s.first_text().await;
+    assert!(
+        first.starts_with("12356"),
+        "the hotline comes first: {first:?}"
+    );
+    let tel: Vec<String> = {
+        let links = s
+            .client
+            .find_all(Locator::Css("a[href^='tel:']"))
+            .await
+            .expect("links");
+        let mut out = Vec::new();
+        for l in links {
+            out.push(l.attr("href").await.expect("href").unwrap_or_default());
+        }
+        out
+    };
+    assert_eq!(&tel[..3], ["tel:12356", "tel:110", "tel:120"]);
+    let (_, top, _, height) = s
+        .client
+        .find(Locator::Css("a[href='tel:12356']"))
+        .await
+        .expect("the hotline")
+        .rectangle()
+        .await
+        .expect("a box");
+    assert!(
+        top < 40.0 && height >= 44.0,
+        "at the top and large: {top} {height}"
+    );
+    let text = s.first_text().await;
+    assert!(!text.to_lowercase().contains("red"), "no tier name shown");
+    assert_eq!(s.count(), (1, 0));
+    assert_eq!(s.latest().await.tier, "red");
+
+    // Asking to be contacted: the consent box is separate and unticked.
+    assert!(!s.selected("#consent").await);
+    s.scroll_to("form.contact").await;
+    s.shot("contact-offer").await;
+    s.client
+        .find(Locator::Css("#phone"))
+        .await
+        .expect("the phone field")
+        .send_keys("13800000000")
+        .await
+        .expect("typed");
+    s.submit("form.contact", "#consent-error").await;
+    s.scroll_to("form.contact").await;
+    s.shot("contact-without-consent").await;
+    assert_eq!(s.count(), (1, 0), "nothing stored without consent");
+    s.client
+        .find(Locator::Css("label[for='consent']"))
+        .await
+        .expect("the consent box")
+        .click()
+        .await
+        .expect("ticked");
+    s.submit("form.contact", "a[href='tel:12356']").await;
+    s.shot("thanks").await;
+    assert!(s.first_text().await.starts_with("12356"));
+    assert!(s.first_text().await.contains("谢谢，我们收到了"));
+    assert_eq!(s.count(), (1, 1));
+    s.close().await;
+}
+
+#[actix_web::test]
+async fn rider_wellbeing_in_chinese_hides_the_follow_up_question_when_it_does_not_apply() {
+    let Some(mut s) = session("rider-wellbeing", true).await else {
+        return;
+    };
+    s.open("/s/rider_wellbeing?site=station-7").await;
+    s.shot("form").await;
+    assert_eq!(s.text("#progress-text").await, "0 / 17");
+    // Unanswered self-harm questions count as positive, so the follow-up starts visible.
+    assert!(s.displayed("#item-sh5").await);
+    s.answer_all(&[
+        ("anx1", "2"),
+        ("anx2", "2"),
+        ("dep1", "1"),
+        ("dep2", "1"),
+        ("sh1", "0"),
+        ("sh2", "0"),
+        ("sh3", "0"),
+    ])
+    .await;
+    assert!(s.displayed("#item-sh5").await, "still a question open");
+    s.answer("sh4", "0").await;
+    assert!(!s.displayed("#item-sh5").await, "all four no: not asked");
+    assert_eq!(s.text("#progress-text").await, "8 / 16");
+    s.scroll_to("#item-sh4").await;
+    s.shot("self-harm-section").await;
+    s.answer("sh2", "1").await;
+    assert!(s.displayed("#item-sh5").await, "a yes asks the follow-up");
+    assert_eq!(s.text("#progress-text").await, "8 / 17");
+    s.answer("sh2", "0").await;
+    assert!(!s.displayed("#item-sh5").await);
+
+    s.answer_all(&[
+        ("sleep_short", "1"),
+        ("sleep_drowsy", "1"),
+        ("sleep_exhausted", "1"),
+        ("work_time", "2"),
+        ("work_ratings", "1"),
+        ("work_income", "2"),
+        ("work_traffic", "1"),
+        ("work_lonely", "1"),
+    ])
+    .await;
+    assert_eq!(s.text("#progress-text").await, "16 / 16");
+    s.scroll_to("form.screening button[type='submit']").await;
+    s.shot("form-filled").await;
+    s.submit("form.screening", ".result").await;
+    s.shot("result").await;
+
+    // Anxiety 4 of 6: a yellow result. The message first, then the offer and the hotline.
+    let first = s.first_text().await;
+    assert!(
+        !first.starts_with("12356"),
+        "no crisis block on top: {first:?}"
+    );
+    assert!(first.contains("谢谢你愿意说出自己的感受"), "{first}");
+    assert!(s.displayed("form.contact").await);
+    assert!(s.displayed("a[href='tel:12356']").await);
+    s.scroll_to("a[href='tel:12356']").await;
+    s.shot("result-hotline").await;
+    let row = s.latest().await;
+    assert_eq!(row.tier, "yellow");
+    assert_eq!(row.site.as_deref(), Some("station-7"));
+    assert_eq!(row.locale, "zh-CN");
+    assert!(!row.answers.contains("sh5"));
+    s.close().await;
+}
+
+#[actix_web::test]
+async fn with_javascript_off_the_form_still_works() {
+    let Some(mut s) = session("no-javascript", false).await else {
+        return;
+    };
+    s.open("/s/rider_wellbeing").await;
+    // No script ran: the follow-up question and its hint are on the page.
+    assert!(s.displayed("#item-sh5").await);
+    assert!(s.displayed("#item-sh5 .cond").await);
+    s.scroll_to("#item-sh5").await;
+    s.shot("form").await;
+    s.answer_all(&[
+        ("anx1", "0"),
+        ("anx2", "1"),
+        ("dep1", "0"),
+        ("dep2", "1"),
+        ("sh1", "0"),
+        ("sh2", "0"),
+        ("sh3", "0"),
+        ("sh4", "0"),
+        // Answered although it does not apply: set aside by the server.
+        ("sh5", "0"),
+        ("sleep_short", "1"),
+        ("sleep_drowsy", "0"),
+        ("sleep_exhausted", "1"),
+        ("work_time", "1"),
+        ("work_ratings", "1"),
+        ("work_income", "1"),
+        ("work_traffic", "0"),
+        ("work_lonely", "0"),
+    ])
+    .await;
+    assert!(
+        !s.displayed("#progress-text").await,
+        "no script, no live count"
+    );
+    s.submit("form.screening", ".result").await;
+    s.shot("result").await;
+    assert!(s.first_text().await.contains("你最近的状态总体不错"));
+    assert!(
+        s.displayed("a[href='https://careline.example/self-help/mood']")
+            .await
+    );
+    let row = s.latest().await;
+    assert_eq!(row.tier, "green");
+    assert!(!row.answers.contains("sh5"), "{}", row.answers);
+    s.close().await;
+}
+
+#[actix_web::test]
+async fn a_validation_error_keeps_the_answers_and_points_at_the_question() {
+    let Some(mut s) = session("validation", true).await else {
+        return;
+    };
+    s.open("/s/rider_wellbeing").await;
+    s.answer_all(&[
+        ("anx1", "3"),
+        ("dep1", "2"),
+        ("sh1", "0"),
+        ("sh2", "0"),
+        ("sh3", "0"),
+        ("sh4", "0"),
+    ])
+    .await;
+    s.submit("form.screening", "#error-summary").await;
+    s.shot("errors").await;
+    assert_eq!(s.count(), (0, 0));
+    assert!(s.selected("#anx1-3").await && s.selected("#dep1-2").await);
+    assert!(s.selected("#sh4-0").await);
+    assert!(s.displayed("#err-anx2").await);
+    assert!(s.text("#err-anx2").await.contains("请选一个答案"));
+    assert!(
+        !s.displayed("#item-sh5").await,
+        "the script runs on the returned page"
+    );
+    let focused = s
+        .client
+        .active_element()
+        .await
+        .expect("focus")
+        .attr("id")
+        .await
+        .expect("id");
+    assert_eq!(focused.as_deref(), Some("error-summary"));
+    // The summary links to the question.
+    s.client
+        .find(Locator::Css("#error-summary a[href='#item-anx2']"))
+        .await
+        .expect("a link to the question")
+        .click()
+        .await
+        .expect("follows");
+    s.shot("error-at-item").await;
+
+    s.answer_all(&[
+        ("anx2", "0"),
+        ("dep2", "0"),
+        ("sleep_short", "0"),
+        ("sleep_drowsy", "0"),
+        ("sleep_exhausted", "0"),
+        ("work_time", "0"),
+        ("work_ratings", "0"),
+        ("work_income", "0"),
+        ("work_traffic", "0"),
+        ("work_lonely", "0"),
+    ])
+    .await;
+    s.submit("form.screening", ".result").await;
+    s.shot("result").await;
+    assert_eq!(s.count(), (1, 0));
+    s.close().await;
+}
