@@ -32,7 +32,10 @@ pub fn token(req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
     let cookie = Cookie::build(COOKIE, token.clone())
         .path("/")
         .max_age(time::Duration::days(1))
-        .same_site(SameSite::Strict)
+        // Lax, not Strict: a rider arriving from a QR code (a cross-site navigation) would
+        // otherwise get a fresh token that breaks a form already open in another tab. The
+        // protection is the token in the field, which another site cannot read.
+        .same_site(SameSite::Lax)
         .http_only(true)
         .secure(req.connection_info().scheme() == "https")
         .finish();

@@ -17,6 +17,7 @@ mod pages;
 mod tests;
 
 use actix_web::cookie::{Cookie, SameSite, time};
+use actix_web::error::UrlencodedError;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -47,7 +48,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .limit(FORM_LIMIT)
         .error_handler(|err, req| {
             let lang = i18n::negotiate(req).0;
-            tracing::info!(error = %err, "form body refused");
+            let status = match &err {
+                UrlencodedError::Overflow { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                UrlencodedError::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            tracing::info!(status = status.as_u16(), "form body refused");
             let page = error_page(
                 req,
                 lang,
@@ -58,7 +64,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             );
             actix_web::error::InternalError::from_response(
                 err,
-                page.render_status(StatusCode::BAD_REQUEST, Vec::new()),
+                page.render_status(status, Vec::new()),
             )
             .into()
         });

@@ -667,3 +667,48 @@ async fn assets_are_served_from_memory_with_a_long_cache() {
         );
     }
 }
+
+#[actix_web::test]
+async fn a_form_body_of_the_wrong_type_or_size_is_refused_with_a_page() {
+    let h = harness().await;
+    let form = open_form(&h, "/s/phq9").await;
+    let req = test::TestRequest::post()
+        .uri("/s/phq9")
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .cookie(actix_web::cookie::Cookie::new(
+            super::csrf::COOKIE,
+            form.csrf.clone(),
+        ))
+        .set_payload("{}");
+    let (status, _, page) = h.send(req).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(page.contains("表格没有收到"), "{page}");
+    let big = "x".repeat(super::FORM_LIMIT + 1);
+    let answers = phq9_answers("0");
+    let mut fields = with_controls(&form, &answers);
+    fields.push(("padding", big.as_str()));
+    let (status, _, _) = h.send(post("/s/phq9", &form.csrf, &fields)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(h.rows(), (0, 0));
+}
+
+#[actix_web::test]
+async fn a_station_tag_that_is_not_a_slug_is_dropped_and_the_screening_kept() {
+    let h = harness().await;
+    let form = open_form(&h, "/s/phq9?site=Station%207%21").await;
+    assert!(form.page.contains("name=\"site\" value=\"Station 7!\""));
+    let answers = phq9_answers("0");
+    let mut fields = with_controls(&form, &answers);
+    fields.push(("site", "Station 7!"));
+    let (status, _, page) = h.send(post("/s/phq9", &form.csrf, &fields)).await;
+    assert_eq!(status, StatusCode::OK);
+    let id = page
+        .split("action=\"/r/")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the result id")
+        .to_string();
+    assert_eq!(h.row(&id).site, None);
+    // Links never carry it.
+    assert!(!form.page.contains("site=Station"));
+}
