@@ -125,7 +125,8 @@ impl<T: Template> Render for T {
 }
 
 fn base(t: Tr, title: String, switcher: Switcher) -> Base {
-    let home = format!("/?lang={}", t.lang().code());
+    // The language travels in the cookie (posted pages set it); a plain link does not pin it.
+    let home = "/".to_string();
     let brand = t.tr("brand");
     Base {
         t,
