@@ -33,12 +33,10 @@ pub async fn submit(
     web::block(move || {
         let _entered = span.enter();
         let catalog = state.catalog.get();
-        let mut conn = state
-            .pool
-            .get()
-            .map_err(|e| http::ApiError::internal(db::DbError::from(e)))?;
-        screening::submit(
-            &mut conn,
+        let mut conn = state.pool.get().map_err(db::DbError::from);
+        screening::submit_or_not_saved(
+            conn.as_deref_mut()
+                .map_err(|e| db::DbError::Connect(e.to_string())),
             state.context(&catalog),
             &request,
             idempotency_key.as_deref(),

@@ -29,6 +29,9 @@ pub enum ApiError {
     Unavailable(String),
     #[error("internal error")]
     Internal(String),
+    /// Scored but not stored: a 503 that still carries the rider's result.
+    #[error("your answers could not be saved; the result below is still valid")]
+    NotSaved(Box<crate::screening::ScreeningResponse>),
 }
 
 /// The body of every error response of the JSON API.
@@ -38,13 +41,23 @@ pub(super) struct Body<'a> {
     error: Inner<'a>,
 }
 
+/// A 503 from `POST /api/v1/screenings` when valid answers were scored but could not be
+/// stored: `result` is what the rider must still be shown (its `id` is empty).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = NotSavedResponse)]
+pub(super) struct NotSavedBody<'a> {
+    error: Inner<'a>,
+    #[schema(value_type = crate::screening::ScreeningResponse)]
+    result: &'a crate::screening::ScreeningResponse,
+}
+
 /// What went wrong.
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = ErrorObject)]
 pub(super) struct Inner<'a> {
     /// A stable machine-readable code: `bad_request`, `not_found`, `payload_too_large`,
     /// `unsupported_media_type`, `invalid_answers`, `invalid_request`, `consent_required`,
-    /// `idempotency_key_reused`, `contact_already_given`, `unavailable` or `internal`.
+    /// `idempotency_key_reused`, `contact_already_given`, `unavailable`, `not_saved` or `internal`.
     #[schema(value_type = String, example = "invalid_answers")]
     code: &'a str,
     /// A sentence for people.
@@ -85,6 +98,7 @@ impl ApiError {
             ApiError::Conflict(code, _) => code,
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
+            ApiError::NotSaved(_) => "not_saved",
         }
     }
 }
@@ -100,6 +114,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict(..) => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::NotSaved(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -116,6 +131,17 @@ impl ResponseError for ApiError {
             ApiError::Unprocessable { details, .. } => details,
             _ => &[],
         };
+        if let ApiError::NotSaved(result) = self {
+            // Whatever failed, the rider still gets the result: crisis lines first on red.
+            return HttpResponse::build(self.status_code()).json(NotSavedBody {
+                error: Inner {
+                    code: self.code(),
+                    message,
+                    details,
+                },
+                result,
+            });
+        }
         HttpResponse::build(self.status_code()).json(Body {
             error: Inner {
                 code: self.code(),
@@ -152,6 +178,10 @@ impl From<SubmitError> for ApiError {
                 "idempotency_key_reused",
                 "this Idempotency-Key was already used with a different request".into(),
             ),
+            SubmitError::NotSaved(response, e) => {
+                tracing::error!(error = %e, tier = %response.outcome.tier, "a screening could not be saved");
+                ApiError::NotSaved(response)
+            }
             SubmitError::Db(e) => ApiError::internal(e),
         }
     }

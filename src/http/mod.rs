@@ -254,6 +254,7 @@ struct IdempotencyKey {
         (status = 415, description = "The body is not sent as application/json.", body = error::Body),
         (status = 422, description = "Invalid answers (one `details` entry per bad item) or fields.", body = error::Body),
         (status = 500, description = "Unexpected failure.", body = error::Body),
+        (status = 503, description = "Scored but not stored (the database failed): `result` still carries what the rider must be shown, crisis lines included.", body = error::NotSavedBody),
     )
 )]
 async fn submit_screening(

@@ -456,14 +456,16 @@ mod tests {
             .collect();
         assert_eq!(
             statuses,
-            ["201", "400", "404", "409", "413", "415", "422", "500"]
+            [
+                "201", "400", "404", "409", "413", "415", "422", "500", "503"
+            ]
         );
         for (status, response) in post["responses"].as_object().unwrap() {
             let schema = &response["content"]["application/json"]["schema"]["$ref"];
-            let expected = if status == "201" {
-                "ScreeningResponse"
-            } else {
-                "ErrorResponse"
+            let expected = match status.as_str() {
+                "201" => "ScreeningResponse",
+                "503" => "NotSavedResponse",
+                _ => "ErrorResponse",
             };
             assert_eq!(
                 *schema,
@@ -758,6 +760,43 @@ mod tests {
             let body: Value = serde_json::from_slice(&body).unwrap();
             assert_matches(&doc, "ErrorResponse", &body);
         }
+    }
+
+    #[actix_web::test]
+    async fn the_not_saved_body_matches_its_schema_and_keeps_the_crisis_lines() {
+        let doc = document();
+        let catalog = crate::questionnaire::Catalog::load_dir(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires"),
+        )
+        .unwrap()
+        .0;
+        let q = catalog.get("phq9").unwrap();
+        let set = crate::scoring::AnswerSet::parse(
+            q,
+            &serde_json::json!({"q1":0,"q2":0,"q3":0,"q4":0,"q5":0,"q6":0,"q7":0,"q8":0,"q9":2}),
+        )
+        .unwrap();
+        let lines = vec![crate::config::CrisisLine {
+            number: "12356".into(),
+            name: [("zh_cn".to_string(), "热线".to_string())].into(),
+        }];
+        let response =
+            crate::screening::response_for(q, "", crate::scoring::score(&set), "zh-CN", &lines);
+        let error = ApiError::from(SubmitError::NotSaved(
+            Box::new(response),
+            crate::db::DbError::Connect("down".into()),
+        ));
+        let response = error.error_response();
+        assert_eq!(
+            response.status(),
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE
+        );
+        let body: Value =
+            serde_json::from_slice(&to_bytes(response.into_body()).await.unwrap()).unwrap();
+        assert_matches(&doc, "NotSavedResponse", &body);
+        assert_eq!(body["error"]["code"], "not_saved");
+        assert_eq!(body["result"]["outcome"]["tier"], "red");
+        assert_eq!(body["result"]["crisis_lines"][0]["number"], "12356");
     }
 
     #[test]

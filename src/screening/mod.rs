@@ -59,6 +59,10 @@ pub enum SubmitError {
     InvalidFields(Vec<FieldError>),
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyConflict,
+    /// The answers were scored but could not be stored. The rider must still see the result
+    /// (crisis lines first on red): `response` carries it, with an empty `id`.
+    #[error("the screening could not be saved: {1}")]
+    NotSaved(Box<ScreeningResponse>, DbError),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -214,6 +218,19 @@ pub fn submit(
     idempotency_key: Option<&str>,
     request_hash: &str,
 ) -> Result<Submitted, SubmitError> {
+    submit_or_not_saved(Ok(conn), ctx, req, idempotency_key, request_hash)
+}
+
+/// `submit`, given the connection or the reason there is none (the pool could not give one).
+/// Valid answers are scored whatever happens to the database: if they cannot be stored, the
+/// error is `NotSaved` and carries what the rider must still be shown.
+pub fn submit_or_not_saved(
+    conn: Result<&mut AnyConnection, DbError>,
+    ctx: Context<'_>,
+    req: &SubmitRequest,
+    idempotency_key: Option<&str>,
+    request_hash: &str,
+) -> Result<Submitted, SubmitError> {
     let q = ctx
         .catalog
         .get(&req.questionnaire)
@@ -255,12 +272,6 @@ pub fn submit(
     }
     let answers = answers.map_err(|e| SubmitError::InvalidAnswers(e.0))?;
 
-    if let Some(key) = idempotency_key
-        && let Some(existing) = store::find_by_idempotency_key(conn, key)?
-    {
-        return replay(existing, request_hash);
-    }
-
     let outcome = scoring::score(&answers);
     let id = uuid::Uuid::now_v7().to_string();
     let locale = pick_locale(q, req.locale.as_deref());
@@ -271,6 +282,18 @@ pub fn submit(
         .filter(|s| valid_site(s))
         .map(str::to_string);
     let response = response_for(q, &id, outcome.clone(), &locale, ctx.crisis_lines);
+    let conn = match conn {
+        Ok(conn) => conn,
+        Err(e) => return Err(not_saved(&response, e)),
+    };
+
+    if let Some(key) = idempotency_key {
+        match store::find_by_idempotency_key(conn, key) {
+            Ok(Some(existing)) => return replay(existing, request_hash),
+            Ok(None) => {}
+            Err(e) => return Err(not_saved(&response, e)),
+        }
+    }
     let response_json =
         serde_json::to_string(&response).map_err(|e| DbError::Connect(e.to_string()))?;
     let mut token = [0u8; 24];
@@ -303,14 +326,22 @@ pub fn submit(
         source: &q.source,
         first_used_at: now,
     };
-    match store::insert(conn, &version, &row, contact_row.as_ref())? {
-        Inserted::New => Ok(Submitted {
+    match store::insert(conn, &version, &row, contact_row.as_ref()) {
+        Ok(Inserted::New) => Ok(Submitted {
             response,
             contact_token: Some(contact_token),
             replayed: false,
         }),
-        Inserted::Duplicate(existing) => replay(existing, request_hash),
+        Ok(Inserted::Duplicate(existing)) => replay(existing, request_hash),
+        Err(e) => Err(not_saved(&response, e)),
     }
+}
+
+/// What the rider is shown when the screening could not be stored: the result without an id.
+fn not_saved(response: &ScreeningResponse, e: DbError) -> SubmitError {
+    let mut shown = response.clone();
+    shown.id = String::new();
+    SubmitError::NotSaved(Box::new(shown), e)
 }
 
 fn contact_row(ctx: Context<'_>, screening_id: &str, contact: &Contact) -> ContactRow {
@@ -378,4 +409,82 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 fn to_json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{CrisisLine, DatabaseSettings};
+    use diesel::connection::SimpleConnection;
+
+    const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+    fn red_request() -> SubmitRequest {
+        serde_json::from_value(serde_json::json!({
+            "questionnaire": "phq9",
+            "answers": {"q1":0,"q2":0,"q3":0,"q4":0,"q5":0,"q6":0,"q7":0,"q8":0,"q9":1}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_red_result_survives_a_database_that_fails() {
+        let (catalog, _) = Catalog::load_dir(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires"),
+        )
+        .unwrap();
+        let cipher = ContactCipher::from_base64(KEY).unwrap();
+        let lines = vec![CrisisLine {
+            number: "12356".into(),
+            name: [("zh_cn".to_string(), "热线".to_string())].into(),
+        }];
+        let ctx = Context {
+            catalog: &catalog,
+            cipher: &cipher,
+            crisis_lines: &lines,
+            contact_retention: std::time::Duration::from_secs(60),
+        };
+
+        // No connection at all (the pool timed out).
+        let err = submit_or_not_saved(
+            Err(DbError::Connect("timed out".into())),
+            ctx,
+            &red_request(),
+            None,
+            "h",
+        )
+        .unwrap_err();
+        let SubmitError::NotSaved(shown, _) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(shown.outcome.tier, Tier::Red);
+        assert_eq!(shown.crisis_lines[0].number, "12356");
+        assert!(shown.id.is_empty(), "nothing was stored, so there is no id");
+
+        // A connection whose write fails.
+        let dir = tempfile::tempdir().unwrap();
+        let settings = DatabaseSettings {
+            url: format!("sqlite://{}/t.db", dir.path().display()),
+            pool_size: 1,
+            timeout: std::time::Duration::from_secs(1),
+        };
+        let pool = crate::db::connect(&settings).unwrap();
+        let mut conn = pool.get().unwrap();
+        crate::db::migrate(&mut conn).unwrap();
+        conn.batch_execute("DROP TABLE contacts; DROP TABLE screenings;")
+            .unwrap();
+        let err = submit(&mut conn, ctx, &red_request(), Some("k1"), "h").unwrap_err();
+        assert!(
+            matches!(err, SubmitError::NotSaved(ref shown, _) if shown.outcome.tier == Tier::Red && !shown.crisis_lines.is_empty()),
+            "{err:?}"
+        );
+
+        // Invalid answers are still refused as such, whatever the database.
+        let mut bad = red_request();
+        bad.answers = RawAnswers(vec![("q1".into(), serde_json::json!(9))]);
+        assert!(matches!(
+            submit_or_not_saved(Err(DbError::Connect("x".into())), ctx, &bad, None, "h"),
+            Err(SubmitError::InvalidAnswers(_))
+        ));
+    }
 }
