@@ -376,6 +376,33 @@ fn answer_error_message(t: Tr, code: &str) -> String {
     })
 }
 
+/// The 403 page for a POST whose CSRF token is missing or does not match its cookie; `None`
+/// when the token is good. Nothing is stored on a refusal.
+fn csrf_refusal(
+    req: &HttpRequest,
+    fields: &Fields,
+    lang: Lang,
+    back: Option<(String, String)>,
+    cookies: Vec<Cookie<'static>>,
+    form: &'static str,
+) -> Option<HttpResponse> {
+    if csrf::verify(req, fields.get(csrf::FIELD)) {
+        return None;
+    }
+    tracing::warn!(form, "refused: the CSRF token is missing or does not match");
+    Some(
+        error_page(
+            req,
+            lang,
+            "error-403-title",
+            "error-403-body",
+            Vec::new(),
+            back,
+        )
+        .render_status(StatusCode::FORBIDDEN, cookies),
+    )
+}
+
 async fn submit_form(
     req: HttpRequest,
     path: web::Path<String>,
@@ -388,17 +415,10 @@ async fn submit_form(
     let Some(q) = catalog.get(path.as_str()) else {
         return not_found(&req, lang);
     };
-    if !csrf::verify(&req, fields.get(csrf::FIELD)) {
-        tracing::warn!(questionnaire = %q.id, "form refused: the CSRF token is missing or does not match");
-        return error_page(
-            &req,
-            lang,
-            "error-403-title",
-            "error-403-body",
-            Vec::new(),
-            reopen(lang, &q.id),
-        )
-        .render_status(StatusCode::FORBIDDEN, Vec::new());
+    if let Some(refused) =
+        csrf_refusal(&req, &fields, lang, reopen(lang, &q.id), Vec::new(), "form")
+    {
+        return refused;
     }
     let site = fields
         .get("site")
@@ -618,19 +638,10 @@ async fn show_result(
     let fields = Fields(form.into_inner());
     let (lang, _) = fields.lang(&req);
     let cookies = vec![i18n::cookie(&req, lang)];
-    let csrf = fields.get(csrf::FIELD).unwrap_or_default().to_string();
-    if !csrf::verify(&req, Some(&csrf)) {
-        tracing::warn!("result refused: the CSRF token is missing or does not match");
-        return error_page(
-            &req,
-            lang,
-            "error-403-title",
-            "error-403-body",
-            Vec::new(),
-            None,
-        )
-        .render_status(StatusCode::FORBIDDEN, cookies);
+    if let Some(refused) = csrf_refusal(&req, &fields, lang, None, cookies.clone(), "result") {
+        return refused;
     }
+    let csrf = fields.get(csrf::FIELD).unwrap_or_default().to_string();
     let id = path.into_inner();
     let token = fields.get("token").unwrap_or_default().to_string();
     let loaded = {
@@ -708,19 +719,10 @@ async fn add_contact(
     let fields = Fields(form.into_inner());
     let (lang, chosen) = fields.lang(&req);
     let cookies = lang_cookie(&req, lang, chosen);
-    let csrf = fields.get(csrf::FIELD).unwrap_or_default().to_string();
-    if !csrf::verify(&req, Some(&csrf)) {
-        tracing::warn!("contact refused: the CSRF token is missing or does not match");
-        return error_page(
-            &req,
-            lang,
-            "error-403-title",
-            "error-403-body",
-            Vec::new(),
-            None,
-        )
-        .render_status(StatusCode::FORBIDDEN, cookies);
+    if let Some(refused) = csrf_refusal(&req, &fields, lang, None, cookies.clone(), "contact") {
+        return refused;
     }
+    let csrf = fields.get(csrf::FIELD).unwrap_or_default().to_string();
     let t = Tr(lang);
     let id = path.into_inner();
     let token = fields.get("token").unwrap_or_default().to_string();
