@@ -46,13 +46,41 @@ pub enum Command {
         #[arg(long)]
         pretty: bool,
     },
+    /// Manage staff accounts.
+    User {
+        #[command(subcommand)]
+        action: UserCommand,
+    },
 }
 
-/// Runs a parsed command. Returns the process exit code.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. The password is read from stdin (piped); with nothing piped in, one is
+    /// generated and printed once.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// The display name.
+        #[arg(long)]
+        name: String,
+        /// counselor, supervisor or admin.
+        #[arg(long)]
+        role: String,
+        /// A site the user serves (repeat for several; none means all sites).
+        #[arg(long = "site", value_name = "SLUG")]
+        sites: Vec<String>,
+        /// zh-CN (default), zh-TW or en.
+        #[arg(long)]
+        locale: Option<String>,
+    },
+}
+
+/// Runs a parsed command. Returns the process exit code. `stdin` is `None` when it is a
+/// terminal (nothing piped in).
 pub fn run(
     cli: Cli,
     settings: &Settings,
-    stdin: &mut dyn Read,
+    stdin: Option<&mut dyn Read>,
     out: &mut dyn Write,
 ) -> std::io::Result<u8> {
     let dir = cli
@@ -74,6 +102,92 @@ pub fn run(
             answers,
             pretty,
         } => score(&dir, &id, &answers, pretty, stdin, out),
+        Command::User {
+            action:
+                UserCommand::Add {
+                    email,
+                    name,
+                    role,
+                    sites,
+                    locale,
+                },
+        } => user_add(
+            settings,
+            crate::accounts::NewUser {
+                email,
+                name,
+                role,
+                sites,
+                password: None,
+                locale,
+            },
+            stdin,
+            out,
+        ),
+    }
+}
+
+fn user_add(
+    settings: &Settings,
+    mut new: crate::accounts::NewUser,
+    stdin: Option<&mut dyn Read>,
+    out: &mut dyn Write,
+) -> std::io::Result<u8> {
+    if let Some(stdin) = stdin {
+        let mut text = String::new();
+        if stdin.read_to_string(&mut text).is_err() {
+            writeln!(out, "error: the password on stdin is not UTF-8 text")?;
+            return Ok(1);
+        }
+        // One line: the trailing newline of `echo` is not part of the password.
+        let password = text.strip_suffix('\n').unwrap_or(&text);
+        let password = password.strip_suffix('\r').unwrap_or(password);
+        if !password.is_empty() {
+            new.password = Some(password.to_string());
+        }
+    }
+    let result = crate::db::connect(&settings.database).and_then(|pool| {
+        let mut conn = pool.get()?;
+        crate::db::migrate(&mut conn)?;
+        Ok(pool)
+    });
+    let pool = match result {
+        Ok(pool) => pool,
+        Err(e) => {
+            writeln!(out, "error: {e}")?;
+            return Ok(1);
+        }
+    };
+    let mut conn = match pool.get() {
+        Ok(c) => c,
+        Err(e) => {
+            writeln!(out, "error: {e}")?;
+            return Ok(1);
+        }
+    };
+    let who = crate::audit::Who {
+        user_id: None,
+        label: "cli".into(),
+        ip: None,
+    };
+    match crate::accounts::create_user(&mut conn, &who, &new) {
+        Ok((user, generated)) => {
+            writeln!(
+                out,
+                "created {} {} ({})",
+                user.role.as_str(),
+                user.email,
+                user.id
+            )?;
+            if let Some(p) = generated {
+                writeln!(out, "password (shown once, keep it safe): {p}")?;
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            writeln!(out, "error: {e}")?;
+            Ok(1)
+        }
     }
 }
 
@@ -176,7 +290,7 @@ fn score(
     id: &str,
     answers: &str,
     pretty: bool,
-    stdin: &mut dyn Read,
+    stdin: Option<&mut dyn Read>,
     out: &mut dyn Write,
 ) -> std::io::Result<u8> {
     let available = || -> String {
@@ -213,6 +327,11 @@ fn score(
     };
     let text = if answers == "-" {
         let mut s = String::new();
+        let mut terminal = std::io::stdin().lock();
+        let stdin: &mut dyn Read = match stdin {
+            Some(r) => r,
+            None => &mut terminal,
+        };
         if let Err(e) = stdin.read_to_string(&mut s) {
             writeln!(out, "error: cannot read the answers from stdin: {e}")?;
             return Ok(1);

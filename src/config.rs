@@ -20,6 +20,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub privacy: PrivacySettings,
     pub crisis: CrisisSettings,
+    pub auth: AuthSettings,
+    pub alerts: AlertSettings,
     /// `CARELINE_ENV` (not a file key): "production" turns on the strict start-up checks.
     #[serde(skip)]
     pub environment: Option<String>,
@@ -67,6 +69,67 @@ impl std::fmt::Debug for PrivacySettings {
     }
 }
 
+/// Sign-in and sessions.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// The HS256 key session tokens are signed with: at least 32 bytes.
+    pub jwt_key: String,
+    pub issuer: String,
+    pub audience: String,
+    /// How long a session lasts after sign-in.
+    #[serde(with = "humantime_serde")]
+    pub session_ttl: std::time::Duration,
+    /// Wrong passwords allowed (per address and per account) before sign-in is slowed.
+    pub login_free_failures: u32,
+    /// The first delay once those are used up; it doubles with each further failure.
+    #[serde(with = "humantime_serde")]
+    pub login_delay: std::time::Duration,
+    /// The longest delay, and how long failures are remembered.
+    #[serde(with = "humantime_serde")]
+    pub login_max_delay: std::time::Duration,
+    /// Addresses or networks (CIDR) of reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("session_ttl", &self.session_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthSettings {
+    pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("\"{p}\" is not an IP address or network"))
+            })
+            .collect()
+    }
+}
+
+/// The development-only session signing key shipped in `config/default.toml`.
+pub const DEVELOPMENT_JWT_KEY: &str = "development only: not a secret, never use it in production";
+
+/// Alerts: how long counselors have to act on each.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSettings {
+    #[serde(with = "humantime_serde")]
+    pub red_deadline: std::time::Duration,
+    #[serde(with = "humantime_serde")]
+    pub urgent_deadline: std::time::Duration,
+    #[serde(with = "humantime_serde")]
+    pub yellow_deadline: std::time::Duration,
+}
+
 /// The development-only contact key shipped in `config/default.toml`.
 pub const DEVELOPMENT_CONTACT_KEY: &str = "ZGV2ZWxvcG1lbnQgb25seTogbm90IGEgc2VjcmV0ISE=";
 
@@ -100,6 +163,11 @@ impl CrisisLine {
 impl Settings {
     pub fn is_production(&self) -> bool {
         self.environment.as_deref() == Some("production")
+    }
+
+    /// No `CARELINE_ENV`, or `development`: development keys are accepted (with a warning).
+    pub fn is_development(&self) -> bool {
+        matches!(self.environment.as_deref(), None | Some("development"))
     }
 }
 
@@ -186,6 +254,9 @@ impl Settings {
             Environment::with_prefix("CARELINE")
                 .prefix_separator("__")
                 .separator("__")
+                // CARELINE__AUTH__TRUSTED_PROXIES="10.0.0.1,10.1.0.0/16"
+                .list_separator(",")
+                .with_list_parse_key("auth.trusted_proxies")
                 .source(Some(sources.vars.clone().into_iter().collect())),
         );
         let mut settings: Settings = builder.build()?.try_deserialize()?;
@@ -226,6 +297,63 @@ impl Settings {
             return Err(SettingsError::Invalid {
                 key: "privacy.contact_key",
                 message: "the development key must not be used in production; set CARELINE__PRIVACY__CONTACT_KEY to base64 of 32 random bytes".into(),
+            });
+        }
+        if self.auth.jwt_key.len() < 32 {
+            return Err(SettingsError::Invalid {
+                key: "auth.jwt_key",
+                message: format!(
+                    "must be at least 32 bytes, is {}; set CARELINE__AUTH__JWT_KEY to e.g. the output of `head -c 48 /dev/urandom | base64`",
+                    self.auth.jwt_key.len()
+                ),
+            });
+        }
+        if !self.is_development() && self.auth.jwt_key == DEVELOPMENT_JWT_KEY {
+            return Err(SettingsError::Invalid {
+                key: "auth.jwt_key",
+                message: "the development key is accepted only in development; set CARELINE__AUTH__JWT_KEY to a secret of at least 32 bytes".into(),
+            });
+        }
+        if self.auth.issuer.is_empty() || self.auth.audience.is_empty() {
+            return Err(SettingsError::Invalid {
+                key: "auth.issuer",
+                message: "auth.issuer and auth.audience must not be empty".into(),
+            });
+        }
+        if self.auth.session_ttl < std::time::Duration::from_secs(60) {
+            return Err(SettingsError::Invalid {
+                key: "auth.session_ttl",
+                message: "must be at least 1m".into(),
+            });
+        }
+        if self.auth.login_delay.is_zero() || self.auth.login_max_delay < self.auth.login_delay {
+            return Err(SettingsError::Invalid {
+                key: "auth.login_delay",
+                message: "must be more than 0s and at most auth.login_max_delay".into(),
+            });
+        }
+        if let Err(message) = self.auth.trusted_proxies() {
+            return Err(SettingsError::Invalid {
+                key: "auth.trusted_proxies",
+                message,
+            });
+        }
+        for (key, d) in [
+            ("alerts.red_deadline", self.alerts.red_deadline),
+            ("alerts.urgent_deadline", self.alerts.urgent_deadline),
+            ("alerts.yellow_deadline", self.alerts.yellow_deadline),
+        ] {
+            if d.is_zero() {
+                return Err(SettingsError::Invalid {
+                    key,
+                    message: "must be more than 0s".into(),
+                });
+            }
+        }
+        if self.alerts.urgent_deadline > self.alerts.red_deadline {
+            return Err(SettingsError::Invalid {
+                key: "alerts.urgent_deadline",
+                message: "must not be longer than alerts.red_deadline".into(),
             });
         }
         if self.crisis.lines.is_empty() {
@@ -335,5 +463,35 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("CARELINE_ENV"), "{err}");
+    }
+
+    #[test]
+    fn the_session_key_is_checked() {
+        let err = Settings::load_from(&sources(&[("CARELINE__AUTH__JWT_KEY", "short")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("auth.jwt_key") && err.contains("32 bytes"),
+            "{err}"
+        );
+        // The shipped key runs in development only.
+        assert!(Settings::load_from(&sources(&[])).is_ok());
+        let err = Settings::load_from(&Sources {
+            env_name: Some("staging".into()),
+            ..sources(&[])
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("auth.jwt_key"), "{err}");
+        let err = Settings::load_from(&sources(&[(
+            "CARELINE__AUTH__TRUSTED_PROXIES",
+            "10.0.0.0/8,not-an-ip",
+        )]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("not-an-ip") || err.contains("trusted_proxies"),
+            "{err}"
+        );
     }
 }

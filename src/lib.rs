@@ -4,6 +4,9 @@
 //! answers are scored into a tier with reasons (`scoring`); `config` and `telemetry` set the
 //! process up and `cli` is the `careline` command.
 
+pub mod accounts;
+pub mod alerts;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod db;

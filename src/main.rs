@@ -1,4 +1,4 @@
-use std::io::Write;
+use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -17,7 +17,13 @@ fn main() -> ExitCode {
     };
     careline::telemetry::init(&settings.log);
     let mut stdout = std::io::stdout().lock();
-    match cli::run(cli, &settings, &mut std::io::stdin().lock(), &mut stdout) {
+    let mut stdin = std::io::stdin().lock();
+    let piped: Option<&mut dyn Read> = if std::io::stdin().is_terminal() {
+        None
+    } else {
+        Some(&mut stdin)
+    };
+    match cli::run(cli, &settings, piped, &mut stdout) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "error: {e}");

@@ -19,6 +19,17 @@ pub struct AppState {
     pub pool: db::Pool,
     pub catalog: Arc<LiveCatalog>,
     pub cipher: ContactCipher,
+    pub accounts: crate::accounts::Accounts,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Tells open queue pages (server-sent events) that an alert opened or changed.
+    pub notices: tokio::sync::broadcast::Sender<QueueNotice>,
+}
+
+/// An alert opened or changed: no rider data, only which alert and its site.
+#[derive(Debug, Clone)]
+pub struct QueueNotice {
+    pub alert_id: String,
+    pub site: Option<String>,
 }
 
 /// Runs the submit use case on the blocking pool (diesel is synchronous).
@@ -30,7 +41,8 @@ pub async fn submit(
 ) -> Result<Submitted, http::ApiError> {
     let state = web::Data::clone(state);
     let span = tracing::Span::current();
-    web::block(move || {
+    let notify = web::Data::clone(&state);
+    let submitted = web::block(move || {
         let _entered = span.enter();
         let catalog = state.catalog.get();
         let mut conn = state.pool.get().map_err(db::DbError::from);
@@ -44,7 +56,15 @@ pub async fn submit(
         )
         .map_err(http::ApiError::from)
     })
-    .await?
+    .await??;
+    if let Some(alert) = &submitted.alert {
+        tracing::info!(alert = %alert.alert_id, opened = alert.opened, tier = %alert.tier, "alert written");
+        let _ = notify.notices.send(QueueNotice {
+            alert_id: alert.alert_id.clone(),
+            site: alert.site.clone(),
+        });
+    }
+    Ok(submitted)
 }
 
 impl AppState {
@@ -57,6 +77,7 @@ impl AppState {
             cipher: &self.cipher,
             crisis_lines: &self.settings.crisis.lines,
             contact_retention: self.settings.privacy.contact_retention,
+            alerts: &self.settings.alerts,
         }
     }
 }
@@ -71,6 +92,8 @@ pub enum StartupError {
     Bind(String, std::io::Error),
     #[error("configuration: privacy.contact_key: {0}")]
     Key(String),
+    #[error("configuration: auth: {0}")]
+    Auth(String),
 }
 
 /// A built, not yet running, application.
@@ -109,7 +132,34 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
         let cipher =
             ContactCipher::from_base64(&settings.privacy.contact_key).map_err(StartupError::Key)?;
+        // Session keys first: a binary without a JWT crypto backend, or a bad key, stops here.
+        let accounts = crate::accounts::Accounts::new(&settings.auth)
+            .map_err(|e| StartupError::Auth(e.to_string()))?;
+        let trusted_proxies = settings
+            .auth
+            .trusted_proxies()
+            .map_err(StartupError::Auth)?;
+        if settings.is_development() && settings.auth.jwt_key == crate::config::DEVELOPMENT_JWT_KEY
+        {
+            tracing::warn!(
+                "auth.jwt_key is the development key: set CARELINE__AUTH__JWT_KEY before real use"
+            );
+        }
         let pool = connect_and_migrate(&settings).await?;
+        let check = pool.clone();
+        let admins = tokio::task::spawn_blocking(move || {
+            check
+                .get()
+                .map_err(db::DbError::from)
+                .and_then(|mut c| db::accounts::count_admins(&mut c))
+        })
+        .await
+        .map_err(|e| db::DbError::Connect(e.to_string()))??;
+        if admins == 0 {
+            tracing::warn!(
+                "no administrator yet: create one with `careline user add --email you@example.org --name \"Your Name\" --role admin` (the password is read from stdin, or generated and printed once)"
+            );
+        }
         let dir = settings.questionnaires.dir.clone();
         let catalog = Arc::new(
             LiveCatalog::load(&dir)
@@ -134,13 +184,16 @@ impl Application {
             pool,
             catalog,
             cipher,
+            accounts,
+            trusted_proxies,
+            notices: tokio::sync::broadcast::channel(256).0,
         });
         let server_state = web::Data::clone(&state);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::clone(&server_state))
                 .wrap(middleware::Compress::default())
-                .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+                .wrap(http::security_headers())
                 .configure(http::configure)
                 .configure(crate::web::configure)
         })

@@ -4,6 +4,9 @@
 //! Diesel is synchronous: callers on the async runtime go through `web::block` /
 //! `spawn_blocking`, never call these functions directly on a worker thread.
 
+pub mod accounts;
+pub mod alerts;
+pub mod audit;
 pub mod schema;
 pub mod screenings;
 
@@ -174,4 +177,34 @@ pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
         e,
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
+}
+
+/// Runs `f` in a transaction that takes the write lock at once. On SQLite a plain (deferred)
+/// transaction that reads before it writes cannot wait for a concurrent writer: it fails with
+/// "database is locked" instead. `BEGIN IMMEDIATE` waits (busy_timeout) before any read.
+/// PostgreSQL needs nothing special.
+pub fn write_transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    type Manager = <AnyConnection as Connection>::TransactionManager;
+    match conn {
+        AnyConnection::Postgresql(_) => conn.transaction(f),
+        AnyConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+            match f(conn) {
+                // As diesel's own `Connection::transaction`.
+                Ok(value) => {
+                    Manager::commit_transaction(conn)?;
+                    Ok(value)
+                }
+                Err(e) => match Manager::rollback_transaction(conn) {
+                    Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(e),
+                    Err(rollback) => Err(rollback.into()),
+                },
+            }
+        }
+    }
 }

@@ -38,9 +38,118 @@ diesel::table! {
         ciphertext -> Binary,
         created_at -> Timestamp,
         delete_after -> Timestamp,
+        rider_key -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    sites (slug) {
+        slug -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        password_hash -> Text,
+        active -> Bool,
+        locale -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_sites (user_id, site) {
+        user_id -> Text,
+        site -> Text,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    alerts (id) {
+        id -> Text,
+        reference -> Text,
+        tier -> Text,
+        urgent -> Bool,
+        priority -> Integer,
+        site -> Nullable<Text>,
+        reasons -> Text,
+        status -> Text,
+        assignee_id -> Nullable<Text>,
+        rider_key -> Nullable<Text>,
+        created_at -> Timestamp,
+        deadline_at -> Timestamp,
+        acknowledged_at -> Nullable<Timestamp>,
+        resolved_at -> Nullable<Timestamp>,
+        outcome -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    alert_screenings (screening_id) {
+        screening_id -> Text,
+        alert_id -> Text,
+    }
+}
+
+diesel::table! {
+    alert_events (id) {
+        id -> Text,
+        alert_id -> Text,
+        at -> Timestamp,
+        actor_id -> Nullable<Text>,
+        kind -> Text,
+        detail -> Text,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        at -> Timestamp,
+        actor_id -> Nullable<Text>,
+        actor -> Text,
+        action -> Text,
+        target -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        detail -> Text,
     }
 }
 
 diesel::joinable!(screenings -> questionnaire_versions (content_hash));
 diesel::joinable!(contacts -> screenings (screening_id));
-diesel::allow_tables_to_appear_in_same_query!(questionnaire_versions, screenings, contacts);
+diesel::joinable!(user_sites -> users (user_id));
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(alert_screenings -> alerts (alert_id));
+diesel::joinable!(alert_screenings -> screenings (screening_id));
+diesel::joinable!(alert_events -> alerts (alert_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    questionnaire_versions,
+    screenings,
+    contacts,
+    sites,
+    users,
+    user_sites,
+    sessions,
+    alerts,
+    alert_screenings,
+    alert_events,
+    audit_log,
+);

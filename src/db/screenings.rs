@@ -57,6 +57,8 @@ pub struct ContactRow {
     pub ciphertext: Vec<u8>,
     pub created_at: NaiveDateTime,
     pub delete_after: NaiveDateTime,
+    /// Keyed hash of the phone number: links the screenings of one identified rider.
+    pub rider_key: Option<String>,
 }
 
 impl std::fmt::Debug for ContactRow {
@@ -76,19 +78,22 @@ pub struct Replay {
 
 #[derive(Debug)]
 pub enum Inserted {
-    New,
+    /// Stored; with the alert it opened or joined, if yellow or red.
+    New(Option<super::alerts::Written>),
     /// A screening with the same idempotency key exists; nothing was written.
     Duplicate(Replay),
 }
 
-/// Writes the screening (and its version row, and the contact if any) in one transaction.
+/// Writes the screening (and its version row, the contact if any, and its alert if any) in one
+/// transaction: no screening without its alert. A site that names no known site is dropped.
 pub fn insert(
     conn: &mut AnyConnection,
     version: &NewVersion<'_>,
     row: &ScreeningRow,
     contact: Option<&ContactRow>,
+    alert: Option<&super::alerts::NewAlert>,
 ) -> Result<Inserted, DbError> {
-    let result = conn.transaction::<_, diesel::result::Error, _>(|c| {
+    let result = super::write_transaction::<_, diesel::result::Error, _>(conn, |c| {
         // ON CONFLICT is not in diesel's common dialect: each backend runs its own statement.
         match c {
             AnyConnection::Sqlite(c) => diesel::insert_into(questionnaire_versions::table)
@@ -100,18 +105,35 @@ pub fn insert(
                 .on_conflict_do_nothing()
                 .execute(c)?,
         };
+        let mut row = row.clone();
+        if let Some(site) = &row.site
+            && !super::accounts::site_exists(c, site)?
+        {
+            // A mistyped or retired QR code must never block a rider.
+            row.site = None;
+        }
         diesel::insert_into(screenings::table)
-            .values(row)
+            .values(&row)
             .execute(c)?;
         if let Some(contact) = contact {
             diesel::insert_into(contacts::table)
                 .values(contact)
                 .execute(c)?;
         }
-        Ok(())
+        let written = match alert {
+            Some(alert) => Some(super::alerts::open_or_attach(
+                c,
+                alert,
+                &row.id,
+                row.site.as_deref(),
+                contact.and_then(|c| c.rider_key.as_deref()),
+            )?),
+            None => None,
+        };
+        Ok(written)
     });
     match result {
-        Ok(()) => Ok(Inserted::New),
+        Ok(written) => Ok(Inserted::New(written)),
         Err(e) if is_unique_violation(&e) && row.idempotency_key.is_some() => {
             let key = row.idempotency_key.as_deref().unwrap_or_default();
             match find_by_idempotency_key(conn, key)? {
@@ -154,13 +176,22 @@ pub fn count_contacts(conn: &mut AnyConnection) -> Result<i64, DbError> {
     Ok(contacts::table.count().get_result(conn)?)
 }
 
-/// Adds a contact to a screening that has none yet. Returns false if it already has one.
+/// Adds a contact to a screening that has none yet, and makes the screening's alert (if any)
+/// one of an identified rider. Returns false if it already has one.
 pub fn add_contact(conn: &mut AnyConnection, contact: &ContactRow) -> Result<bool, DbError> {
-    match diesel::insert_into(contacts::table)
-        .values(contact)
-        .execute(conn)
-    {
-        Ok(_) => Ok(true),
+    let result = super::write_transaction(conn, |c| {
+        diesel::insert_into(contacts::table)
+            .values(contact)
+            .execute(c)?;
+        if let Some(key) = &contact.rider_key
+            && let Some(alert) = super::alerts::alert_of_screening(c, &contact.screening_id)?
+        {
+            super::alerts::set_rider_key(c, &alert, key)?;
+        }
+        Ok::<_, diesel::result::Error>(())
+    });
+    match result {
+        Ok(()) => Ok(true),
         Err(e) if is_unique_violation(&e) => Ok(false),
         Err(e) => Err(e.into()),
     }
@@ -257,10 +288,11 @@ mod tests {
                 ciphertext: vec![1, 2, 3],
                 created_at: now,
                 delete_after: now + chrono::Duration::days(days_left),
+                rider_key: None,
             };
             assert!(matches!(
-                insert(conn, &version, &screening(id, now), Some(&contact)).unwrap(),
-                Inserted::New
+                insert(conn, &version, &screening(id, now), Some(&contact), None).unwrap(),
+                Inserted::New(None)
             ));
         }
         assert_eq!(delete_expired_contacts(conn, now).unwrap(), 1);
@@ -280,6 +312,7 @@ mod tests {
             ciphertext: vec![1],
             created_at: now,
             delete_after: now,
+            rider_key: None,
         };
         assert!(
             add_contact(conn, &orphan).is_err(),

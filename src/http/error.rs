@@ -25,6 +25,21 @@ pub enum ApiError {
     },
     #[error("{1}")]
     Conflict(&'static str, String),
+    /// An alert not in the state an action needs: `details` holds the alert as it is now.
+    #[error("{message}")]
+    AlertConflict {
+        message: String,
+        details: Vec<serde_json::Value>,
+    },
+    #[error("sign in first: no session, or it has ended")]
+    Unauthorized,
+    /// A failed sign-in: one message whatever was wrong.
+    #[error("{0}")]
+    BadCredentials(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{message}")]
+    TooManyRequests { retry_after: u64, message: String },
     #[error("{0}")]
     Unavailable(String),
     #[error("internal error")]
@@ -57,7 +72,9 @@ pub(super) struct NotSavedBody<'a> {
 pub(super) struct Inner<'a> {
     /// A stable machine-readable code: `bad_request`, `not_found`, `payload_too_large`,
     /// `unsupported_media_type`, `invalid_answers`, `invalid_request`, `consent_required`,
-    /// `idempotency_key_reused`, `contact_already_given`, `unavailable`, `not_saved` or `internal`.
+    /// `idempotency_key_reused`, `contact_already_given`, `unauthorized`, `forbidden`,
+    /// `bad_credentials`, `too_many_requests`, `conflict`, `unavailable`, `not_saved` or
+    /// `internal`.
     #[schema(value_type = String, example = "invalid_answers")]
     code: &'a str,
     /// A sentence for people.
@@ -96,6 +113,11 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unprocessable { code, .. } => code,
             ApiError::Conflict(code, _) => code,
+            ApiError::AlertConflict { .. } => "conflict",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::BadCredentials(_) => "bad_credentials",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
             ApiError::NotSaved(_) => "not_saved",
@@ -111,7 +133,10 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Conflict(..) => StatusCode::CONFLICT,
+            ApiError::Conflict(..) | ApiError::AlertConflict { .. } => StatusCode::CONFLICT,
+            ApiError::Unauthorized | ApiError::BadCredentials(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::NotSaved(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -128,7 +153,9 @@ impl ResponseError for ApiError {
             other => other.to_string(),
         };
         let details: &[serde_json::Value] = match self {
-            ApiError::Unprocessable { details, .. } => details,
+            ApiError::Unprocessable { details, .. } | ApiError::AlertConflict { details, .. } => {
+                details
+            }
             _ => &[],
         };
         if let ApiError::NotSaved(result) = self {
@@ -142,7 +169,17 @@ impl ResponseError for ApiError {
                 result,
             });
         }
-        HttpResponse::build(self.status_code()).json(Body {
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            ApiError::Unauthorized => {
+                response.insert_header(("WWW-Authenticate", "Bearer realm=\"careline\""));
+            }
+            ApiError::TooManyRequests { retry_after, .. } => {
+                response.insert_header(("Retry-After", retry_after.to_string()));
+            }
+            _ => {}
+        }
+        response.json(Body {
             error: Inner {
                 code: self.code(),
                 message,
@@ -208,6 +245,66 @@ impl From<ContactError> for ApiError {
             }
             ContactError::Db(e) => ApiError::internal(e),
         }
+    }
+}
+
+impl From<crate::accounts::AuthError> for ApiError {
+    fn from(e: crate::accounts::AuthError) -> Self {
+        use crate::accounts::AuthError;
+        match e {
+            AuthError::BadCredentials => ApiError::BadCredentials(e.to_string()),
+            AuthError::Throttled(wait) => ApiError::TooManyRequests {
+                retry_after: wait.as_secs().max(1),
+                message: e.to_string(),
+            },
+            AuthError::Unauthenticated => ApiError::Unauthorized,
+            AuthError::Db(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<crate::alerts::AlertError> for ApiError {
+    fn from(e: crate::alerts::AlertError) -> Self {
+        use crate::alerts::AlertError;
+        match e {
+            AlertError::NotFound | AlertError::Denied(_) => ApiError::NotFound(e.to_string()),
+            AlertError::Forbidden => ApiError::Forbidden(e.to_string()),
+            AlertError::Conflict { message, alert } => ApiError::AlertConflict {
+                message,
+                details: (*alert)
+                    .iter()
+                    .filter_map(|a| serde_json::to_value(a).ok())
+                    .collect(),
+            },
+            AlertError::Invalid { field, message } => ApiError::Unprocessable {
+                code: "invalid_request",
+                message: format!("{field}: {message}"),
+                details: vec![serde_json::json!({"field": field, "message": message})],
+            },
+            AlertError::Db(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<crate::accounts::AdminError> for ApiError {
+    fn from(e: crate::accounts::AdminError) -> Self {
+        use crate::accounts::AdminError;
+        match e {
+            AdminError::Invalid { field, message } => ApiError::Unprocessable {
+                code: "invalid_request",
+                message: format!("{field}: {message}"),
+                details: vec![serde_json::json!({"field": field, "message": message})],
+            },
+            AdminError::Conflict(m) => ApiError::Conflict("conflict", m),
+            AdminError::NotFound => ApiError::NotFound("no such record".into()),
+            AdminError::Db(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> Self {
+        ApiError::internal(e)
     }
 }
 

@@ -1,8 +1,15 @@
 //! The only home of actix-web: routes, extractors, the JSON API handlers and error mapping.
 //! Handlers are thin: extract, call one use case on the blocking pool, map the result.
 
+mod admin_api;
+mod alerts_api;
+pub mod auth;
+mod auth_api;
 pub mod error;
 pub mod openapi;
+
+pub use admin_api::{AuditParams, audit_page};
+pub use alerts_api::QueueParams;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -25,8 +32,72 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/api/v1")
                 .route("/questionnaires", web::get().to(list_questionnaires))
                 .route("/questionnaires/{id}", web::get().to(get_questionnaire))
-                .route("/screenings", web::post().to(submit_screening)),
+                .route("/screenings", web::post().to(submit_screening))
+                .route("/auth/login", web::post().to(auth_api::login))
+                .route("/auth/logout", web::post().to(auth_api::logout))
+                .route("/auth/me", web::get().to(auth_api::whoami))
+                .route("/auth/password", web::post().to(auth_api::change_password))
+                .route("/alerts", web::get().to(alerts_api::list))
+                // Before `/alerts/{id}`: "events" is not an alert.
+                .route("/alerts/events", web::get().to(alerts_api::events))
+                .route("/alerts/take-next", web::post().to(alerts_api::take_next))
+                .route("/alerts/{id}", web::get().to(alerts_api::detail))
+                .route(
+                    "/alerts/{id}/acknowledge",
+                    web::post().to(alerts_api::acknowledge),
+                )
+                .route(
+                    "/alerts/{id}/unacknowledge",
+                    web::post().to(alerts_api::unacknowledge),
+                )
+                .route("/alerts/{id}/notes", web::post().to(alerts_api::add_note))
+                .route("/alerts/{id}/resolve", web::post().to(alerts_api::resolve))
+                .route("/alerts/{id}/assign", web::post().to(alerts_api::assign))
+                .route("/admin/users", web::get().to(admin_api::list_users))
+                .route("/admin/users", web::post().to(admin_api::create_user))
+                .route("/admin/users/{id}", web::patch().to(admin_api::update_user))
+                .route("/admin/sites", web::get().to(admin_api::list_sites))
+                .route("/admin/sites", web::post().to(admin_api::create_site))
+                .route(
+                    "/admin/sites/{slug}",
+                    web::patch().to(admin_api::rename_site),
+                )
+                .route("/admin/audit", web::get().to(admin_api::audit)),
         );
+}
+
+/// Headers on every response. Pages set their own, stricter CSP; assets their own caching.
+/// Everything else is never cached: answers, alerts and sessions must not sit in a cache.
+pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        ))
+        .add((header::CACHE_CONTROL, "no-store"))
+}
+
+/// Runs `f` with a pooled connection on the blocking pool (diesel and argon2 block).
+pub async fn run<T, E, F>(state: &web::Data<AppState>, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+    F: FnOnce(&mut db::AnyConnection, &AppState) -> Result<T, E> + Send + 'static,
+{
+    let state = web::Data::clone(state);
+    let span = tracing::Span::current();
+    web::block(move || {
+        let _entered = span.enter();
+        let mut conn = state
+            .pool
+            .get()
+            .map_err(|e| ApiError::internal(db::DbError::from(e)))?;
+        f(&mut conn, &state).map_err(Into::into)
+    })
+    .await?
 }
 
 /// `GET /healthz`.

@@ -27,15 +27,38 @@ use utoipa::OpenApi;
         super::list_questionnaires,
         super::get_questionnaire,
         super::submit_screening,
+        super::auth_api::login,
+        super::auth_api::logout,
+        super::auth_api::whoami,
+        super::auth_api::change_password,
+        super::alerts_api::list,
+        super::alerts_api::events,
+        super::alerts_api::take_next,
+        super::alerts_api::detail,
+        super::alerts_api::acknowledge,
+        super::alerts_api::unacknowledge,
+        super::alerts_api::add_note,
+        super::alerts_api::resolve,
+        super::alerts_api::assign,
+        super::admin_api::list_users,
+        super::admin_api::create_user,
+        super::admin_api::update_user,
+        super::admin_api::list_sites,
+        super::admin_api::create_site,
+        super::admin_api::rename_site,
+        super::admin_api::audit,
     ),
     // Referenced only from `ErrorObject.details`, which the derive does not follow.
     components(schemas(crate::scoring::AnswerError, crate::screening::FieldError)),
-    modifiers(&NoLicense),
+    modifiers(&NoLicense, &BearerAuth),
     tags(
         (name = "health", description = "Liveness and readiness probes."),
         (name = "questionnaires", description = "The questionnaires being served."),
         (name = "screenings", description = "Submitting a rider's answers."),
         (name = "meta", description = "This document."),
+        (name = "auth", description = "Signing in and out. API clients send `Authorization: Bearer <token>`; the browser uses an HttpOnly cookie, and its state-changing requests carry `X-CSRF-Token`."),
+        (name = "alerts", description = "The counselors' queue and the alert lifecycle."),
+        (name = "admin", description = "Users, sites and the audit log (admins only)."),
     )
 )]
 pub struct ApiDoc;
@@ -48,6 +71,26 @@ struct NoLicense;
 impl utoipa::Modify for NoLicense {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         openapi.info.license = None;
+    }
+}
+
+/// The `bearer` security scheme the signed-in endpoints name.
+#[derive(Debug)]
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
     }
 }
 
@@ -394,13 +437,14 @@ mod tests {
         let registered = registered_routes(|cfg| {
             crate::http::configure(cfg);
             cfg.service(
-                web::scope("/api/v1").route("/alerts/{id:[0-9]+}", web::get().to(HttpResponse::Ok)),
+                web::scope("/api/v1")
+                    .route("/widgets/{id:[0-9]+}", web::get().to(HttpResponse::Ok)),
             );
         })
         .await;
         let problems = differences(&registered, &documented_routes());
         assert!(
-            problems.contains(r#"("GET", "/api/v1/alerts/{id}")"#),
+            problems.contains(r#"("GET", "/api/v1/widgets/{id}")"#),
             "{problems}"
         );
     }

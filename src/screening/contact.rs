@@ -55,6 +55,8 @@ impl Contact {
 #[derive(Clone)]
 pub struct ContactCipher {
     cipher: Aes256Gcm,
+    /// HMAC key for `rider_key`, derived from the contact key (never the key itself).
+    rider_mac_key: [u8; 32],
 }
 
 impl std::fmt::Debug for ContactCipher {
@@ -76,7 +78,28 @@ impl ContactCipher {
             ));
         }
         let cipher = Aes256Gcm::new_from_slice(&bytes).map_err(|e| e.to_string())?;
-        Ok(ContactCipher { cipher })
+        use sha2::Digest;
+        let rider_mac_key: [u8; 32] = sha2::Sha256::new()
+            .chain_update(b"careline rider key v1\0")
+            .chain_update(&bytes)
+            .finalize()
+            .into();
+        Ok(ContactCipher {
+            cipher,
+            rider_mac_key,
+        })
+    }
+
+    /// Who an identified rider is, without the phone number: a keyed hash of its digits. Two
+    /// screenings that left the same number are the same rider's; the database alone cannot
+    /// tell the number.
+    pub fn rider_key(&self, contact: &Contact) -> String {
+        use hmac::{KeyInit, Mac};
+        let digits: String = contact.phone.chars().filter(char::is_ascii_digit).collect();
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.rider_mac_key)
+            .expect("HMAC takes a key of any length");
+        mac.update(digits.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
     }
 
     /// Returns (nonce, ciphertext). `aad` binds the ciphertext to its screening, so a row copied

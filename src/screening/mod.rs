@@ -108,6 +108,8 @@ pub struct Submitted {
     pub contact_token: Option<String>,
     /// True when this answers a repeated request from the first stored response.
     pub replayed: bool,
+    /// The alert this screening opened or joined (yellow and red; `None` on a replay).
+    pub alert: Option<crate::db::alerts::Written>,
 }
 
 /// What `submit` needs besides the request.
@@ -117,6 +119,7 @@ pub struct Context<'a> {
     pub cipher: &'a ContactCipher,
     pub crisis_lines: &'a [CrisisLine],
     pub contact_retention: std::time::Duration,
+    pub alerts: &'a crate::config::AlertSettings,
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -206,6 +209,7 @@ fn replay(replay: store::Replay, request_hash: &str) -> Result<Submitted, Submit
         response,
         contact_token: None,
         replayed: true,
+        alert: None,
     })
 }
 
@@ -326,11 +330,13 @@ pub fn submit_or_not_saved(
         source: &q.source,
         first_used_at: now,
     };
-    match store::insert(conn, &version, &row, contact_row.as_ref()) {
-        Ok(Inserted::New) => Ok(Submitted {
+    let alert = crate::alerts::new_alert(&outcome, ctx.alerts, now);
+    match store::insert(conn, &version, &row, contact_row.as_ref(), alert.as_ref()) {
+        Ok(Inserted::New(alert)) => Ok(Submitted {
             response,
             contact_token: Some(contact_token),
             replayed: false,
+            alert,
         }),
         Ok(Inserted::Duplicate(existing)) => replay(existing, request_hash),
         Err(e) => Err(not_saved(&response, e)),
@@ -355,6 +361,7 @@ fn contact_row(ctx: Context<'_>, screening_id: &str, contact: &Contact) -> Conta
         ciphertext,
         created_at: now,
         delete_after: now + retention,
+        rider_key: Some(ctx.cipher.rider_key(contact)),
     }
 }
 
@@ -443,6 +450,13 @@ mod tests {
             cipher: &cipher,
             crisis_lines: &lines,
             contact_retention: std::time::Duration::from_secs(60),
+            alerts: &crate::config::Settings::load_from(&crate::config::Sources {
+                config_dir: "/nonexistent".into(),
+                env_name: None,
+                vars: Default::default(),
+            })
+            .unwrap()
+            .alerts,
         };
 
         // No connection at all (the pool timed out).

@@ -115,7 +115,7 @@ impl<T: Template> Render for T {
                 "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                  form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
             ))
-            .insert_header((header::REFERRER_POLICY, "same-origin"))
+            .insert_header((header::REFERRER_POLICY, "no-referrer"))
             .insert_header((header::X_FRAME_OPTIONS, "DENY"));
         for c in cookies {
             response.cookie(c);

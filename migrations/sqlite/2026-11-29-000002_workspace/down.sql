@@ -1,0 +1,10 @@
+DROP INDEX contacts_rider;
+ALTER TABLE contacts DROP COLUMN rider_key;
+DROP TABLE audit_log;
+DROP TABLE alert_events;
+DROP TABLE alert_screenings;
+DROP TABLE alerts;
+DROP TABLE sessions;
+DROP TABLE user_sites;
+DROP TABLE users;
+DROP TABLE sites;

@@ -1,0 +1,240 @@
+//! Users, the sites they serve, sessions, and the sites (stations) themselves.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{sessions, sites, user_sites, users};
+use super::{AnyConnection, DbError};
+
+#[derive(Clone, Insertable, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub password_hash: String,
+    pub active: bool,
+    pub locale: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl std::fmt::Debug for UserRow {
+    // No email, no hash: ids are what logs carry.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRow")
+            .field("id", &self.id)
+            .field("role", &self.role)
+            .field("active", &self.active)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Insertable, Queryable, Selectable)]
+#[diesel(table_name = sites)]
+pub struct SiteRow {
+    pub slug: String,
+    pub name: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable, Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    pub id: String,
+    pub user_id: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+pub fn insert_user(
+    conn: &mut AnyConnection,
+    user: &UserRow,
+    sites: &[String],
+) -> Result<(), DbError> {
+    conn.transaction::<_, diesel::result::Error, _>(|c| {
+        diesel::insert_into(users::table).values(user).execute(c)?;
+        set_user_sites(c, &user.id, sites)?;
+        Ok(())
+    })?;
+    Ok(())
+}
+
+pub fn set_user_sites(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    sites: &[String],
+) -> Result<(), diesel::result::Error> {
+    diesel::delete(user_sites::table.filter(user_sites::user_id.eq(user_id))).execute(conn)?;
+    for site in sites {
+        diesel::insert_into(user_sites::table)
+            .values((user_sites::user_id.eq(user_id), user_sites::site.eq(site)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn find_user(conn: &mut AnyConnection, id: &str) -> Result<Option<UserRow>, DbError> {
+    Ok(users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_user_by_email(
+    conn: &mut AnyConnection,
+    email: &str,
+) -> Result<Option<UserRow>, DbError> {
+    Ok(users::table
+        .filter(users::email.eq(email))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn list_users(conn: &mut AnyConnection) -> Result<Vec<UserRow>, DbError> {
+    Ok(users::table
+        .order((users::role.asc(), users::name.asc()))
+        .select(UserRow::as_select())
+        .load(conn)?)
+}
+
+pub fn user_sites(conn: &mut AnyConnection, user_id: &str) -> Result<Vec<String>, DbError> {
+    Ok(user_sites::table
+        .filter(user_sites::user_id.eq(user_id))
+        .order(user_sites::site.asc())
+        .select(user_sites::site)
+        .load(conn)?)
+}
+
+pub fn all_user_sites(conn: &mut AnyConnection) -> Result<Vec<(String, String)>, DbError> {
+    Ok(user_sites::table
+        .order((user_sites::user_id.asc(), user_sites::site.asc()))
+        .select((user_sites::user_id, user_sites::site))
+        .load(conn)?)
+}
+
+pub fn count_admins(conn: &mut AnyConnection) -> Result<i64, DbError> {
+    Ok(users::table
+        .filter(users::role.eq("admin"))
+        .filter(users::active.eq(true))
+        .count()
+        .get_result(conn)?)
+}
+
+/// Changes the given fields; `None` leaves a field as it is.
+#[derive(Debug, Default, Clone, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub name: Option<String>,
+    pub role: Option<String>,
+    pub password_hash: Option<String>,
+    pub active: Option<bool>,
+    pub locale: Option<String>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+pub fn update_user(
+    conn: &mut AnyConnection,
+    id: &str,
+    changes: &UserChanges,
+) -> Result<usize, diesel::result::Error> {
+    diesel::update(users::table.find(id))
+        .set(changes)
+        .execute(conn)
+}
+
+pub fn insert_session(conn: &mut AnyConnection, row: &SessionRow) -> Result<(), DbError> {
+    diesel::insert_into(sessions::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A live session and its user: not revoked, not expired, the user active.
+pub fn live_session(
+    conn: &mut AnyConnection,
+    session_id: &str,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> Result<Option<UserRow>, DbError> {
+    Ok(sessions::table
+        .inner_join(users::table)
+        .filter(sessions::id.eq(session_id))
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::expires_at.gt(now))
+        .filter(users::active.eq(true))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn revoke_session(
+    conn: &mut AnyConnection,
+    session_id: &str,
+    now: NaiveDateTime,
+) -> Result<usize, diesel::result::Error> {
+    diesel::update(
+        sessions::table
+            .filter(sessions::id.eq(session_id))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set(sessions::revoked_at.eq(Some(now)))
+    .execute(conn)
+}
+
+/// Ends every session of a user (all but `keep`, if given).
+pub fn revoke_user_sessions(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    keep: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<usize, diesel::result::Error> {
+    let target = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::id.ne(keep.unwrap_or("")));
+    diesel::update(target)
+        .set(sessions::revoked_at.eq(Some(now)))
+        .execute(conn)
+}
+
+/// Removes sessions that ended long ago (the audit log keeps the sign-ins).
+pub fn delete_old_sessions(
+    conn: &mut AnyConnection,
+    before: NaiveDateTime,
+) -> Result<usize, DbError> {
+    Ok(diesel::delete(sessions::table.filter(sessions::expires_at.lt(before))).execute(conn)?)
+}
+
+pub fn list_sites(conn: &mut AnyConnection) -> Result<Vec<SiteRow>, DbError> {
+    Ok(sites::table
+        .order(sites::slug.asc())
+        .select(SiteRow::as_select())
+        .load(conn)?)
+}
+
+pub fn site_exists(conn: &mut AnyConnection, slug: &str) -> Result<bool, diesel::result::Error> {
+    Ok(sites::table.find(slug).count().get_result::<i64>(conn)? > 0)
+}
+
+pub fn insert_site(conn: &mut AnyConnection, row: &SiteRow) -> Result<(), diesel::result::Error> {
+    diesel::insert_into(sites::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn rename_site(
+    conn: &mut AnyConnection,
+    slug: &str,
+    name: &str,
+) -> Result<usize, diesel::result::Error> {
+    diesel::update(sites::table.find(slug))
+        .set(sites::name.eq(name))
+        .execute(conn)
+}

@@ -1,0 +1,472 @@
+//! Alerts, the screenings behind them, and their append-only timeline.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{alert_events, alert_screenings, alerts, contacts, screenings, users};
+use super::{AnyConnection, DbError};
+
+#[derive(Debug, Clone, Insertable, Queryable, Selectable)]
+#[diesel(table_name = alerts)]
+pub struct AlertRow {
+    pub id: String,
+    pub reference: String,
+    pub tier: String,
+    pub urgent: bool,
+    pub priority: i32,
+    pub site: Option<String>,
+    pub reasons: String,
+    pub status: String,
+    pub assignee_id: Option<String>,
+    pub rider_key: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub deadline_at: NaiveDateTime,
+    pub acknowledged_at: Option<NaiveDateTime>,
+    pub resolved_at: Option<NaiveDateTime>,
+    pub outcome: Option<String>,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Insertable, Queryable, Selectable)]
+#[diesel(table_name = alert_events)]
+pub struct EventRow {
+    pub id: String,
+    pub alert_id: String,
+    pub at: NaiveDateTime,
+    pub actor_id: Option<String>,
+    pub kind: String,
+    /// JSON.
+    pub detail: String,
+}
+
+/// What the queue may show: `sites` None means every site (and alerts without one).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub statuses: Vec<String>,
+    pub tiers: Vec<String>,
+    pub site: Option<String>,
+    pub visible_sites: Option<Vec<String>>,
+    pub limit: i64,
+}
+
+/// The alert a yellow or red screening opens (or the rider's open alert it joins).
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    pub id: String,
+    /// Candidate references, tried in order until one is free.
+    pub references: Vec<String>,
+    pub tier: String,
+    pub urgent: bool,
+    pub priority: i32,
+    /// JSON list of reasons.
+    pub reasons: String,
+    pub created_at: NaiveDateTime,
+    pub deadline_at: NaiveDateTime,
+}
+
+/// What the submit transaction did about an alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub alert_id: String,
+    pub reference: String,
+    /// False when the screening joined the rider's open alert.
+    pub opened: bool,
+    pub tier: String,
+    pub urgent: bool,
+    pub site: Option<String>,
+}
+
+fn event_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Opens the alert, or attaches the screening to the identified rider's unresolved alert
+/// (raising its tier, urgency and deadline when the new screening is more severe).
+pub fn open_or_attach(
+    conn: &mut AnyConnection,
+    new: &NewAlert,
+    screening_id: &str,
+    site: Option<&str>,
+    rider_key: Option<&str>,
+) -> Result<Written, diesel::result::Error> {
+    if let Some(key) = rider_key
+        && let Some(existing) = active_for_rider(conn, key)?
+    {
+        link_screening(conn, &existing.id, screening_id)?;
+        let raised = new.priority < existing.priority;
+        let (tier, urgent) = if raised {
+            let deadline = existing.deadline_at.min(new.deadline_at);
+            raise(
+                conn,
+                &existing.id,
+                &new.tier,
+                new.urgent,
+                new.priority,
+                deadline,
+                &new.reasons,
+                new.created_at,
+            )?;
+            (new.tier.clone(), new.urgent)
+        } else {
+            (existing.tier.clone(), existing.urgent)
+        };
+        insert_event(
+            conn,
+            &EventRow {
+                id: event_id(),
+                alert_id: existing.id.clone(),
+                at: new.created_at,
+                actor_id: None,
+                kind: "attached".into(),
+                detail: serde_json::json!({
+                    "screening_id": screening_id,
+                    "tier": new.tier,
+                    "raised": raised,
+                })
+                .to_string(),
+            },
+        )?;
+        return Ok(Written {
+            alert_id: existing.id,
+            reference: existing.reference,
+            opened: false,
+            tier,
+            urgent,
+            site: existing.site,
+        });
+    }
+    let mut row = AlertRow {
+        id: new.id.clone(),
+        reference: String::new(),
+        tier: new.tier.clone(),
+        urgent: new.urgent,
+        priority: new.priority,
+        site: site.map(str::to_string),
+        reasons: new.reasons.clone(),
+        status: "open".into(),
+        assignee_id: None,
+        rider_key: rider_key.map(str::to_string),
+        created_at: new.created_at,
+        deadline_at: new.deadline_at,
+        acknowledged_at: None,
+        resolved_at: None,
+        outcome: None,
+        updated_at: new.created_at,
+    };
+    let mut inserted = false;
+    for reference in &new.references {
+        row.reference = reference.clone();
+        // A savepoint: a taken reference (two instances picking the same one at once) must not
+        // abort the screening's transaction.
+        match conn.transaction(|c| insert(c, &row)) {
+            Ok(()) => {
+                inserted = true;
+                break;
+            }
+            Err(e) if super::is_unique_violation(&e) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    if !inserted {
+        return Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            Box::new("no free alert reference among the candidates".to_string()),
+        ));
+    }
+    link_screening(conn, &row.id, screening_id)?;
+    insert_event(
+        conn,
+        &EventRow {
+            id: event_id(),
+            alert_id: row.id.clone(),
+            at: new.created_at,
+            actor_id: None,
+            kind: "opened".into(),
+            detail: serde_json::json!({"screening_id": screening_id, "tier": new.tier, "urgent": new.urgent})
+                .to_string(),
+        },
+    )?;
+    Ok(Written {
+        alert_id: row.id,
+        reference: row.reference,
+        opened: true,
+        tier: row.tier,
+        urgent: row.urgent,
+        site: row.site,
+    })
+}
+
+pub fn insert(conn: &mut AnyConnection, row: &AlertRow) -> Result<(), diesel::result::Error> {
+    diesel::insert_into(alerts::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn link_screening(
+    conn: &mut AnyConnection,
+    alert_id: &str,
+    screening_id: &str,
+) -> Result<(), diesel::result::Error> {
+    diesel::insert_into(alert_screenings::table)
+        .values((
+            alert_screenings::alert_id.eq(alert_id),
+            alert_screenings::screening_id.eq(screening_id),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn insert_event(conn: &mut AnyConnection, row: &EventRow) -> Result<(), diesel::result::Error> {
+    diesel::insert_into(alert_events::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The alert of an identified rider that is not resolved yet, if any.
+pub fn active_for_rider(
+    conn: &mut AnyConnection,
+    rider_key: &str,
+) -> Result<Option<AlertRow>, diesel::result::Error> {
+    alerts::table
+        .filter(alerts::rider_key.eq(rider_key))
+        .filter(alerts::status.ne("resolved"))
+        .order(alerts::created_at.asc())
+        .select(AlertRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Raises an alert's tier (a later, more severe screening of the same rider).
+pub fn raise(
+    conn: &mut AnyConnection,
+    id: &str,
+    tier: &str,
+    urgent: bool,
+    priority: i32,
+    deadline_at: NaiveDateTime,
+    reasons: &str,
+    now: NaiveDateTime,
+) -> Result<usize, diesel::result::Error> {
+    diesel::update(alerts::table.find(id))
+        .set((
+            alerts::tier.eq(tier),
+            alerts::urgent.eq(urgent),
+            alerts::priority.eq(priority),
+            alerts::deadline_at.eq(deadline_at),
+            alerts::reasons.eq(reasons),
+            alerts::updated_at.eq(now),
+        ))
+        .execute(conn)
+}
+
+pub fn set_rider_key(
+    conn: &mut AnyConnection,
+    alert_id: &str,
+    rider_key: &str,
+) -> Result<usize, diesel::result::Error> {
+    diesel::update(
+        alerts::table
+            .find(alert_id)
+            .filter(alerts::rider_key.is_null()),
+    )
+    .set(alerts::rider_key.eq(rider_key))
+    .execute(conn)
+}
+
+pub fn alert_of_screening(
+    conn: &mut AnyConnection,
+    screening_id: &str,
+) -> Result<Option<String>, diesel::result::Error> {
+    alert_screenings::table
+        .find(screening_id)
+        .select(alert_screenings::alert_id)
+        .first(conn)
+        .optional()
+}
+
+/// The queue: most urgent first (priority), then the nearest deadline.
+pub fn list(conn: &mut AnyConnection, filter: &Filter) -> Result<Vec<AlertRow>, DbError> {
+    let mut q = alerts::table.into_boxed();
+    if !filter.statuses.is_empty() {
+        q = q.filter(alerts::status.eq_any(filter.statuses.clone()));
+    }
+    if !filter.tiers.is_empty() {
+        q = q.filter(alerts::tier.eq_any(filter.tiers.clone()));
+    }
+    if let Some(site) = &filter.site {
+        q = q.filter(alerts::site.eq(site.clone()));
+    }
+    if let Some(sites) = &filter.visible_sites {
+        q = q.filter(alerts::site.eq_any(sites.clone()));
+    }
+    Ok(q.order((
+        alerts::priority.asc(),
+        alerts::deadline_at.asc(),
+        alerts::id.asc(),
+    ))
+    .limit(filter.limit)
+    .select(AlertRow::as_select())
+    .load(conn)?)
+}
+
+pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<AlertRow>, DbError> {
+    Ok(alerts::table
+        .find(id)
+        .select(AlertRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_by_reference(
+    conn: &mut AnyConnection,
+    reference: &str,
+) -> Result<Option<AlertRow>, DbError> {
+    Ok(alerts::table
+        .filter(alerts::reference.eq(reference))
+        .select(AlertRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Compare-and-set: moves the alert from `from` to `to` only if its status is still `from`.
+/// Returns whether this call made the change.
+pub fn acknowledge(
+    conn: &mut AnyConnection,
+    id: &str,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> Result<bool, diesel::result::Error> {
+    let n = diesel::update(alerts::table.find(id).filter(alerts::status.eq("open")))
+        .set((
+            alerts::status.eq("acknowledged"),
+            alerts::assignee_id.eq(Some(user_id)),
+            alerts::acknowledged_at.eq(Some(now)),
+            alerts::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Back to open, only if still acknowledged by `assignee`.
+pub fn unacknowledge(
+    conn: &mut AnyConnection,
+    id: &str,
+    assignee: &str,
+    now: NaiveDateTime,
+) -> Result<bool, diesel::result::Error> {
+    let n = diesel::update(
+        alerts::table
+            .find(id)
+            .filter(alerts::status.eq("acknowledged"))
+            .filter(alerts::assignee_id.eq(assignee)),
+    )
+    .set((
+        alerts::status.eq("open"),
+        alerts::assignee_id.eq(None::<String>),
+        alerts::acknowledged_at.eq(None::<NaiveDateTime>),
+        alerts::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn reassign(
+    conn: &mut AnyConnection,
+    id: &str,
+    from: &str,
+    to: &str,
+    now: NaiveDateTime,
+) -> Result<bool, diesel::result::Error> {
+    let n = diesel::update(
+        alerts::table
+            .find(id)
+            .filter(alerts::status.eq("acknowledged"))
+            .filter(alerts::assignee_id.eq(from)),
+    )
+    .set((alerts::assignee_id.eq(Some(to)), alerts::updated_at.eq(now)))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn resolve(
+    conn: &mut AnyConnection,
+    id: &str,
+    assignee: &str,
+    outcome: &str,
+    now: NaiveDateTime,
+) -> Result<bool, diesel::result::Error> {
+    let n = diesel::update(
+        alerts::table
+            .find(id)
+            .filter(alerts::status.eq("acknowledged"))
+            .filter(alerts::assignee_id.eq(assignee)),
+    )
+    .set((
+        alerts::status.eq("resolved"),
+        alerts::outcome.eq(Some(outcome)),
+        alerts::resolved_at.eq(Some(now)),
+        alerts::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn events(conn: &mut AnyConnection, alert_id: &str) -> Result<Vec<EventRow>, DbError> {
+    Ok(alert_events::table
+        .filter(alert_events::alert_id.eq(alert_id))
+        .order((alert_events::at.asc(), alert_events::id.asc()))
+        .select(EventRow::as_select())
+        .load(conn)?)
+}
+
+/// The screenings behind an alert, oldest first.
+pub fn screenings_of(
+    conn: &mut AnyConnection,
+    alert_id: &str,
+) -> Result<Vec<super::screenings::ScreeningRow>, DbError> {
+    Ok(alert_screenings::table
+        .inner_join(screenings::table)
+        .filter(alert_screenings::alert_id.eq(alert_id))
+        .order(screenings::submitted_at.asc())
+        .select(super::screenings::ScreeningRow::as_select())
+        .load(conn)?)
+}
+
+/// Screenings of the same identified rider outside this alert, newest first.
+pub fn earlier_screenings(
+    conn: &mut AnyConnection,
+    rider_key: &str,
+    alert_id: &str,
+) -> Result<Vec<super::screenings::ScreeningRow>, DbError> {
+    let in_alert = alert_screenings::table
+        .filter(alert_screenings::alert_id.eq(alert_id))
+        .select(alert_screenings::screening_id);
+    Ok(contacts::table
+        .inner_join(screenings::table)
+        .filter(contacts::rider_key.eq(rider_key))
+        .filter(screenings::id.ne_all(in_alert))
+        .order(screenings::submitted_at.desc())
+        .limit(50)
+        .select(super::screenings::ScreeningRow::as_select())
+        .load(conn)?)
+}
+
+/// Display names of users by id (for the timeline and the queue).
+pub fn user_names(
+    conn: &mut AnyConnection,
+    ids: &[String],
+) -> Result<Vec<(String, String)>, DbError> {
+    Ok(users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::name))
+        .load(conn)?)
+}
+
+pub fn count_open(conn: &mut AnyConnection) -> Result<i64, DbError> {
+    Ok(alerts::table
+        .filter(alerts::status.ne("resolved"))
+        .count()
+        .get_result(conn)?)
+}

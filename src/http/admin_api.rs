@@ -1,0 +1,308 @@
+//! Administration (admins only): users, sites and the audit log under `/api/v1/admin/`.
+//! Admins manage people and places; they never see a rider's answers or contact details.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Auth;
+use super::{ApiError, error, json_body, run};
+use crate::accounts::{self, NewUser, Role, Site, UserPatch, UserView};
+use crate::db::audit::AuditRow;
+use crate::startup::AppState;
+
+const ADMIN: [Role; 1] = [Role::Admin];
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    pub users: Vec<UserView>,
+}
+
+/// Every user.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/users",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The users.", body = UserList),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "Not an admin.", body = error::Body),
+    )
+)]
+pub(super) async fn list_users(
+    auth: Auth,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&ADMIN)?;
+    let users = run(&state, |conn, _| accounts::list_users(conn)).await?;
+    Ok(HttpResponse::Ok().json(UserList { users }))
+}
+
+/// A created user; `password` only when it was generated (shown this once).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedUser {
+    pub user: UserView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// Creates a user.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/users",
+    tag = "admin",
+    security(("bearer" = [])),
+    request_body(content = NewUser, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created.", body = CreatedUser),
+        (status = 400, description = "Not a user.", body = error::Body),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "Not an admin; or a cookie request without the CSRF token.", body = error::Body),
+        (status = 409, description = "The email is taken.", body = error::Body),
+        (status = 415, description = "Not sent as application/json.", body = error::Body),
+        (status = 422, description = "A bad field (named in `details`).", body = error::Body),
+    )
+)]
+pub(super) async fn create_user(
+    req: HttpRequest,
+    auth: Auth,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&ADMIN)?;
+    let body = json_body(&req, payload, 16 * 1024).await?;
+    let new: NewUser = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not a user: {e}")))?;
+    let who = auth.principal.who();
+    let (user, password) = run(&state, move |conn, _| {
+        accounts::create_user(conn, &who, &new)
+    })
+    .await?;
+    tracing::info!(user = %user.id, role = user.role.as_str(), "user created");
+    Ok(HttpResponse::Created().json(CreatedUser { user, password }))
+}
+
+/// Changes a user. A new role, password, site list or active state ends their sessions at once.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/admin/users/{id}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The user's id.")),
+    request_body(content = UserPatch, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Changed.", body = UserView),
+        (status = 400, description = "Not a change.", body = error::Body),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "Not an admin; or a cookie request without the CSRF token.", body = error::Body),
+        (status = 404, description = "No such user.", body = error::Body),
+        (status = 409, description = "It would leave no active admin.", body = error::Body),
+        (status = 415, description = "Not sent as application/json.", body = error::Body),
+        (status = 422, description = "A bad field (named in `details`).", body = error::Body),
+    )
+)]
+pub(super) async fn update_user(
+    req: HttpRequest,
+    auth: Auth,
+    id: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&ADMIN)?;
+    let body = json_body(&req, payload, 16 * 1024).await?;
+    let patch: UserPatch = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not a user change: {e}")))?;
+    let who = auth.principal.who();
+    let id = id.into_inner();
+    let user = run(&state, move |conn, _| {
+        accounts::update_user(conn, &who, &id, &patch)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(user))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SiteList {
+    pub sites: Vec<Site>,
+}
+
+/// Every site (station).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/sites",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The sites.", body = SiteList),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "Not an admin.", body = error::Body),
+    )
+)]
+pub(super) async fn list_sites(
+    auth: Auth,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&ADMIN)?;
+    let sites = run(&state, |conn, _| accounts::list_sites(conn)).await?;
+    Ok(HttpResponse::Ok().json(SiteList { sites }))
+}
+
+/// Creates a site. Its slug goes in QR code links: `/s/rider_wellbeing?site=<slug>`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/sites",
+    tag = "admin",
+    security(("bearer" = [])),
+    request_body(content = Site, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created.", body = Site),
+        (status = 400, description = "Not a site.", body = error::Body),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "Not an admin; or a cookie request without the CSRF token.", body = error::Body),
+        (status = 409, description = "The slug is taken.", body = error::Body),
+        (status = 415, description = "Not sent as application/json.", body = error::Body),
+        (status = 422, description = "A bad slug or name.", body = error::Body),
+    )
+)]
+pub(super) async fn create_site(
+    req: HttpRequest,
+    auth: Auth,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&ADMIN)?;
+    let body = json_body(&req, payload, 16 * 1024).await?;
+    let site: Site = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not a site: {e}")))?;
+    let who = auth.principal.who();
+    let site = run(&state, move |conn, _| {
+        accounts::create_site(conn, &who, &site)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(site))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SiteRename {
+    pub name: String,
+}
+
+/// Renames a site (its slug stays: printed QR codes keep working).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/admin/sites/{slug}",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("slug" = String, Path, description = "The site's slug.")),
+    request_body(content = SiteRename, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Renamed.", body = Site),
+        (status = 400, description = "Not a rename.", body = error::Body),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "Not an admin; or a cookie request without the CSRF token.", body = error::Body),
+        (status = 404, description = "No such site.", body = error::Body),
+        (status = 415, description = "Not sent as application/json.", body = error::Body),
+        (status = 422, description = "A bad name.", body = error::Body),
+    )
+)]
+pub(super) async fn rename_site(
+    req: HttpRequest,
+    auth: Auth,
+    slug: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&ADMIN)?;
+    let body = json_body(&req, payload, 16 * 1024).await?;
+    let r: SiteRename = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not a site rename: {e}")))?;
+    let who = auth.principal.who();
+    let slug = slug.into_inner();
+    let site = run(&state, move |conn, _| {
+        accounts::rename_site(conn, &who, &slug, &r.name)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(site))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    /// The `id` of the last entry of the previous page.
+    pub before: Option<String>,
+    /// Only this action, e.g. `alert.viewed`.
+    pub action: Option<String>,
+    /// 1 to 200, default 50.
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    /// Newest first.
+    pub entries: Vec<AuditRow>,
+    /// Pass as `before` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+pub fn audit_page(
+    conn: &mut crate::db::AnyConnection,
+    p: &AuditParams,
+) -> Result<AuditPage, ApiError> {
+    let limit = p.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::BadRequest("limit: must be 1 to 200".into()));
+    }
+    if let Some(b) = &p.before
+        && uuid::Uuid::parse_str(b).is_err()
+    {
+        return Err(ApiError::BadRequest("before: must be an entry id".into()));
+    }
+    if let Some(a) = &p.action
+        && (a.is_empty()
+            || a.len() > 64
+            || !a
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_'))
+    {
+        return Err(ApiError::BadRequest(
+            "action: must be an action name like alert.viewed".into(),
+        ));
+    }
+    let entries =
+        crate::db::audit::page(conn, p.before.as_deref(), p.action.as_deref(), limit + 1)?;
+    let more = entries.len() as i64 > limit;
+    let entries: Vec<AuditRow> = entries.into_iter().take(limit as usize).collect();
+    let next = if more {
+        entries.last().map(|e| e.id.clone())
+    } else {
+        None
+    };
+    Ok(AuditPage { entries, next })
+}
+
+/// Pages through the audit log, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/audit",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(AuditParams),
+    responses(
+        (status = 200, description = "A page of the audit log.", body = AuditPage),
+        (status = 400, description = "A bad parameter.", body = error::Body),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "Not an admin.", body = error::Body),
+    )
+)]
+pub(super) async fn audit(
+    auth: Auth,
+    query: web::Query<AuditParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&ADMIN)?;
+    let params = query.into_inner();
+    let page = run(&state, move |conn, _| audit_page(conn, &params)).await?;
+    Ok(HttpResponse::Ok().json(page))
+}

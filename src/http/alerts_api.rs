@@ -1,0 +1,482 @@
+//! The alert queue and the alert lifecycle: `GET /api/v1/alerts`, `GET /api/v1/alerts/{id}`,
+//! `POST .../acknowledge | unacknowledge | notes | resolve | assign`, `POST /api/v1/alerts/take-next`,
+//! and `GET /api/v1/alerts/events` (server-sent events when the queue changes).
+
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Auth;
+use super::{ApiError, error, json_body, run};
+use crate::accounts::Role;
+use crate::alerts::{self, AlertDetail, AlertSummary, DetailContext, QueueQuery, Status};
+use crate::questionnaire::Tier;
+use crate::startup::{AppState, QueueNotice};
+
+const WORKERS: [Role; 2] = [Role::Counselor, Role::Supervisor];
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QueueParams {
+    /// Comma-separated: `open`, `acknowledged`, `resolved`. Default `open,acknowledged`.
+    #[param(example = "open,acknowledged")]
+    pub status: Option<String>,
+    /// Comma-separated: `red`, `yellow`.
+    #[param(example = "red")]
+    pub tier: Option<String>,
+    /// One site's alerts only.
+    pub site: Option<String>,
+    /// At most this many (1 to 500, default 200).
+    pub limit: Option<i64>,
+}
+
+impl QueueParams {
+    pub fn parse(&self) -> Result<QueueQuery, ApiError> {
+        let list = |s: &Option<String>| -> Vec<String> {
+            s.as_deref()
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        let statuses = list(&self.status)
+            .iter()
+            .map(|s| {
+                Status::parse(s).ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "status: `{}` is not one of open, acknowledged, resolved",
+                        s.chars().take(40).collect::<String>()
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let tiers = list(&self.tier)
+            .iter()
+            .map(|s| match Tier::parse(s) {
+                Some(t @ (Tier::Red | Tier::Yellow)) => Ok(t),
+                _ => Err(ApiError::BadRequest(format!(
+                    "tier: `{}` is not one of red, yellow",
+                    s.chars().take(40).collect::<String>()
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(site) = &self.site
+            && !crate::accounts::valid_slug(site)
+        {
+            return Err(ApiError::BadRequest(
+                "site: a site is 1 to 64 of a-z, 0-9, - and _".into(),
+            ));
+        }
+        if let Some(limit) = self.limit
+            && !(1..=500).contains(&limit)
+        {
+            return Err(ApiError::BadRequest("limit: must be 1 to 500".into()));
+        }
+        Ok(QueueQuery {
+            statuses,
+            tiers,
+            site: self.site.clone().filter(|s| !s.is_empty()),
+            limit: self.limit,
+        })
+    }
+}
+
+/// `GET /api/v1/alerts`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertList {
+    /// Urgent red first, then red, then yellow; each by deadline.
+    pub alerts: Vec<AlertSummary>,
+    /// Open (not yet taken) red alerts this user may see.
+    pub open_red: usize,
+}
+
+/// The risk-ordered queue of the alerts this user's sites have.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts",
+    tag = "alerts",
+    security(("bearer" = [])),
+    params(QueueParams),
+    responses(
+        (status = 200, description = "The queue.", body = AlertList),
+        (status = 400, description = "A bad filter.", body = error::Body),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "Admins do not work alerts.", body = error::Body),
+    )
+)]
+pub(super) async fn list(
+    auth: Auth,
+    query: web::Query<QueueParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&WORKERS)?;
+    let q = query.parse()?;
+    let who = auth.principal;
+    let list = run(&state, move |conn, _| {
+        let alerts = alerts::queue(conn, &who, &q)?;
+        let open_red = alerts::open_red_count(conn, &who)?;
+        Ok::<_, alerts::AlertError>(AlertList { alerts, open_red })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// One alert in full: answers (with each item's text in the user's language), scores, reasons,
+/// timeline, the contact details if the rider consented, and the rider's earlier screenings.
+/// Every successful call is recorded in the audit log.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/{id}",
+    tag = "alerts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The alert's id or its reference (`A-7F3K`).")),
+    responses(
+        (status = 200, description = "The alert.", body = AlertDetail),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "Admins do not see answers.", body = error::Body),
+        (status = 404, description = "No such alert among this user's sites.", body = error::Body),
+    )
+)]
+pub(super) async fn detail(
+    auth: Auth,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&WORKERS)?;
+    let who = auth.principal;
+    let id = id.into_inner();
+    let detail = run(&state, move |conn, state| {
+        let catalog = state.catalog.get();
+        alerts::detail(
+            conn,
+            DetailContext {
+                catalog: &catalog,
+                cipher: &state.cipher,
+            },
+            &who,
+            &id,
+        )
+    })
+    .await?;
+    tracing::info!(alert = %detail.alert.id, "alert viewed");
+    Ok(HttpResponse::Ok().json(detail))
+}
+
+fn changed(state: &AppState, s: &AlertSummary) {
+    let _ = state.notices.send(QueueNotice {
+        alert_id: s.id.clone(),
+        site: s.site.clone(),
+    });
+}
+
+/// Takes the alert: of two simultaneous acknowledgements one wins, the other gets 409 naming
+/// who took it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/{id}/acknowledge",
+    tag = "alerts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The alert's id or reference.")),
+    responses(
+        (status = 200, description = "Acknowledged by this user.", body = AlertSummary),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "Admins do not work alerts; or a cookie request without the CSRF token.", body = error::Body),
+        (status = 404, description = "No such alert among this user's sites.", body = error::Body),
+        (status = 409, description = "Already taken (or resolved): `details` holds the alert as it is.", body = error::Body),
+    )
+)]
+pub(super) async fn acknowledge(
+    auth: Auth,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&WORKERS)?;
+    let who = auth.principal;
+    let id = id.into_inner();
+    let s = run(&state, move |conn, _| alerts::acknowledge(conn, &who, &id)).await?;
+    changed(&state, &s);
+    tracing::info!(alert = %s.id, "alert acknowledged");
+    Ok(HttpResponse::Ok().json(s))
+}
+
+/// Gives a taken alert back to the queue (the person who took it, or a supervisor).
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/{id}/unacknowledge",
+    tag = "alerts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The alert's id or reference.")),
+    responses(
+        (status = 200, description = "Open again.", body = AlertSummary),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "Admins do not work alerts; or a cookie request without the CSRF token.", body = error::Body),
+        (status = 404, description = "No such alert among this user's sites.", body = error::Body),
+        (status = 409, description = "Not taken, or taken by someone else.", body = error::Body),
+    )
+)]
+pub(super) async fn unacknowledge(
+    auth: Auth,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&WORKERS)?;
+    let who = auth.principal;
+    let id = id.into_inner();
+    let s = run(&state, move |conn, _| {
+        alerts::unacknowledge(conn, &who, &id)
+    })
+    .await?;
+    changed(&state, &s);
+    Ok(HttpResponse::Ok().json(s))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteRequest {
+    /// 1 to 4000 characters.
+    pub text: String,
+}
+
+/// Adds a note to the alert's timeline.
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/{id}/notes",
+    tag = "alerts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The alert's id or reference.")),
+    request_body(content = NoteRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Added.", body = AlertSummary),
+        (status = 400, description = "Not a note.", body = error::Body),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "Admins do not work alerts; or a cookie request without the CSRF token.", body = error::Body),
+        (status = 404, description = "No such alert among this user's sites.", body = error::Body),
+        (status = 409, description = "The alert is resolved.", body = error::Body),
+        (status = 415, description = "Not sent as application/json.", body = error::Body),
+        (status = 422, description = "An empty or too long note.", body = error::Body),
+    )
+)]
+pub(super) async fn add_note(
+    req: HttpRequest,
+    auth: Auth,
+    id: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&WORKERS)?;
+    let body = json_body(&req, payload, 64 * 1024).await?;
+    let note: NoteRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not a note: {e}")))?;
+    let who = auth.principal;
+    let id = id.into_inner();
+    let s = run(&state, move |conn, _| {
+        alerts::add_note(conn, &who, &id, &note.text)
+    })
+    .await?;
+    changed(&state, &s);
+    Ok(HttpResponse::Created().json(s))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveRequest {
+    /// `contacted_safe`, `referred`, `emergency_services`, `unreachable`, `false_positive` or `other`.
+    #[schema(example = "contacted_safe")]
+    pub outcome: String,
+    /// What was done: required.
+    pub note: String,
+}
+
+/// Closes the alert with an outcome and a note (the person who took it, or a supervisor).
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/{id}/resolve",
+    tag = "alerts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The alert's id or reference.")),
+    request_body(content = ResolveRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Resolved.", body = AlertSummary),
+        (status = 400, description = "Not a resolution.", body = error::Body),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "Admins do not work alerts; or a cookie request without the CSRF token.", body = error::Body),
+        (status = 404, description = "No such alert among this user's sites.", body = error::Body),
+        (status = 409, description = "Not taken by this user, or already resolved.", body = error::Body),
+        (status = 415, description = "Not sent as application/json.", body = error::Body),
+        (status = 422, description = "Unknown outcome, or no note.", body = error::Body),
+    )
+)]
+pub(super) async fn resolve(
+    req: HttpRequest,
+    auth: Auth,
+    id: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&WORKERS)?;
+    let body = json_body(&req, payload, 64 * 1024).await?;
+    let r: ResolveRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not a resolution: {e}")))?;
+    let who = auth.principal;
+    let id = id.into_inner();
+    let s = run(&state, move |conn, _| {
+        alerts::resolve(conn, &who, &id, &r.outcome, &r.note)
+    })
+    .await?;
+    changed(&state, &s);
+    tracing::info!(alert = %s.id, "alert resolved");
+    Ok(HttpResponse::Ok().json(s))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    /// The counselor or supervisor who takes over.
+    pub user_id: String,
+}
+
+/// Supervisors only: hands a taken alert to another counselor or supervisor of its site.
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/{id}/assign",
+    tag = "alerts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The alert's id or reference.")),
+    request_body(content = AssignRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Reassigned.", body = AlertSummary),
+        (status = 400, description = "Not an assignment.", body = error::Body),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "Not a supervisor; or a cookie request without the CSRF token.", body = error::Body),
+        (status = 404, description = "No such alert among this user's sites.", body = error::Body),
+        (status = 409, description = "The alert is not taken, or is resolved.", body = error::Body),
+        (status = 415, description = "Not sent as application/json.", body = error::Body),
+        (status = 422, description = "No such active counselor or supervisor for this site.", body = error::Body),
+    )
+)]
+pub(super) async fn assign(
+    req: HttpRequest,
+    auth: Auth,
+    id: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&[Role::Supervisor])?;
+    let body = json_body(&req, payload, 16 * 1024).await?;
+    let a: AssignRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not an assignment: {e}")))?;
+    let who = auth.principal;
+    let id = id.into_inner();
+    let s = run(&state, move |conn, _| {
+        alerts::reassign(conn, &who, &id, &a.user_id)
+    })
+    .await?;
+    changed(&state, &s);
+    Ok(HttpResponse::Ok().json(s))
+}
+
+/// Acknowledges the highest-priority open alert this user may see.
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/take-next",
+    tag = "alerts",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Taken.", body = AlertSummary),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "Admins do not work alerts; or a cookie request without the CSRF token.", body = error::Body),
+        (status = 404, description = "No open alert to take.", body = error::Body),
+    )
+)]
+pub(super) async fn take_next(
+    auth: Auth,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&WORKERS)?;
+    let who = auth.principal;
+    let s = run(&state, move |conn, _| alerts::take_next(conn, &who)).await?;
+    match s {
+        Some(s) => {
+            changed(&state, &s);
+            Ok(HttpResponse::Ok().json(s))
+        }
+        None => Err(ApiError::NotFound("no open alert to take".into())),
+    }
+}
+
+/// Server-sent events: `event: queue` whenever an alert of this user's sites opens or changes
+/// (the data names the alert id only), and `event: ping` every 20 seconds (clients refresh on
+/// it too, which covers changes made through other instances). The stream ends when the
+/// session does.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/events",
+    tag = "alerts",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "An event stream.", content_type = "text/event-stream", body = String),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "Admins do not work alerts.", body = error::Body),
+    )
+)]
+pub(super) async fn events(
+    req: HttpRequest,
+    auth: Auth,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&WORKERS)?;
+    let rx = state.notices.subscribe();
+    let mut every = tokio::time::interval(Duration::from_secs(20));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let who = auth.principal;
+    let stream = futures_util::stream::unfold(
+        (rx, every, who, req, true),
+        |(mut rx, mut every, who, req, first)| async move {
+            if first {
+                let hello = web::Bytes::from_static(b"retry: 3000\nevent: ping\ndata: {}\n\n");
+                return Some((
+                    Ok::<_, actix_web::Error>(hello),
+                    (rx, every, who, req, false),
+                ));
+            }
+            loop {
+                tokio::select! {
+                    notice = rx.recv() => match notice {
+                        Ok(n) if who.serves(n.site.as_deref()) => {
+                            let data = serde_json::json!({"alert": n.alert_id}).to_string();
+                            let chunk = web::Bytes::from(format!("event: queue\ndata: {data}\n\n"));
+                            return Some((Ok(chunk), (rx, every, who, req, false)));
+                        }
+                        Ok(_) => continue,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            let chunk = web::Bytes::from_static(b"event: queue\ndata: {}\n\n");
+                            return Some((Ok(chunk), (rx, every, who, req, false)));
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                    },
+                    _ = every.tick() => {
+                        // The session may have ended (signed out, disabled): then so does the stream.
+                        match super::auth::resolve(&req).await {
+                            Ok(Some(a)) if a.principal.session_id == who.session_id => {}
+                            _ => return None,
+                        }
+                        let chunk = web::Bytes::from_static(b"event: ping\ndata: {}\n\n");
+                        return Some((Ok(chunk), (rx, every, who, req, false)));
+                    }
+                }
+            }
+        },
+    );
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/event-stream"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        // Compression would buffer the stream.
+        .insert_header((header::CONTENT_ENCODING, "identity"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(stream))
+}
