@@ -68,6 +68,38 @@ pub async fn submit(
 }
 
 impl AppState {
+    /// The state of a running service from its settings, pool and catalog: derives the
+    /// contact cipher and the session keys (and fails on bad ones).
+    pub fn check_keys(settings: &Settings) -> Result<(), StartupError> {
+        ContactCipher::from_base64(&settings.privacy.contact_key).map_err(StartupError::Key)?;
+        crate::accounts::Accounts::new(&settings.auth)
+            .map_err(|e| StartupError::Auth(e.to_string()))?;
+        settings.auth.trusted_proxies().map_err(StartupError::Auth)?;
+        Ok(())
+    }
+
+    pub fn new(
+        settings: Settings,
+        pool: db::Pool,
+        catalog: Arc<LiveCatalog>,
+    ) -> Result<AppState, StartupError> {
+        let cipher =
+            ContactCipher::from_base64(&settings.privacy.contact_key).map_err(StartupError::Key)?;
+        // A binary without a JWT crypto backend, or a bad key, stops here.
+        let accounts = crate::accounts::Accounts::new(&settings.auth)
+            .map_err(|e| StartupError::Auth(e.to_string()))?;
+        let trusted_proxies = settings.auth.trusted_proxies().map_err(StartupError::Auth)?;
+        Ok(AppState {
+            settings,
+            pool,
+            catalog,
+            cipher,
+            accounts,
+            trusted_proxies,
+            notices: tokio::sync::broadcast::channel(256).0,
+        })
+    }
+
     pub fn context<'a>(
         &'a self,
         catalog: &'a crate::questionnaire::Catalog,
@@ -130,15 +162,9 @@ pub async fn connect_and_migrate(settings: &Settings) -> Result<db::Pool, Startu
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
-        let cipher =
-            ContactCipher::from_base64(&settings.privacy.contact_key).map_err(StartupError::Key)?;
-        // Session keys first: a binary without a JWT crypto backend, or a bad key, stops here.
-        let accounts = crate::accounts::Accounts::new(&settings.auth)
-            .map_err(|e| StartupError::Auth(e.to_string()))?;
-        let trusted_proxies = settings
-            .auth
-            .trusted_proxies()
-            .map_err(StartupError::Auth)?;
+        // Keys first: a bad contact or session key (or a binary built without a JWT crypto
+        // backend) stops the service before it touches the database.
+        AppState::check_keys(&settings)?;
         if settings.is_development() && settings.auth.jwt_key == crate::config::DEVELOPMENT_JWT_KEY
         {
             tracing::warn!(
@@ -179,15 +205,7 @@ impl Application {
             .local_addr()
             .map_err(|e| StartupError::Bind(address.clone(), e))?
             .port();
-        let state = web::Data::new(AppState {
-            settings,
-            pool,
-            catalog,
-            cipher,
-            accounts,
-            trusted_proxies,
-            notices: tokio::sync::broadcast::channel(256).0,
-        });
+        let state = web::Data::new(AppState::new(settings, pool, catalog)?);
         let server_state = web::Data::clone(&state);
         let server = HttpServer::new(move || {
             App::new()

@@ -11,7 +11,6 @@ use actix_web::{App, middleware, test, web};
 use crate::config::{Settings, Sources};
 use crate::db::screenings as store;
 use crate::live::LiveCatalog;
-use crate::screening::ContactCipher;
 use crate::startup::AppState;
 
 struct Harness {
@@ -42,15 +41,9 @@ async fn harness() -> Harness {
         .await
         .expect("database");
     let catalog = Arc::new(LiveCatalog::load(&settings.questionnaires.dir).expect("catalog"));
-    let cipher = ContactCipher::from_base64(&settings.privacy.contact_key).expect("key");
     Harness {
         _dir: dir,
-        state: web::Data::new(AppState {
-            settings,
-            pool,
-            catalog,
-            cipher,
-        }),
+        state: web::Data::new(AppState::new(settings, pool, catalog).expect("state")),
     }
 }
 
