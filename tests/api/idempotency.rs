@@ -260,12 +260,12 @@ async fn the_store_turns_a_duplicate_key_into_a_replay(backend: Backend) {
                 response: Some(format!("{{\"first\":\"{id}\"}}")),
                 contact_token_hash: None,
             };
-            let first = insert(c, &version, &row("s-1", "h-1"), None).expect("first insert");
-            let second = insert(c, &version, &row("s-2", "h-2"), None).expect("second insert");
+            let first = insert(c, &version, &row("s-1", "h-1"), None, None).expect("first insert");
+            let second = insert(c, &version, &row("s-2", "h-2"), None, None).expect("second insert");
             (first, second)
         })
         .await;
-    assert!(matches!(inserted.0, Inserted::New));
+    assert!(matches!(inserted.0, Inserted::New(_)));
     match inserted.1 {
         Inserted::Duplicate(replay) => {
             assert_eq!(replay.request_hash.as_deref(), Some("h-1"));
