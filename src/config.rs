@@ -411,7 +411,7 @@ mod tests {
         std::fs::write(dir.path().join("default.toml"), DEFAULTS).unwrap();
         std::fs::write(
             dir.path().join("staging.toml"),
-            "[log]\nlevel = \"debug\"\n",
+            "[log]\nlevel = \"debug\"\n[auth]\njwt_key = \"a staging key that is long enough to be accepted\"\n",
         )
         .unwrap();
         let s = Settings::load_from(&Sources {

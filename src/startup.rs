@@ -74,7 +74,10 @@ impl AppState {
         ContactCipher::from_base64(&settings.privacy.contact_key).map_err(StartupError::Key)?;
         crate::accounts::Accounts::new(&settings.auth)
             .map_err(|e| StartupError::Auth(e.to_string()))?;
-        settings.auth.trusted_proxies().map_err(StartupError::Auth)?;
+        settings
+            .auth
+            .trusted_proxies()
+            .map_err(StartupError::Auth)?;
         Ok(())
     }
 
@@ -88,7 +91,10 @@ impl AppState {
         // A binary without a JWT crypto backend, or a bad key, stops here.
         let accounts = crate::accounts::Accounts::new(&settings.auth)
             .map_err(|e| StartupError::Auth(e.to_string()))?;
-        let trusted_proxies = settings.auth.trusted_proxies().map_err(StartupError::Auth)?;
+        let trusted_proxies = settings
+            .auth
+            .trusted_proxies()
+            .map_err(StartupError::Auth)?;
         Ok(AppState {
             settings,
             pool,

@@ -372,6 +372,16 @@ async fn missing_answers_come_back_with_the_answers_kept_and_the_message_by_the_
 #[actix_web::test]
 async fn a_red_result_puts_the_crisis_lines_first_and_a_double_submit_stores_one_row() {
     let h = harness().await;
+    // A known station: screenings keep only sites that exist.
+    crate::db::accounts::insert_site(
+        &mut h.state.pool.get().expect("connection"),
+        &crate::db::accounts::SiteRow {
+            slug: "station-7".into(),
+            name: "Station 7".into(),
+            created_at: chrono::Utc::now().naive_utc(),
+        },
+    )
+    .expect("a site");
     let form = open_form(&h, "/s/phq9?site=station-7").await;
     let answers = phq9_answers("1");
     let mut fields = with_controls(&form, &answers);
