@@ -266,10 +266,10 @@ impl Application {
                 let pool = pool.clone();
                 let purged = tokio::task::spawn_blocking(move || -> Result<usize, db::DbError> {
                     let mut conn = pool.get()?;
-                    db::screenings::delete_expired_contacts(
-                        &mut conn,
-                        chrono::Utc::now().naive_utc(),
-                    )
+                    let now = chrono::Utc::now().naive_utc();
+                    // Session rows a day past their end are no use (sign-ins stay in the audit log).
+                    db::accounts::delete_old_sessions(&mut conn, now - chrono::Duration::days(1))?;
+                    db::screenings::delete_expired_contacts(&mut conn, now)
                 })
                 .await;
                 match purged {
