@@ -152,9 +152,12 @@ fn principal(
     session_id: &str,
     ip: Option<String>,
 ) -> Result<Principal, DbError> {
+    // The column is constrained to the three roles; anything else is never read as a role.
+    let role = Role::parse(&user.role)
+        .ok_or_else(|| DbError::Connect(format!("user {} has an unknown role", user.id)))?;
     let sites = store::user_sites(conn, &user.id)?;
     Ok(Principal {
-        role: Role::parse(&user.role).unwrap_or(Role::Counselor),
+        role,
         user_id: user.id,
         email: user.email,
         name: user.name,
@@ -231,15 +234,17 @@ pub fn login(
     match user {
         Some(user) if matches && user.active => {
             accounts.throttle.succeeded(&keys);
-            let signed = start_session(conn, accounts, user, ip)?;
-            audit::record(
-                conn,
-                &signed.principal.who(),
-                "auth.login_succeeded",
-                Some(&signed.principal.user_id),
-                serde_json::json!({"session": signed.principal.session_id}),
-            )?;
-            Ok(signed)
+            write_transaction(conn, |c| {
+                let signed = start_session(c, accounts, user, ip)?;
+                audit::record(
+                    c,
+                    &signed.principal.who(),
+                    "auth.login_succeeded",
+                    Some(&signed.principal.user_id),
+                    serde_json::json!({"session": signed.principal.session_id}),
+                )?;
+                Ok(signed)
+            })
         }
         user => {
             accounts.throttle.failed(&keys, Instant::now());
