@@ -30,6 +30,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/api/openapi.json", web::get().to(openapi::serve))
         .service(
             web::scope("/api/v1")
+                // A query string that does not parse (`?limit=ten`) is a JSON 400 like every
+                // other error of the API, not actix-web's plain-text one.
+                .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                    ApiError::BadRequest(format!("the query string is not valid: {e}")).into()
+                }))
                 .route("/questionnaires", web::get().to(list_questionnaires))
                 .route("/questionnaires/{id}", web::get().to(get_questionnaire))
                 .route("/screenings", web::post().to(submit_screening))
