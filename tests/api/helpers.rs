@@ -194,6 +194,13 @@ pub struct AppOptions {
     pub body_limit: Option<usize>,
     /// `database.timeout` (pool checkout; SQLite busy timeout).
     pub database_timeout: Option<Duration>,
+    /// `auth.login_free_failures`, `auth.login_delay`: sign-in throttling.
+    pub login_free_failures: Option<u32>,
+    pub login_delay: Option<Duration>,
+    /// `auth.trusted_proxies`: whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Option<Vec<String>>,
+    /// `alerts.red_deadline`.
+    pub red_deadline: Option<Duration>,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -226,6 +233,18 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
     }
     if let Some(timeout) = options.database_timeout {
         settings.database.timeout = timeout;
+    }
+    if let Some(free) = options.login_free_failures {
+        settings.auth.login_free_failures = free;
+    }
+    if let Some(delay) = options.login_delay {
+        settings.auth.login_delay = delay;
+    }
+    if let Some(proxies) = options.trusted_proxies {
+        settings.auth.trusted_proxies = proxies;
+    }
+    if let Some(deadline) = options.red_deadline {
+        settings.alerts.red_deadline = deadline;
     }
     let application = Application::build(settings)
         .await
@@ -591,4 +610,297 @@ fn init_log_capture() {
             .with_writer(|| LogWriter)
             .try_init();
     });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Staff: users, sites, sessions and signed-in requests
+
+/// The password test users get unless a test says otherwise (12 characters or more).
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A user made for a test, with a bearer token of a live session.
+#[derive(Debug, Clone)]
+pub struct Staff {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub token: String,
+}
+
+/// A browser-like session: the session cookie and the CSRF token `/api/v1/auth/me` gives it.
+#[derive(Debug, Clone)]
+pub struct CookieSession {
+    /// The `Cookie` header value.
+    pub cookie: String,
+    pub csrf: String,
+}
+
+/// What a submitted screening left behind.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub screening_id: String,
+    /// The alert it opened or joined (yellow and red).
+    pub alert_id: Option<String>,
+    pub body: Value,
+}
+
+static USER_SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+/// The body of a response as JSON, with its status; fails with the text if it is not JSON.
+pub async fn status_json(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("a body");
+    let json = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("JSON ({e}): {text}"))
+    };
+    (status, json)
+}
+
+/// Reads a 200 response's JSON body, failing with the body otherwise.
+pub async fn ok(response: reqwest::Response) -> Value {
+    let (status, body) = status_json(response).await;
+    assert_eq!(status, 200, "expected 200 OK, got {status}: {body}");
+    body
+}
+
+impl TestApp {
+    /// Creates a user directly in the database, as `careline user add` does, with `PASSWORD`.
+    /// The sites must exist.
+    pub async fn create_user(&self, role: &str, sites: &[&str]) -> careline::accounts::UserView {
+        let n = USER_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("{}{} {n}", role[..1].to_uppercase(), &role[1..]);
+        self.create_user_as(role, &format!("{role}-{n}@example.org"), &name, sites)
+            .await
+    }
+
+    pub async fn create_user_as(
+        &self,
+        role: &str,
+        email: &str,
+        name: &str,
+        sites: &[&str],
+    ) -> careline::accounts::UserView {
+        let new = careline::accounts::NewUser {
+            email: email.into(),
+            name: name.into(),
+            role: role.into(),
+            sites: sites.iter().map(|s| s.to_string()).collect(),
+            password: Some(PASSWORD.into()),
+            locale: Some("en".into()),
+        };
+        self.with_conn(move |c| {
+            careline::accounts::create_user(c, &careline::audit::Who::system(), &new)
+        })
+        .await
+        .unwrap_or_else(|e| panic!("create a {role}: {e}"))
+        .0
+    }
+
+    /// Creates a site directly in the database.
+    pub async fn create_site(&self, slug: &str) {
+        let site = careline::accounts::Site {
+            slug: slug.into(),
+            name: format!("Station {slug}"),
+        };
+        self.with_conn(move |c| {
+            careline::accounts::create_site(c, &careline::audit::Who::system(), &site)
+        })
+        .await
+        .unwrap_or_else(|e| panic!("create a site: {e}"));
+    }
+
+    /// A new user of `role` serving `sites` (none: all), signed in.
+    pub async fn staff(&self, role: &str, sites: &[&str]) -> Staff {
+        let user = self.create_user(role, sites).await;
+        let token = self.sign_in(&user.email, PASSWORD).await;
+        Staff {
+            id: user.id,
+            email: user.email,
+            name: user.name,
+            role: role.into(),
+            token,
+        }
+    }
+
+    /// `POST /api/v1/auth/login`.
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.login_with(email, password, &[]).await
+    }
+
+    /// `POST /api/v1/auth/login` with extra headers (e.g. `X-Forwarded-For`).
+    pub async fn login_with(
+        &self,
+        email: &str,
+        password: &str,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": email, "password": password}));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("the request was sent")
+    }
+
+    /// Signs in and returns the bearer token.
+    pub async fn sign_in(&self, email: &str, password: &str) -> String {
+        let body = ok(self.login(email, password).await).await;
+        body["token"].as_str().expect("a token").to_string()
+    }
+
+    /// A request with `Authorization: Bearer <token>` when a token is given.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let request = self.client.request(method, self.url(path));
+        match token {
+            Some(t) => request.bearer_auth(t),
+            None => request,
+        }
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.request(reqwest::Method::GET, path, Some(token))
+            .send()
+            .await
+            .expect("the request was sent")
+    }
+
+    /// POSTs `body` as JSON, or nothing when `None`.
+    pub async fn post_as(
+        &self,
+        token: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut request = self.request(reqwest::Method::POST, path, Some(token));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("the request was sent")
+    }
+
+    pub async fn patch_as(&self, token: &str, path: &str, body: &Value) -> reqwest::Response {
+        self.request(reqwest::Method::PATCH, path, Some(token))
+            .json(body)
+            .send()
+            .await
+            .expect("the request was sent")
+    }
+
+    /// Signs in and holds the session as a browser does: the token in the session cookie, and
+    /// the CSRF token read from `GET /api/v1/auth/me` with that cookie.
+    pub async fn cookie_session(&self, email: &str, password: &str) -> CookieSession {
+        let token = self.sign_in(email, password).await;
+        let cookie = format!("careline_session={token}");
+        let me = ok(self
+            .client
+            .get(self.url("/api/v1/auth/me"))
+            .header("Cookie", &cookie)
+            .send()
+            .await
+            .expect("the request was sent"))
+        .await;
+        CookieSession {
+            cookie,
+            csrf: me["csrf_token"].as_str().expect("a CSRF token").to_string(),
+        }
+    }
+
+    /// Submits a screening (201 expected) and finds the alert it opened or joined.
+    pub async fn submit(&self, body: &Value) -> Submission {
+        let body = created(self.post_screening(body).await).await;
+        let screening_id = body["id"].as_str().expect("a screening id").to_string();
+        let lookup = screening_id.clone();
+        let alert_id = self
+            .with_conn(move |c| db::alerts::alert_of_screening(c, &lookup))
+            .await
+            .expect("read alert_screenings");
+        Submission {
+            screening_id,
+            alert_id,
+            body,
+        }
+    }
+
+    /// Submits a red PHQ-9 screening at `site` and returns the id of its alert.
+    pub async fn red_alert(&self, site: Option<&str>) -> String {
+        let mut body = phq9_body(RED);
+        if let Some(site) = site {
+            body["site"] = site.into();
+        }
+        self.submit(&body)
+            .await
+            .alert_id
+            .expect("a red screening opens an alert")
+    }
+
+    pub async fn alert_row(&self, id: &str) -> db::alerts::AlertRow {
+        let id = id.to_string();
+        self.with_conn(move |c| db::alerts::find(c, &id))
+            .await
+            .expect("read the alert")
+            .expect("the alert exists")
+    }
+
+    /// The alert's timeline, oldest first.
+    pub async fn alert_events(&self, id: &str) -> Vec<db::alerts::EventRow> {
+        let id = id.to_string();
+        self.with_conn(move |c| db::alerts::events(c, &id))
+            .await
+            .expect("read the timeline")
+    }
+
+    pub async fn alert_count(&self) -> i64 {
+        self.with_conn(|c| {
+            db::schema::alerts::table
+                .count()
+                .get_result::<i64>(c)
+                .expect("count alerts")
+        })
+        .await
+    }
+
+    /// Audit rows, of one action or all.
+    pub async fn audit_count(&self, action: Option<&str>) -> i64 {
+        let action = action.map(str::to_string);
+        self.with_conn(move |c| db::audit::count(c, action.as_deref()))
+            .await
+            .expect("count audit rows")
+    }
+
+    /// The whole audit log, newest first.
+    pub async fn audit_entries(&self) -> Vec<db::audit::AuditRow> {
+        self.with_conn(|c| db::audit::page(c, None, None, 100_000))
+            .await
+            .expect("read the audit log")
+    }
+
+    pub async fn user_count(&self) -> i64 {
+        self.with_conn(|c| {
+            db::schema::users::table
+                .count()
+                .get_result::<i64>(c)
+                .expect("count users")
+        })
+        .await
+    }
+
+    pub async fn site_count(&self) -> i64 {
+        self.with_conn(|c| {
+            db::schema::sites::table
+                .count()
+                .get_result::<i64>(c)
+                .expect("count sites")
+        })
+        .await
+    }
 }
