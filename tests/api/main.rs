@@ -27,6 +27,7 @@ macro_rules! backend_tests {
     };
 }
 
+mod alerts;
 mod auth;
 mod bad_input;
 mod contacts;
