@@ -27,6 +27,7 @@ macro_rules! backend_tests {
     };
 }
 
+mod access;
 mod alerts;
 mod auth;
 mod bad_input;
