@@ -654,6 +654,7 @@ pub fn update_user(
 
 /// A station, as listed.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Site {
     #[schema(example = "station-12")]
     pub slug: String,
