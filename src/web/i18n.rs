@@ -161,6 +161,15 @@ impl Tr {
         LOCALES.lookup_with_args(&self.0.id(), key, &args)
     }
 
+    /// The string `key` with text arguments.
+    pub fn tr_args(&self, key: &str, args: &[(&'static str, String)]) -> String {
+        let args: HashMap<Cow<'static, str>, FluentValue> = args
+            .iter()
+            .map(|(k, v)| (Cow::Borrowed(*k), FluentValue::from(v.clone())))
+            .collect();
+        LOCALES.lookup_with_args(&self.0.id(), key, &args)
+    }
+
     /// Whether `key` exists in this language (without falling back to another).
     pub fn has(&self, key: &str) -> bool {
         // With every argument the strings use, so only a missing message is an error.
