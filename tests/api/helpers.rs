@@ -642,7 +642,6 @@ pub struct Submission {
     pub screening_id: String,
     /// The alert it opened or joined (yellow and red).
     pub alert_id: Option<String>,
-    pub body: Value,
 }
 
 static USER_SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
@@ -827,7 +826,6 @@ impl TestApp {
         Submission {
             screening_id,
             alert_id,
-            body,
         }
     }
 

@@ -28,6 +28,7 @@ macro_rules! backend_tests {
 }
 
 mod access;
+mod admin;
 mod alerts;
 mod auth;
 mod bad_input;
