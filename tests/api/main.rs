@@ -32,6 +32,7 @@ mod admin;
 mod alerts;
 mod auth;
 mod bad_input;
+mod cli_user;
 mod contacts;
 mod health;
 mod helpers;
