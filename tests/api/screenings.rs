@@ -192,6 +192,8 @@ async fn messages_follow_the_locale_with_a_fallback(backend: Backend) {
 
 async fn the_row_keeps_what_was_scored(backend: Backend) {
     let app = spawn_app(backend).await;
+    // A screening keeps its site only when the site is known (an unknown one is dropped).
+    app.create_site("station-12").await;
     let mut request = phq9_body(YELLOW);
     request["site"] = json!("station-12");
     let body = created(app.post_screening(&request).await).await;
