@@ -695,6 +695,40 @@ async fn the_audit_log_and_timelines_cannot_be_changed_in_the_database(backend: 
     assert_eq!(status, 200);
 }
 
+/// PostgreSQL's TRUNCATE empties a table without firing row triggers: the append-only tables
+/// need a statement-level `BEFORE TRUNCATE` trigger too. (SQLite has no TRUNCATE; its
+/// truncate-optimized `DELETE FROM t` fires the row triggers and is refused above.)
+async fn the_audit_log_and_timelines_cannot_be_truncated(backend: Backend) {
+    let app = spawn_app(backend.clone()).await;
+    let counselor = app.staff("counselor", &[]).await;
+    let id = app.red_alert(None).await;
+    ok(app
+        .post_as(
+            &counselor.token,
+            &format!("/api/v1/alerts/{id}/acknowledge"),
+            None,
+        )
+        .await)
+    .await;
+    let rows = app.audit_count(None).await;
+    let statements: &[&str] = match backend {
+        Backend::Sqlite => &["DELETE FROM audit_log", "DELETE FROM alert_events"],
+        Backend::Postgres { .. } => &["TRUNCATE audit_log", "TRUNCATE alert_events"],
+    };
+    for sql in statements {
+        let sql = sql.to_string();
+        let result = app
+            .with_conn(move |c| diesel::sql_query(sql).execute(c).map_err(|e| e.to_string()))
+            .await;
+        assert!(
+            result.is_err(),
+            "the append-only table was emptied: {result:?}"
+        );
+    }
+    assert_eq!(app.audit_count(None).await, rows);
+    assert_eq!(app.alert_events(&id).await.len(), 2);
+}
+
 backend_tests!(
     admins_create_list_and_change_users,
     bad_user_requests_are_refused_and_change_nothing,
@@ -702,4 +736,5 @@ backend_tests!(
     admins_create_list_and_rename_sites,
     the_audit_log_pages_newest_first_and_refuses_bad_parameters,
     the_audit_log_and_timelines_cannot_be_changed_in_the_database,
+    the_audit_log_and_timelines_cannot_be_truncated,
 );
