@@ -9,11 +9,15 @@ use actix_web::{HttpResponse, web};
 
 pub const CSS: &str = include_str!("../../static/app.css");
 pub const JS: &str = include_str!("../../static/app.js");
+/// The staff workspace's own stylesheet (on top of `app.css`) and its live-queue script.
+pub const WORKSPACE_CSS: &str = include_str!("../../static/workspace.css");
+pub const WORKSPACE_JS: &str = include_str!("../../static/workspace.js");
 
 static VERSION: LazyLock<String> = LazyLock::new(|| {
-    let mut both = String::with_capacity(CSS.len() + JS.len());
-    both.push_str(CSS);
-    both.push_str(JS);
+    let mut both = String::new();
+    for part in [CSS, JS, WORKSPACE_CSS, WORKSPACE_JS] {
+        both.push_str(part);
+    }
     crate::screening::sha256_hex(both.as_bytes())[..12].to_string()
 });
 
@@ -25,6 +29,14 @@ pub fn js_href() -> String {
     format!("/static/app.js?v={}", *VERSION)
 }
 
+pub fn workspace_css_href() -> String {
+    format!("/static/workspace.css?v={}", *VERSION)
+}
+
+pub fn workspace_js_href() -> String {
+    format!("/static/workspace.js?v={}", *VERSION)
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
         "/static/app.css",
@@ -33,6 +45,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route(
         "/static/app.js",
         web::get().to(|| async { asset("text/javascript; charset=utf-8", JS) }),
+    )
+    .route(
+        "/static/workspace.css",
+        web::get().to(|| async { asset("text/css; charset=utf-8", WORKSPACE_CSS) }),
+    )
+    .route(
+        "/static/workspace.js",
+        web::get().to(|| async { asset("text/javascript; charset=utf-8", WORKSPACE_JS) }),
     );
 }
 

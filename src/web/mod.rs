@@ -12,6 +12,7 @@ mod assets;
 mod csrf;
 pub mod i18n;
 mod pages;
+mod workspace;
 
 #[cfg(test)]
 mod tests;
@@ -69,6 +70,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .into()
         });
     cfg.configure(assets::configure)
+        .configure(workspace::configure)
         .route("/", web::get().to(index))
         .service(
             web::resource("/s/{id}")

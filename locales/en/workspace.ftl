@@ -1,0 +1,214 @@
+# Careline staff workspace: English.
+# Keep every key in all three files; a test checks they match.
+
+ws-brand = Careline workspace
+ws-nav-label = Workspace
+ws-nav-queue = Alert queue
+ws-nav-admin = Users and sites
+ws-nav-audit = Audit log
+ws-nav-password = Change password
+ws-nav-signout = Sign out
+ws-back-home = Back to my workspace
+ws-back-to-queue = Back to the queue
+ws-yes = Yes
+ws-no = No
+
+ws-role-counselor = Counselor
+ws-role-supervisor = Supervisor
+ws-role-admin = Administrator
+
+## Signing in
+
+ws-login-title = Sign in
+ws-login-email = Email
+ws-login-password = Password
+ws-login-submit = Sign in
+ws-login-failed = The email or password is not right, or the account is disabled.
+ws-login-wait = { $n ->
+    [one] Please wait a minute before trying again.
+   *[other] Please wait { $n } minutes before trying again.
+}
+ws-login-expired = This sign-in form has expired. Please sign in again.
+
+## Password
+
+ws-password-title = Change password
+ws-password-hint = At least 12 characters. Changing it signs you out on every other device.
+ws-password-current-label = Current password
+ws-password-new-label = New password
+ws-password-repeat-label = New password again
+ws-password-submit = Change password
+ws-password-changed = Your password is changed. Other devices have been signed out.
+ws-password-mismatch = The two new passwords are not the same.
+ws-password-weak = A password needs at least 12 characters (and at most 256 bytes).
+ws-password-same = The new password must differ from the current one.
+ws-password-current = The current password is not right (or there were too many attempts: wait a few minutes).
+
+## The queue
+
+ws-queue-title = Alert queue
+ws-queue-open-red = Open red alerts
+ws-queue-take-next = Take next
+ws-queue-empty = No alerts here right now.
+ws-queue-none-open = There is no open alert to take.
+ws-queue-no-js = New alerts appear here by themselves; without JavaScript, reload the page.
+ws-live-on = Live: new alerts appear by themselves
+ws-live-off = Live updates paused; reload the page to be sure
+ws-filter-status = Status
+ws-filter-status-active = Open and taken
+ws-filter-status-all = All
+ws-filter-tier = Tier
+ws-filter-site = Station
+ws-filter-any = Any
+ws-filter-apply = Show
+ws-col-reference = Alert
+ws-col-tier = Tier
+ws-col-status = Status
+ws-col-deadline = Deadline
+ws-col-site = Station
+ws-col-assignee = Taken by
+ws-col-created = Raised
+ws-no-site = (no station)
+ws-nobody = Nobody yet
+ws-urgent = Urgent
+ws-tier-red = Red
+ws-tier-yellow = Yellow
+ws-tier-green = Green
+ws-status-open = Open
+ws-status-acknowledged = Taken
+ws-status-resolved = Resolved
+ws-left-minutes = { $n } min left
+ws-left-hours = { $n } h left
+ws-left-days = { $n ->
+    [one] 1 day left
+   *[other] { $n } days left
+}
+ws-overdue-minutes = overdue by { $n } min
+ws-overdue-hours = overdue by { $n } h
+ws-overdue-days = { $n ->
+    [one] overdue by 1 day
+   *[other] overdue by { $n } days
+}
+
+## The alert page
+
+ws-alert-title = Alert
+ws-alert-outcome = Outcome
+ws-crisis-title = If the rider is in danger now
+ws-crisis-body = Call emergency services first, then stay on the line with the rider if you can.
+ws-actions-title = What to do
+ws-actions-none = Nothing to do here: this alert is resolved, or someone else has taken it.
+ws-action-acknowledge = Take this alert
+ws-action-unacknowledge = Give it back to the queue
+ws-action-note-label = Note for the timeline
+ws-action-note = Add note
+ws-action-outcome-label = Outcome
+ws-action-resolve-note-label = What was done (required)
+ws-action-resolve = Resolve
+ws-action-assign-label = Hand over to
+ws-action-assign = Hand over
+ws-outcome-choose = Choose an outcome
+ws-outcome-contacted_safe = Contacted, safe
+ws-outcome-referred = Referred
+ws-outcome-emergency_services = Emergency services called
+ws-outcome-unreachable = Could not be reached
+ws-outcome-false_positive = False positive
+ws-outcome-other = Other
+ws-conflict-taken = This alert has already been taken by
+ws-conflict-resolved = This alert is already resolved.
+ws-conflict-open = Nobody has taken this alert yet: take it first.
+ws-invalid-note = Please write a note (at most 4000 characters).
+ws-invalid-outcome = Please choose an outcome.
+ws-invalid-assignee = Choose an active counselor or supervisor of this alert's station.
+ws-reasons-title = Why it was raised
+ws-contact-title = Contact details
+ws-contact-consented = The rider agreed to be called on this number.
+ws-contact-name = Name
+ws-contact-phone = Phone
+ws-scores-title = Scores
+ws-answers-title = Answers
+ws-unanswered = not answered
+ws-screening-submitted = Submitted
+ws-screening-version = version
+ws-screening-locale = answered in
+ws-earlier-title = Earlier screenings of this rider
+ws-timeline-title = Timeline
+ws-system = System
+ws-event-opened = Raised
+ws-event-attached = Another screening attached
+ws-event-acknowledged = Taken
+ws-event-unacknowledged = Given back
+ws-event-reassigned = Handed over
+ws-event-note = Note
+ws-event-resolved = Resolved
+
+## Administration
+
+ws-admin-title = Users and sites
+ws-admin-users = Users
+ws-admin-email = Email
+ws-admin-name = Name
+ws-admin-role = Role
+ws-admin-sites = Stations
+ws-admin-sites-hint = None ticked: all stations.
+ws-admin-active = Active
+ws-admin-locale = Language
+ws-admin-edit = Edit
+ws-admin-save = Save
+ws-admin-reset-password = New password (leave empty to keep)
+ws-admin-new-user = Add a user
+ws-admin-password = Password
+ws-admin-password-hint = Leave empty to have one generated; it is shown once.
+ws-admin-create-user = Add user
+ws-admin-generated = Generated password for
+ws-admin-generated-once = Pass it on now, safely: it is not shown again.
+ws-admin-user-saved = The user is saved.
+ws-admin-site-saved = The station is saved.
+ws-all-sites = All stations
+ws-admin-sites-title = Stations
+ws-admin-slug = Code
+ws-admin-slug-hint = Lowercase letters, digits, - and _; it is part of the station's QR code link and cannot change.
+ws-admin-site-name = Name
+ws-admin-qr = QR code link
+ws-admin-rename = Rename
+ws-admin-new-site = Add a station
+ws-admin-create-site = Add station
+ws-admin-invalid-email = Please enter an email address like name@example.org.
+ws-admin-invalid-name = A name has 1 to 100 characters.
+ws-admin-invalid-role = Choose counselor, supervisor or administrator.
+ws-admin-invalid-sites = One of the stations does not exist; add it first.
+ws-admin-invalid-locale = Choose one of the languages offered.
+ws-admin-invalid-slug = A code has 1 to 64 lowercase letters, digits, - and _.
+ws-admin-invalid-nothing = Nothing was changed.
+ws-admin-user-exists = A user with this email already exists.
+ws-admin-site-exists = A station with this code already exists.
+ws-admin-last-admin = This is the last active administrator: make another one first.
+
+## The audit log
+
+ws-audit-title = Audit log
+ws-audit-all = All actions
+ws-audit-at = When (UTC)
+ws-audit-actor = Who
+ws-audit-action = Action
+ws-audit-target = Record
+ws-audit-ip = Address
+ws-audit-detail = Detail
+ws-audit-empty = No entries.
+ws-audit-newest = Newest
+ws-audit-older = Older entries
+
+## Problems
+
+ws-error-400-title = That request was not understood
+ws-error-400-body = A filter or a form field had a value that is not allowed. Go back and try again.
+ws-error-403-title = Not your area
+ws-error-403-body = Your role does not give access to this part of the workspace.
+ws-error-404-title = Not found
+ws-error-404-body = There is no such record among the ones you may see.
+ws-error-409-title = Someone got there first
+ws-error-409-body = The alert changed in the meantime. Look at it again before acting.
+ws-error-500-title = Something went wrong
+ws-error-500-body = The page could not be shown just now. Please try again in a moment.
+ws-error-csrf-title = This form has expired
+ws-error-csrf-body = Nothing was changed. Open the page again and repeat what you wanted to do.

@@ -1,0 +1,766 @@
+//! The queue and the alert page, for counselors and supervisors.
+//!
+//! `GET /queue` lists the alerts of the user's sites, urgent red first; `GET /queue/rows` is
+//! its table body alone, which the page's script fetches again whenever the event stream
+//! (`/api/v1/alerts/events`) says the queue changed. `GET /queue/{ref}` shows one alert in full
+//! (each view is one audit row); its actions are plain forms that redirect back to it.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use super::super::i18n::Tr;
+use super::views::{
+    AlertPage, AnswerLine, Cols, Contact, CrisisLine, EarlierLine, EventLine, QueuePage, QueueRow,
+    QueueRows, ReasonLine, ScoreLine, ScreeningBlock, SelectOption,
+};
+use super::{
+    Anonymous, Ctx, Fields, display_time, render, run_failure, see_other, signed_in, tier_label,
+    time_left, url_encode,
+};
+use crate::accounts::{self, Role};
+use crate::alerts::{
+    self, AlertDetail, AlertError, AlertSummary, DetailContext, QueueQuery, Resolution, Status,
+};
+use crate::http::{ApiError, QueueParams, run};
+use crate::questionnaire::Tier;
+use crate::startup::{AppState, QueueNotice};
+
+const WORKERS: [Role; 2] = [Role::Counselor, Role::Supervisor];
+
+/// The queue's query: the API's filters plus a notice to show once.
+#[derive(Debug, Deserialize)]
+pub(super) struct QueueFilters {
+    status: Option<String>,
+    tier: Option<String>,
+    site: Option<String>,
+    limit: Option<i64>,
+    notice: Option<String>,
+}
+
+impl QueueFilters {
+    /// The filters as the API reads them (an empty field is no filter).
+    fn query(&self) -> Result<QueueQuery, ApiError> {
+        let keep = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+        QueueParams {
+            status: keep(&self.status),
+            tier: keep(&self.tier),
+            site: keep(&self.site),
+            limit: self.limit,
+        }
+        .parse()
+    }
+
+    /// The filters as a query string (for the rows' URL), in a fixed order.
+    fn query_string(&self) -> String {
+        let mut parts = Vec::new();
+        for (name, value) in [
+            ("status", &self.status),
+            ("tier", &self.tier),
+            ("site", &self.site),
+        ] {
+            if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                parts.push(format!("{name}={}", url_encode(v)));
+            }
+        }
+        if let Some(limit) = self.limit {
+            parts.push(format!("limit={limit}"));
+        }
+        parts.join("&")
+    }
+}
+
+fn status_label(t: Tr, s: Status) -> String {
+    t.tr(&format!("ws-status-{}", s.as_str()))
+}
+
+fn outcome_label(t: Tr, r: Resolution) -> String {
+    t.tr(&format!("ws-outcome-{}", r.as_str()))
+}
+
+fn tier_class(tier: Tier) -> &'static str {
+    match tier {
+        Tier::Red => "red",
+        Tier::Yellow => "yellow",
+        Tier::Green => "green",
+    }
+}
+
+fn row(t: Tr, me: &str, a: &AlertSummary) -> QueueRow {
+    let left = match (a.status, a.outcome) {
+        (Status::Resolved, Some(o)) => outcome_label(t, o),
+        (Status::Resolved, None) => status_label(t, Status::Resolved),
+        _ => time_left(t, a.seconds_left),
+    };
+    QueueRow {
+        reference: a.reference.clone(),
+        href: format!("/queue/{}", a.reference),
+        tier: tier_class(a.tier),
+        tier_label: tier_label(t, a.tier),
+        urgent: a.urgent.then(|| t.tr("ws-urgent")),
+        status: a.status.as_str(),
+        status_label: status_label(t, a.status),
+        site: a.site.clone().unwrap_or_else(|| t.tr("ws-no-site")),
+        created: display_time(&a.created_at),
+        created_iso: a.created_at.clone(),
+        deadline: display_time(&a.deadline_at),
+        deadline_iso: a.deadline_at.clone(),
+        left,
+        overdue: a.status != Status::Resolved && a.seconds_left < 0,
+        assignee: a
+            .assignee
+            .as_ref()
+            .map_or_else(|| t.tr("ws-nobody"), |p| p.name.clone()),
+        mine: a.assignee.as_ref().is_some_and(|p| p.id == me),
+    }
+}
+
+fn queue_title(t: Tr, open_red: usize) -> String {
+    format!(
+        "({open_red}) {} · {}",
+        t.tr("ws-queue-title"),
+        t.tr("ws-brand")
+    )
+}
+
+fn options(current: Option<&str>, all: Vec<(String, String)>) -> Vec<SelectOption> {
+    let current = current.unwrap_or_default();
+    let mut out: Vec<SelectOption> = all
+        .into_iter()
+        .map(|(value, label)| SelectOption {
+            selected: value == current,
+            value,
+            label,
+        })
+        .collect();
+    // A filter typed into the address bar that no option names is still shown as chosen.
+    if !current.is_empty() && !out.iter().any(|o| o.selected) {
+        out.push(SelectOption {
+            value: current.to_string(),
+            label: current.to_string(),
+            selected: true,
+        });
+    }
+    out
+}
+
+struct Listing {
+    alerts: Vec<AlertSummary>,
+    open_red: usize,
+    sites: Vec<accounts::Site>,
+}
+
+async fn listing(
+    state: &web::Data<AppState>,
+    ctx: &Ctx,
+    q: QueueQuery,
+    with_sites: bool,
+) -> Result<Result<Listing, AlertError>, ApiError> {
+    let who = ctx.who().clone();
+    run(state, move |conn, _| {
+        let listed = (|| {
+            let alerts = alerts::queue(conn, &who, &q)?;
+            let open_red = alerts::open_red_count(conn, &who)?;
+            let sites = if with_sites {
+                accounts::list_sites(conn).map_err(|e| match e {
+                    accounts::AdminError::Db(d) => AlertError::Db(d),
+                    other => AlertError::Db(crate::db::DbError::Connect(other.to_string())),
+                })?
+            } else {
+                Vec::new()
+            };
+            Ok(Listing {
+                alerts,
+                open_red,
+                sites,
+            })
+        })();
+        Ok::<_, ApiError>(listed)
+    })
+    .await
+}
+
+fn alert_error(ctx: &Ctx, e: AlertError) -> HttpResponse {
+    match e {
+        AlertError::NotFound | AlertError::Denied(_) => ctx.not_found(),
+        AlertError::Forbidden => ctx.forbidden_area(),
+        AlertError::Invalid { .. } => ctx.bad_request(),
+        AlertError::Conflict { .. } => ctx.error(
+            StatusCode::CONFLICT,
+            "ws-error-409-title",
+            "ws-error-409-body",
+        ),
+        AlertError::Db(e) => ctx.failure(&e),
+    }
+}
+
+/// `GET /queue`.
+pub(super) async fn page(
+    req: HttpRequest,
+    filters: web::Query<QueueFilters>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let ctx = match signed_in(&req, &WORKERS, Anonymous::SignIn).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    let Ok(q) = filters.query() else {
+        return ctx.bad_request();
+    };
+    let listing = match listing(&state, &ctx, q, true).await {
+        Ok(Ok(l)) => l,
+        Ok(Err(e)) => return alert_error(&ctx, e),
+        Err(e) => return run_failure(&ctx, e),
+    };
+    let t = ctx.t();
+    let me = ctx.who().user_id.as_str();
+    let qs = filters.query_string();
+    let title = queue_title(t, listing.open_red);
+    let mut base = ctx.base(t.tr("ws-queue-title"), "/queue");
+    // The count of open red alerts comes first, so it shows in a narrow browser tab.
+    base.title = title.clone();
+    let visible_sites: Vec<(String, String)> = listing
+        .sites
+        .iter()
+        .filter(|s| ctx.who().serves(Some(&s.slug)))
+        .map(|s| (s.slug.clone(), format!("{} ({})", s.name, s.slug)))
+        .collect();
+    let page = QueuePage {
+        base,
+        csrf: ctx.csrf.clone(),
+        heading: t.tr("ws-queue-title"),
+        rows_src: if qs.is_empty() {
+            "/queue/rows".into()
+        } else {
+            format!("/queue/rows?{qs}")
+        },
+        statuses: options(
+            filters.status.as_deref(),
+            vec![
+                (String::new(), t.tr("ws-filter-status-active")),
+                ("open".into(), status_label(t, Status::Open)),
+                ("acknowledged".into(), status_label(t, Status::Acknowledged)),
+                ("resolved".into(), status_label(t, Status::Resolved)),
+                (
+                    "open,acknowledged,resolved".into(),
+                    t.tr("ws-filter-status-all"),
+                ),
+            ],
+        ),
+        tiers: options(
+            filters.tier.as_deref(),
+            vec![
+                (String::new(), t.tr("ws-filter-any")),
+                ("red".into(), tier_label(t, Tier::Red)),
+                ("yellow".into(), tier_label(t, Tier::Yellow)),
+            ],
+        ),
+        sites: options(
+            filters.site.as_deref(),
+            std::iter::once((String::new(), t.tr("ws-filter-any")))
+                .chain(visible_sites)
+                .collect(),
+        ),
+        notice: match filters.notice.as_deref() {
+            Some("none-open") => Some(t.tr("ws-queue-none-open")),
+            _ => None,
+        },
+        rows: listing.alerts.iter().map(|a| row(t, me, a)).collect(),
+        title,
+        open_red: listing.open_red,
+        empty: t.tr("ws-queue-empty"),
+        cols: Cols::new(t),
+    };
+    render(&page, StatusCode::OK)
+}
+
+/// `GET /queue/rows`: the table body and the title, for the page's live refresh.
+pub(super) async fn rows(
+    req: HttpRequest,
+    filters: web::Query<QueueFilters>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let ctx = match signed_in(&req, &WORKERS, Anonymous::Unauthorized).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    let Ok(q) = filters.query() else {
+        return ctx.bad_request();
+    };
+    let listing = match listing(&state, &ctx, q, false).await {
+        Ok(Ok(l)) => l,
+        Ok(Err(e)) => return alert_error(&ctx, e),
+        Err(e) => return run_failure(&ctx, e),
+    };
+    let t = ctx.t();
+    let me = ctx.who().user_id.as_str();
+    render(
+        &QueueRows {
+            rows: listing.alerts.iter().map(|a| row(t, me, a)).collect(),
+            title: queue_title(t, listing.open_red),
+            open_red: listing.open_red,
+            empty: t.tr("ws-queue-empty"),
+            cols: Cols::new(t),
+        },
+        StatusCode::OK,
+    )
+}
+
+fn changed(state: &AppState, s: &AlertSummary) {
+    let _ = state.notices.send(QueueNotice {
+        alert_id: s.id.clone(),
+        site: s.site.clone(),
+    });
+}
+
+/// `POST /queue/take-next`: acknowledges the highest-priority open alert and opens it.
+pub(super) async fn take_next(
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let ctx = match signed_in(&req, &WORKERS, Anonymous::SignInPlain).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    if !Fields(form.into_inner()).csrf_ok(&req, &state, &ctx) {
+        return ctx.csrf_refused("take-next");
+    }
+    let who = ctx.who().clone();
+    match run(&state, move |conn, _| {
+        Ok::<_, ApiError>(alerts::take_next(conn, &who))
+    })
+    .await
+    {
+        Ok(Ok(Some(s))) => {
+            changed(&state, &s);
+            tracing::info!(alert = %s.id, user = %ctx.who().user_id, "alert taken from the queue page");
+            see_other(&format!("/queue/{}", s.reference))
+        }
+        Ok(Ok(None)) => see_other("/queue?notice=none-open"),
+        Ok(Err(e)) => alert_error(&ctx, e),
+        Err(e) => run_failure(&ctx, e),
+    }
+}
+
+// ---- the alert page ---------------------------------------------------------------------
+
+/// What the alert page shows besides the alert: who a supervisor may hand it to.
+struct Loaded {
+    detail: AlertDetail,
+    colleagues: Vec<(String, String)>,
+}
+
+/// What a refused action leaves on the page.
+#[derive(Debug, Default)]
+struct Refused {
+    status: Option<StatusCode>,
+    message: Option<String>,
+    note_text: String,
+    resolve_note: String,
+    outcome: String,
+}
+
+async fn load(
+    state: &web::Data<AppState>,
+    ctx: &Ctx,
+    key: String,
+) -> Result<Result<Loaded, AlertError>, ApiError> {
+    let who = ctx.who().clone();
+    run(state, move |conn, state| {
+        let catalog = state.catalog.get();
+        let loaded = alerts::detail(
+            conn,
+            DetailContext {
+                catalog: &catalog,
+                cipher: &state.cipher,
+            },
+            &who,
+            &key,
+        )
+        .and_then(|detail| {
+            // Supervisors hand alerts to active counselors and supervisors of the alert's site.
+            let colleagues = if who.role == Role::Supervisor {
+                accounts::list_users(conn)
+                    .map_err(|e| AlertError::Db(crate::db::DbError::Connect(e.to_string())))?
+                    .into_iter()
+                    .filter(|u| u.active && u.role.works_alerts())
+                    .filter(|u| {
+                        u.sites.is_empty()
+                            || detail
+                                .alert
+                                .site
+                                .as_ref()
+                                .is_some_and(|s| u.sites.contains(s))
+                    })
+                    .map(|u| (u.id, u.name))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            Ok(Loaded { detail, colleagues })
+        });
+        Ok::<_, ApiError>(loaded)
+    })
+    .await
+}
+
+fn json_number(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "—".into(),
+        serde_json::Value::Number(n) => n.to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn scores_of(scores: &serde_json::Value, bands: &serde_json::Value) -> Vec<ScoreLine> {
+    scores
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(name, value)| ScoreLine {
+                    name: name.clone(),
+                    value: json_number(value),
+                    band: bands
+                        .get(name)
+                        .and_then(serde_json::Value::as_str)
+                        .map(|b| b.replace('_', " "))
+                        .unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn alert_page(state: &AppState, ctx: &Ctx, loaded: Loaded, refused: Refused) -> HttpResponse {
+    let t = ctx.t();
+    let who = ctx.who();
+    let d = loaded.detail;
+    let a = &d.alert;
+    let mine = a.assignee.as_ref().is_some_and(|p| p.id == who.user_id);
+    let supervisor = who.role == Role::Supervisor;
+    let reason = |r: &alerts::ReasonView| ReasonLine {
+        tier: tier_class(r.tier),
+        tier_label: tier_label(t, r.tier),
+        text: r.text.clone(),
+    };
+    let screenings = d
+        .screenings
+        .iter()
+        .map(|s| ScreeningBlock {
+            title: s.title.clone(),
+            version: s.version.clone(),
+            submitted: display_time(&s.submitted_at),
+            submitted_iso: s.submitted_at.clone(),
+            tier: tier_class(s.tier),
+            tier_label: tier_label(t, s.tier),
+            urgent: s.urgent,
+            locale: s.locale.clone(),
+            scores: scores_of(&s.scores, &s.bands),
+            reasons: s.reasons.iter().map(reason).collect(),
+            answers: s
+                .answers
+                .iter()
+                .map(|ans| AnswerLine {
+                    item: ans.item.clone(),
+                    text: ans.text.clone(),
+                    answer: match (&ans.label, ans.value) {
+                        (Some(label), Some(v)) => format!("{label} ({v})"),
+                        (None, Some(v)) => v.to_string(),
+                        _ => t.tr("ws-unanswered"),
+                    },
+                    answered: ans.value.is_some(),
+                })
+                .collect(),
+        })
+        .collect();
+    let timeline = d
+        .timeline
+        .iter()
+        .map(|e| {
+            let kind_key = format!("ws-event-{}", e.kind);
+            let text = e
+                .detail
+                .get("text")
+                .or_else(|| e.detail.get("note"))
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string);
+            EventLine {
+                at: display_time(&e.at),
+                at_iso: e.at.clone(),
+                kind: if t.has(&kind_key) {
+                    t.tr(&kind_key)
+                } else {
+                    e.kind.clone()
+                },
+                actor: e
+                    .actor
+                    .as_ref()
+                    .map_or_else(|| t.tr("ws-system"), |p| p.name.clone()),
+                outcome: e
+                    .detail
+                    .get("outcome")
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(Resolution::parse)
+                    .map(|o| outcome_label(t, o)),
+                text,
+            }
+        })
+        .collect();
+    let earlier = d
+        .earlier_screenings
+        .iter()
+        .map(|s| EarlierLine {
+            questionnaire: s.questionnaire.clone(),
+            submitted: display_time(&s.submitted_at),
+            submitted_iso: s.submitted_at.clone(),
+            tier: tier_class(s.tier),
+            tier_label: tier_label(t, s.tier),
+            scores: scores_of(&s.scores, &serde_json::Value::Null)
+                .into_iter()
+                .map(|l| format!("{} {}", l.name, l.value))
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+        .collect();
+    let active = a.status != Status::Resolved;
+    let taken = a.status == Status::Acknowledged;
+    let page = AlertPage {
+        base: ctx.base(format!("{} {}", a.reference, t.tr("ws-alert-title")), ""),
+        csrf: ctx.csrf.clone(),
+        reference: a.reference.clone(),
+        action_base: format!("/queue/{}", a.reference),
+        tier: tier_class(a.tier),
+        tier_label: tier_label(t, a.tier),
+        urgent: a.urgent,
+        status: a.status.as_str(),
+        status_label: status_label(t, a.status),
+        site: a.site.clone().unwrap_or_else(|| t.tr("ws-no-site")),
+        created: display_time(&a.created_at),
+        created_iso: a.created_at.clone(),
+        deadline: display_time(&a.deadline_at),
+        deadline_iso: a.deadline_at.clone(),
+        left: if active {
+            time_left(t, a.seconds_left)
+        } else {
+            String::new()
+        },
+        overdue: active && a.seconds_left < 0,
+        assignee: a
+            .assignee
+            .as_ref()
+            .map_or_else(|| t.tr("ws-nobody"), |p| p.name.clone()),
+        outcome: a.outcome.map(|o| outcome_label(t, o)),
+        reasons: d.reasons.iter().map(reason).collect(),
+        screenings,
+        timeline,
+        contact: d.contact.as_ref().map(|c| Contact {
+            name: c.name.clone(),
+            phone: c.phone.clone(),
+        }),
+        earlier,
+        crisis: state
+            .settings
+            .crisis
+            .lines
+            .iter()
+            .map(|l| CrisisLine {
+                number: l.number.clone(),
+                name: l.name_in(ctx.lang.code()).to_string(),
+            })
+            .collect(),
+        error: refused.message,
+        can_acknowledge: a.status == Status::Open,
+        can_unacknowledge: taken && (mine || supervisor),
+        can_note: active,
+        can_resolve: taken && (mine || supervisor),
+        can_assign: taken && supervisor,
+        outcomes: options(
+            Some(refused.outcome.as_str()),
+            std::iter::once((String::new(), t.tr("ws-outcome-choose")))
+                .chain(
+                    Resolution::ALL
+                        .into_iter()
+                        .map(|r| (r.as_str().to_string(), outcome_label(t, r))),
+                )
+                .collect(),
+        ),
+        assignees: loaded
+            .colleagues
+            .into_iter()
+            .map(|(id, name)| SelectOption {
+                selected: a.assignee.as_ref().is_some_and(|p| p.id == id),
+                value: id,
+                label: name,
+            })
+            .collect(),
+        note_text: refused.note_text,
+        resolve_note: refused.resolve_note,
+    };
+    render(&page, refused.status.unwrap_or(StatusCode::OK))
+}
+
+async fn show(
+    state: &web::Data<AppState>,
+    ctx: &Ctx,
+    key: String,
+    refused: Refused,
+) -> HttpResponse {
+    match load(state, ctx, key).await {
+        Ok(Ok(loaded)) => {
+            tracing::info!(alert = %loaded.detail.alert.id, user = %ctx.who().user_id, "alert page viewed");
+            alert_page(state, ctx, loaded, refused)
+        }
+        Ok(Err(e)) => alert_error(ctx, e),
+        Err(e) => run_failure(ctx, e),
+    }
+}
+
+/// `GET /queue/{ref}`.
+pub(super) async fn alert(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let ctx = match signed_in(&req, &WORKERS, Anonymous::SignIn).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    show(&state, &ctx, path.into_inner(), Refused::default()).await
+}
+
+/// A conflict, in the user's language, from the alert as it is now.
+fn conflict_message(t: Tr, alert: Option<&AlertSummary>) -> String {
+    match alert {
+        Some(a) => match (a.status, &a.assignee) {
+            (Status::Acknowledged, Some(p)) => {
+                format!("{} {}", t.tr("ws-conflict-taken"), p.name)
+            }
+            (Status::Resolved, _) => t.tr("ws-conflict-resolved"),
+            (Status::Open, _) => t.tr("ws-conflict-open"),
+            (Status::Acknowledged, None) => t.tr("ws-error-409-body"),
+        },
+        None => t.tr("ws-error-409-body"),
+    }
+}
+
+fn invalid_message(t: Tr, field: &str) -> String {
+    t.tr(match field {
+        "outcome" => "ws-invalid-outcome",
+        "user_id" => "ws-invalid-assignee",
+        _ => "ws-invalid-note",
+    })
+}
+
+/// `POST /queue/{ref}/{acknowledge|unacknowledge|notes|resolve|assign}`.
+pub(super) async fn act(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let ctx = match signed_in(&req, &WORKERS, Anonymous::SignInPlain).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    let (key, action) = path.into_inner();
+    let action: &'static str = match action.as_str() {
+        "acknowledge" => "acknowledge",
+        "unacknowledge" => "unacknowledge",
+        "notes" => "notes",
+        "resolve" => "resolve",
+        "assign" => "assign",
+        _ => return ctx.not_found(),
+    };
+    let fields = Fields(form.into_inner());
+    if !fields.csrf_ok(&req, &state, &ctx) {
+        return ctx.csrf_refused(action);
+    }
+    if action == "assign" && ctx.who().role != Role::Supervisor {
+        return ctx.forbidden_area();
+    }
+    let note = fields.text("text");
+    let resolve_note = fields.text("note");
+    let outcome = fields.text("outcome");
+    let assignee = fields.text("user_id");
+    let who = ctx.who().clone();
+    let target = key.clone();
+    let (n, rn, o) = (note.clone(), resolve_note.clone(), outcome.clone());
+    let result = run(&state, move |conn, _| {
+        Ok::<_, ApiError>(match action {
+            "acknowledge" => alerts::acknowledge(conn, &who, &target),
+            "unacknowledge" => alerts::unacknowledge(conn, &who, &target),
+            "notes" => alerts::add_note(conn, &who, &target, &n),
+            "resolve" => alerts::resolve(conn, &who, &target, &o, &rn),
+            _ => alerts::reassign(conn, &who, &target, &assignee),
+        })
+    })
+    .await;
+    let t = ctx.t();
+    let refused = match result {
+        Ok(Ok(s)) => {
+            changed(&state, &s);
+            tracing::info!(alert = %s.id, user = %ctx.who().user_id, action, "alert action from its page");
+            return see_other(&format!("/queue/{}", s.reference));
+        }
+        Ok(Err(AlertError::Conflict { alert, .. })) => {
+            tracing::info!(user = %ctx.who().user_id, action, "alert action refused: conflict");
+            Refused {
+                status: Some(StatusCode::CONFLICT),
+                message: Some(conflict_message(t, alert.as_ref().as_ref())),
+                ..Refused::default()
+            }
+        }
+        Ok(Err(AlertError::Invalid { field, .. })) => Refused {
+            status: Some(StatusCode::UNPROCESSABLE_ENTITY),
+            message: Some(invalid_message(t, field)),
+            note_text: note,
+            resolve_note,
+            outcome,
+        },
+        Ok(Err(e)) => return alert_error(&ctx, e),
+        Err(e) => return run_failure(&ctx, e),
+    };
+    // The page again, as it is now, with the problem above the actions.
+    show(&state, &ctx, key, refused).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::i18n::Lang;
+
+    #[test]
+    fn time_left_reads_in_minutes_hours_or_days() {
+        let t = Tr(Lang::En);
+        assert_eq!(time_left(t, 600), "10 min left");
+        assert_eq!(time_left(t, 59), "1 min left");
+        assert_eq!(time_left(t, -125), "overdue by 3 min");
+        assert_eq!(time_left(t, 3 * 3600 + 5), "3 h left");
+        assert_eq!(time_left(t, 3 * 86_400), "3 days left");
+    }
+
+    #[test]
+    fn filters_keep_their_order_and_encoding() {
+        let f = QueueFilters {
+            status: Some("open,acknowledged".into()),
+            tier: None,
+            site: Some("station-7".into()),
+            limit: None,
+            notice: Some("none-open".into()),
+        };
+        assert_eq!(
+            f.query_string(),
+            "status=open%2Cacknowledged&site=station-7"
+        );
+        assert!(f.query().is_ok());
+        let bad = QueueFilters {
+            status: Some("closed".into()),
+            tier: None,
+            site: None,
+            limit: None,
+            notice: None,
+        };
+        assert!(bad.query().is_err());
+    }
+}
