@@ -631,12 +631,20 @@ pub fn update_user(
                 "this is the last active admin: make another admin first".into(),
             ));
         }
+        let old_sites = store::user_sites(c, id)?;
         store::update_user(c, id, &changes)?;
         if let Some(sites) = &sites {
             store::set_user_sites(c, id, sites)?;
         }
-        let ends_sessions =
-            role.is_some() || patch.active.is_some() || patch.password.is_some() || sites.is_some();
+        // What a session may do changed: it ends. A name or language change does not.
+        let mut new_sites = sites.clone().unwrap_or_else(|| old_sites.clone());
+        new_sites.sort();
+        let mut was = old_sites.clone();
+        was.sort();
+        let ends_sessions = role.is_some_and(|r| r.as_str() != user.role)
+            || patch.active.is_some_and(|a| a != user.active)
+            || patch.password.is_some()
+            || new_sites != was;
         if ends_sessions {
             store::revoke_user_sessions(c, id, None, now)?;
         }

@@ -87,11 +87,12 @@ pub fn same_origin(req: &HttpRequest) -> bool {
     let Ok(source) = source.to_str() else {
         return false;
     };
-    let host = source
-        .split_once("://")
-        .map(|(_, rest)| rest.split('/').next().unwrap_or_default())
-        .unwrap_or_default();
-    host.eq_ignore_ascii_case(req.connection_info().host())
+    let Some((scheme, rest)) = source.split_once("://") else {
+        return false;
+    };
+    let host = rest.split('/').next().unwrap_or_default();
+    let info = req.connection_info();
+    scheme.eq_ignore_ascii_case(info.scheme()) && host.eq_ignore_ascii_case(info.host())
 }
 
 /// Checks a cookie request's CSRF token (field or header) and origin.

@@ -102,3 +102,8 @@ CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION careline_append_only();
 CREATE TRIGGER alert_events_append_only BEFORE UPDATE OR DELETE ON alert_events
     FOR EACH ROW EXECUTE FUNCTION careline_append_only();
+-- Row triggers do not see TRUNCATE: refuse it too.
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION careline_append_only();
+CREATE TRIGGER alert_events_no_truncate BEFORE TRUNCATE ON alert_events
+    FOR EACH STATEMENT EXECUTE FUNCTION careline_append_only();
