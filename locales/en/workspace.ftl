@@ -141,6 +141,10 @@ ws-event-unacknowledged = Given back
 ws-event-reassigned = Handed over
 ws-event-note = Note
 ws-event-resolved = Resolved
+ws-event-paged = Paged
+ws-event-escalation_gap = Nobody on duty at this escalation level
+ws-event-escalation_repaired = Escalation resumed
+ws-event-delivery_failed = A notification could not be delivered
 
 ## Administration
 

@@ -132,6 +132,10 @@ ws-event-unacknowledged = 退回队列
 ws-event-reassigned = 转交
 ws-event-note = 记录
 ws-event-resolved = 结案
+ws-event-paged = 已通知值班人员
+ws-event-escalation_gap = 这一级升级无人值班
+ws-event-escalation_repaired = 升级已恢复
+ws-event-delivery_failed = 一条通知未能送达
 
 ## 管理
 

@@ -132,6 +132,10 @@ ws-event-unacknowledged = 退回佇列
 ws-event-reassigned = 轉交
 ws-event-note = 紀錄
 ws-event-resolved = 結案
+ws-event-paged = 已通知值班人員
+ws-event-escalation_gap = 這一級升級無人值班
+ws-event-escalation_repaired = 升級已恢復
+ws-event-delivery_failed = 一則通知未能送達
 
 ## 管理
 

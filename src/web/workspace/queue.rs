@@ -86,7 +86,18 @@ fn tier_class(tier: Tier) -> &'static str {
     }
 }
 
-fn row(t: Tr, me: &str, a: &AlertSummary) -> QueueRow {
+/// A station as people read it: its name (and code), or "no station".
+fn site_label(t: Tr, sites: &[accounts::Site], slug: Option<&str>) -> String {
+    match slug {
+        Some(slug) => sites
+            .iter()
+            .find(|s| s.slug == slug)
+            .map_or_else(|| slug.to_string(), |s| s.name.clone()),
+        None => t.tr("ws-no-site"),
+    }
+}
+
+fn row(t: Tr, me: &str, sites: &[accounts::Site], a: &AlertSummary) -> QueueRow {
     let left = match (a.status, a.outcome) {
         (Status::Resolved, Some(o)) => outcome_label(t, o),
         (Status::Resolved, None) => status_label(t, Status::Resolved),
@@ -100,7 +111,7 @@ fn row(t: Tr, me: &str, a: &AlertSummary) -> QueueRow {
         urgent: a.urgent.then(|| t.tr("ws-urgent")),
         status: a.status.as_str(),
         status_label: status_label(t, a.status),
-        site: a.site.clone().unwrap_or_else(|| t.tr("ws-no-site")),
+        site: site_label(t, sites, a.site.as_deref()),
         created: display_time(&a.created_at),
         created_iso: a.created_at.clone(),
         deadline: display_time(&a.deadline_at),
@@ -154,21 +165,13 @@ async fn listing(
     state: &web::Data<AppState>,
     ctx: &Ctx,
     q: QueueQuery,
-    with_sites: bool,
 ) -> Result<Result<Listing, AlertError>, ApiError> {
     let who = ctx.who().clone();
     run(state, move |conn, _| {
         let listed = (|| {
             let alerts = alerts::queue(conn, &who, &q)?;
             let open_red = alerts::open_red_count(conn, &who)?;
-            let sites = if with_sites {
-                accounts::list_sites(conn).map_err(|e| match e {
-                    accounts::AdminError::Db(d) => AlertError::Db(d),
-                    other => AlertError::Db(crate::db::DbError::Connect(other.to_string())),
-                })?
-            } else {
-                Vec::new()
-            };
+            let sites = accounts::list_sites(conn).map_err(admin_to_alert)?;
             Ok(Listing {
                 alerts,
                 open_red,
@@ -178,6 +181,14 @@ async fn listing(
         Ok::<_, ApiError>(listed)
     })
     .await
+}
+
+/// Listing sites or users fails only as the database does.
+fn admin_to_alert(e: accounts::AdminError) -> AlertError {
+    match e {
+        accounts::AdminError::Db(d) => AlertError::Db(d),
+        other => AlertError::Db(crate::db::DbError::Connect(other.to_string())),
+    }
 }
 
 fn alert_error(ctx: &Ctx, e: AlertError) -> HttpResponse {
@@ -207,7 +218,7 @@ pub(super) async fn page(
     let Ok(q) = filters.query() else {
         return ctx.bad_request();
     };
-    let listing = match listing(&state, &ctx, q, true).await {
+    let listing = match listing(&state, &ctx, q).await {
         Ok(Ok(l)) => l,
         Ok(Err(e)) => return alert_error(&ctx, e),
         Err(e) => return run_failure(&ctx, e),
@@ -265,7 +276,11 @@ pub(super) async fn page(
             Some("none-open") => Some(t.tr("ws-queue-none-open")),
             _ => None,
         },
-        rows: listing.alerts.iter().map(|a| row(t, me, a)).collect(),
+        rows: listing
+            .alerts
+            .iter()
+            .map(|a| row(t, me, &listing.sites, a))
+            .collect(),
         title,
         open_red: listing.open_red,
         empty: t.tr("ws-queue-empty"),
@@ -287,7 +302,7 @@ pub(super) async fn rows(
     let Ok(q) = filters.query() else {
         return ctx.bad_request();
     };
-    let listing = match listing(&state, &ctx, q, false).await {
+    let listing = match listing(&state, &ctx, q).await {
         Ok(Ok(l)) => l,
         Ok(Err(e)) => return alert_error(&ctx, e),
         Err(e) => return run_failure(&ctx, e),
@@ -296,7 +311,11 @@ pub(super) async fn rows(
     let me = ctx.who().user_id.as_str();
     render(
         &QueueRows {
-            rows: listing.alerts.iter().map(|a| row(t, me, a)).collect(),
+            rows: listing
+                .alerts
+                .iter()
+                .map(|a| row(t, me, &listing.sites, a))
+                .collect(),
             title: queue_title(t, listing.open_red),
             open_red: listing.open_red,
             empty: t.tr("ws-queue-empty"),
@@ -349,6 +368,7 @@ pub(super) async fn take_next(
 struct Loaded {
     detail: AlertDetail,
     colleagues: Vec<(String, String)>,
+    sites: Vec<accounts::Site>,
 }
 
 /// What a refused action leaves on the page.
@@ -382,7 +402,7 @@ async fn load(
             // Supervisors hand alerts to active counselors and supervisors of the alert's site.
             let colleagues = if who.role == Role::Supervisor {
                 accounts::list_users(conn)
-                    .map_err(|e| AlertError::Db(crate::db::DbError::Connect(e.to_string())))?
+                    .map_err(admin_to_alert)?
                     .into_iter()
                     .filter(|u| u.active && u.role.works_alerts())
                     .filter(|u| {
@@ -398,7 +418,12 @@ async fn load(
             } else {
                 Vec::new()
             };
-            Ok(Loaded { detail, colleagues })
+            let sites = accounts::list_sites(conn).map_err(admin_to_alert)?;
+            Ok(Loaded {
+                detail,
+                colleagues,
+                sites,
+            })
         });
         Ok::<_, ApiError>(loaded)
     })
@@ -432,6 +457,11 @@ fn scores_of(scores: &serde_json::Value, bands: &serde_json::Value) -> Vec<Score
         .unwrap_or_default()
 }
 
+/// A reason that raised the tier: green bands raise nothing (their scores are listed anyway).
+fn raised(r: &&alerts::ReasonView) -> bool {
+    r.tier != Tier::Green
+}
+
 fn alert_page(state: &AppState, ctx: &Ctx, loaded: Loaded, refused: Refused) -> HttpResponse {
     let t = ctx.t();
     let who = ctx.who();
@@ -457,7 +487,7 @@ fn alert_page(state: &AppState, ctx: &Ctx, loaded: Loaded, refused: Refused) -> 
             urgent: s.urgent,
             locale: s.locale.clone(),
             scores: scores_of(&s.scores, &s.bands),
-            reasons: s.reasons.iter().map(reason).collect(),
+            reasons: s.reasons.iter().filter(raised).map(reason).collect(),
             answers: s
                 .answers
                 .iter()
@@ -535,7 +565,7 @@ fn alert_page(state: &AppState, ctx: &Ctx, loaded: Loaded, refused: Refused) -> 
         urgent: a.urgent,
         status: a.status.as_str(),
         status_label: status_label(t, a.status),
-        site: a.site.clone().unwrap_or_else(|| t.tr("ws-no-site")),
+        site: site_label(t, &loaded.sites, a.site.as_deref()),
         created: display_time(&a.created_at),
         created_iso: a.created_at.clone(),
         deadline: display_time(&a.deadline_at),
@@ -551,7 +581,7 @@ fn alert_page(state: &AppState, ctx: &Ctx, loaded: Loaded, refused: Refused) -> 
             .as_ref()
             .map_or_else(|| t.tr("ws-nobody"), |p| p.name.clone()),
         outcome: a.outcome.map(|o| outcome_label(t, o)),
-        reasons: d.reasons.iter().map(reason).collect(),
+        reasons: d.reasons.iter().filter(raised).map(reason).collect(),
         screenings,
         timeline,
         contact: d.contact.as_ref().map(|c| Contact {

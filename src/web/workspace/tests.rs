@@ -1351,6 +1351,10 @@ fn every_workspace_string_exists_in_every_language() {
         "reassigned",
         "note",
         "resolved",
+        "paged",
+        "escalation_gap",
+        "escalation_repaired",
+        "delivery_failed",
     ] {
         used.push(format!("ws-event-{e}"));
     }
