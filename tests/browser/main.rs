@@ -1,10 +1,12 @@
-//! The rider's pages in a real headless Chromium, driven through chromedriver (WebDriver) on a
-//! phone-sized window (390x844). Each test starts its own chromedriver, its own server on a
-//! fresh SQLite database, and one browser session; screenshots of every page go to
+//! The rider's pages and the staff workspace in a real headless Chromium, driven through
+//! chromedriver (WebDriver): the rider's pages on a phone-sized window (390x844), the
+//! counselor's queue on a desktop one. Each test starts its own chromedriver, its own server on
+//! a fresh database (SQLite; the workspace test also on PostgreSQL from
+//! `CARELINE_TEST_DATABASE_URL`), and one browser session; screenshots of every page go to
 //! `target/screenshots/`.
 //!
-//! Without chromedriver the tests are skipped with a message, unless
-//! `CARELINE_REQUIRE_SERVICES=1` (CI), where they fail.
+//! Without chromedriver (or, for the PostgreSQL test, without `CARELINE_TEST_DATABASE_URL`) the
+//! tests are skipped with a message, unless `CARELINE_REQUIRE_SERVICES=1` (CI), where they fail.
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -14,11 +16,15 @@ use std::time::{Duration, Instant};
 
 use careline::config::{Settings, Sources};
 use careline::startup::{AppState, Application};
+use diesel::{Connection, RunQueryDsl};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
 const WIDTH: u32 = 390;
 const HEIGHT: u32 = 844;
+/// The counselor's workspace is used at a desk.
+const DESKTOP_WIDTH: u32 = 1280;
+const DESKTOP_HEIGHT: u32 = 900;
 
 fn find_in_path(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -46,13 +52,94 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// Skips (returns `None`) when the browser is missing, except where CI requires it.
+fn skip_or_fail<T>(why: &str) -> Option<T> {
+    skip_or_fail_because(
+        why,
+        "install chromium and chromium-driver to run the browser tests",
+    )
+}
+
 #[expect(clippy::print_stderr, reason = "a skipped test says why")]
-fn skip_or_fail(why: &str) -> Option<Session> {
+fn skip_or_fail_because<T>(why: &str, how: &str) -> Option<T> {
     if std::env::var("CARELINE_REQUIRE_SERVICES").as_deref() == Ok("1") {
         panic!("{why}, and CARELINE_REQUIRE_SERVICES=1 requires the browser tests to run");
     }
-    eprintln!("SKIPPED: {why} (install chromium and chromium-driver to run the browser tests)");
+    eprintln!("SKIPPED: {why} ({how})");
     None
+}
+
+/// The database a test's server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A PostgreSQL database made for one test, dropped (best effort) with it.
+struct PgDb {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl PgDb {
+    /// A fresh database on the server of `CARELINE_TEST_DATABASE_URL`; `None` (skipped) when it
+    /// is not set or does not answer, except where CI requires it.
+    async fn create() -> Option<PgDb> {
+        let admin_url = std::env::var("CARELINE_TEST_DATABASE_URL").unwrap_or_default();
+        if admin_url.is_empty() {
+            return skip_or_fail_because(
+                "CARELINE_TEST_DATABASE_URL is not set",
+                "set it to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/postgres",
+            );
+        }
+        let name = format!("careline_browser_{}", uuid::Uuid::new_v4().simple());
+        let (admin, create) = (admin_url.clone(), name.clone());
+        let made = tokio::task::spawn_blocking(move || {
+            let mut conn = diesel::PgConnection::establish(&admin).map_err(|e| e.to_string())?;
+            diesel::sql_query(format!("CREATE DATABASE {create}"))
+                .execute(&mut conn)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .expect("the database check ran");
+        if let Err(e) = made {
+            return skip_or_fail_because(
+                &format!("cannot create a database through CARELINE_TEST_DATABASE_URL: {e}"),
+                "start PostgreSQL",
+            );
+        }
+        let mut url = reqwest::Url::parse(&admin_url).expect("a postgres:// URL");
+        url.set_path(&format!("/{name}"));
+        Some(PgDb {
+            admin_url,
+            name,
+            url: url.to_string(),
+        })
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin_url.clone(), self.name.clone());
+        // Blocking work off the async runtime; FORCE: the server's pool may still be open.
+        let _ = std::thread::spawn(move || {
+            if let Ok(mut conn) = diesel::PgConnection::establish(&admin) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn);
+            }
+        })
+        .join();
+    }
+}
+
+/// How a test's browser and server are set up.
+#[derive(Debug, Clone, Copy)]
+struct Setup {
+    javascript: bool,
+    db: Db,
+    /// A desktop window instead of a phone's.
+    desktop: bool,
 }
 
 fn free_port() -> u16 {
@@ -107,12 +194,26 @@ struct Session {
     state: actix_web::web::Data<AppState>,
     name: &'static str,
     shots: usize,
-    // Dropped last: the browser and the database folder.
+    // Dropped last: the browser and the database.
     _driver: Driver,
     _dir: tempfile::TempDir,
+    _pg: Option<PgDb>,
 }
 
 async fn session(name: &'static str, javascript: bool) -> Option<Session> {
+    session_with(
+        name,
+        Setup {
+            javascript,
+            db: Db::Sqlite,
+            desktop: false,
+        },
+    )
+    .await
+}
+
+async fn session_with(name: &'static str, setup: Setup) -> Option<Session> {
+    let javascript = setup.javascript;
     let Some(driver_bin) = chromedriver() else {
         return skip_or_fail("chromedriver is not installed");
     };
@@ -141,11 +242,16 @@ async fn session(name: &'static str, javascript: bool) -> Option<Session> {
     }
 
     let dir = tempfile::tempdir().expect("a temporary folder");
+    let pg = match setup.db {
+        Db::Sqlite => None,
+        Db::Postgres => Some(PgDb::create().await?),
+    };
+    let database_url = match &pg {
+        Some(pg) => pg.url.clone(),
+        None => format!("sqlite://{}/t.db", dir.path().display()),
+    };
     let vars = HashMap::from([
-        (
-            "CARELINE__DATABASE__URL".to_string(),
-            format!("sqlite://{}/t.db", dir.path().display()),
-        ),
+        ("CARELINE__DATABASE__URL".to_string(), database_url),
         ("CARELINE__SERVER__PORT".to_string(), "0".to_string()),
         (
             "CARELINE__QUESTIONNAIRES__DIR".to_string(),
@@ -168,7 +274,12 @@ async fn session(name: &'static str, javascript: bool) -> Option<Session> {
     if !javascript {
         prefs["profile.managed_default_content_settings.javascript"] = json!(2);
     }
-    let caps = json!({
+    let (width, height) = if setup.desktop {
+        (DESKTOP_WIDTH, DESKTOP_HEIGHT)
+    } else {
+        (WIDTH, HEIGHT)
+    };
+    let mut caps = json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
             "binary": browser_bin,
@@ -180,7 +291,7 @@ async fn session(name: &'static str, javascript: bool) -> Option<Session> {
                 "--disable-dev-shm-usage",
                 "--no-first-run",
                 "--lang=zh-CN",
-                format!("--window-size={WIDTH},{HEIGHT}"),
+                format!("--window-size={width},{height}"),
                 format!("--user-data-dir={}", profile.display()),
             ],
             "prefs": prefs,
@@ -192,6 +303,12 @@ async fn session(name: &'static str, javascript: bool) -> Option<Session> {
             },
         }
     });
+    if setup.desktop {
+        caps["goog:chromeOptions"]
+            .as_object_mut()
+            .expect("options")
+            .remove("mobileEmulation");
+    }
     let Value::Object(caps) = caps else {
         unreachable!("a JSON object")
     };
@@ -208,6 +325,7 @@ async fn session(name: &'static str, javascript: bool) -> Option<Session> {
         shots: 0,
         _driver: driver,
         _dir: dir,
+        _pg: pg,
     })
 }
 
@@ -473,6 +591,8 @@ async fn rider_wellbeing_in_chinese_hides_the_follow_up_question_when_it_does_no
     let Some(mut s) = session("rider-wellbeing", true).await else {
         return;
     };
+    // A station's QR code names a known site (an unknown one is stored without a site).
+    s.create_site("station-7", "七号站");
     s.open("/s/rider_wellbeing?site=station-7").await;
     s.shot("form").await;
     assert_eq!(s.text("#progress-text").await, "0 / 17");
@@ -647,4 +767,281 @@ async fn a_validation_error_keeps_the_answers_and_points_at_the_question() {
     s.shot("result").await;
     assert_eq!(s.count(), (1, 0));
     s.close().await;
+}
+
+// ---- the counselor's workspace ------------------------------------------------------------
+
+const COUNSELOR_PASSWORD: &str = "a long enough password";
+
+impl Session {
+    /// Polls `check` (every 100 ms) until it holds or `within` has passed; then fails with
+    /// `what` and the last value seen.
+    async fn wait_until<F, Fut>(&self, what: &str, within: Duration, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = (bool, String)>,
+    {
+        let deadline = Instant::now() + within;
+        loop {
+            let (ok, seen) = check().await;
+            if ok {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not within {within:?}; last seen: {seen}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn title(&self) -> String {
+        self.client.title().await.expect("the title")
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("cannot type into {css}: {e}"));
+    }
+
+    fn create_site(&self, slug: &str, name: &str) {
+        let mut conn = self.state.pool.get().expect("a connection");
+        careline::accounts::create_site(
+            &mut conn,
+            &careline::audit::Who::system(),
+            &careline::accounts::Site {
+                slug: slug.into(),
+                name: name.into(),
+            },
+        )
+        .expect("a site");
+    }
+
+    fn alerts(&self) -> Vec<careline::db::alerts::AlertRow> {
+        let mut conn = self.state.pool.get().expect("a connection");
+        careline::db::alerts::list(
+            &mut conn,
+            &careline::db::alerts::Filter {
+                statuses: Vec::new(),
+                tiers: Vec::new(),
+                site: None,
+                visible_sites: None,
+                limit: 100,
+            },
+        )
+        .expect("the alerts")
+    }
+}
+
+/// Signs in as a counselor, watches a red alert arrive without reloading, takes it, adds a
+/// note and resolves it.
+async fn counselor_works_a_red_alert(name: &'static str, db: Db) {
+    let Some(mut s) = session_with(
+        name,
+        Setup {
+            javascript: true,
+            db,
+            desktop: true,
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    s.create_site("north", "北站");
+    {
+        let mut conn = s.state.pool.get().expect("a connection");
+        careline::accounts::create_user(
+            &mut conn,
+            &careline::audit::Who::system(),
+            &careline::accounts::NewUser {
+                email: "li@example.org".into(),
+                name: "李咨询".into(),
+                role: "counselor".into(),
+                sites: vec!["north".into()],
+                password: Some(COUNSELOR_PASSWORD.into()),
+                locale: Some("zh-CN".into()),
+            },
+        )
+        .expect("a counselor");
+    }
+
+    // Not signed in: the queue sends the browser to the sign-in page, and back after it.
+    s.open("/queue").await;
+    s.client
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("form.ws-login"))
+        .await
+        .expect("the sign-in form");
+    s.shot("sign-in").await;
+    s.type_into("#email", "li@example.org").await;
+    s.type_into("#password", COUNSELOR_PASSWORD).await;
+    s.submit("form.ws-login", "#queue").await;
+    assert!(
+        s.client
+            .current_url()
+            .await
+            .expect("url")
+            .path()
+            .ends_with("/queue")
+    );
+    let title = s.title().await;
+    assert!(title.starts_with("(0) 预警队列"), "{title}");
+    // The event stream is connected (its first event refreshes the rows).
+    s.wait_until("the live indicator", Duration::from_secs(15), || async {
+        let class = s
+            .client
+            .find(Locator::Css("#live"))
+            .await
+            .expect("#live")
+            .attr("class")
+            .await
+            .expect("class")
+            .unwrap_or_default();
+        (class.contains("on"), class)
+    })
+    .await;
+    // A mark that a reload would wipe out.
+    s.client
+        .execute("window.careline_marker = 'still here'; return true", vec![])
+        .await
+        .expect("runs");
+    s.shot("queue-empty").await;
+
+    // A rider's red result arrives through the API.
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/screenings", s.base))
+        .json(&json!({
+            "questionnaire": "phq9",
+            "answers": {"q1": 1, "q2": 2, "q3": 1, "q4": 1, "q5": 0, "q6": 1, "q7": 0, "q8": 0, "q9": 1},
+            "locale": "zh-CN",
+            "site": "north",
+        }))
+        .send()
+        .await
+        .expect("the screening is sent");
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    let alerts = s.alerts();
+    assert_eq!(alerts.len(), 1);
+    let reference = alerts[0].reference.clone();
+
+    // It appears without a reload, and the title counts it.
+    let row = format!("#queue-rows tr[data-ref='{reference}']");
+    s.wait_until("the new alert's row", Duration::from_secs(15), || async {
+        let found = s.client.find(Locator::Css(&row)).await.is_ok();
+        (found, s.title().await)
+    })
+    .await;
+    s.wait_until("the title's count", Duration::from_secs(15), || async {
+        let title = s.title().await;
+        (title.starts_with("(1) 预警队列"), title)
+    })
+    .await;
+    let marker = s
+        .client
+        .execute("return window.careline_marker || null", vec![])
+        .await
+        .expect("runs");
+    assert_eq!(marker, json!("still here"), "the page was not reloaded");
+    assert_eq!(s.text("#open-red").await, "1");
+    let row_text = s.text(&row).await;
+    assert!(
+        row_text.contains("红色") && row_text.contains("还剩"),
+        "{row_text}"
+    );
+    s.shot("queue-new-alert").await;
+    // A narrow window (a desktop window cannot be narrower than 500px): rows become cards.
+    s.client
+        .set_window_size(500, DESKTOP_HEIGHT)
+        .await
+        .expect("resized");
+    s.shot("queue-narrow").await;
+    s.client
+        .set_window_size(DESKTOP_WIDTH, DESKTOP_HEIGHT)
+        .await
+        .expect("resized");
+
+    // Take the next alert: it opens, taken by this counselor.
+    s.submit("form.take-next", "form.act-resolve").await;
+    assert!(
+        s.client
+            .current_url()
+            .await
+            .expect("url")
+            .path()
+            .ends_with(&format!("/queue/{reference}"))
+    );
+    assert_eq!(s.text("#alert-assignee").await, "李咨询");
+    assert_eq!(s.text("#alert-status").await, "处理中");
+    let page = s.first_text().await;
+    assert!(
+        page.contains("有不如死掉或用某种方式伤害自己的念头"),
+        "item text"
+    );
+    assert!(page.contains("好几天 (1)"), "the chosen answer's label");
+    s.shot("alert-taken").await;
+
+    // A note, then the resolution.
+    s.scroll_to("form.act-note").await;
+    s.type_into("#note-text", "已电话联系骑手，情绪平稳，愿意预约咨询")
+        .await;
+    s.submit("form.act-note", ".event-text").await;
+    assert!(
+        s.text("#timeline")
+            .await
+            .contains("已电话联系骑手，情绪平稳，愿意预约咨询")
+    );
+    s.scroll_to("form.act-resolve").await;
+    s.client
+        .find(Locator::Css("#outcome"))
+        .await
+        .expect("the outcome")
+        .select_by_value("contacted_safe")
+        .await
+        .expect("an outcome chosen");
+    s.type_into("#resolve-note", "已联系，安全；下周回访").await;
+    s.shot("alert-resolving").await;
+    s.submit("form.act-resolve", "#alert-outcome").await;
+    assert_eq!(s.text("#alert-outcome").await, "已联系，安全");
+    assert_eq!(s.text("#alert-status").await, "已结案");
+    s.shot("alert-resolved").await;
+    s.scroll_to("#timeline").await;
+    s.shot("alert-timeline").await;
+    let row = &s.alerts()[0];
+    assert_eq!(row.status, "resolved");
+    assert_eq!(row.outcome.as_deref(), Some("contacted_safe"));
+
+    // Back on the queue: nothing open.
+    s.client
+        .find(Locator::Css(".crumbs a"))
+        .await
+        .expect("the way back")
+        .click()
+        .await
+        .expect("followed");
+    s.client
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("#queue"))
+        .await
+        .expect("the queue");
+    assert!(s.title().await.starts_with("(0) 预警队列"));
+    s.shot("queue-after").await;
+    s.close().await;
+}
+
+#[actix_web::test]
+async fn a_counselor_sees_a_red_alert_arrive_and_works_it_on_sqlite() {
+    counselor_works_a_red_alert("workspace-sqlite", Db::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn a_counselor_sees_a_red_alert_arrive_and_works_it_on_postgresql() {
+    counselor_works_a_red_alert("workspace-postgres", Db::Postgres).await;
 }
