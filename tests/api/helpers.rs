@@ -181,9 +181,21 @@ pub struct TestApp {
     pub port: u16,
     pub client: reqwest::Client,
     pub state: web::Data<AppState>,
+    /// Where the worker writes mail as `.eml` files (no SMTP URL configured).
+    pub outbox: TempDir,
     // Dropped last: the database outlives the handles above.
     _db: TestDb,
     _questionnaires: Option<TempDir>,
+}
+
+/// Any other change to the settings, applied last.
+#[derive(Clone)]
+pub struct Tweak(pub std::sync::Arc<dyn Fn(&mut Settings) + Send + Sync>);
+
+impl std::fmt::Debug for Tweak {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tweak")
+    }
 }
 
 /// Options for `spawn_app_with`.
@@ -201,6 +213,7 @@ pub struct AppOptions {
     pub trusted_proxies: Option<Vec<String>>,
     /// `alerts.red_deadline`.
     pub red_deadline: Option<Duration>,
+    pub tweak: Option<Tweak>,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -246,6 +259,11 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
     if let Some(deadline) = options.red_deadline {
         settings.alerts.red_deadline = deadline;
     }
+    let outbox = tempfile::tempdir().expect("a temporary folder");
+    settings.mail.outbox_dir = outbox.path().to_path_buf();
+    if let Some(tweak) = &options.tweak {
+        (tweak.0)(&mut settings);
+    }
     let application = Application::build(settings)
         .await
         .expect("the application builds");
@@ -261,6 +279,7 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
             .build()
             .expect("an HTTP client"),
         state,
+        outbox,
         _db: db,
         _questionnaires: copy,
     }
@@ -665,6 +684,15 @@ pub async fn ok(response: reqwest::Response) -> Value {
     body
 }
 
+/// Timeline entries the notifier writes.
+pub const NOTIFIER_EVENTS: [&str; 5] = [
+    "paged",
+    "escalation_gap",
+    "nobody_to_page",
+    "escalation_repaired",
+    "delivery_failed",
+];
+
 impl TestApp {
     /// Creates a user directly in the database, as `careline user add` does, with `PASSWORD`.
     /// The sites must exist.
@@ -850,7 +878,18 @@ impl TestApp {
     }
 
     /// The alert's timeline, oldest first.
+    /// The alert's lifecycle timeline: what people did (opened, acknowledged, notes, ...),
+    /// without the notifier's own entries (pages, gaps, repairs, failed deliveries).
     pub async fn alert_events(&self, id: &str) -> Vec<db::alerts::EventRow> {
+        self.alert_events_all(id)
+            .await
+            .into_iter()
+            .filter(|e| !NOTIFIER_EVENTS.contains(&e.kind.as_str()))
+            .collect()
+    }
+
+    /// Every timeline entry, the notifier's included.
+    pub async fn alert_events_all(&self, id: &str) -> Vec<db::alerts::EventRow> {
         let id = id.to_string();
         self.with_conn(move |c| db::alerts::events(c, &id))
             .await
