@@ -55,19 +55,19 @@ fn bench(c: &mut Criterion) {
         Catalog::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires")).unwrap();
     let cipher = ContactCipher::from_base64(KEY).unwrap();
     let lines: Vec<CrisisLine> = Vec::new();
-    let alerts = careline::config::Settings::load_from(&careline::config::Sources {
+    let settings = careline::config::Settings::load_from(&careline::config::Sources {
         config_dir: "/nonexistent".into(),
         env_name: None,
         vars: Default::default(),
     })
-    .unwrap()
-    .alerts;
+    .unwrap();
     let ctx = screening::Context {
         catalog: &catalog,
         cipher: &cipher,
         crisis_lines: &lines,
         contact_retention: Duration::from_secs(3600),
-        alerts: &alerts,
+        alerts: &settings.alerts,
+        escalation: &settings.escalation,
     };
     let body = r#"{"questionnaire":"phq9","answers":{"q1":2,"q2":2,"q3":1,"q4":2,"q5":1,"q6":1,"q7":1,"q8":1,"q9":0},"locale":"zh-CN","site":"station-1"}"#;
     let request: SubmitRequest = serde_json::from_str(body).unwrap();

@@ -28,6 +28,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP service (API and pages); applies pending migrations first.
     Serve,
+    /// Run the job worker only (pages, escalations, reminders, digests); applies pending
+    /// migrations first. Any number may run against one PostgreSQL database.
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Validate questionnaire files and run their examples; exit 1 on any error.
@@ -92,6 +95,7 @@ pub fn run(
             settings.questionnaires.dir = dir;
             serve(settings, out)
         }
+        Command::Worker => worker(settings.clone(), out),
         Command::Migrate => migrate(settings, out),
         Command::Check { paths } => {
             let paths = if paths.is_empty() { vec![dir] } else { paths };
@@ -198,6 +202,43 @@ fn serve(settings: Settings, out: &mut dyn Write) -> std::io::Result<u8> {
         app.run_until_stopped()
             .await
             .map_err(|e| crate::startup::StartupError::Bind("server".into(), e))
+    });
+    match result {
+        Ok(()) => Ok(0),
+        Err(e) => {
+            writeln!(out, "error: {e}")?;
+            Ok(1)
+        }
+    }
+}
+
+fn worker(settings: Settings, out: &mut dyn Write) -> std::io::Result<u8> {
+    let result = actix_web::rt::System::new().block_on(async move {
+        let pool = crate::startup::connect_and_migrate(&settings)
+            .await
+            .map_err(|e| e.to_string())?;
+        let worker = crate::jobs::worker::Worker::new(
+            settings,
+            pool,
+            std::sync::Arc::new(tokio::sync::Notify::new()),
+        )?;
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let running = tokio::spawn(std::sync::Arc::new(worker).run(stopping));
+        // SIGTERM or Ctrl-C: stop claiming, let running jobs finish, exit.
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("stopping the worker");
+        let _ = stop.send(true);
+        running.await.map_err(|e| e.to_string())
     });
     match result {
         Ok(()) => Ok(0),
@@ -327,12 +368,13 @@ fn score(
     };
     let text = if answers == "-" {
         let mut s = String::new();
-        let mut terminal = std::io::stdin().lock();
-        let stdin: &mut dyn Read = match stdin {
-            Some(r) => r,
-            None => &mut terminal,
+        // Piped stdin comes in as `stdin`; a terminal is read directly (the caller holds no
+        // lock on it then).
+        let read = match stdin {
+            Some(r) => r.read_to_string(&mut s),
+            None => std::io::stdin().lock().read_to_string(&mut s),
         };
-        if let Err(e) = stdin.read_to_string(&mut s) {
+        if let Err(e) = read {
             writeln!(out, "error: cannot read the answers from stdin: {e}")?;
             return Ok(1);
         }

@@ -22,6 +22,9 @@ pub struct Settings {
     pub crisis: CrisisSettings,
     pub auth: AuthSettings,
     pub alerts: AlertSettings,
+    pub mail: MailSettings,
+    pub escalation: EscalationPolicy,
+    pub worker: WorkerSettings,
     /// `CARELINE_ENV` (not a file key): "production" turns on the strict start-up checks.
     #[serde(skip)]
     pub environment: Option<String>,
@@ -130,6 +133,92 @@ pub struct AlertSettings {
     pub yellow_deadline: std::time::Duration,
 }
 
+/// Outgoing mail.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    /// `smtp://host:587` (STARTTLS required), `smtps://host:465` (implicit TLS),
+    /// `smtp+plain://host:port` (no TLS: local tests only). Empty: `.eml` files in `outbox_dir`.
+    pub smtp_url: String,
+    pub from: String,
+    pub outbox_dir: PathBuf,
+    /// The outer limit on one send (connect, greeting, every command, the data).
+    #[serde(with = "humantime_serde")]
+    pub timeout: std::time::Duration,
+    pub pool_size: u32,
+    /// Where links in emails point: the address counselors open the workspace at.
+    pub public_url: String,
+}
+
+impl std::fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The SMTP URL may carry a password.
+        f.debug_struct("MailSettings")
+            .field("outbox_dir", &self.outbox_dir)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who is paged about a red alert, level after level, until someone acknowledges it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationPolicy {
+    pub levels: Vec<EscalationLevel>,
+    /// How many times the whole chain runs before the last level repeats every `repeat_interval`.
+    pub rounds: u32,
+    #[serde(with = "humantime_serde")]
+    pub repeat_interval: std::time::Duration,
+    /// Replaces the first level's timeout on urgent alerts.
+    #[serde(with = "humantime_serde")]
+    pub urgent_first_timeout: std::time::Duration,
+    /// Paged with all supervisors at the last level.
+    pub backup_emails: Vec<String>,
+    /// Acknowledged but unresolved alerts remind the acknowledger and the on-duty supervisors.
+    #[serde(with = "humantime_serde")]
+    pub reminder_interval: std::time::Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationLevel {
+    pub notify: Audience,
+    #[serde(with = "humantime_serde")]
+    pub timeout: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// Counselors on shift now who serve the alert's site.
+    OnDutyCounselors,
+    /// Supervisors on shift now who serve the alert's site.
+    OnDutySupervisors,
+    /// Every active supervisor, plus `backup_emails`.
+    AllSupervisors,
+}
+
+/// The job worker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// Look for due jobs at least this often (a committed job wakes the worker at once).
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: std::time::Duration,
+    /// How long a claimed job is reserved; past it, another worker takes it over.
+    #[serde(with = "humantime_serde")]
+    pub lease: std::time::Duration,
+    pub concurrency: u32,
+    pub max_attempts: u32,
+    #[serde(with = "humantime_serde")]
+    pub backoff_base: std::time::Duration,
+    #[serde(with = "humantime_serde")]
+    pub backoff_max: std::time::Duration,
+    /// On SIGTERM, running jobs get this long to finish.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: std::time::Duration,
+}
+
 /// The development-only contact key shipped in `config/default.toml`.
 pub const DEVELOPMENT_CONTACT_KEY: &str = "ZGV2ZWxvcG1lbnQgb25seTogbm90IGEgc2VjcmV0ISE=";
 
@@ -161,6 +250,96 @@ impl CrisisLine {
 }
 
 impl Settings {
+    fn validate_notifier(&self) -> Result<(), SettingsError> {
+        let bad = |key: &'static str, message: &str| {
+            Err(SettingsError::Invalid {
+                key,
+                message: message.to_string(),
+            })
+        };
+        let url = &self.mail.smtp_url;
+        if !(url.is_empty()
+            || url.starts_with("smtp://")
+            || url.starts_with("smtps://")
+            || url.starts_with("smtp+plain://"))
+        {
+            return bad(
+                "mail.smtp_url",
+                "must be empty (write .eml files), smtp://host:587 (STARTTLS), smtps://host:465 or smtp+plain://host:port (tests only)",
+            );
+        }
+        if url.starts_with("smtp+plain://") && self.is_production() {
+            return bad(
+                "mail.smtp_url",
+                "plain SMTP without TLS is refused in production",
+            );
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return bad(
+                "mail.from",
+                "must be an address like \"Careline <careline@example.org>\"",
+            );
+        }
+        if self.mail.timeout.is_zero() || self.mail.pool_size == 0 {
+            return bad(
+                "mail.timeout",
+                "mail.timeout and mail.pool_size must be more than 0",
+            );
+        }
+        if !(self.mail.public_url.starts_with("http://")
+            || self.mail.public_url.starts_with("https://"))
+        {
+            return bad("mail.public_url", "must start with http:// or https://");
+        }
+        let p = &self.escalation;
+        // No setting can mute a red alert: there is always a level, a timeout and a repeat.
+        if p.levels.is_empty() {
+            return bad("escalation.levels", "list at least one level");
+        }
+        if p.levels.iter().any(|l| l.timeout.is_zero()) || p.urgent_first_timeout.is_zero() {
+            return bad("escalation.levels", "every timeout must be more than 0s");
+        }
+        if p.rounds == 0 {
+            return bad("escalation.rounds", "must be at least 1");
+        }
+        if p.repeat_interval.is_zero() || p.reminder_interval.is_zero() {
+            return bad(
+                "escalation.repeat_interval",
+                "escalation.repeat_interval and escalation.reminder_interval must be more than 0s",
+            );
+        }
+        if let Some(e) = p
+            .backup_emails
+            .iter()
+            .find(|e| e.parse::<lettre::Address>().is_err())
+        {
+            return Err(SettingsError::Invalid {
+                key: "escalation.backup_emails",
+                message: format!("\"{e}\" is not an email address"),
+            });
+        }
+        let w = &self.worker;
+        if w.poll_interval.is_zero() || w.lease < std::time::Duration::from_secs(1) {
+            return bad(
+                "worker.lease",
+                "worker.poll_interval must be more than 0s and worker.lease at least 1s",
+            );
+        }
+        if w.concurrency == 0 || w.max_attempts == 0 {
+            return bad(
+                "worker.concurrency",
+                "worker.concurrency and worker.max_attempts must be at least 1",
+            );
+        }
+        if w.backoff_base.is_zero() || w.backoff_max < w.backoff_base {
+            return bad(
+                "worker.backoff_base",
+                "must be more than 0s and at most worker.backoff_max",
+            );
+        }
+        Ok(())
+    }
+
     pub fn is_production(&self) -> bool {
         self.environment.as_deref() == Some("production")
     }
@@ -257,6 +436,7 @@ impl Settings {
                 // CARELINE__AUTH__TRUSTED_PROXIES="10.0.0.1,10.1.0.0/16"
                 .list_separator(",")
                 .with_list_parse_key("auth.trusted_proxies")
+                .with_list_parse_key("escalation.backup_emails")
                 .source(Some(sources.vars.clone().into_iter().collect())),
         );
         let mut settings: Settings = builder.build()?.try_deserialize()?;
@@ -356,6 +536,7 @@ impl Settings {
                 message: "must not be longer than alerts.red_deadline".into(),
             });
         }
+        self.validate_notifier()?;
         if self.crisis.lines.is_empty() {
             return Err(SettingsError::Invalid {
                 key: "crisis.lines",

@@ -23,6 +23,8 @@ pub struct AppState {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Tells open queue pages (server-sent events) that an alert opened or changed.
     pub notices: tokio::sync::broadcast::Sender<QueueNotice>,
+    /// Wakes the in-process job worker when a job is committed.
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 /// An alert opened or changed: no rider data, only which alert and its site.
@@ -63,6 +65,10 @@ pub async fn submit(
             alert_id: alert.alert_id.clone(),
             site: alert.site.clone(),
         });
+        if alert.became_red {
+            // Its first pages are committed: send them now.
+            notify.wake.notify_one();
+        }
     }
     Ok(submitted)
 }
@@ -103,6 +109,7 @@ impl AppState {
             accounts,
             trusted_proxies,
             notices: tokio::sync::broadcast::channel(256).0,
+            wake: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -116,6 +123,7 @@ impl AppState {
             crisis_lines: &self.settings.crisis.lines,
             contact_retention: self.settings.privacy.contact_retention,
             alerts: &self.settings.alerts,
+            escalation: &self.settings.escalation,
         }
     }
 }
@@ -132,6 +140,8 @@ pub enum StartupError {
     Key(String),
     #[error("configuration: auth: {0}")]
     Auth(String),
+    #[error("configuration: {0}")]
+    Mail(String),
 }
 
 /// A built, not yet running, application.
@@ -139,6 +149,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    worker: Arc<crate::jobs::worker::Worker>,
     _watcher: Option<notify::RecommendedWatcher>,
 }
 
@@ -212,6 +223,19 @@ impl Application {
             .map_err(|e| StartupError::Bind(address.clone(), e))?
             .port();
         let state = web::Data::new(AppState::new(settings, pool, catalog)?);
+        let worker = Arc::new(
+            crate::jobs::worker::Worker::new(
+                state.settings.clone(),
+                state.pool.clone(),
+                Arc::clone(&state.wake),
+            )
+            .map_err(StartupError::Mail)?,
+        );
+        // Seen from the start, so readiness does not flap before the worker's first beat.
+        let beat = Arc::clone(&worker);
+        tokio::task::spawn_blocking(move || beat.heartbeat())
+            .await
+            .map_err(|e| db::DbError::Connect(e.to_string()))??;
         let server_state = web::Data::clone(&state);
         let server = HttpServer::new(move || {
             App::new()
@@ -228,6 +252,7 @@ impl Application {
             port,
             server,
             state,
+            worker,
             _watcher: watcher,
         })
     }
@@ -240,8 +265,11 @@ impl Application {
         web::Data::clone(&self.state)
     }
 
-    /// Serves until the server stops (SIGINT/SIGTERM); SIGHUP reloads the questionnaires.
+    /// Serves until the server stops (SIGINT/SIGTERM; the job worker then stops claiming and
+    /// finishes what it runs); SIGHUP reloads the questionnaires.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let (stop_worker, stopping) = tokio::sync::watch::channel(false);
+        let worker = actix_web::rt::spawn(Arc::clone(&self.worker).run(stopping));
         let catalog = Arc::clone(&self.state.catalog);
         #[cfg(unix)]
         actix_web::rt::spawn(async move {
@@ -282,6 +310,9 @@ impl Application {
                 }
             }
         });
-        self.server.await
+        let served = self.server.await;
+        let _ = stop_worker.send(true);
+        let _ = worker.await;
+        served
     }
 }

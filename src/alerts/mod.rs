@@ -55,6 +55,7 @@ pub fn priority(tier: Tier, urgent: bool) -> i32 {
 pub fn new_alert(
     outcome: &Outcome,
     settings: &AlertSettings,
+    policy: &crate::config::EscalationPolicy,
     now: NaiveDateTime,
 ) -> Option<NewAlert> {
     let window = match (outcome.tier, outcome.urgent) {
@@ -76,6 +77,7 @@ pub fn new_alert(
         reasons: serde_json::to_string(&outcome.reasons).unwrap_or_else(|_| "[]".into()),
         created_at: now,
         deadline_at: now + window,
+        policy: serde_json::to_string(policy).ok(),
     })
 }
 
@@ -427,10 +429,10 @@ fn questionnaire_for(
 }
 
 fn reason_text(q: Option<&Questionnaire>, r: &Reason, locale: &str) -> String {
-    if let Some(q) = q {
-        if let Some(rule) = q.rule(&r.id) {
-            return rule.reason.get(locale, &q.default_locale).to_string();
-        }
+    if let Some(q) = q
+        && let Some(rule) = q.rule(&r.id)
+    {
+        return rule.reason.get(locale, &q.default_locale).to_string();
     }
     match r.kind {
         ReasonKind::RuleError => {
@@ -688,6 +690,10 @@ pub fn acknowledge(
         if !store::acknowledge(c, &row.id, &who.user_id, now)? {
             return Err(conflict(c, &row.id, "acknowledge"));
         }
+        // No page starts after this commits; reminders begin.
+        if let Some(after) = store::find(c, &row.id)? {
+            crate::jobs::on_acknowledged(c, &after, crate::jobs::shipped_policy(), now)?;
+        }
         event(c, &row.id, who, "acknowledged", serde_json::json!({}))?;
         audit::record(
             c,
@@ -751,6 +757,15 @@ pub fn unacknowledge(
         let assignee = row.assignee_id.clone().unwrap_or_default();
         if !store::unacknowledge(c, &row.id, &assignee, Utc::now().naive_utc())? {
             return Err(conflict(c, &row.id, "give back"));
+        }
+        // Back in the queue: a red alert escalates again from the first level.
+        if let Some(after) = store::find(c, &row.id)? {
+            crate::jobs::on_unacknowledged(
+                c,
+                &after,
+                crate::jobs::shipped_policy(),
+                Utc::now().naive_utc(),
+            )?;
         }
         event(
             c,
@@ -852,6 +867,8 @@ pub fn resolve(
         )? {
             return Err(conflict(c, &row.id, "resolve"));
         }
+        // Nothing more goes out about it.
+        crate::jobs::on_resolved(c, &row.id, Utc::now().naive_utc())?;
         event(
             c,
             &row.id,

@@ -25,6 +25,8 @@ pub struct AlertRow {
     pub resolved_at: Option<NaiveDateTime>,
     pub outcome: Option<String>,
     pub updated_at: NaiveDateTime,
+    /// The escalation policy copied at opening (JSON).
+    pub policy: Option<String>,
 }
 
 #[derive(Debug, Clone, Insertable, Queryable, Selectable)]
@@ -62,6 +64,8 @@ pub struct NewAlert {
     pub reasons: String,
     pub created_at: NaiveDateTime,
     pub deadline_at: NaiveDateTime,
+    /// The escalation policy in force (JSON), copied onto the alert.
+    pub policy: Option<String>,
 }
 
 /// What the submit transaction did about an alert.
@@ -74,6 +78,8 @@ pub struct Written {
     pub tier: String,
     pub urgent: bool,
     pub site: Option<String>,
+    /// Red now, and was not red before (opened red, or raised from yellow): paging starts.
+    pub became_red: bool,
 }
 
 fn event_id() -> String {
@@ -96,14 +102,21 @@ pub fn open_or_attach(
         let raised = new.priority < existing.priority;
         let (tier, urgent) = if raised {
             let deadline = existing.deadline_at.min(new.deadline_at);
+            if existing.policy.is_none() {
+                diesel::update(alerts::table.find(&existing.id))
+                    .set(alerts::policy.eq(&new.policy))
+                    .execute(conn)?;
+            }
             raise(
                 conn,
                 &existing.id,
-                &new.tier,
-                new.urgent,
-                new.priority,
-                deadline,
-                &new.reasons,
+                &Raise {
+                    tier: &new.tier,
+                    urgent: new.urgent,
+                    priority: new.priority,
+                    deadline_at: deadline,
+                    reasons: &new.reasons,
+                },
                 new.created_at,
             )?;
             (new.tier.clone(), new.urgent)
@@ -130,6 +143,7 @@ pub fn open_or_attach(
             alert_id: existing.id,
             reference: existing.reference,
             opened: false,
+            became_red: tier == "red" && existing.tier != "red",
             tier,
             urgent,
             site: existing.site,
@@ -152,6 +166,7 @@ pub fn open_or_attach(
         resolved_at: None,
         outcome: None,
         updated_at: new.created_at,
+        policy: new.policy.clone(),
     };
     let mut inserted = false;
     for reference in &new.references {
@@ -190,6 +205,7 @@ pub fn open_or_attach(
         alert_id: row.id,
         reference: row.reference,
         opened: true,
+        became_red: row.tier == "red",
         tier: row.tier,
         urgent: row.urgent,
         site: row.site,
@@ -238,24 +254,30 @@ pub fn active_for_rider(
         .optional()
 }
 
-/// Raises an alert's tier (a later, more severe screening of the same rider).
+/// The new severity of an alert (a later, more severe screening of the same rider).
+#[derive(Debug, Clone)]
+pub struct Raise<'a> {
+    pub tier: &'a str,
+    pub urgent: bool,
+    pub priority: i32,
+    pub deadline_at: NaiveDateTime,
+    pub reasons: &'a str,
+}
+
+/// Raises an alert's tier.
 pub fn raise(
     conn: &mut AnyConnection,
     id: &str,
-    tier: &str,
-    urgent: bool,
-    priority: i32,
-    deadline_at: NaiveDateTime,
-    reasons: &str,
+    to: &Raise<'_>,
     now: NaiveDateTime,
 ) -> Result<usize, diesel::result::Error> {
     diesel::update(alerts::table.find(id))
         .set((
-            alerts::tier.eq(tier),
-            alerts::urgent.eq(urgent),
-            alerts::priority.eq(priority),
-            alerts::deadline_at.eq(deadline_at),
-            alerts::reasons.eq(reasons),
+            alerts::tier.eq(to.tier),
+            alerts::urgent.eq(to.urgent),
+            alerts::priority.eq(to.priority),
+            alerts::deadline_at.eq(to.deadline_at),
+            alerts::reasons.eq(to.reasons),
             alerts::updated_at.eq(now),
         ))
         .execute(conn)
@@ -461,6 +483,41 @@ pub fn user_names(
     Ok(users::table
         .filter(users::id.eq_any(ids))
         .select((users::id, users::name))
+        .load(conn)?)
+}
+
+/// Locks an open alert until the transaction ends (a compare-and-set that changes nothing):
+/// an acknowledgement waits for a page being decided, and the page sees the acknowledgement.
+pub fn lock_if_status(
+    conn: &mut AnyConnection,
+    id: &str,
+    status: &str,
+) -> Result<bool, diesel::result::Error> {
+    let n = diesel::update(alerts::table.find(id).filter(alerts::status.eq(status)))
+        .set(alerts::status.eq(status))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Open red alerts past their deadline (for the auditor).
+pub fn overdue_red(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<Vec<AlertRow>, DbError> {
+    Ok(alerts::table
+        .filter(alerts::status.eq("open"))
+        .filter(alerts::tier.eq("red"))
+        .filter(alerts::deadline_at.lt(now))
+        .select(AlertRow::as_select())
+        .load(conn)?)
+}
+
+/// Open (not resolved) yellow alerts per site.
+pub fn open_yellow_by_site(
+    conn: &mut AnyConnection,
+) -> Result<Vec<(Option<String>, i64)>, DbError> {
+    Ok(alerts::table
+        .filter(alerts::status.ne("resolved"))
+        .filter(alerts::tier.eq("yellow"))
+        .group_by(alerts::site)
+        .select((alerts::site, diesel::dsl::count_star()))
         .load(conn)?)
 }
 

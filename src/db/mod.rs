@@ -7,6 +7,8 @@
 pub mod accounts;
 pub mod alerts;
 pub mod audit;
+pub mod jobs;
+pub mod rosters;
 pub mod schema;
 pub mod screenings;
 

@@ -99,6 +99,52 @@ diesel::table! {
         resolved_at -> Nullable<Timestamp>,
         outcome -> Nullable<Text>,
         updated_at -> Timestamp,
+        policy -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> Text,
+        kind -> Text,
+        unique_key -> Text,
+        alert_id -> Nullable<Text>,
+        payload -> Text,
+        status -> Text,
+        run_at -> Timestamp,
+        attempts -> Integer,
+        lease_token -> Nullable<Text>,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    workers (id) {
+        id -> Text,
+        started_at -> Timestamp,
+        seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    shifts (id) {
+        id -> Text,
+        user_id -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    shift_sites (shift_id, site) {
+        shift_id -> Text,
+        site -> Text,
     }
 }
 
@@ -140,6 +186,8 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(alert_screenings -> alerts (alert_id));
 diesel::joinable!(alert_screenings -> screenings (screening_id));
 diesel::joinable!(alert_events -> alerts (alert_id));
+diesel::joinable!(shifts -> users (user_id));
+diesel::joinable!(shift_sites -> shifts (shift_id));
 diesel::allow_tables_to_appear_in_same_query!(
     questionnaire_versions,
     screenings,
@@ -152,4 +200,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     alert_screenings,
     alert_events,
     audit_log,
+    jobs,
+    workers,
+    shifts,
+    shift_sites,
 );

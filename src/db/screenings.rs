@@ -92,6 +92,10 @@ pub fn insert(
     row: &ScreeningRow,
     contact: Option<&ContactRow>,
     alert: Option<&super::alerts::NewAlert>,
+    after: &dyn Fn(
+        &mut AnyConnection,
+        &super::alerts::Written,
+    ) -> Result<(), diesel::result::Error>,
 ) -> Result<Inserted, DbError> {
     let result = super::write_transaction::<_, diesel::result::Error, _>(conn, |c| {
         // ON CONFLICT is not in diesel's common dialect: each backend runs its own statement.
@@ -121,13 +125,17 @@ pub fn insert(
                 .execute(c)?;
         }
         let written = match alert {
-            Some(alert) => Some(super::alerts::open_or_attach(
-                c,
-                alert,
-                &row.id,
-                row.site.as_deref(),
-                contact.and_then(|c| c.rider_key.as_deref()),
-            )?),
+            Some(alert) => {
+                let written = super::alerts::open_or_attach(
+                    c,
+                    alert,
+                    &row.id,
+                    row.site.as_deref(),
+                    contact.and_then(|c| c.rider_key.as_deref()),
+                )?;
+                after(c, &written)?;
+                Some(written)
+            }
             None => None,
         };
         Ok(written)
@@ -291,7 +299,15 @@ mod tests {
                 rider_key: None,
             };
             assert!(matches!(
-                insert(conn, &version, &screening(id, now), Some(&contact), None).unwrap(),
+                insert(
+                    conn,
+                    &version,
+                    &screening(id, now),
+                    Some(&contact),
+                    None,
+                    &|_, _| Ok(())
+                )
+                .unwrap(),
                 Inserted::New(None)
             ));
         }

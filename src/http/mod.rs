@@ -133,6 +133,15 @@ pub enum DatabaseStatus {
     Unreachable,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkerStatus {
+    /// A job worker (this process's or another instance's) was seen within the last minute.
+    Ok,
+    /// None was: pages and escalations are not going out.
+    Missing,
+}
+
 /// `GET /readyz`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
@@ -140,23 +149,36 @@ pub struct Readiness {
     /// How many questionnaires are loaded and served.
     #[schema(example = 9)]
     pub questionnaires: usize,
+    pub worker: WorkerStatus,
 }
 
-/// Readiness: the database is reachable and questionnaires are loaded.
+/// Readiness: the database is reachable, questionnaires are loaded, and a job worker was
+/// seen within the last minute.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "health",
     responses(
         (status = 200, description = "Ready to take screenings.", body = Readiness),
-        (status = 503, description = "The database is unreachable or no questionnaire is loaded.", body = Readiness),
+        (status = 503, description = "The database is unreachable, no questionnaire is loaded, or no job worker was seen for a minute.", body = Readiness),
         (status = 500, description = "Unexpected failure.", body = error::Body),
     )
 )]
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let pool = state.pool.clone();
-    let db_ok =
-        web::block(move || pool.get().map(|mut c| db::ping(&mut c)).unwrap_or(false)).await?;
+    let (db_ok, worker_ok) = web::block(move || {
+        let Ok(mut c) = pool.get() else {
+            return (false, false);
+        };
+        if !db::ping(&mut c) {
+            return (false, false);
+        }
+        let seen = db::jobs::last_worker_seen(&mut c).ok().flatten();
+        let fresh = seen
+            .is_some_and(|t| chrono::Utc::now().naive_utc() - t < chrono::Duration::seconds(60));
+        (true, fresh)
+    })
+    .await?;
     let questionnaires = state.catalog.get().len();
     let body = Readiness {
         database: if db_ok {
@@ -165,8 +187,13 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
             DatabaseStatus::Unreachable
         },
         questionnaires,
+        worker: if worker_ok {
+            WorkerStatus::Ok
+        } else {
+            WorkerStatus::Missing
+        },
     };
-    if db_ok && questionnaires > 0 {
+    if db_ok && questionnaires > 0 && worker_ok {
         Ok(HttpResponse::Ok().json(body))
     } else {
         Ok(HttpResponse::ServiceUnavailable().json(body))

@@ -853,6 +853,7 @@ mod tests {
         let ready = crate::http::Readiness {
             database: crate::http::DatabaseStatus::Unreachable,
             questionnaires: 0,
+            worker: crate::http::WorkerStatus::Missing,
         };
         assert_matches(&doc, "Readiness", &serde_json::to_value(ready).unwrap());
         let list = crate::http::QuestionnaireList {

@@ -120,6 +120,7 @@ pub struct Context<'a> {
     pub crisis_lines: &'a [CrisisLine],
     pub contact_retention: std::time::Duration,
     pub alerts: &'a crate::config::AlertSettings,
+    pub escalation: &'a crate::config::EscalationPolicy,
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -330,8 +331,19 @@ pub fn submit_or_not_saved(
         source: &q.source,
         first_used_at: now,
     };
-    let alert = crate::alerts::new_alert(&outcome, ctx.alerts, now);
-    match store::insert(conn, &version, &row, contact_row.as_ref(), alert.as_ref()) {
+    let alert = crate::alerts::new_alert(&outcome, ctx.alerts, ctx.escalation, now);
+    // A red alert's first pages and its escalation timer commit with the screening.
+    let after = |c: &mut AnyConnection, w: &crate::db::alerts::Written| {
+        crate::jobs::on_alert_written(c, w, ctx.escalation, now)
+    };
+    match store::insert(
+        conn,
+        &version,
+        &row,
+        contact_row.as_ref(),
+        alert.as_ref(),
+        &after,
+    ) {
         Ok(Inserted::New(alert)) => Ok(Submitted {
             response,
             contact_token: Some(contact_token),
@@ -436,6 +448,12 @@ mod tests {
 
     #[test]
     fn a_red_result_survives_a_database_that_fails() {
+        let settings = crate::config::Settings::load_from(&crate::config::Sources {
+            config_dir: "/nonexistent".into(),
+            env_name: None,
+            vars: Default::default(),
+        })
+        .unwrap();
         let (catalog, _) = Catalog::load_dir(
             &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires"),
         )
@@ -450,13 +468,8 @@ mod tests {
             cipher: &cipher,
             crisis_lines: &lines,
             contact_retention: std::time::Duration::from_secs(60),
-            alerts: &crate::config::Settings::load_from(&crate::config::Sources {
-                config_dir: "/nonexistent".into(),
-                env_name: None,
-                vars: Default::default(),
-            })
-            .unwrap()
-            .alerts,
+            alerts: &settings.alerts,
+            escalation: &settings.escalation,
         };
 
         // No connection at all (the pool timed out).

@@ -40,6 +40,7 @@ mod idempotency;
 mod internal;
 mod logging;
 mod migrations;
+mod notifier;
 mod pool;
 mod questionnaires;
 mod reload;

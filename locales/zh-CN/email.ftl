@@ -1,0 +1,30 @@
+# Emails to staff. They carry no rider data: reference, tier, site, deadline and a link only.
+email-tier-red = 红色预警
+email-tier-red-urgent = 紧急红色预警
+email-tier-yellow = 黄色预警
+email-no-site = 未注明站点
+email-page-subject = [Careline] { $tier } { $reference } · { $site } · 截止 { $deadline }
+email-page-body =
+    { $tier }：{ $reference }
+    站点：{ $site }
+    确认期限：{ $deadline }（北京时间）
+
+    请尽快登录并确认（接手）这条预警：
+    { $link }
+
+    在有人确认之前，预警会按值班表逐级升级。
+email-remind-subject = [Careline] 提醒：预警 { $reference } 尚未结案
+email-remind-body =
+    预警 { $reference }（{ $tier }，站点：{ $site }）已被接手，但尚未结案。
+
+    请在处理后登记结果：
+    { $link }
+email-digest-subject = [Careline] 每日汇总：{ $count } 条黄色预警待跟进
+email-digest-body =
+    截至 { $date }，您负责的站点仍有待跟进的黄色预警：
+
+    { $lines }
+
+    查看预警队列：
+    { $link }
+email-footer = 此邮件由 Careline 自动发送，请勿回复。

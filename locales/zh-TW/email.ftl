@@ -1,0 +1,30 @@
+# Emails to staff. They carry no rider data: reference, tier, site, deadline and a link only.
+email-tier-red = 紅色預警
+email-tier-red-urgent = 緊急紅色預警
+email-tier-yellow = 黃色預警
+email-no-site = 未註明站點
+email-page-subject = [Careline] { $tier } { $reference } · { $site } · 截止 { $deadline }
+email-page-body =
+    { $tier }：{ $reference }
+    站點：{ $site }
+    確認期限：{ $deadline }（北京時間）
+
+    請盡快登入並確認（接手）這則預警：
+    { $link }
+
+    在有人確認之前，預警會依值班表逐級升級。
+email-remind-subject = [Careline] 提醒：預警 { $reference } 尚未結案
+email-remind-body =
+    預警 { $reference }（{ $tier }，站點：{ $site }）已被接手，但尚未結案。
+
+    請在處理後登記結果：
+    { $link }
+email-digest-subject = [Careline] 每日彙總：{ $count } 則黃色預警待跟進
+email-digest-body =
+    截至 { $date }，您負責的站點仍有待跟進的黃色預警：
+
+    { $lines }
+
+    查看預警佇列：
+    { $link }
+email-footer = 此郵件由 Careline 自動發送，請勿回覆。

@@ -1,0 +1,600 @@
+//! Durable jobs: what must happen later is a row in the job table, written in the same
+//! transaction as its cause (DESIGN.md section 4). The worker (`worker.rs`) claims due rows
+//! with a lease, runs them, and finishes them only while it still holds the lease.
+//!
+//! Kinds:
+//! - `alert.escalate {step, epoch}`: if the alert is still open, page the step's level (skip a
+//!   level with nobody on duty at once, recording the gap) and arm the next step's timer.
+//! - `email.send {delivery, purpose}`: one message to one address (pages re-check, under the
+//!   alert's lock, that the alert is still open before going out).
+//! - `alert.remind {n}`: an acknowledged, unresolved red alert reminds its taker and the
+//!   on-duty supervisors, then re-arms.
+//! - `digest.yellow {date}`: the daily count of open yellow alerts per site, to counselors.
+//!
+//! Unique keys (per alert, epoch, round, level, recipient, kind) make enqueueing twice a no-op,
+//! so a retried step never pages twice.
+
+pub mod escalation;
+pub mod worker;
+
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{self, Who};
+use crate::config::{Audience, EscalationPolicy};
+use crate::db::alerts::{self as alert_store, AlertRow, EventRow};
+use crate::db::jobs::{self as store, JobRow};
+use crate::db::{AnyConnection, rosters};
+use crate::notify::{Content, Delivery};
+use escalation::Step;
+
+pub const ESCALATE: &str = "alert.escalate";
+pub const EMAIL: &str = "email.send";
+pub const REMIND: &str = "alert.remind";
+pub const DIGEST: &str = "digest.yellow";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EscalatePayload {
+    pub step: Step,
+    /// Which run of the chain: `open`, or a later restart (un-acknowledged, raised, repaired).
+    pub epoch: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    Page,
+    Remind,
+    Digest,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EmailPayload {
+    pub purpose: Purpose,
+    pub delivery: Delivery,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RemindPayload {
+    pub n: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DigestPayload {
+    pub date: String,
+}
+
+fn secs(d: std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::minutes(15))
+}
+
+/// The policy copied onto the alert (or `current`, else the shipped one, for an alert stored
+/// without one).
+pub fn policy_of(alert: &AlertRow, current: &EscalationPolicy) -> EscalationPolicy {
+    alert
+        .policy
+        .as_deref()
+        .and_then(|p| serde_json::from_str(p).ok())
+        .filter(|p: &EscalationPolicy| !p.levels.is_empty() && p.rounds > 0)
+        .unwrap_or_else(|| current.clone())
+}
+
+/// The shipped policy (`config/default.toml`), for transitions that have no settings at hand
+/// and an alert stored without a policy.
+pub fn shipped_policy() -> &'static EscalationPolicy {
+    static SHIPPED: std::sync::OnceLock<EscalationPolicy> = std::sync::OnceLock::new();
+    SHIPPED.get_or_init(|| {
+        crate::config::Settings::load_from(&crate::config::Sources {
+            config_dir: std::path::PathBuf::from("/nonexistent"),
+            env_name: None,
+            vars: Default::default(),
+        })
+        .map(|s| s.escalation)
+        .expect("the compiled-in defaults load")
+    })
+}
+
+fn event(
+    conn: &mut AnyConnection,
+    alert_id: &str,
+    kind: &str,
+    detail: serde_json::Value,
+    now: NaiveDateTime,
+) -> Result<(), diesel::result::Error> {
+    alert_store::insert_event(
+        conn,
+        &EventRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            alert_id: alert_id.to_string(),
+            at: now,
+            actor_id: None,
+            kind: kind.to_string(),
+            detail: detail.to_string(),
+        },
+    )
+}
+
+/// Who a level pages at the alert's site, now.
+fn audience(
+    conn: &mut AnyConnection,
+    who: Audience,
+    site: Option<&str>,
+    policy: &EscalationPolicy,
+    now: NaiveDateTime,
+) -> Result<Vec<rosters::Recipient>, diesel::result::Error> {
+    let db = |e: crate::db::DbError| match e {
+        crate::db::DbError::Query(q) => q,
+        other => diesel::result::Error::QueryBuilderError(other.to_string().into()),
+    };
+    Ok(match who {
+        Audience::OnDutyCounselors => rosters::on_duty(conn, "counselor", site, now).map_err(db)?,
+        Audience::OnDutySupervisors => {
+            rosters::on_duty(conn, "supervisor", site, now).map_err(db)?
+        }
+        Audience::AllSupervisors => {
+            let mut all = rosters::everyone(conn, "supervisor").map_err(db)?;
+            for email in &policy.backup_emails {
+                if !all.iter().any(|r| r.email.eq_ignore_ascii_case(email)) {
+                    all.push(rosters::Recipient {
+                        user_id: None,
+                        email: email.clone(),
+                        locale: "zh-CN".into(),
+                    });
+                }
+            }
+            all
+        }
+    })
+}
+
+fn page_content(alert: &AlertRow) -> Content {
+    Content::Page {
+        reference: alert.reference.clone(),
+        tier: alert.tier.clone(),
+        urgent: alert.urgent,
+        site: alert.site.clone(),
+        deadline: alert.deadline_at,
+    }
+}
+
+/// Pages `step`'s level (skipping, at once, levels with nobody to page) and arms the timer of
+/// the next step. Runs in the caller's transaction, which holds the alert's lock.
+pub fn escalate(
+    conn: &mut AnyConnection,
+    alert: &AlertRow,
+    policy: &EscalationPolicy,
+    step: Step,
+    epoch: &str,
+    now: NaiveDateTime,
+) -> Result<(), diesel::result::Error> {
+    // Try each level once, from `step`: a level with nobody to page is skipped at once.
+    let mut gaps: Vec<(Step, Audience)> = Vec::new();
+    let mut at = step;
+    for _ in 0..policy.levels.len() {
+        let Some(level) = policy.levels.get(at.level) else {
+            at = escalation::next(policy, at);
+            continue;
+        };
+        let recipients = audience(conn, level.notify, alert.site.as_deref(), policy, now)?;
+        if recipients.is_empty() {
+            gaps.push((at, level.notify));
+            at = escalation::next(policy, at);
+            continue;
+        }
+        for (gap, notify) in &gaps {
+            // Nobody on duty at this level: recorded (admins see it in the audit log).
+            event(
+                conn,
+                &alert.id,
+                "escalation_gap",
+                serde_json::json!({"level": gap.level, "round": gap.round, "notify": notify}),
+                now,
+            )?;
+            audit::record(
+                conn,
+                &Who::system(),
+                "alert.escalation_gap",
+                Some(&alert.id),
+                serde_json::json!({"reference": alert.reference, "level": gap.level, "round": gap.round, "notify": notify}),
+            )?;
+        }
+        for r in &recipients {
+            let key = format!(
+                "page:{}:{epoch}:{}:{}:{}",
+                alert.id,
+                at.round,
+                at.level,
+                r.email.to_ascii_lowercase()
+            );
+            let payload = EmailPayload {
+                purpose: Purpose::Page,
+                delivery: Delivery {
+                    to: r.email.clone(),
+                    locale: r.locale.clone(),
+                    content: page_content(alert),
+                },
+            };
+            store::enqueue(
+                conn,
+                &JobRow::new(
+                    EMAIL,
+                    key,
+                    Some(&alert.id),
+                    serde_json::to_value(&payload).unwrap_or_default(),
+                    now,
+                    now,
+                ),
+            )?;
+        }
+        event(
+            conn,
+            &alert.id,
+            "paged",
+            serde_json::json!({"level": at.level, "round": at.round, "notify": level.notify, "recipients": recipients.len()}),
+            now,
+        )?;
+        let wait = escalation::timeout(policy, at, alert.urgent);
+        arm(
+            conn,
+            alert,
+            escalation::next(policy, at),
+            epoch,
+            now + secs(wait),
+            now,
+        )?;
+        return Ok(());
+    }
+    // Nobody at any level (no one on duty, no supervisor, no backup address): recorded once,
+    // and the chain is tried again after the repeat interval.
+    event(
+        conn,
+        &alert.id,
+        "nobody_to_page",
+        serde_json::json!({"retry_in_seconds": policy.repeat_interval.as_secs()}),
+        now,
+    )?;
+    audit::record(
+        conn,
+        &Who::system(),
+        "alert.nobody_to_page",
+        Some(&alert.id),
+        serde_json::json!({"reference": alert.reference}),
+    )?;
+    arm(
+        conn,
+        alert,
+        step,
+        &format!("{epoch}-retry-{}", now.and_utc().timestamp()),
+        now + secs(policy.repeat_interval),
+        now,
+    )
+}
+
+fn arm(
+    conn: &mut AnyConnection,
+    alert: &AlertRow,
+    step: Step,
+    epoch: &str,
+    at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<(), diesel::result::Error> {
+    let key = format!(
+        "escalate:{}:{epoch}:{}:{}",
+        alert.id, step.round, step.level
+    );
+    let payload = EscalatePayload {
+        step,
+        epoch: epoch.to_string(),
+    };
+    store::enqueue(
+        conn,
+        &JobRow::new(
+            ESCALATE,
+            key,
+            Some(&alert.id),
+            serde_json::to_value(&payload).unwrap_or_default(),
+            at,
+            now,
+        ),
+    )?;
+    Ok(())
+}
+
+/// In the submit transaction: a red alert (new, or raised from yellow) pages its first level
+/// now and arms the timer, all in the same commit as the screening.
+pub fn on_alert_written(
+    conn: &mut AnyConnection,
+    written: &alert_store::Written,
+    current: &EscalationPolicy,
+    now: NaiveDateTime,
+) -> Result<(), diesel::result::Error> {
+    if !written.became_red {
+        return Ok(());
+    }
+    let Some(alert) = alert_store::find(conn, &written.alert_id).map_err(db_err)? else {
+        return Ok(());
+    };
+    if alert.status != "open" {
+        // Raised while someone already has it: they are reminded instead of everyone paged.
+        return Ok(());
+    }
+    let epoch = if written.opened {
+        "open".to_string()
+    } else {
+        format!("raised-{}", now.and_utc().timestamp_millis())
+    };
+    escalate(
+        conn,
+        &alert,
+        &policy_of(&alert, current),
+        Step::FIRST,
+        &epoch,
+        now,
+    )
+}
+
+fn db_err(e: crate::db::DbError) -> diesel::result::Error {
+    match e {
+        crate::db::DbError::Query(q) => q,
+        other => diesel::result::Error::QueryBuilderError(other.to_string().into()),
+    }
+}
+
+/// In the acknowledgement's transaction: nothing more is paged (pending pages and timers are
+/// cancelled), and a red alert starts reminding its taker.
+pub fn on_acknowledged(
+    conn: &mut AnyConnection,
+    alert: &AlertRow,
+    current: &EscalationPolicy,
+    now: NaiveDateTime,
+) -> Result<(), diesel::result::Error> {
+    store::cancel_for_alert(conn, &alert.id, now)?;
+    if alert.tier == "red" {
+        let policy = policy_of(alert, current);
+        schedule_reminder(conn, alert, 1, now + secs(policy.reminder_interval), now)?;
+    }
+    Ok(())
+}
+
+fn schedule_reminder(
+    conn: &mut AnyConnection,
+    alert: &AlertRow,
+    n: u32,
+    at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<(), diesel::result::Error> {
+    // The acknowledgement time keeps reminders of a later acknowledgement apart.
+    let since = alert
+        .acknowledged_at
+        .map_or(0, |t| t.and_utc().timestamp_millis());
+    store::enqueue(
+        conn,
+        &JobRow::new(
+            REMIND,
+            format!("remind:{}:{since}:{n}", alert.id),
+            Some(&alert.id),
+            serde_json::to_value(RemindPayload { n }).unwrap_or_default(),
+            at,
+            now,
+        ),
+    )?;
+    Ok(())
+}
+
+/// In the un-acknowledgement's transaction: the reminders stop and a red alert escalates again
+/// from the first level.
+pub fn on_unacknowledged(
+    conn: &mut AnyConnection,
+    alert: &AlertRow,
+    current: &EscalationPolicy,
+    now: NaiveDateTime,
+) -> Result<(), diesel::result::Error> {
+    store::cancel_for_alert(conn, &alert.id, now)?;
+    if alert.tier == "red" {
+        let epoch = format!("reopened-{}", now.and_utc().timestamp_millis());
+        escalate(
+            conn,
+            alert,
+            &policy_of(alert, current),
+            Step::FIRST,
+            &epoch,
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+/// In the resolution's transaction: every pending job of the alert is cancelled.
+pub fn on_resolved(
+    conn: &mut AnyConnection,
+    alert_id: &str,
+    now: NaiveDateTime,
+) -> Result<(), diesel::result::Error> {
+    store::cancel_for_alert(conn, alert_id, now)?;
+    Ok(())
+}
+
+/// The auditor: an open red alert past its deadline with no pending escalation gets one back
+/// (and the repair is recorded). Returns how many were repaired.
+pub fn repair_overdue(
+    conn: &mut AnyConnection,
+    current: &EscalationPolicy,
+    now: NaiveDateTime,
+) -> Result<usize, crate::db::DbError> {
+    let mut repaired = 0;
+    for alert in alert_store::overdue_red(conn, now)? {
+        let done = crate::db::write_transaction(conn, |c| {
+            if !alert_store::lock_if_status(c, &alert.id, "open")?
+                || store::has_pending(c, &alert.id, ESCALATE)?
+            {
+                return Ok::<_, diesel::result::Error>(false);
+            }
+            let epoch = format!("repaired-{}", now.and_utc().timestamp_millis());
+            event(
+                c,
+                &alert.id,
+                "escalation_repaired",
+                serde_json::json!({}),
+                now,
+            )?;
+            audit::record(
+                c,
+                &Who::system(),
+                "alert.escalation_repaired",
+                Some(&alert.id),
+                serde_json::json!({"reference": alert.reference}),
+            )?;
+            escalate(
+                c,
+                &alert,
+                &policy_of(&alert, current),
+                Step::FIRST,
+                &epoch,
+                now,
+            )?;
+            Ok(true)
+        })?;
+        if done {
+            repaired += 1;
+        }
+    }
+    Ok(repaired)
+}
+
+/// Enqueues today's yellow digest once (the unique key is the date).
+pub fn schedule_digest(
+    conn: &mut AnyConnection,
+    date: &str,
+    now: NaiveDateTime,
+) -> Result<bool, crate::db::DbError> {
+    Ok(store::enqueue(
+        conn,
+        &JobRow::new(
+            DIGEST,
+            format!("digest:{date}"),
+            None,
+            serde_json::to_value(DigestPayload {
+                date: date.to_string(),
+            })
+            .unwrap_or_default(),
+            now,
+            now,
+        ),
+    )?)
+}
+
+/// Runs a reminder step: emails to the taker and the on-duty supervisors, then the next one.
+pub fn remind(
+    conn: &mut AnyConnection,
+    alert: &AlertRow,
+    n: u32,
+    current: &EscalationPolicy,
+    now: NaiveDateTime,
+) -> Result<(), diesel::result::Error> {
+    let policy = policy_of(alert, current);
+    let mut recipients =
+        rosters::on_duty(conn, "supervisor", alert.site.as_deref(), now).map_err(db_err)?;
+    if let Some(id) = &alert.assignee_id
+        && let Some(u) = crate::db::accounts::find_user(conn, id).map_err(db_err)?
+        && u.active
+        && !recipients.iter().any(|r| r.email == u.email)
+    {
+        recipients.push(rosters::Recipient {
+            user_id: Some(u.id),
+            email: u.email,
+            locale: u.locale,
+        });
+    }
+    let since = alert
+        .acknowledged_at
+        .map_or(0, |t| t.and_utc().timestamp_millis());
+    for r in &recipients {
+        let payload = EmailPayload {
+            purpose: Purpose::Remind,
+            delivery: Delivery {
+                to: r.email.clone(),
+                locale: r.locale.clone(),
+                content: Content::Remind {
+                    reference: alert.reference.clone(),
+                    tier: alert.tier.clone(),
+                    site: alert.site.clone(),
+                },
+            },
+        };
+        store::enqueue(
+            conn,
+            &JobRow::new(
+                EMAIL,
+                format!(
+                    "remind-mail:{}:{since}:{n}:{}",
+                    alert.id,
+                    r.email.to_ascii_lowercase()
+                ),
+                Some(&alert.id),
+                serde_json::to_value(&payload).unwrap_or_default(),
+                now,
+                now,
+            ),
+        )?;
+    }
+    schedule_reminder(
+        conn,
+        alert,
+        n + 1,
+        now + secs(policy.reminder_interval),
+        now,
+    )
+}
+
+/// Runs the daily digest: each counselor gets the counts of open yellow alerts at the sites
+/// they serve (counts only; nothing when there are none).
+pub fn digest(
+    conn: &mut AnyConnection,
+    date: &str,
+    now: NaiveDateTime,
+) -> Result<usize, diesel::result::Error> {
+    let counts: Vec<(String, i64)> = alert_store::open_yellow_by_site(conn)
+        .map_err(db_err)?
+        .into_iter()
+        .filter_map(|(site, n)| site.map(|s| (s, n)))
+        .collect();
+    let mut per_person: std::collections::BTreeMap<String, (String, Vec<(String, i64)>)> =
+        std::collections::BTreeMap::new();
+    for (site, n) in &counts {
+        for r in rosters::counselors_of(conn, site).map_err(db_err)? {
+            per_person
+                .entry(r.email.clone())
+                .or_insert_with(|| (r.locale.clone(), Vec::new()))
+                .1
+                .push((site.clone(), *n));
+        }
+    }
+    let mut sent = 0;
+    for (email, (locale, counts)) in per_person {
+        let payload = EmailPayload {
+            purpose: Purpose::Digest,
+            delivery: Delivery {
+                to: email.clone(),
+                locale,
+                content: Content::Digest {
+                    date: date.to_string(),
+                    counts,
+                },
+            },
+        };
+        if store::enqueue(
+            conn,
+            &JobRow::new(
+                EMAIL,
+                format!("digest-mail:{date}:{}", email.to_ascii_lowercase()),
+                None,
+                serde_json::to_value(&payload).unwrap_or_default(),
+                now,
+                now,
+            ),
+        )? {
+            sent += 1;
+        }
+    }
+    Ok(sent)
+}

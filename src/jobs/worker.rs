@@ -1,0 +1,533 @@
+//! The job worker: claims due jobs with a lease, runs each outside the claiming transaction,
+//! and finishes it only while the lease is still its own. Wakes at once when a job is
+//! committed (an in-process signal, and PostgreSQL `LISTEN careline_jobs` across instances),
+//! else polls. Beats a heartbeat (for `/readyz`), runs the auditor every minute, and on
+//! shutdown stops claiming and gives running jobs `worker.shutdown_timeout` to finish.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{NaiveDateTime, Utc};
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinSet;
+
+use super::{
+    DIGEST, DigestPayload, EMAIL, ESCALATE, EmailPayload, EscalatePayload, Purpose, REMIND,
+    RemindPayload,
+};
+use crate::audit::{self, Who};
+use crate::config::Settings;
+use crate::db::alerts as alert_store;
+use crate::db::jobs::{self as store, Claimed};
+use crate::db::{self, DbError, write_transaction};
+use crate::notify::{self, Mailer, SendError};
+
+/// What the worker shares with its jobs.
+#[derive(Debug)]
+pub struct Worker {
+    pub id: String,
+    pub settings: Settings,
+    pub pool: db::Pool,
+    pub mailer: Mailer,
+    /// Signalled when a job is committed in this process.
+    pub wake: Arc<Notify>,
+}
+
+/// How running one job ended.
+#[derive(Debug)]
+enum Outcome {
+    Done,
+    /// Nothing to do any more (the alert was acknowledged or resolved).
+    Cancelled,
+    Retry(String),
+    Failed(String),
+}
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+impl Worker {
+    pub fn new(settings: Settings, pool: db::Pool, wake: Arc<Notify>) -> Result<Worker, String> {
+        let mailer = Mailer::new(&settings.mail)?;
+        Ok(Worker {
+            id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            settings,
+            pool,
+            mailer,
+            wake,
+        })
+    }
+
+    /// Records that this worker is alive (blocking).
+    pub fn heartbeat(&self) -> Result<(), DbError> {
+        let mut conn = self.pool.get()?;
+        store::heartbeat(&mut conn, &self.id, now())
+    }
+
+    async fn blocking<T, F>(self: &Arc<Self>, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut db::AnyConnection, &Worker) -> Result<T, DbError> + Send + 'static,
+    {
+        let me = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = me.pool.get()?;
+            f(&mut conn, &me)
+        })
+        .await
+        .map_err(|e| DbError::Connect(format!("worker task: {e}")))?
+    }
+
+    /// Runs until `shutdown` turns true.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        tracing::info!(worker = %self.id, "job worker started");
+        if let db::Backend::Postgres = self.backend() {
+            spawn_listener(
+                &self.settings.database.url,
+                Arc::clone(&self.wake),
+                shutdown.clone(),
+            );
+        }
+        let permits = Arc::new(Semaphore::new(self.settings.worker.concurrency as usize));
+        let mut running = JoinSet::new();
+        let mut last_beat: Option<std::time::Instant> = None;
+        let mut last_audit: Option<std::time::Instant> = None;
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            if last_beat.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                last_beat = Some(std::time::Instant::now());
+                let id = self.id.clone();
+                if let Err(e) = self
+                    .blocking(move |c, _| store::heartbeat(c, &id, now()))
+                    .await
+                {
+                    tracing::warn!(error = %e, "worker heartbeat failed");
+                }
+            }
+            if last_audit.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                last_audit = Some(std::time::Instant::now());
+                self.audit().await;
+            }
+            let free = permits.available_permits();
+            let mut claimed = Vec::new();
+            if free > 0 {
+                let lease = chrono::Duration::from_std(self.settings.worker.lease)
+                    .unwrap_or(chrono::Duration::seconds(60));
+                let id = self.id.clone();
+                match self
+                    .blocking(move |c, _| {
+                        let t = now();
+                        store::claim(c, &id, t, t + lease, free as i64)
+                    })
+                    .await
+                {
+                    Ok(jobs) => claimed = jobs,
+                    Err(e) => tracing::warn!(error = %e, "cannot claim jobs"),
+                }
+            }
+            let full = !claimed.is_empty() && claimed.len() == free;
+            for job in claimed {
+                let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+                    break;
+                };
+                let me = Arc::clone(&self);
+                running.spawn(async move {
+                    me.execute(job).await;
+                    drop(permit);
+                });
+            }
+            if full {
+                // More may be due: claim again once a slot frees.
+                tokio::select! {
+                    _ = running.join_next(), if !running.is_empty() => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            let sleep = self.sleep_for().await;
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+                _ = running.join_next(), if !running.is_empty() => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        tracing::info!(worker = %self.id, running = running.len(), "job worker stopping: no more claims");
+        let grace = self.settings.worker.shutdown_timeout;
+        if tokio::time::timeout(grace, async {
+            while running.join_next().await.is_some() {}
+        })
+        .await
+        .is_err()
+        {
+            // Their leases expire and another worker takes them over.
+            tracing::warn!(worker = %self.id, "jobs still running at the shutdown timeout");
+            running.abort_all();
+        }
+        tracing::info!(worker = %self.id, "job worker stopped");
+    }
+
+    fn backend(&self) -> db::Backend {
+        if self.settings.database.url.starts_with("sqlite://") {
+            db::Backend::Sqlite
+        } else {
+            db::Backend::Postgres
+        }
+    }
+
+    /// Until the next due job, at most the poll interval.
+    async fn sleep_for(self: &Arc<Self>) -> Duration {
+        let poll = self.settings.worker.poll_interval;
+        match self.blocking(|c, _| store::next_due(c)).await {
+            Ok(Some(at)) => (at - now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .clamp(Duration::from_millis(5), poll),
+            _ => poll,
+        }
+    }
+
+    /// The auditor: overdue red alerts without a pending escalation get one back, and the day's
+    /// yellow digest is scheduled once it is past 09:00 in China.
+    async fn audit(self: &Arc<Self>) {
+        let result = self
+            .blocking(|c, w| {
+                let t = now();
+                let repaired = super::repair_overdue(c, &w.settings.escalation, t)?;
+                let local = t.and_utc().with_timezone(&notify::shanghai());
+                if local.format("%H").to_string().as_str() >= "09" {
+                    super::schedule_digest(c, &local.format("%Y-%m-%d").to_string(), t)?;
+                }
+                Ok(repaired)
+            })
+            .await;
+        match result {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::warn!(
+                    repaired = n,
+                    "auditor: overdue red alerts had no pending escalation"
+                );
+                self.wake.notify_one();
+            }
+            Err(e) => tracing::warn!(error = %e, "auditor failed"),
+        }
+    }
+
+    async fn execute(self: Arc<Self>, claimed: Claimed) {
+        let kind = claimed.job.kind.clone();
+        let id = claimed.job.id.clone();
+        let outcome = match kind.as_str() {
+            ESCALATE | REMIND | DIGEST => self.run_in_db(claimed.clone()).await,
+            EMAIL => self.send_email(claimed.clone()).await,
+            other => Outcome::Failed(format!("unknown job kind {other}")),
+        };
+        tracing::debug!(job = %id, kind = %kind, outcome = ?outcome, "job ran");
+        self.settle(claimed, outcome).await;
+    }
+
+    /// Jobs that only change the database: done in one transaction with their finish, so a
+    /// lost lease rolls their effects back (exactly once).
+    async fn run_in_db(self: &Arc<Self>, claimed: Claimed) -> Outcome {
+        let result = self
+            .blocking(move |c, w| {
+                let t = now();
+                let job = &claimed.job;
+                let done = write_transaction(c, |c| -> Result<bool, diesel::result::Error> {
+                    match job.kind.as_str() {
+                        ESCALATE => {
+                            let p: EscalatePayload =
+                                serde_json::from_str(&job.payload).map_err(|e| {
+                                    diesel::result::Error::DeserializationError(Box::new(e))
+                                })?;
+                            let alert_id = job.alert_id.clone().unwrap_or_default();
+                            // Holds the alert until commit: an acknowledgement waits for this
+                            // step, and this step sees a committed acknowledgement.
+                            if alert_store::lock_if_status(c, &alert_id, "open")?
+                                && let Some(alert) =
+                                    alert_store::find(c, &alert_id).map_err(super::db_err)?
+                            {
+                                let policy = super::policy_of(&alert, &w.settings.escalation);
+                                super::escalate(c, &alert, &policy, p.step, &p.epoch, t)?;
+                            }
+                        }
+                        REMIND => {
+                            let p: RemindPayload =
+                                serde_json::from_str(&job.payload).map_err(|e| {
+                                    diesel::result::Error::DeserializationError(Box::new(e))
+                                })?;
+                            let alert_id = job.alert_id.clone().unwrap_or_default();
+                            if alert_store::lock_if_status(c, &alert_id, "acknowledged")?
+                                && let Some(alert) =
+                                    alert_store::find(c, &alert_id).map_err(super::db_err)?
+                            {
+                                super::remind(c, &alert, p.n, &w.settings.escalation, t)?;
+                            }
+                        }
+                        _ => {
+                            let p: DigestPayload =
+                                serde_json::from_str(&job.payload).map_err(|e| {
+                                    diesel::result::Error::DeserializationError(Box::new(e))
+                                })?;
+                            super::digest(c, &p.date, t)?;
+                        }
+                    }
+                    if !store::finish(c, &job.id, &claimed.token, "done", None, t)? {
+                        // Another worker holds it now: undo everything this run did.
+                        return Err(diesel::result::Error::RollbackTransaction);
+                    }
+                    Ok(true)
+                });
+                match done {
+                    Ok(_) => Ok(None),
+                    Err(diesel::result::Error::RollbackTransaction) => {
+                        Ok(Some("lease lost".to_string()))
+                    }
+                    Err(e) => Err(DbError::from(e)),
+                }
+            })
+            .await;
+        match result {
+            Ok(None) => {
+                self.wake.notify_one();
+                Outcome::Done
+            }
+            // Already settled by the lease's new holder: nothing to record.
+            Ok(Some(_)) => Outcome::Cancelled,
+            Err(e) => Outcome::Retry(e.to_string()),
+        }
+    }
+
+    async fn send_email(self: &Arc<Self>, claimed: Claimed) -> Outcome {
+        let payload: EmailPayload = match serde_json::from_str(&claimed.job.payload) {
+            Ok(p) => p,
+            Err(e) => return Outcome::Failed(format!("bad payload: {e}")),
+        };
+        // A page goes out only while the alert is open, decided under the alert's lock and
+        // while this worker still holds the job: after an acknowledgement commits, no page
+        // starts.
+        if payload.purpose != Purpose::Digest {
+            let alert_id = claimed.job.alert_id.clone().unwrap_or_default();
+            let job_id = claimed.job.id.clone();
+            let token = claimed.token.clone();
+            let wanted = if payload.purpose == Purpose::Page {
+                "open"
+            } else {
+                "acknowledged"
+            };
+            let go = self
+                .blocking(move |c, _| {
+                    Ok(write_transaction(
+                        c,
+                        |c| -> Result<Option<bool>, diesel::result::Error> {
+                            if !store::still_held(c, &job_id, &token)? {
+                                return Ok(None);
+                            }
+                            Ok(Some(alert_store::lock_if_status(c, &alert_id, wanted)?))
+                        },
+                    )?)
+                })
+                .await;
+            match go {
+                Ok(Some(true)) => {}
+                Ok(Some(false)) => return Outcome::Cancelled,
+                Ok(None) => return Outcome::Cancelled,
+                Err(e) => return Outcome::Retry(e.to_string()),
+            }
+        }
+        let message = match notify::build(
+            &payload.delivery,
+            &claimed.job.unique_key,
+            &self.settings.mail,
+        ) {
+            Ok(m) => m,
+            Err(e) => return Outcome::Failed(e.to_string()),
+        };
+        let from = self.settings.mail.from.parse().ok();
+        let message_id = from
+            .as_ref()
+            .map(|f| notify::message_id(&claimed.job.unique_key, f))
+            .unwrap_or_default();
+        match self.mailer.send(&message, &message_id).await {
+            Ok(()) => {
+                tracing::info!(job = %claimed.job.id, alert = ?claimed.job.alert_id, "email accepted");
+                Outcome::Done
+            }
+            Err(SendError::Transient(e)) => Outcome::Retry(e),
+            Err(SendError::Permanent(e)) => Outcome::Failed(e),
+        }
+    }
+
+    /// Records the outcome, only while holding the lease.
+    async fn settle(self: &Arc<Self>, claimed: Claimed, outcome: Outcome) {
+        let worker = &self.settings.worker;
+        let max_attempts = worker.max_attempts as i32;
+        let base = worker.backoff_base;
+        let cap = worker.backoff_max;
+        let job_id = claimed.job.id.clone();
+        let result = self
+            .blocking(move |c, _| {
+                let t = now();
+                let job = &claimed.job;
+                let token = &claimed.token;
+                Ok(write_transaction(
+                    c,
+                    |c| -> Result<(), diesel::result::Error> {
+                        match &outcome {
+                            Outcome::Done => {
+                                if job.kind == EMAIL {
+                                    store::finish(c, &job.id, token, "done", None, t)?;
+                                }
+                            }
+                            Outcome::Cancelled => {
+                                store::finish(c, &job.id, token, "cancelled", None, t)?;
+                            }
+                            Outcome::Retry(e) if job.attempts < max_attempts => {
+                                let wait = backoff(base, cap, job.attempts);
+                                let at = t + chrono::Duration::from_std(wait)
+                                    .unwrap_or(chrono::Duration::minutes(1));
+                                store::retry(c, &job.id, token, at, &truncate(e))?;
+                            }
+                            Outcome::Retry(e) => {
+                                if store::finish(c, &job.id, token, "dead", Some(&truncate(e)), t)?
+                                {
+                                    record_failure(c, job, "dead", e)?;
+                                }
+                            }
+                            Outcome::Failed(e) => {
+                                if store::finish(
+                                    c,
+                                    &job.id,
+                                    token,
+                                    "failed",
+                                    Some(&truncate(e)),
+                                    t,
+                                )? {
+                                    record_failure(c, job, "failed", e)?;
+                                }
+                            }
+                        }
+                        Ok(())
+                    },
+                )?)
+            })
+            .await;
+        if let Err(e) = result {
+            // The lease runs out and the job is taken up again.
+            tracing::error!(job = %job_id, error = %e, "cannot record a job's outcome");
+        }
+    }
+}
+
+fn truncate(e: &str) -> String {
+    e.chars().take(500).collect()
+}
+
+/// A delivery that failed for good, or a job that kept failing, is shown to admins: on the
+/// alert's timeline and in the audit log.
+fn record_failure(
+    c: &mut db::AnyConnection,
+    job: &store::JobRow,
+    status: &str,
+    error: &str,
+) -> Result<(), diesel::result::Error> {
+    if let Some(alert_id) = &job.alert_id {
+        alert_store::insert_event(
+            c,
+            &alert_store::EventRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                alert_id: alert_id.clone(),
+                at: now(),
+                actor_id: None,
+                kind: "delivery_failed".into(),
+                detail: serde_json::json!({"job": job.id, "kind": job.kind, "status": status})
+                    .to_string(),
+            },
+        )?;
+    }
+    audit::record(
+        c,
+        &Who::system(),
+        if job.kind == EMAIL {
+            "email.delivery_failed"
+        } else {
+            "job.failed"
+        },
+        Some(&job.id),
+        serde_json::json!({"kind": job.kind, "status": status, "error": truncate(error), "alert": job.alert_id}),
+    )
+}
+
+/// Capped exponential backoff with jitter: base x 2^(attempt-1), at most `cap`, then a random
+/// 50-100% of it so that retries of many jobs spread out.
+pub fn backoff(base: Duration, cap: Duration, attempt: i32) -> Duration {
+    let exp = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(0);
+    let full = base.saturating_mul(1u32 << exp.min(20)).min(cap);
+    let mut r = [0u8; 2];
+    rand::fill(&mut r);
+    let fraction = 0.5 + f64::from(u16::from_le_bytes(r)) / f64::from(u16::MAX) / 2.0;
+    full.mul_f64(fraction)
+}
+
+/// PostgreSQL: a connection that LISTENs for `careline_jobs` and wakes the worker when another
+/// instance commits a job. Reconnects after errors.
+fn spawn_listener(url: &str, wake: Arc<Notify>, shutdown: watch::Receiver<bool>) {
+    let url = url.to_string();
+    std::thread::spawn(move || {
+        use diesel::Connection;
+        use diesel::RunQueryDsl;
+        while !*shutdown.borrow() {
+            let mut conn = match diesel::PgConnection::establish(&url) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "LISTEN connection failed; polling only");
+                    std::thread::sleep(Duration::from_secs(5));
+                    continue;
+                }
+            };
+            if diesel::sql_query("LISTEN careline_jobs")
+                .execute(&mut conn)
+                .is_err()
+            {
+                std::thread::sleep(Duration::from_secs(5));
+                continue;
+            }
+            'listen: while !*shutdown.borrow() {
+                let mut woke = false;
+                for n in conn.notifications_iter() {
+                    match n {
+                        Ok(_) => woke = true,
+                        Err(_) => break 'listen,
+                    }
+                }
+                if woke {
+                    wake.notify_one();
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        let base = Duration::from_secs(5);
+        let cap = Duration::from_secs(600);
+        for attempt in 1..40 {
+            let d = backoff(base, cap, attempt);
+            let full = base.saturating_mul(1 << (attempt - 1).min(20)).min(cap);
+            assert!(
+                d >= full / 2 && d <= full,
+                "attempt {attempt}: {d:?} vs {full:?}"
+            );
+        }
+        assert!(backoff(base, cap, 30) <= cap);
+    }
+}

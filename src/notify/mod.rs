@@ -1,0 +1,370 @@
+//! Email to staff: the messages (localized, no rider data), and the mailer (lettre over SMTP
+//! with an outer timeout around every send, or `.eml` files when no SMTP server is configured).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{FixedOffset, NaiveDateTime};
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, Message};
+use lettre::transport::smtp::PoolConfig;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use sha2::{Digest, Sha256};
+
+use crate::config::MailSettings;
+use crate::web::i18n::{Lang, Tr};
+
+/// Times in emails and rosters are shown in China Standard Time (Asia/Shanghai: UTC+8 all
+/// year, no daylight saving since 1991) and stored in UTC.
+pub fn shanghai() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
+}
+
+pub fn shanghai_time(utc: NaiveDateTime) -> String {
+    utc.and_utc()
+        .with_timezone(&shanghai())
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// What a message is about. Only references, tiers, sites, times and counts: never a rider's
+/// answers, score, name or phone.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "template", rename_all = "snake_case")]
+pub enum Content {
+    Page {
+        reference: String,
+        tier: String,
+        urgent: bool,
+        site: Option<String>,
+        deadline: NaiveDateTime,
+    },
+    Remind {
+        reference: String,
+        tier: String,
+        site: Option<String>,
+    },
+    Digest {
+        date: String,
+        /// (site, open yellow alerts)
+        counts: Vec<(String, i64)>,
+    },
+}
+
+/// One delivery: a message to one address, with its deterministic Message-ID.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Delivery {
+    pub to: String,
+    pub locale: String,
+    pub content: Content,
+}
+
+/// `<hash@domain>` from the delivery's unique key: a resend (after a crash) is the same mail.
+pub fn message_id(unique_key: &str, from: &Mailbox) -> String {
+    let hash = hex::encode(Sha256::digest(unique_key.as_bytes()));
+    format!("<{}@{}>", &hash[..32], from.email.domain())
+}
+
+fn tier_name(t: Tr, tier: &str, urgent: bool) -> String {
+    match (tier, urgent) {
+        ("red", true) => t.tr("email-tier-red-urgent"),
+        ("red", false) => t.tr("email-tier-red"),
+        _ => t.tr("email-tier-yellow"),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("bad recipient address")]
+    Address,
+    #[error("cannot build the message: {0}")]
+    Message(String),
+}
+
+/// Builds the message. Every header value is either ours or validated (addresses are parsed;
+/// references and site slugs are restricted to safe characters), and lettre encodes headers,
+/// so no field can inject a header.
+pub fn build(
+    delivery: &Delivery,
+    unique_key: &str,
+    settings: &MailSettings,
+) -> Result<Message, BuildError> {
+    let from: Mailbox = settings
+        .from
+        .parse()
+        .map_err(|e| BuildError::Message(format!("mail.from: {e}")))?;
+    let to: Mailbox = delivery.to.parse().map_err(|_| BuildError::Address)?;
+    let t = Tr(Lang::parse(&delivery.locale).unwrap_or(Lang::DEFAULT));
+    let base = settings.public_url.trim_end_matches('/');
+    let safe = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+            .take(64)
+            .collect()
+    };
+    let site_name = |site: &Option<String>| {
+        site.as_deref()
+            .map(safe)
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| t.tr("email-no-site"))
+    };
+    let (subject, body) = match &delivery.content {
+        Content::Page {
+            reference,
+            tier,
+            urgent,
+            site,
+            deadline,
+        } => {
+            let reference = safe(reference);
+            let args = [
+                ("tier", tier_name(t, tier, *urgent)),
+                ("reference", reference.clone()),
+                ("site", site_name(site)),
+                ("deadline", shanghai_time(*deadline)),
+                ("link", format!("{base}/queue/{reference}")),
+            ];
+            (
+                t.tr_args("email-page-subject", &args),
+                t.tr_args("email-page-body", &args),
+            )
+        }
+        Content::Remind {
+            reference,
+            tier,
+            site,
+        } => {
+            let reference = safe(reference);
+            let args = [
+                ("tier", tier_name(t, tier, false)),
+                ("reference", reference.clone()),
+                ("site", site_name(site)),
+                ("link", format!("{base}/queue/{reference}")),
+            ];
+            (
+                t.tr_args("email-remind-subject", &args),
+                t.tr_args("email-remind-body", &args),
+            )
+        }
+        Content::Digest { date, counts } => {
+            let total: i64 = counts.iter().map(|(_, n)| n).sum();
+            let lines = counts
+                .iter()
+                .map(|(site, n)| format!("- {}: {n}", site_name(&Some(site.clone()))))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let args = [
+                ("count", total.to_string()),
+                ("date", safe(date)),
+                ("lines", lines),
+                ("link", format!("{base}/queue?tier=yellow")),
+            ];
+            (
+                t.tr_args("email-digest-subject", &args),
+                t.tr_args("email-digest-body", &args),
+            )
+        }
+    };
+    // One line, whatever a translation holds.
+    let subject: String = subject.replace(['\r', '\n'], " ");
+    let body = format!("{body}\n\n--\n{}\n", t.tr("email-footer"));
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(subject)
+        .message_id(Some(message_id(unique_key, &from)))
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
+        .map_err(|e| BuildError::Message(e.to_string()))
+}
+
+/// How a send failed: transient failures are retried, permanent ones are not.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("transient: {0}")]
+    Transient(String),
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+/// Sends messages: SMTP, or `.eml` files in a folder.
+#[derive(Clone)]
+pub enum Mailer {
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        timeout: Duration,
+    },
+    Files(PathBuf),
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mailer::Smtp { timeout, .. } => write!(f, "Mailer::Smtp(timeout {timeout:?})"),
+            Mailer::Files(dir) => write!(f, "Mailer::Files({})", dir.display()),
+        }
+    }
+}
+
+impl Mailer {
+    /// From configuration: `smtp://` requires STARTTLS, `smtps://` is implicit TLS,
+    /// `smtp+plain://` has no TLS (local tests), empty writes files.
+    pub fn new(settings: &MailSettings) -> Result<Mailer, String> {
+        let url = settings.smtp_url.trim();
+        if url.is_empty() {
+            return Ok(Mailer::Files(settings.outbox_dir.clone()));
+        }
+        let lettre_url = if let Some(rest) = url.strip_prefix("smtp+plain://") {
+            format!("smtp://{rest}")
+        } else if url.starts_with("smtp://") {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}tls=required")
+        } else {
+            url.to_string()
+        };
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&lettre_url)
+            .map_err(|e| format!("mail.smtp_url: {e}"))?
+            // lettre's own timeout covers the connection and each command; the outer timeout
+            // in `send` covers the whole exchange.
+            .timeout(Some(settings.timeout))
+            .pool_config(PoolConfig::new().max_size(settings.pool_size))
+            .build();
+        Ok(Mailer::Smtp {
+            transport,
+            timeout: settings.timeout,
+        })
+    }
+
+    pub async fn send(&self, message: &Message, message_id: &str) -> Result<(), SendError> {
+        match self {
+            Mailer::Smtp { transport, timeout } => {
+                match tokio::time::timeout(*timeout, transport.send(message.clone())).await {
+                    Err(_) => Err(SendError::Transient(format!(
+                        "no answer from the mail server within {timeout:?}"
+                    ))),
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
+                    Ok(Err(e)) => Err(SendError::Transient(e.to_string())),
+                }
+            }
+            Mailer::Files(dir) => {
+                let dir = dir.clone();
+                let bytes = message.formatted();
+                let name: String = message_id
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'))
+                    .collect();
+                tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                    std::fs::create_dir_all(&dir)?;
+                    // Written whole, then renamed: a reader never sees half a message, and a
+                    // resend replaces the same file.
+                    let tmp = dir.join(format!(".{name}.tmp"));
+                    std::fs::write(&tmp, &bytes)?;
+                    std::fs::rename(&tmp, dir.join(format!("{name}.eml")))
+                })
+                .await
+                .map_err(|e| SendError::Transient(e.to_string()))?
+                .map_err(|e| SendError::Transient(format!("cannot write the .eml file: {e}")))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> MailSettings {
+        crate::config::Settings::load_from(&crate::config::Sources {
+            config_dir: "/nonexistent".into(),
+            env_name: None,
+            vars: Default::default(),
+        })
+        .unwrap()
+        .mail
+    }
+
+    fn page() -> Delivery {
+        Delivery {
+            to: "li@example.org".into(),
+            locale: "zh-CN".into(),
+            content: Content::Page {
+                reference: "A-7F3K".into(),
+                tier: "red".into(),
+                urgent: false,
+                site: Some("station-1".into()),
+                deadline: chrono::NaiveDate::from_ymd_opt(2026, 11, 29)
+                    .unwrap()
+                    .and_hms_opt(4, 30, 0)
+                    .unwrap(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_page_names_the_alert_and_links_to_it_in_china_time() {
+        let m = build(&page(), "page:a:0:0:li@example.org", &settings()).unwrap();
+        let text = String::from_utf8(m.formatted()).unwrap();
+        assert!(text.contains("Message-ID: <"), "{text}");
+        assert!(text.contains("To: li@example.org"), "{text}");
+        let body = m.formatted();
+        let body = String::from_utf8_lossy(&body);
+        // The body is quoted-printable or base64 encoded; decode by building again in English.
+        let mut en = page();
+        en.locale = "en".into();
+        let en = String::from_utf8(build(&en, "k", &settings()).unwrap().formatted()).unwrap();
+        assert!(en.contains("A-7F3K"), "{en}");
+        assert!(en.contains("http://127.0.0.1:8080/queue/A-7F3K"), "{en}");
+        assert!(en.contains("2026-11-29 12:30"), "UTC+8: {en}");
+        assert!(!body.is_empty());
+    }
+
+    #[test]
+    fn the_message_id_is_the_same_for_the_same_delivery() {
+        let s = settings();
+        let a = build(&page(), "k1", &s).unwrap();
+        let b = build(&page(), "k1", &s).unwrap();
+        let c = build(&page(), "k2", &s).unwrap();
+        let id = |m: &Message| {
+            m.headers()
+                .get_raw("Message-ID")
+                .map(str::to_string)
+                .unwrap()
+        };
+        assert_eq!(id(&a), id(&b));
+        assert_ne!(id(&a), id(&c));
+    }
+
+    #[test]
+    fn no_field_can_inject_a_header() {
+        let s = settings();
+        let mut d = page();
+        d.to = "li@example.org\r\nBcc: evil@example.org".into();
+        assert!(matches!(build(&d, "k", &s), Err(BuildError::Address)));
+        let mut d = page();
+        d.locale = "en".into();
+        d.content = Content::Page {
+            reference: "A-7F3K\r\nBcc: evil@example.org".into(),
+            tier: "red".into(),
+            urgent: true,
+            site: Some("x\r\nBcc: evil@example.org".into()),
+            deadline: chrono::Utc::now().naive_utc(),
+        };
+        let text = String::from_utf8(build(&d, "k", &s).unwrap().formatted()).unwrap();
+        assert!(!text.to_ascii_lowercase().contains("\r\nbcc:"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn without_smtp_messages_become_eml_files_named_by_message_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = settings();
+        s.outbox_dir = dir.path().to_path_buf();
+        let mailer = Mailer::new(&s).unwrap();
+        let m = build(&page(), "k1", &s).unwrap();
+        let id = message_id("k1", &s.from.parse().unwrap());
+        mailer.send(&m, &id).await.unwrap();
+        mailer.send(&m, &id).await.unwrap();
+        let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(files.len(), 1, "a resend replaces the same file");
+    }
+}
