@@ -65,7 +65,13 @@ impl JobRow {
 /// Runs in the caller's transaction (as a savepoint, so a duplicate does not abort it).
 pub fn enqueue(conn: &mut AnyConnection, job: &JobRow) -> Result<bool, diesel::result::Error> {
     match conn.transaction(|c| diesel::insert_into(jobs::table).values(job).execute(c)) {
-        Ok(_) => Ok(true),
+        Ok(_) => {
+            if let AnyConnection::Postgresql(c) = conn {
+                // Delivered when the transaction commits: workers of other instances wake.
+                diesel::sql_query("NOTIFY careline_jobs").execute(c)?;
+            }
+            Ok(true)
+        }
         Err(e) if is_unique_violation(&e) => Ok(false),
         Err(e) => Err(e),
     }
