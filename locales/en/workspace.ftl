@@ -145,6 +145,7 @@ ws-event-paged = Paged
 ws-event-escalation_gap = Nobody on duty at this escalation level
 ws-event-escalation_repaired = Escalation resumed
 ws-event-delivery_failed = A notification could not be delivered
+ws-event-nobody_to_page = Nobody could be paged: no one on duty, no supervisor, no backup address
 
 ## Administration
 

@@ -136,6 +136,7 @@ ws-event-paged = 已通知值班人员
 ws-event-escalation_gap = 这一级升级无人值班
 ws-event-escalation_repaired = 升级已恢复
 ws-event-delivery_failed = 一条通知未能送达
+ws-event-nobody_to_page = 无人可通知：没有值班人员、督导或备用邮箱
 
 ## 管理
 

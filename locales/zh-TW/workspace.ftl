@@ -136,6 +136,7 @@ ws-event-paged = 已通知值班人員
 ws-event-escalation_gap = 這一級升級無人值班
 ws-event-escalation_repaired = 升級已恢復
 ws-event-delivery_failed = 一則通知未能送達
+ws-event-nobody_to_page = 無人可通知：沒有值班人員、督導或備用信箱
 
 ## 管理
 

@@ -1355,6 +1355,7 @@ fn every_workspace_string_exists_in_every_language() {
         "escalation_gap",
         "escalation_repaired",
         "delivery_failed",
+        "nobody_to_page",
     ] {
         used.push(format!("ws-event-{e}"));
     }
