@@ -367,10 +367,15 @@ fn run_failure(ctx: &Ctx, e: ApiError) -> HttpResponse {
 
 // ---- small formatting helpers shared by the pages -----------------------------------------
 
-/// `2026-11-29 04:21 UTC` from an RFC 3339 time (the page's script shows local time).
+/// `2026-11-29 12:21 (UTC+8)` from an RFC 3339 time: China time, where the programme runs
+/// (the page's script then shows the browser's local time).
 fn display_time(rfc3339: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
-        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .map(|t| {
+            t.with_timezone(&crate::notify::shanghai())
+                .format("%Y-%m-%d %H:%M (UTC+8)")
+                .to_string()
+        })
         .unwrap_or_else(|_| rfc3339.to_string())
 }
 
