@@ -41,6 +41,7 @@ mod internal;
 mod logging;
 mod migrations;
 mod notifier;
+mod notifier_smtp;
 mod pool;
 mod questionnaires;
 mod reload;

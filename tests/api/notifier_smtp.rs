@@ -1,0 +1,836 @@
+//! The notifier through a real SMTP server inside the test process (mailin-embedded), on both
+//! databases: pages and their headers, escalation timing, acknowledgement racing the timer,
+//! mail-server outages (refused, 4xx, 5xx, silent), gaps, reminders, resolution, the digest.
+//!
+//! `TestSmtp` is the server. The application connects to a front port that this file owns:
+//! it forwards connections to the mailin server, or (switched at runtime) closes its listener
+//! so that connections are refused, or accepts TCP and never says a word. The mailin handler
+//! answers the end of DATA with 250, 451 or 550 as the test asks, and records every attempt
+//! with its raw bytes.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use careline::config::{Audience, EscalationLevel, EscalationPolicy, Settings};
+use careline::db::alerts::EventRow;
+use careline::db::jobs::JobRow;
+use chrono::NaiveDateTime;
+use mailin_embedded::{Handler, Response, Server};
+
+use crate::helpers::{
+    AppOptions, Backend, RED, TestApp, Tweak, YELLOW, captured_logs, eventually, ok, phq9_body,
+};
+use crate::notifier::on_duty;
+
+// ---------------------------------------------------------------------------------------------
+// The test SMTP server
+
+/// What the server does with the next connection or message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// 250 at the end of DATA.
+    Accept,
+    /// 451 at the end of DATA (temporary: the client should retry).
+    TempFail,
+    /// 550 at the end of DATA (permanent).
+    PermFail,
+    /// Nothing listens on the port: connections are refused.
+    Refuse,
+    /// TCP connections are accepted and never answered (not even a greeting).
+    Hang,
+}
+
+/// One message the client sent up to the end of DATA, and how the server answered it.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// When the client said MAIL FROM (the send had started).
+    pub started: Instant,
+    /// When the server answered the end of DATA.
+    pub answered: Instant,
+    pub to: Vec<String>,
+    pub code: u16,
+    pub raw: Vec<u8>,
+}
+
+impl Attempt {
+    pub fn accepted(&self) -> bool {
+        self.code == 250
+    }
+
+    /// The header section, unfolded: (name, value), in order.
+    pub fn headers(&self) -> Vec<(String, String)> {
+        let text = String::from_utf8_lossy(&self.raw);
+        let head = text.split("\r\n\r\n").next().unwrap_or_default();
+        let mut out: Vec<(String, String)> = Vec::new();
+        for line in head.split("\r\n") {
+            if line.starts_with([' ', '\t']) {
+                if let Some(last) = out.last_mut() {
+                    last.1.push_str(line.trim_start());
+                }
+            } else if let Some((name, value)) = line.split_once(':') {
+                out.push((name.to_string(), value.trim().to_string()));
+            }
+        }
+        out
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers()
+            .into_iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    pub fn message_id(&self) -> String {
+        self.header("Message-ID").unwrap_or_default()
+    }
+
+    /// The subject, RFC 2047 words decoded.
+    pub fn subject(&self) -> String {
+        decode_words(&self.header("Subject").unwrap_or_default())
+    }
+
+    /// The body, its transfer encoding (base64, quoted-printable) undone.
+    pub fn body(&self) -> String {
+        let text = String::from_utf8_lossy(&self.raw);
+        let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        let encoding = self
+            .header("Content-Transfer-Encoding")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        match encoding.as_str() {
+            "base64" => {
+                let clean: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+                String::from_utf8_lossy(
+                    &base64::engine::general_purpose::STANDARD
+                        .decode(clean)
+                        .expect("a base64 body"),
+                )
+                .into_owned()
+            }
+            "quoted-printable" => String::from_utf8_lossy(&qp_decode(body)).into_owned(),
+            _ => body.to_string(),
+        }
+    }
+
+    /// Everything a reader could see: raw bytes, decoded subject and body.
+    pub fn everything(&self) -> String {
+        format!(
+            "{}\n{}\n{}",
+            String::from_utf8_lossy(&self.raw),
+            self.subject(),
+            self.body()
+        )
+    }
+}
+
+fn qp_decode(s: &str) -> Vec<u8> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' {
+            if bytes.get(i + 1..i + 3) == Some(b"\r\n") {
+                i += 3;
+                continue;
+            }
+            if bytes.get(i + 1) == Some(&b'\n') {
+                i += 2;
+                continue;
+            }
+            if let Some(hex) = bytes.get(i + 1..i + 3)
+                && let Ok(b) = u8::from_str_radix(&String::from_utf8_lossy(hex), 16)
+            {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Decodes `=?charset?B|Q?...?=` words (UTF-8 only, which is what lettre writes).
+fn decode_words(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("=?") {
+        let before = &rest[..start];
+        // Whitespace between two encoded words is not part of the text.
+        if !(before.trim().is_empty() && !out.is_empty()) {
+            out.push_str(before);
+        }
+        let word = &rest[start + 2..];
+        let parts: Vec<&str> = word.splitn(3, '?').collect();
+        let Some(end) = parts.get(2).and_then(|p| p.find("?=")) else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let (encoding, text) = (parts[1], &parts[2][..end]);
+        let decoded = if encoding.eq_ignore_ascii_case("b") {
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .unwrap_or_default()
+        } else {
+            qp_decode(&text.replace('_', " "))
+        };
+        out.push_str(&String::from_utf8_lossy(&decoded));
+        let consumed = start + 2 + parts[0].len() + 1 + parts[1].len() + 1 + end + 2;
+        rest = &rest[consumed..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[derive(Debug)]
+struct State {
+    mode: Mode,
+    /// Answers for the next messages, before the mode applies.
+    script: VecDeque<u16>,
+    /// Recipients always answered with this code.
+    reject: HashMap<String, u16>,
+    attempts: Vec<Attempt>,
+    connections: usize,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    /// The client side of every open connection, to cut them when the server "goes down".
+    live: Mutex<Vec<TcpStream>>,
+    stop: AtomicBool,
+}
+
+impl Shared {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn cut_connections(&self) {
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        for s in live.drain(..) {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+/// The per-connection mailin handler.
+#[derive(Clone)]
+struct SmtpHandler {
+    shared: Arc<Shared>,
+    started: Option<Instant>,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+impl Handler for SmtpHandler {
+    fn mail(&mut self, _ip: std::net::IpAddr, _domain: &str, _from: &str) -> Response {
+        self.started = Some(Instant::now());
+        self.to.clear();
+        self.data.clear();
+        mailin_embedded::response::OK
+    }
+
+    fn rcpt(&mut self, to: &str) -> Response {
+        self.to
+            .push(to.trim_matches(['<', '>']).to_ascii_lowercase());
+        mailin_embedded::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        let mut state = self.shared.state();
+        let rejected = self.to.iter().find_map(|t| state.reject.get(t).copied());
+        let code = rejected
+            .or_else(|| state.script.pop_front())
+            .unwrap_or(match state.mode {
+                Mode::TempFail => 451,
+                Mode::PermFail => 550,
+                _ => 250,
+            });
+        state.attempts.push(Attempt {
+            started: self.started.unwrap_or_else(Instant::now),
+            answered: Instant::now(),
+            to: self.to.clone(),
+            code,
+            raw: std::mem::take(&mut self.data),
+        });
+        match code {
+            250 => mailin_embedded::response::OK,
+            451 => Response::custom(451, "4.3.0 try again later (test)".into()),
+            c => Response::custom(c, "5.1.1 mailbox unavailable (test)".into()),
+        }
+    }
+}
+
+/// A real SMTP server on 127.0.0.1, switchable at runtime.
+#[derive(Debug)]
+pub struct TestSmtp {
+    pub port: u16,
+    shared: Arc<Shared>,
+}
+
+impl TestSmtp {
+    pub fn start() -> TestSmtp {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                mode: Mode::Accept,
+                script: VecDeque::new(),
+                reject: HashMap::new(),
+                attempts: Vec::new(),
+                connections: 0,
+            }),
+            live: Mutex::new(Vec::new()),
+            stop: AtomicBool::new(false),
+        });
+        // The SMTP server proper, on a port of its own (it serves forever).
+        let inner = TcpListener::bind("127.0.0.1:0").expect("bind the SMTP server");
+        let inner_port = inner.local_addr().expect("an address").port();
+        let handler = SmtpHandler {
+            shared: Arc::clone(&shared),
+            started: None,
+            to: Vec::new(),
+            data: Vec::new(),
+        };
+        std::thread::spawn(move || {
+            let mut server = Server::new(handler);
+            server
+                .with_name("smtp.test")
+                .with_num_threads(32)
+                .with_tcp_listener(inner);
+            let _ = server.serve();
+        });
+        // The front door the application connects to.
+        let front = TcpListener::bind("127.0.0.1:0").expect("bind the front port");
+        let port = front.local_addr().expect("an address").port();
+        let s = Arc::clone(&shared);
+        std::thread::spawn(move || run_front(front, port, inner_port, &s));
+        TestSmtp { port, shared }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp+plain://127.0.0.1:{}", self.port)
+    }
+
+    pub fn set_mode(&self, mode: Mode) {
+        let before = {
+            let mut state = self.shared.state();
+            std::mem::replace(&mut state.mode, mode)
+        };
+        if matches!(mode, Mode::Refuse | Mode::Hang) || before == Mode::Hang {
+            // A server going down takes its open connections (the client's pooled ones) along.
+            self.shared.cut_connections();
+        }
+    }
+
+    /// The next `codes.len()` messages are answered with these codes, in order.
+    pub fn script(&self, codes: &[u16]) {
+        self.shared.state().script.extend(codes);
+    }
+
+    /// Messages to `address` are always answered with `code`.
+    pub fn reject(&self, address: &str, code: u16) {
+        self.shared
+            .state()
+            .reject
+            .insert(address.to_ascii_lowercase(), code);
+    }
+
+    pub fn attempts(&self) -> Vec<Attempt> {
+        self.shared.state().attempts.clone()
+    }
+
+    pub fn accepted(&self) -> Vec<Attempt> {
+        self.attempts()
+            .into_iter()
+            .filter(Attempt::accepted)
+            .collect()
+    }
+
+    /// TCP connections the front port accepted.
+    pub fn connections(&self) -> usize {
+        self.shared.state().connections
+    }
+
+    /// Waits until `check` holds on the accepted messages; returns them.
+    pub async fn wait_accepted(
+        &self,
+        timeout: Duration,
+        what: &str,
+        check: impl Fn(&[Attempt]) -> bool,
+    ) -> Vec<Attempt> {
+        eventually(timeout, what, || {
+            let mails = self.accepted();
+            let done = check(&mails);
+            async move { done.then_some(mails) }
+        })
+        .await
+    }
+}
+
+impl Drop for TestSmtp {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.cut_connections();
+    }
+}
+
+fn run_front(first: TcpListener, port: u16, inner_port: u16, shared: &Arc<Shared>) {
+    let _ = first.set_nonblocking(true);
+    let mut listener = Some(first);
+    while !shared.stop.load(Ordering::SeqCst) {
+        let mode = shared.state().mode;
+        if mode == Mode::Refuse {
+            // Nothing listens: the kernel refuses connections to the port.
+            listener = None;
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
+        if listener.is_none() {
+            // Back on the same port (std sets SO_REUSEADDR).
+            match TcpListener::bind(("127.0.0.1", port)) {
+                Ok(l) => {
+                    let _ = l.set_nonblocking(true);
+                    listener = Some(l);
+                }
+                Err(_) => {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+            }
+        }
+        let Some(l) = &listener else { continue };
+        match l.accept() {
+            Ok((client, _)) => {
+                let _ = client.set_nonblocking(false);
+                shared.state().connections += 1;
+                if let Ok(c) = client.try_clone() {
+                    shared
+                        .live
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(c);
+                }
+                if mode == Mode::Hang {
+                    // Held open (in `live`), never read, never answered.
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(("127.0.0.1", inner_port)) else {
+                    continue;
+                };
+                pipe(client, server);
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(2)),
+        }
+    }
+}
+
+/// Copies bytes both ways until either side closes.
+fn pipe(client: TcpStream, server: TcpStream) {
+    let (Ok(mut c2), Ok(mut s2)) = (client.try_clone(), server.try_clone()) else {
+        return;
+    };
+    let (mut c1, mut s1) = (client, server);
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut c1, &mut s1);
+        let _ = s1.shutdown(Shutdown::Both);
+        let _ = c1.shutdown(Shutdown::Both);
+    });
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut s2, &mut c2);
+        let _ = c2.shutdown(Shutdown::Both);
+        let _ = s2.shutdown(Shutdown::Both);
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The application, configured for it
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// A policy of three levels (on-duty counselors, on-duty supervisors, all supervisors + backup)
+/// with these timeouts; `rounds` rounds, then `repeat`.
+fn policy(timeouts: [Duration; 3], rounds: u32, repeat: Duration) -> EscalationPolicy {
+    let notify = [
+        Audience::OnDutyCounselors,
+        Audience::OnDutySupervisors,
+        Audience::AllSupervisors,
+    ];
+    EscalationPolicy {
+        levels: notify
+            .iter()
+            .zip(timeouts)
+            .map(|(n, t)| EscalationLevel {
+                notify: *n,
+                timeout: t,
+            })
+            .collect(),
+        rounds,
+        repeat_interval: repeat,
+        urgent_first_timeout: timeouts[0],
+        backup_emails: vec![BACKUP.into()],
+        reminder_interval: Duration::from_secs(3600),
+    }
+}
+
+const BACKUP: &str = "backup-desk@example.org";
+const SITE: &str = "station-1";
+const OTHER_SITE: &str = "station-2";
+
+/// An application whose mail goes to `smtp`, with fast worker settings, the given policy, and
+/// any further changes from `tune`.
+async fn app_with(
+    backend: Backend,
+    smtp: &TestSmtp,
+    escalation: EscalationPolicy,
+    tune: impl Fn(&mut Settings) + Send + Sync + 'static,
+) -> TestApp {
+    let url = smtp.url();
+    let tweak = move |s: &mut Settings| {
+        s.mail.smtp_url = url.clone();
+        s.mail.timeout = Duration::from_secs(2);
+        s.worker.poll_interval = ms(200);
+        s.worker.backoff_base = ms(100);
+        s.worker.backoff_max = Duration::from_secs(1);
+        s.worker.max_attempts = 50;
+        s.escalation = escalation.clone();
+        tune(s);
+    };
+    let app = crate::helpers::spawn_app_with(
+        backend,
+        AppOptions {
+            tweak: Some(Tweak(Arc::new(tweak))),
+            ..Default::default()
+        },
+    )
+    .await;
+    app.create_site(SITE).await;
+    app.create_site(OTHER_SITE).await;
+    app
+}
+
+fn now() -> NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}
+
+async fn jobs_of(app: &TestApp, alert_id: &str) -> Vec<JobRow> {
+    let id = alert_id.to_string();
+    app.with_conn(move |c| careline::db::jobs::list_for_alert(c, &id))
+        .await
+        .expect("read the jobs")
+}
+
+fn payload(job: &JobRow) -> serde_json::Value {
+    serde_json::from_str(&job.payload).expect("a JSON payload")
+}
+
+fn is_page(job: &JobRow) -> bool {
+    job.kind == "email.send" && payload(job)["purpose"] == "page"
+}
+
+fn recipient(job: &JobRow) -> String {
+    payload(job)["delivery"]["to"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+/// The `paged` entries of the timeline: (level, round, at).
+async fn pages(app: &TestApp, alert_id: &str) -> Vec<(u64, u64, NaiveDateTime)> {
+    app.alert_events_all(alert_id)
+        .await
+        .into_iter()
+        .filter(|e| e.kind == "paged")
+        .map(|e| {
+            let d: serde_json::Value = serde_json::from_str(&e.detail).expect("JSON detail");
+            (
+                d["level"].as_u64().unwrap_or(99),
+                d["round"].as_u64().unwrap_or(99),
+                e.at,
+            )
+        })
+        .collect()
+}
+
+async fn events_of(app: &TestApp, alert_id: &str, kind: &str) -> Vec<EventRow> {
+    app.alert_events_all(alert_id)
+        .await
+        .into_iter()
+        .filter(|e| e.kind == kind)
+        .collect()
+}
+
+fn to_of(mail: &Attempt) -> String {
+    mail.to.join(",")
+}
+
+fn mails_to<'a>(mails: &'a [Attempt], address: &str) -> Vec<&'a Attempt> {
+    let address = address.to_ascii_lowercase();
+    mails.iter().filter(|m| m.to.contains(&address)).collect()
+}
+
+fn note(message: &str) {
+    let _ = writeln!(std::io::stderr(), "{message}");
+}
+
+async fn acknowledge(app: &TestApp, token: &str, alert_id: &str) {
+    ok(app
+        .post_as(
+            token,
+            &format!("/api/v1/alerts/{alert_id}/acknowledge"),
+            None,
+        )
+        .await)
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. The page: who gets it, its headers, and no rider data
+
+async fn a_red_screening_pages_the_on_duty_counselors_of_its_site_over_smtp(backend: Backend) {
+    let smtp = TestSmtp::start();
+    let app = app_with(
+        backend,
+        &smtp,
+        policy([Duration::from_secs(600); 3], 2, Duration::from_secs(900)),
+        |_| {},
+    )
+    .await;
+    let here_1 = app.create_user("counselor", &[SITE]).await;
+    let here_2 = app.create_user("counselor", &[SITE]).await;
+    let elsewhere = app.create_user("counselor", &[OTHER_SITE]).await;
+    let _off_duty = app.create_user("counselor", &[SITE]).await;
+    let supervisor = app.create_user("supervisor", &[SITE]).await;
+    for u in [&here_1, &here_2, &elsewhere, &supervisor] {
+        on_duty(&app, &u.id).await;
+    }
+
+    let marker_name = "Zhang Markername 张标记";
+    let marker_phone = "13987654321";
+    let mut body = phq9_body(RED);
+    body["site"] = SITE.into();
+    body["contact"] = serde_json::json!({"name": marker_name, "phone": marker_phone});
+    body["consent_to_contact"] = true.into();
+    let started = Instant::now();
+    let alert_id = app.submit(&body).await.alert_id.expect("an alert");
+    let alert = app.alert_row(&alert_id).await;
+
+    let mails = smtp
+        .wait_accepted(Duration::from_secs(10), "two pages", |m| m.len() >= 2)
+        .await;
+    let latency = started.elapsed();
+    // Every page job is settled: nothing else is on its way.
+    let id = alert_id.clone();
+    let settled = eventually(Duration::from_secs(10), "the page jobs done", || {
+        let (app, id) = (&app, id.clone());
+        async move {
+            let jobs = jobs_of(app, &id).await;
+            let pages: Vec<JobRow> = jobs.into_iter().filter(is_page).collect();
+            pages.iter().all(|j| j.status == "done").then_some(pages)
+        }
+    })
+    .await;
+    assert_eq!(settled.len(), 2, "{settled:?}");
+    let mails_now = smtp.accepted();
+    assert_eq!(
+        mails_now.len(),
+        2,
+        "{:?}",
+        mails_now.iter().map(to_of).collect::<Vec<_>>()
+    );
+    let mut to: Vec<String> = mails.iter().map(to_of).collect();
+    to.sort();
+    let mut expected = vec![
+        here_1.email.to_ascii_lowercase(),
+        here_2.email.to_ascii_lowercase(),
+    ];
+    expected.sort();
+    assert_eq!(
+        to, expected,
+        "the on-duty counselors of {SITE} and nobody else"
+    );
+
+    for mail in &mails {
+        let raw = String::from_utf8_lossy(&mail.raw).into_owned();
+        let from = mail.header("From").expect("From");
+        assert!(from.contains("careline@localhost"), "From: {from}");
+        let to = mail.header("To").expect("To");
+        assert!(mail.to.iter().any(|t| to.contains(t.as_str())), "To: {to}");
+        let subject = mail.subject();
+        assert!(subject.contains(&alert.reference), "Subject: {subject}");
+        let message_id = mail.message_id();
+        assert!(
+            message_id.starts_with('<') && message_id.ends_with("@localhost>"),
+            "Message-ID: {message_id}"
+        );
+        let date = mail.header("Date").expect("Date");
+        chrono::DateTime::parse_from_rfc2822(&date)
+            .unwrap_or_else(|e| panic!("Date `{date}` is RFC 2822: {e}"));
+        // One of each, and nothing smuggled in.
+        for name in ["From", "To", "Subject", "Message-ID", "Date"] {
+            let n = mail
+                .headers()
+                .iter()
+                .filter(|(h, _)| h.eq_ignore_ascii_case(name))
+                .count();
+            assert_eq!(n, 1, "{name} once in {raw}");
+        }
+        assert!(
+            mail.headers()
+                .iter()
+                .all(|(h, _)| !h.eq_ignore_ascii_case("bcc") && !h.eq_ignore_ascii_case("cc")),
+            "{raw}"
+        );
+        let body = mail.body();
+        assert!(body.contains(&alert.reference), "{body}");
+        assert!(body.contains(SITE), "{body}");
+        assert!(
+            body.contains(&format!("http://127.0.0.1:8080/queue/{}", alert.reference)),
+            "{body}"
+        );
+        let everything = mail.everything();
+        for secret in [marker_name, "Markername", "张标记", marker_phone, "9876"] {
+            assert!(
+                !everything.contains(secret),
+                "`{secret}` in a mail: {everything}"
+            );
+        }
+        for answer_or_score in ["q9", "self_harm", "score", "PHQ", "phq9", "\"answers\""] {
+            assert!(
+                !everything.contains(answer_or_score),
+                "`{answer_or_score}` in a mail: {everything}"
+            );
+        }
+    }
+    let logs = captured_logs();
+    for secret in [marker_name, "Markername", "张标记", marker_phone] {
+        assert!(!logs.contains(secret), "`{secret}` in the logs");
+    }
+    // Two Message-IDs, one per delivery.
+    assert_ne!(mails[0].message_id(), mails[1].message_id());
+    note(&format!(
+        "notifier_smtp: submit to two pages accepted in {latency:?}"
+    ));
+}
+
+backend_tests!(a_red_screening_pages_the_on_duty_counselors_of_its_site_over_smtp);
+
+// ---------------------------------------------------------------------------------------------
+// 2. Nobody acknowledges: the chain climbs; acknowledging stops it
+
+async fn without_acknowledgement_the_chain_climbs_until_someone_acknowledges(backend: Backend) {
+    let smtp = TestSmtp::start();
+    let level = ms(1000);
+    let app = app_with(backend, &smtp, policy([level; 3], 2, level), |_| {}).await;
+    let counselor = app.staff("counselor", &[SITE]).await;
+    let sup_on = app.create_user("supervisor", &[SITE]).await;
+    let sup_off = app.create_user("supervisor", &[SITE]).await;
+    let sup_other_site = app.create_user("supervisor", &[OTHER_SITE]).await;
+    on_duty(&app, &counselor.id).await;
+    on_duty(&app, &sup_on.id).await;
+    on_duty(&app, &sup_other_site.id).await;
+    let _ = &sup_off;
+
+    let alert_id = app.red_alert(Some(SITE)).await;
+    let lower = |s: &str| s.to_ascii_lowercase();
+    let all_supervisors = {
+        let mut v = vec![
+            lower(&sup_on.email),
+            lower(&sup_off.email),
+            lower(&sup_other_site.email),
+            BACKUP.to_string(),
+        ];
+        v.sort();
+        v
+    };
+    // Level 0, then level 1 (the on-duty supervisor of the site), then level 2.
+    let mails = smtp
+        .wait_accepted(Duration::from_secs(10), "three levels of pages", |m| {
+            m.len() >= 1 + 1 + all_supervisors.len()
+        })
+        .await;
+    let t_level2 = Instant::now();
+    let first: Vec<String> = mails[..1].iter().map(to_of).collect();
+    assert_eq!(first, [lower(&counselor.email)]);
+    let second: Vec<String> = mails[1..2].iter().map(to_of).collect();
+    assert_eq!(
+        second,
+        [lower(&sup_on.email)],
+        "level 1: the on-duty supervisor of {SITE}"
+    );
+    let mut third: Vec<String> = mails[2..2 + all_supervisors.len()]
+        .iter()
+        .map(to_of)
+        .collect();
+    third.sort();
+    assert_eq!(
+        third, all_supervisors,
+        "level 2: every supervisor and the backup"
+    );
+    // Timings, from the timeline: each level its timeout after the one before, and on time.
+    let paged = pages(&app, &alert_id).await;
+    assert_eq!(
+        paged.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>()[..3],
+        [(0, 0), (1, 0), (2, 0)],
+        "{paged:?}"
+    );
+    for w in paged.windows(2).take(2) {
+        let gap = (w[1].2 - w[0].2).to_std().expect("in order");
+        assert!(
+            gap >= level && gap < level + ms(1500),
+            "level {} paged {gap:?} after level {}, timeout {level:?}",
+            w[1].0,
+            w[0].0
+        );
+    }
+    // And the mails in that order: level 1's after level 0's by about the timeout.
+    let spread = mails[1].answered - mails[0].answered;
+    assert!(spread >= level - ms(300), "{spread:?}");
+
+    // The acknowledgement stops the chain (the next step, round 1, was due a second later).
+    acknowledge(&app, &counselor.token, &alert_id).await;
+    let acked = Instant::now();
+    assert!(
+        acked - t_level2 < level,
+        "acknowledged before the next step was due"
+    );
+    let jobs = jobs_of(&app, &alert_id).await;
+    let pending: Vec<&JobRow> = jobs.iter().filter(|j| j.status == "pending").collect();
+    assert!(
+        pending.iter().all(|j| j.kind == "alert.remind"),
+        "only the reminder is pending after the acknowledgement: {pending:?}"
+    );
+    assert!(
+        jobs.iter()
+            .any(|j| j.kind == "alert.escalate" && j.status == "cancelled"),
+        "the armed timer was cancelled: {jobs:?}"
+    );
+    // A few timeouts later: no page, no further `paged` entry.
+    let count = smtp.accepted().len();
+    let until = acked + 3 * level;
+    eventually(Duration::from_secs(6), "three timeouts to pass", || async {
+        (Instant::now() >= until).then_some(())
+    })
+    .await;
+    assert_eq!(
+        smtp.accepted().len(),
+        count,
+        "a page after the acknowledgement"
+    );
+    assert_eq!(pages(&app, &alert_id).await.len(), 3);
+}
+
+backend_tests!(without_acknowledgement_the_chain_climbs_until_someone_acknowledges);
