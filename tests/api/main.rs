@@ -46,3 +46,4 @@ mod pool;
 mod questionnaires;
 mod reload;
 mod screenings;
+mod worker_process;
