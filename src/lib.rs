@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod live;
 pub mod notify;
 pub mod questionnaire;
+pub mod rosters;
 pub mod scoring;
 pub mod screening;
 pub mod startup;

@@ -7,6 +7,7 @@ pub mod auth;
 mod auth_api;
 pub mod error;
 pub mod openapi;
+mod rosters_api;
 
 pub use admin_api::{AuditParams, audit_page};
 pub use alerts_api::QueueParams;
@@ -67,7 +68,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/admin/sites/{slug}",
                     web::patch().to(admin_api::rename_site),
                 )
-                .route("/admin/audit", web::get().to(admin_api::audit)),
+                .route("/admin/audit", web::get().to(admin_api::audit))
+                .route("/admin/jobs", web::get().to(rosters_api::troubled_jobs))
+                .route("/shifts", web::get().to(rosters_api::list_shifts))
+                .route("/shifts", web::post().to(rosters_api::create_shift))
+                // Before `/shifts/{id}`: "on-duty" is not a shift.
+                .route("/shifts/on-duty", web::get().to(rosters_api::on_duty))
+                .route("/shifts/{id}", web::delete().to(rosters_api::delete_shift)),
         );
 }
 

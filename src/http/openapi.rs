@@ -47,6 +47,11 @@ use utoipa::OpenApi;
         super::admin_api::create_site,
         super::admin_api::rename_site,
         super::admin_api::audit,
+        super::rosters_api::troubled_jobs,
+        super::rosters_api::list_shifts,
+        super::rosters_api::create_shift,
+        super::rosters_api::delete_shift,
+        super::rosters_api::on_duty,
     ),
     // Referenced only from `ErrorObject.details`, which the derive does not follow.
     components(schemas(crate::scoring::AnswerError, crate::screening::FieldError)),
@@ -59,6 +64,7 @@ use utoipa::OpenApi;
         (name = "auth", description = "Signing in and out. API clients send `Authorization: Bearer <token>`; the browser uses an HttpOnly cookie, and its state-changing requests carry `X-CSRF-Token`."),
         (name = "alerts", description = "The counselors' queue and the alert lifecycle."),
         (name = "admin", description = "Users, sites and the audit log (admins only)."),
+        (name = "rosters", description = "Duty rosters: shifts (stored in UTC, shown in China time) and who is on duty now."),
     )
 )]
 pub struct ApiDoc;

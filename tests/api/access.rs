@@ -41,6 +41,10 @@ enum Target {
     ASite,
     /// A site slug that does not exist.
     NoSite,
+    /// A shift of the counselor (made by the admin).
+    AShift,
+    /// A shift id that does not exist.
+    NoShift,
 }
 use Target::*;
 
@@ -97,6 +101,12 @@ const MATRIX: &[Row] = &[
     row("PATCH", "/api/v1/admin/sites/{slug}",          ASite,             [401,  403,   403,    200]),
     row("PATCH", "/api/v1/admin/sites/{slug}",          NoSite,            [401,  403,   403,    404]),
     row("GET",   "/api/v1/admin/audit",                 Nothing,           [401,  403,   403,    200]),
+    row("GET",   "/api/v1/admin/jobs",                  Nothing,           [401,  403,   403,    200]),
+    row("GET",   "/api/v1/shifts",                      Nothing,           [401,  200,   200,    200]),
+    row("POST",  "/api/v1/shifts",                      Nothing,           [401,  403,   201,    201]),
+    row("GET",   "/api/v1/shifts/on-duty",              Nothing,           [401,  200,   200,    200]),
+    row("DELETE","/api/v1/shifts/{id}",                 AShift,            [401,  403,   204,    204]),
+    row("DELETE","/api/v1/shifts/{id}",                 NoShift,           [401,  403,   404,    404]),
 ];
 
 /// The people of the matrix.
@@ -145,7 +155,26 @@ async fn fill(app: &TestApp, cast: &Cast, target: Target, caller: Option<&Staff>
         NoUser => "no-such-user".into(),
         ASite => "north".into(),
         NoSite => "no-such-site".into(),
+        AShift => {
+            let body = shift_body(cast);
+            let shift = crate::helpers::created(
+                app.post_as(&cast.admin.token, "/api/v1/shifts", Some(&body))
+                    .await,
+            )
+            .await;
+            shift["id"].as_str().expect("a shift id").to_string()
+        }
+        NoShift => "0190f5c2-7a1b-7cc3-9d2e-3f4a5b6c7d8e".into(),
     }
+}
+
+/// A shift of the counselor: eight hours from 09:00 China time on 1 December 2026.
+fn shift_body(cast: &Cast) -> Value {
+    json!({
+        "user_id": cast.counselor.id,
+        "starts_at": "2026-12-01T09:00",
+        "ends_at": "2026-12-01T17:00",
+    })
 }
 
 fn body_for(method: &str, route: &str, cast: &Cast, n: usize) -> Option<Value> {
@@ -169,6 +198,7 @@ fn body_for(method: &str, route: &str, cast: &Cast, n: usize) -> Option<Value> {
             Some(json!({"slug": format!("matrix-{n}"), "name": "Matrix station"}))
         }
         ("PATCH", "/api/v1/admin/sites/{slug}") => Some(json!({"name": "North station"})),
+        ("POST", "/api/v1/shifts") => Some(shift_body(cast)),
         _ => None,
     }
 }

@@ -45,5 +45,6 @@ mod notifier_smtp;
 mod pool;
 mod questionnaires;
 mod reload;
+mod rosters;
 mod screenings;
 mod worker_process;

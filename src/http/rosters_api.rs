@@ -1,0 +1,190 @@
+//! Duty rosters under `/api/v1/shifts` (everyone signed in reads them; supervisors and admins
+//! change them), and the notifier's failed and dead jobs under `/api/v1/admin/jobs` (admins).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::auth::Auth;
+use super::{ApiError, error, json_body, run};
+use crate::accounts::Role;
+use crate::rosters::trouble::{self, JobTroubleList};
+use crate::rosters::{self, NewShift, OnDuty, RosterError, ShiftList, ShiftView};
+use crate::startup::AppState;
+
+const EDITORS: [Role; 2] = [Role::Supervisor, Role::Admin];
+
+impl From<RosterError> for ApiError {
+    fn from(e: RosterError) -> Self {
+        match e {
+            RosterError::Invalid { field, message } => ApiError::Unprocessable {
+                code: "invalid_request",
+                message: format!("{field}: {message}"),
+                details: vec![serde_json::json!({"field": field, "message": message})],
+            },
+            RosterError::BadQuery(m) => ApiError::BadRequest(m),
+            RosterError::Forbidden => ApiError::Forbidden(e.to_string()),
+            RosterError::NotFound => ApiError::NotFound(e.to_string()),
+            RosterError::Db(e) => ApiError::internal(e),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ShiftWindow {
+    /// RFC 3339, or `YYYY-MM-DDTHH:MM` in China time; default a day ago.
+    #[param(example = "2026-12-01T00:00")]
+    pub from: Option<String>,
+    /// As `from`; default a week from now. At most 92 days after `from`.
+    #[param(example = "2026-12-08T00:00")]
+    pub to: Option<String>,
+}
+
+/// Shifts overlapping a window, by start.
+#[utoipa::path(
+    get,
+    path = "/api/v1/shifts",
+    tag = "rosters",
+    security(("bearer" = [])),
+    params(ShiftWindow),
+    responses(
+        (status = 200, description = "The shifts, times in UTC and in China time.", body = ShiftList),
+        (status = 400, description = "A bad `from` or `to`.", body = error::Body),
+        (status = 401, description = "Not signed in.", body = error::Body),
+    )
+)]
+pub(super) async fn list_shifts(
+    _auth: Auth,
+    query: web::Query<ShiftWindow>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let now = chrono::Utc::now().naive_utc();
+    let (from, to) = rosters::window(query.from.as_deref(), query.to.as_deref(), now)?;
+    let list = run(&state, move |conn, _| rosters::list(conn, from, to)).await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// Adds a shift (supervisors and admins). Times without an offset are China time.
+#[utoipa::path(
+    post,
+    path = "/api/v1/shifts",
+    tag = "rosters",
+    security(("bearer" = [])),
+    request_body(content = NewShift, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created.", body = ShiftView),
+        (status = 400, description = "Not a shift (bad JSON, unknown field).", body = error::Body),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "A counselor; or a cookie request without the CSRF token.", body = error::Body),
+        (status = 415, description = "Not sent as application/json.", body = error::Body),
+        (status = 422, description = "A bad field (named in `details`): a time, the person, a site.", body = error::Body),
+    )
+)]
+pub(super) async fn create_shift(
+    req: HttpRequest,
+    auth: Auth,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&EDITORS)?;
+    let body = json_body(&req, payload, 16 * 1024).await?;
+    let new: NewShift = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not a shift: {e}")))?;
+    let who = auth.principal.clone();
+    let shift = run(&state, move |conn, _| rosters::create(conn, &who, &new)).await?;
+    tracing::info!(shift = %shift.id, user = %shift.user_id, by = %auth.principal.user_id, "shift created");
+    Ok(HttpResponse::Created().json(shift))
+}
+
+/// Deletes a shift (supervisors and admins).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/shifts/{id}",
+    tag = "rosters",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The shift's id.")),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "A counselor; or a cookie request without the CSRF token.", body = error::Body),
+        (status = 404, description = "No such shift.", body = error::Body),
+    )
+)]
+pub(super) async fn delete_shift(
+    auth: Auth,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&EDITORS)?;
+    let who = auth.principal.clone();
+    let id = id.into_inner();
+    let shift = id.clone();
+    run(&state, move |conn, _| rosters::delete(conn, &who, &shift)).await?;
+    tracing::info!(shift = %id, by = %auth.principal.user_id, "shift deleted");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Who is on shift now, per role, with the sites they serve.
+#[utoipa::path(
+    get,
+    path = "/api/v1/shifts/on-duty",
+    tag = "rosters",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Active counselors and supervisors on shift now.", body = OnDuty),
+        (status = 401, description = "Not signed in.", body = error::Body),
+    )
+)]
+pub(super) async fn on_duty(
+    _auth: Auth,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let now = chrono::Utc::now().naive_utc();
+    let on_duty = run(&state, move |conn, _| rosters::on_duty(conn, now)).await?;
+    Ok(HttpResponse::Ok().json(on_duty))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JobParams {
+    /// `failed`, `dead` or `failed,dead` (the default).
+    #[param(example = "failed,dead")]
+    pub status: Option<String>,
+    /// 1 to 200, default 100.
+    pub limit: Option<i64>,
+}
+
+/// Jobs of the notifier that failed (a permanent error) or died (kept failing), newest first.
+/// Never a job's payload.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/jobs",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(JobParams),
+    responses(
+        (status = 200, description = "The troubled jobs.", body = JobTroubleList),
+        (status = 400, description = "A bad parameter.", body = error::Body),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "Not an admin.", body = error::Body),
+    )
+)]
+pub(super) async fn troubled_jobs(
+    auth: Auth,
+    query: web::Query<JobParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&[Role::Admin])?;
+    let statuses = trouble::parse_statuses(query.status.as_deref())?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::BadRequest("limit: must be 1 to 200".into()));
+    }
+    let limit = usize::try_from(limit).unwrap_or(100);
+    let jobs = run(&state, move |conn, _| {
+        trouble::troubled_jobs(conn, &statuses, limit)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(JobTroubleList { jobs }))
+}
