@@ -1,10 +1,12 @@
-//! Administration pages (admins only): users, sites and the audit log. Admins manage people
-//! and places; nothing here shows a rider's answers or contact details.
+//! Administration pages (admins only): users, sites, the notifier's trouble (failed and dead
+//! jobs, escalation gaps) and the audit log. Admins manage people and places; nothing here
+//! shows a rider's answers or contact details.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::super::i18n::{self, Tr};
+use super::rosters::{NotifierView, notifier_section};
 use super::views::{
     AdminPage, AuditLine, AuditPage, Check, Created, SelectOption, SiteLine, UserLine,
 };
@@ -85,7 +87,13 @@ fn site_checks(sites: &[Site], chosen: &[String]) -> Vec<Check> {
         .collect()
 }
 
-fn admin_page(ctx: &Ctx, users: Vec<UserView>, sites: Vec<Site>, extra: Extra) -> HttpResponse {
+fn admin_page(
+    ctx: &Ctx,
+    users: Vec<UserView>,
+    sites: Vec<Site>,
+    notifier: NotifierView,
+    extra: Extra,
+) -> HttpResponse {
     let t = ctx.t();
     let users = users
         .into_iter()
@@ -127,20 +135,23 @@ fn admin_page(ctx: &Ctx, users: Vec<UserView>, sites: Vec<Site>, extra: Extra) -
         new_name: extra.new_name,
         new_slug: extra.new_slug,
         new_site_name: extra.new_site_name,
+        notifier,
     };
     render(&page, extra.status.unwrap_or(StatusCode::OK))
 }
 
 /// Loads the lists and renders the page with `extra`.
 async fn show(state: &web::Data<AppState>, ctx: &Ctx, extra: Extra) -> HttpResponse {
-    let lists = run(state, |conn, _| {
+    let t = ctx.t();
+    let lists = run(state, move |conn, _| {
         let users = accounts::list_users(conn)?;
         let sites = accounts::list_sites(conn)?;
-        Ok::<_, AdminError>((users, sites))
+        let notifier = notifier_section(conn, t)?;
+        Ok::<_, AdminError>((users, sites, notifier))
     })
     .await;
     match lists {
-        Ok((users, sites)) => admin_page(ctx, users, sites, extra),
+        Ok((users, sites, notifier)) => admin_page(ctx, users, sites, notifier, extra),
         Err(e) => run_failure(ctx, e),
     }
 }

@@ -5,7 +5,8 @@
 //! `POST /queue/take-next`, `GET /queue/{ref}` (the alert page) and
 //! `POST /queue/{ref}/{acknowledge|unacknowledge|notes|resolve|assign}`; `GET /admin`,
 //! `POST /admin/users`, `POST /admin/users/{id}`, `POST /admin/sites`,
-//! `POST /admin/sites/{slug}` and `GET /admin/audit`.
+//! `POST /admin/sites/{slug}` and `GET /admin/audit`; `GET|POST /rosters` (duty rosters, for
+//! everyone; changes by supervisors and admins) and `POST /rosters/{id}/delete`.
 //!
 //! Access: not signed in -> 303 to `/login?next=`; a signed-in user of the wrong role -> 403
 //! (whole areas); an alert that is not theirs to see -> 404. Every POST made with the session
@@ -17,8 +18,11 @@
 mod account;
 mod admin;
 mod queue;
+mod rosters;
 mod views;
 
+#[cfg(test)]
+mod rosters_tests;
 #[cfg(test)]
 mod tests;
 
@@ -95,6 +99,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(post(
         "/admin/sites/{slug}",
         web::post().to(admin::rename_site),
+    ))
+    .service(post("/rosters", web::post().to(rosters::create)).route(web::get().to(rosters::page)))
+    .service(post(
+        "/rosters/{id}/delete",
+        web::post().to(rosters::delete),
     ));
 }
 

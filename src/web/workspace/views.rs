@@ -46,6 +46,7 @@ impl WsBase {
             links.push(("/admin", "ws-nav-admin"));
             links.push(("/admin/audit", "ws-nav-audit"));
         }
+        links.push(("/rosters", "roster-nav"));
         links.push(("/account/password", "ws-nav-password"));
         let links = links
             .into_iter()
@@ -386,6 +387,8 @@ pub struct AdminPage {
     pub new_name: String,
     pub new_slug: String,
     pub new_site_name: String,
+    /// Failed and dead jobs and escalation gaps.
+    pub notifier: super::rosters::NotifierView,
 }
 
 #[derive(Debug)]
