@@ -8,7 +8,7 @@
 //! answers the end of DATA with 250, 451 or 550 as the test asks, and records every attempt
 //! with its raw bytes.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::Write;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -164,7 +164,7 @@ fn decode_words(s: &str) -> String {
     while let Some(start) = rest.find("=?") {
         let before = &rest[..start];
         // Whitespace between two encoded words is not part of the text.
-        if !(before.trim().is_empty() && !out.is_empty()) {
+        if !before.trim().is_empty() || out.is_empty() {
             out.push_str(before);
         }
         let word = &rest[start + 2..];
@@ -194,8 +194,6 @@ struct State {
     mode: Mode,
     /// Answers for the next messages, before the mode applies.
     script: VecDeque<u16>,
-    /// Recipients always answered with this code.
-    reject: HashMap<String, u16>,
     attempts: Vec<Attempt>,
     connections: usize,
 }
@@ -251,14 +249,11 @@ impl Handler for SmtpHandler {
 
     fn data_end(&mut self) -> Response {
         let mut state = self.shared.state();
-        let rejected = self.to.iter().find_map(|t| state.reject.get(t).copied());
-        let code = rejected
-            .or_else(|| state.script.pop_front())
-            .unwrap_or(match state.mode {
-                Mode::TempFail => 451,
-                Mode::PermFail => 550,
-                _ => 250,
-            });
+        let code = state.script.pop_front().unwrap_or(match state.mode {
+            Mode::TempFail => 451,
+            Mode::PermFail => 550,
+            _ => 250,
+        });
         state.attempts.push(Attempt {
             started: self.started.unwrap_or_else(Instant::now),
             answered: Instant::now(),
@@ -266,11 +261,16 @@ impl Handler for SmtpHandler {
             code,
             raw: std::mem::take(&mut self.data),
         });
-        match code {
-            250 => mailin_embedded::response::OK,
+        let mut response = match code {
+            250 => return mailin_embedded::response::OK,
             451 => Response::custom(451, "4.3.0 try again later (test)".into()),
             c => Response::custom(c, "5.1.1 mailbox unavailable (test)".into()),
-        }
+        };
+        // mailin stays in its DATA state after an error there, so the client's QUIT would be
+        // read as message text and never answered: close the connection instead, as many
+        // servers do after refusing a message.
+        response.action = mailin_embedded::Action::Close;
+        response
     }
 }
 
@@ -287,7 +287,6 @@ impl TestSmtp {
             state: Mutex::new(State {
                 mode: Mode::Accept,
                 script: VecDeque::new(),
-                reject: HashMap::new(),
                 attempts: Vec::new(),
                 connections: 0,
             }),
@@ -337,14 +336,6 @@ impl TestSmtp {
     /// The next `codes.len()` messages are answered with these codes, in order.
     pub fn script(&self, codes: &[u16]) {
         self.shared.state().script.extend(codes);
-    }
-
-    /// Messages to `address` are always answered with `code`.
-    pub fn reject(&self, address: &str, code: u16) {
-        self.shared
-            .state()
-            .reject
-            .insert(address.to_ascii_lowercase(), code);
     }
 
     pub fn attempts(&self) -> Vec<Attempt> {
@@ -834,3 +825,614 @@ async fn without_acknowledgement_the_chain_climbs_until_someone_acknowledges(bac
 }
 
 backend_tests!(without_acknowledgement_the_chain_climbs_until_someone_acknowledges);
+
+// ---------------------------------------------------------------------------------------------
+// 3. The acknowledgement racing the escalation timer
+
+/// One race: the alert, and the acknowledgement's 200 on the test's clocks.
+#[derive(Debug)]
+struct Race {
+    alert_id: String,
+    reference: String,
+    acked: Instant,
+    acked_utc: NaiveDateTime,
+}
+
+async fn the_acknowledgement_racing_the_timer_never_yields_a_page_after_it(backend: Backend) {
+    const RUNS: u32 = 50;
+    let smtp = TestSmtp::start();
+    let t = ms(150);
+    let app = app_with(backend, &smtp, policy([t; 3], 1, t), |s| {
+        s.worker.poll_interval = ms(50);
+    })
+    .await;
+    let counselor = app.staff("counselor", &[SITE]).await;
+    let supervisor = app.create_user("supervisor", &[SITE]).await;
+    on_duty(&app, &counselor.id).await;
+    on_duty(&app, &supervisor.id).await;
+
+    let mut races = Vec::new();
+    for i in 0..RUNS {
+        let alert_id = app.red_alert(Some(SITE)).await;
+        // The timer fires `t` after the commit; acknowledge from 60 ms before to 60 ms after.
+        tokio::time::sleep(t - ms(60) + ms(10 * u64::from(i % 13))).await;
+        acknowledge(&app, &counselor.token, &alert_id).await;
+        let (acked, acked_utc) = (Instant::now(), now());
+        let reference = app.alert_row(&alert_id).await.reference;
+        races.push(Race {
+            alert_id,
+            reference,
+            acked,
+            acked_utc,
+        });
+    }
+    // Every job of every alert settles (the next reminder aside, an hour away).
+    for race in &races {
+        let id = race.alert_id.clone();
+        eventually(
+            Duration::from_secs(10),
+            "the alert's jobs to settle",
+            || {
+                let (app, id) = (&app, id.clone());
+                async move {
+                    jobs_of(app, &id)
+                        .await
+                        .iter()
+                        .all(|j| j.status != "pending" || j.kind == "alert.remind")
+                        .then_some(())
+                }
+            },
+        )
+        .await;
+    }
+    // A send decided before an acknowledgement may still be talking to the server: wait out
+    // the grace after the last acknowledgement before reading what the server accepted.
+    let grace = Duration::from_secs(1);
+    let until = races.last().expect("runs").acked + grace + ms(200);
+    eventually(Duration::from_secs(5), "the grace to pass", || async {
+        (Instant::now() >= until).then_some(())
+    })
+    .await;
+    let mails = smtp.accepted();
+
+    // The criterion. The acknowledgement commits before its 200 is sent (`acked`, `acked_utc`
+    // are read after the 200 arrives). An escalation step and a page's go/no-go check run in
+    // transactions that hold the alert's row and re-read its status, so a step or a page either
+    // committed before the acknowledgement (and is allowed) or sees it and does nothing. Hence:
+    // (a) no page job and no `paged` entry is dated after the 200, nor after the
+    //     `acknowledged` entry of the timeline (the timeline must read in the order things
+    //     happened);
+    // (b) no page job is pending or running afterwards (the acknowledgement cancelled it);
+    // (c) no page for the alert reaches the server (MAIL FROM) later than 1 s after the 200:
+    //     a page whose go/no-go committed before the acknowledgement is at most milliseconds
+    //     from its MAIL FROM on an idle local server; one that starts later was decided after
+    //     the acknowledgement committed.
+    let mut late_but_started = 0;
+    let mut raced_level_1 = 0;
+    for race in &races {
+        let jobs = jobs_of(&app, &race.alert_id).await;
+        let acked_at = events_of(&app, &race.alert_id, "acknowledged")
+            .await
+            .first()
+            .expect("an acknowledged entry")
+            .at;
+        for job in jobs.iter().filter(|j| is_page(j)) {
+            assert!(
+                job.created_at <= race.acked_utc && job.created_at <= acked_at,
+                "{}: a page job created at {} after the acknowledgement ({acked_at}, 200 at {}): {job:?}",
+                race.reference,
+                job.created_at,
+                race.acked_utc
+            );
+            assert_ne!(job.status, "pending", "{}: {job:?}", race.reference);
+        }
+        let paged = pages(&app, &race.alert_id).await;
+        for (level, round, at) in &paged {
+            assert!(
+                *at <= race.acked_utc && *at <= acked_at,
+                "{}: level {level} round {round} paged at {at}, after the acknowledgement at {acked_at} (200 at {})",
+                race.reference,
+                race.acked_utc
+            );
+        }
+        if paged.iter().any(|p| p.0 >= 1) {
+            raced_level_1 += 1;
+        }
+        for mail in mails
+            .iter()
+            .filter(|m| m.subject().contains(&race.reference))
+        {
+            assert!(
+                mail.started <= race.acked + grace,
+                "{}: a page to {} started {:?} after the acknowledgement's 200",
+                race.reference,
+                to_of(mail),
+                mail.started - race.acked
+            );
+            if mail.started > race.acked {
+                late_but_started += 1;
+            }
+        }
+    }
+    note(&format!(
+        "notifier_smtp race: {RUNS} runs, {raced_level_1} reached level 1 before the acknowledgement, \
+         {late_but_started} pages decided before it reached the server after its 200"
+    ));
+    // The runs did straddle the timer: some acknowledgements came before it, some after.
+    assert!(
+        raced_level_1 > 0 && raced_level_1 < RUNS,
+        "the acknowledgement should sometimes win and sometimes lose: {raced_level_1}/{RUNS}"
+    );
+}
+
+backend_tests!(the_acknowledgement_racing_the_timer_never_yields_a_page_after_it);
+
+// ---------------------------------------------------------------------------------------------
+// 4-7. Mail-server trouble
+
+fn expected_message_id(job: &JobRow) -> String {
+    let from: lettre::message::Mailbox = "Careline <careline@localhost>".parse().expect("from");
+    careline::notify::message_id(&job.unique_key, &from)
+}
+
+/// Waits until every page job of the alert is in one of `statuses`; returns them.
+async fn page_jobs_when(
+    app: &TestApp,
+    alert_id: &str,
+    want: usize,
+    statuses: &[&str],
+    timeout: Duration,
+) -> Vec<JobRow> {
+    let id = alert_id.to_string();
+    eventually(timeout, &format!("{want} page jobs {statuses:?}"), || {
+        let (app, id) = (app, id.clone());
+        async move {
+            let pages: Vec<JobRow> = jobs_of(app, &id)
+                .await
+                .into_iter()
+                .filter(is_page)
+                .collect();
+            (pages.len() >= want && pages.iter().all(|j| statuses.contains(&j.status.as_str())))
+                .then_some(pages)
+        }
+    })
+    .await
+}
+
+async fn the_mail_server_down_then_back_delivers_everything_and_escalation_kept_time(
+    backend: Backend,
+) {
+    let smtp = TestSmtp::start();
+    smtp.set_mode(Mode::Refuse);
+    let level = ms(1000);
+    let long = Duration::from_secs(600);
+    let app = app_with(backend, &smtp, policy([level, long, long], 2, long), |_| {}).await;
+    let counselor = app.create_user("counselor", &[SITE]).await;
+    let supervisor = app.create_user("supervisor", &[SITE]).await;
+    on_duty(&app, &counselor.id).await;
+    on_duty(&app, &supervisor.id).await;
+
+    let alert_id = app.red_alert(Some(SITE)).await;
+    // Escalation depends on acknowledgement only: level 1 is paged on time, mail or no mail.
+    let id = alert_id.clone();
+    let paged = eventually(
+        Duration::from_secs(5),
+        "level 1 paged while mail is down",
+        || {
+            let (app, id) = (&app, id.clone());
+            async move {
+                let p = pages(app, &id).await;
+                (p.len() >= 2).then_some(p)
+            }
+        },
+    )
+    .await;
+    let gap = (paged[1].2 - paged[0].2).to_std().expect("in order");
+    assert!(
+        gap >= level && gap < level + ms(1500),
+        "level 1 after {gap:?}"
+    );
+    // Meanwhile the first page keeps failing and is retried.
+    let id = alert_id.clone();
+    let retrying = eventually(Duration::from_secs(5), "the page retried", || {
+        let (app, id) = (&app, id.clone());
+        async move {
+            jobs_of(app, &id)
+                .await
+                .into_iter()
+                .find(|j| is_page(j) && j.attempts >= 2)
+        }
+    })
+    .await;
+    assert_eq!(retrying.status, "pending", "{retrying:?}");
+    assert!(retrying.last_error.is_some(), "{retrying:?}");
+    assert!(
+        smtp.attempts().is_empty(),
+        "nothing reached a refusing server"
+    );
+    // Back, but answering 451 for a while: still nothing delivered, still retried.
+    smtp.set_mode(Mode::TempFail);
+    eventually(Duration::from_secs(5), "a 451", || {
+        let seen = smtp.attempts().iter().any(|a| a.code == 451);
+        async move { seen.then_some(()) }
+    })
+    .await;
+    assert!(smtp.accepted().is_empty());
+
+    smtp.set_mode(Mode::Accept);
+    let done = page_jobs_when(&app, &alert_id, 2, &["done"], Duration::from_secs(10)).await;
+    let mails = smtp.accepted();
+    assert_eq!(mails.len(), done.len(), "each delivery once");
+    for job in &done {
+        let id = expected_message_id(job);
+        let same: Vec<&Attempt> = mails.iter().filter(|m| m.message_id() == id).collect();
+        assert_eq!(same.len(), 1, "{id} once: {job:?}");
+        assert_eq!(same[0].to, [recipient(job)]);
+    }
+}
+
+backend_tests!(the_mail_server_down_then_back_delivers_everything_and_escalation_kept_time);
+
+async fn a_temporary_failure_twice_then_success_delivers_on_the_third_try(backend: Backend) {
+    let smtp = TestSmtp::start();
+    smtp.script(&[451, 451]);
+    let long = Duration::from_secs(600);
+    let app = app_with(backend, &smtp, policy([long; 3], 2, long), |_| {}).await;
+    let counselor = app.create_user("counselor", &[SITE]).await;
+    on_duty(&app, &counselor.id).await;
+
+    let alert_id = app.red_alert(Some(SITE)).await;
+    let done = page_jobs_when(&app, &alert_id, 1, &["done"], Duration::from_secs(10)).await;
+    assert_eq!(done.len(), 1, "{done:?}");
+    let job = &done[0];
+    assert_eq!(job.attempts, 3, "{job:?}");
+    let id = expected_message_id(job);
+    let seen: Vec<u16> = smtp
+        .attempts()
+        .iter()
+        .filter(|a| a.message_id() == id)
+        .map(|a| a.code)
+        .collect();
+    assert_eq!(seen, [451, 451, 250], "three tries of the same message");
+    assert_eq!(smtp.accepted().len(), 1);
+}
+
+backend_tests!(a_temporary_failure_twice_then_success_delivers_on_the_third_try);
+
+async fn a_permanent_failure_is_failed_at_once_shown_to_admins_and_escalation_goes_on(
+    backend: Backend,
+) {
+    let smtp = TestSmtp::start();
+    let level = ms(1000);
+    let long = Duration::from_secs(600);
+    let app = app_with(backend, &smtp, policy([level, long, long], 2, long), |_| {}).await;
+    let admin = app.staff("admin", &[]).await;
+    let counselor = app.create_user("counselor", &[SITE]).await;
+    let supervisor = app.create_user("supervisor", &[SITE]).await;
+    on_duty(&app, &counselor.id).await;
+    on_duty(&app, &supervisor.id).await;
+    smtp.set_mode(Mode::PermFail);
+
+    let alert_id = app.red_alert(Some(SITE)).await;
+    let failed = page_jobs_when(&app, &alert_id, 1, &["failed"], Duration::from_secs(5)).await;
+    // The next level's page (a second later) finds the server accepting again.
+    smtp.set_mode(Mode::Accept);
+    let job = &failed[0];
+    assert_eq!(job.attempts, 1, "not retried: {job:?}");
+    assert!(
+        job.last_error.as_deref().is_some_and(|e| e.contains("550")),
+        "{job:?}"
+    );
+    assert_eq!(smtp.attempts().len(), 1);
+    let events = events_of(&app, &alert_id, "delivery_failed").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let audit = ok(app
+        .get_as(
+            &admin.token,
+            "/api/v1/admin/audit?action=email.delivery_failed",
+        )
+        .await)
+    .await;
+    let entries = audit["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 1, "{audit}");
+    assert_eq!(entries[0]["target"], job.id.as_str(), "{audit}");
+    // The escalation does not wait for the mail: the supervisor is paged after the timeout.
+    let mails = smtp
+        .wait_accepted(Duration::from_secs(5), "the supervisor's page", |m| {
+            !m.is_empty()
+        })
+        .await;
+    assert_eq!(mails[0].to, [supervisor.email.to_ascii_lowercase()]);
+    let paged = pages(&app, &alert_id).await;
+    assert_eq!(paged.len(), 2, "{paged:?}");
+    assert!((paged[1].2 - paged[0].2).to_std().expect("in order") >= level);
+}
+
+backend_tests!(a_permanent_failure_is_failed_at_once_shown_to_admins_and_escalation_goes_on);
+
+async fn a_server_that_never_answers_times_out_and_the_worker_keeps_working(backend: Backend) {
+    let smtp = TestSmtp::start();
+    smtp.set_mode(Mode::Hang);
+    let level = ms(1000);
+    let long = Duration::from_secs(600);
+    let app = app_with(backend, &smtp, policy([level, long, long], 2, long), |s| {
+        s.mail.timeout = ms(1000);
+    })
+    .await;
+    let counselor = app.create_user("counselor", &[SITE]).await;
+    let supervisor = app.create_user("supervisor", &[SITE]).await;
+    on_duty(&app, &counselor.id).await;
+    on_duty(&app, &supervisor.id).await;
+
+    let submitted = Instant::now();
+    let alert_id = app.red_alert(Some(SITE)).await;
+    // The send times out (mail.timeout) and is put back for later.
+    let id = alert_id.clone();
+    let timed_out = eventually(Duration::from_secs(5), "the send to time out", || {
+        let (app, id) = (&app, id.clone());
+        async move {
+            jobs_of(app, &id)
+                .await
+                .into_iter()
+                .find(|j| is_page(j) && j.last_error.is_some())
+        }
+    })
+    .await;
+    let after = submitted.elapsed();
+    assert!(
+        after >= ms(900),
+        "gave up after {after:?}, before mail.timeout"
+    );
+    assert_eq!(timed_out.status, "pending", "retried later: {timed_out:?}");
+    assert!(smtp.connections() >= 1, "the client did connect");
+    assert!(smtp.attempts().is_empty());
+    // The worker keeps working: the escalation timer (a job without mail) runs on time.
+    let id = alert_id.clone();
+    let paged = eventually(Duration::from_secs(5), "level 1 paged", || {
+        let (app, id) = (&app, id.clone());
+        async move {
+            let p = pages(app, &id).await;
+            (p.len() >= 2).then_some(p)
+        }
+    })
+    .await;
+    let gap = (paged[1].2 - paged[0].2).to_std().expect("in order");
+    assert!(gap < level + ms(1500), "level 1 after {gap:?}");
+    // The server answers again: the retried pages go out, and a new alert's page too.
+    smtp.set_mode(Mode::Accept);
+    page_jobs_when(&app, &alert_id, 2, &["done"], Duration::from_secs(10)).await;
+    let second = app.red_alert(Some(SITE)).await;
+    let reference = app.alert_row(&second).await.reference;
+    smtp.wait_accepted(Duration::from_secs(5), "the next alert's page", |m| {
+        m.iter().any(|m| m.subject().contains(&reference))
+    })
+    .await;
+}
+
+backend_tests!(a_server_that_never_answers_times_out_and_the_worker_keeps_working);
+
+// ---------------------------------------------------------------------------------------------
+// 8. A level with nobody on duty
+
+async fn a_level_with_nobody_on_duty_is_skipped_at_once_and_the_gap_recorded(backend: Backend) {
+    let smtp = TestSmtp::start();
+    let long = Duration::from_secs(600);
+    let app = app_with(backend, &smtp, policy([long; 3], 2, long), |_| {}).await;
+    let _off_duty = app.create_user("counselor", &[SITE]).await;
+    let supervisor = app.create_user("supervisor", &[SITE]).await;
+    on_duty(&app, &supervisor.id).await;
+
+    let alert_id = app.red_alert(Some(SITE)).await;
+    // At once, not after the first level's ten minutes.
+    let mails = smtp
+        .wait_accepted(Duration::from_secs(5), "the supervisor's page", |m| {
+            !m.is_empty()
+        })
+        .await;
+    assert_eq!(mails[0].to, [supervisor.email.to_ascii_lowercase()]);
+    let paged = pages(&app, &alert_id).await;
+    assert_eq!(
+        paged.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>(),
+        [(1, 0)]
+    );
+    let gaps = events_of(&app, &alert_id, "escalation_gap").await;
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    let detail: serde_json::Value = serde_json::from_str(&gaps[0].detail).expect("JSON");
+    assert_eq!(detail["level"], 0, "{detail}");
+    assert_eq!(detail["notify"], "on_duty_counselors", "{detail}");
+    assert_eq!(app.audit_count(Some("alert.escalation_gap")).await, 1);
+}
+
+backend_tests!(a_level_with_nobody_on_duty_is_skipped_at_once_and_the_gap_recorded);
+
+// ---------------------------------------------------------------------------------------------
+// 9. Reminders, and resolving
+
+async fn an_acknowledged_alert_reminds_until_resolved_and_resolving_cancels_its_jobs(
+    backend: Backend,
+) {
+    let smtp = TestSmtp::start();
+    let long = Duration::from_secs(600);
+    let interval = ms(1000);
+    let mut p = policy([long; 3], 2, long);
+    p.reminder_interval = interval;
+    let app = app_with(backend, &smtp, p, |_| {}).await;
+    let counselor = app.staff("counselor", &[SITE]).await;
+    let supervisor = app.create_user("supervisor", &[SITE]).await;
+    on_duty(&app, &counselor.id).await;
+    on_duty(&app, &supervisor.id).await;
+
+    let alert_id = app.red_alert(Some(SITE)).await;
+    let reference = app.alert_row(&alert_id).await.reference;
+    smtp.wait_accepted(Duration::from_secs(5), "the page", |m| !m.is_empty())
+        .await;
+    acknowledge(&app, &counselor.token, &alert_id).await;
+    let acked = Instant::now();
+    let is_reminder =
+        |m: &Attempt| m.subject().contains("Reminder") && m.subject().contains(&reference);
+    let reminders = smtp
+        .wait_accepted(Duration::from_secs(5), "the first reminders", |m| {
+            m.iter().filter(|m| is_reminder(m)).count() >= 2
+        })
+        .await;
+    let reminders: Vec<&Attempt> = reminders.iter().filter(|m| is_reminder(m)).collect();
+    let mut to: Vec<String> = reminders.iter().map(|m| to_of(m)).collect();
+    to.sort();
+    let mut expected = vec![
+        counselor.email.to_ascii_lowercase(),
+        supervisor.email.to_ascii_lowercase(),
+    ];
+    expected.sort();
+    assert_eq!(to, expected, "the acknowledger and the on-duty supervisor");
+    assert!(
+        reminders
+            .iter()
+            .all(|m| m.started >= acked + interval - ms(50)),
+        "not before the reminder interval"
+    );
+    for m in &reminders {
+        assert!(
+            m.body().contains(&format!("/queue/{reference}")),
+            "{}",
+            m.body()
+        );
+    }
+    // The next reminder is armed; resolving cancels it and everything else pending.
+    let id = alert_id.clone();
+    eventually(Duration::from_secs(5), "the next reminder armed", || {
+        let (app, id) = (&app, id.clone());
+        async move {
+            jobs_of(app, &id)
+                .await
+                .iter()
+                .any(|j| j.kind == "alert.remind" && j.status == "pending")
+                .then_some(())
+        }
+    })
+    .await;
+    ok(app
+        .post_as(
+            &counselor.token,
+            &format!("/api/v1/alerts/{alert_id}/resolve"),
+            Some(&serde_json::json!({"outcome": "contacted_safe", "note": "Called; safe."})),
+        )
+        .await)
+    .await;
+    let resolved = Instant::now();
+    let jobs = jobs_of(&app, &alert_id).await;
+    assert!(
+        jobs.iter().all(|j| j.status != "pending"),
+        "nothing pending after resolving: {jobs:?}"
+    );
+    assert!(
+        jobs.iter()
+            .any(|j| j.kind == "alert.remind" && j.status == "cancelled"),
+        "{jobs:?}"
+    );
+    // No reminder after that, over three intervals.
+    let count = smtp.accepted().iter().filter(|m| is_reminder(m)).count();
+    let until = resolved + 3 * interval;
+    eventually(
+        Duration::from_secs(6),
+        "three intervals to pass",
+        || async { (Instant::now() >= until).then_some(()) },
+    )
+    .await;
+    let late: Vec<String> = smtp
+        .accepted()
+        .iter()
+        .filter(|m| is_reminder(m) && m.started > resolved + ms(500))
+        .map(to_of)
+        .collect();
+    assert!(late.is_empty(), "reminders after resolving: {late:?}");
+    assert!(smtp.accepted().iter().filter(|m| is_reminder(m)).count() <= count + 2);
+}
+
+backend_tests!(an_acknowledged_alert_reminds_until_resolved_and_resolving_cancels_its_jobs);
+
+// ---------------------------------------------------------------------------------------------
+// 10. Yellow alerts do not page; the daily digest
+
+async fn yellow_alerts_never_page_and_the_digest_counts_them_per_site(backend: Backend) {
+    let smtp = TestSmtp::start();
+    let long = Duration::from_secs(600);
+    let app = app_with(backend, &smtp, policy([long; 3], 2, long), |_| {}).await;
+    let here = app.create_user("counselor", &[SITE]).await;
+    let there = app.create_user("counselor", &[OTHER_SITE]).await;
+    let everywhere = app.create_user("counselor", &[]).await;
+    let supervisor = app.create_user("supervisor", &[SITE]).await;
+    for u in [&here, &there, &everywhere, &supervisor] {
+        on_duty(&app, &u.id).await;
+    }
+    let marker_phone = "13911112222";
+    let mut yellows = Vec::new();
+    for (i, site) in [SITE, SITE, OTHER_SITE].iter().enumerate() {
+        let mut body = phq9_body(YELLOW);
+        body["site"] = (*site).into();
+        if i == 0 {
+            body["contact"] =
+                serde_json::json!({"name": "Yellow Markername", "phone": marker_phone});
+            body["consent_to_contact"] = true.into();
+        }
+        let alert_id = app.submit(&body).await.alert_id.expect("a yellow alert");
+        assert_eq!(app.alert_row(&alert_id).await.tier, "yellow");
+        yellows.push(alert_id);
+    }
+    for id in &yellows {
+        let jobs = jobs_of(&app, id).await;
+        assert!(jobs.is_empty(), "a yellow alert has no jobs: {jobs:?}");
+        assert!(pages(&app, id).await.is_empty());
+    }
+
+    // A date of its own, apart from the one the auditor may schedule at start-up.
+    let date = "2031-05-05";
+    let scheduled = app
+        .with_conn(move |c| careline::jobs::schedule_digest(c, date, now()))
+        .await
+        .expect("schedule the digest");
+    assert!(scheduled);
+    app.state.wake.notify_one();
+    let is_digest = |m: &Attempt| m.body().contains(date);
+    let mails = smtp
+        .wait_accepted(Duration::from_secs(10), "three digests", |m| {
+            m.iter().filter(|m| is_digest(m)).count() >= 3
+        })
+        .await;
+    let digests: Vec<&Attempt> = mails.iter().filter(|m| is_digest(m)).collect();
+    let body_for = |email: &str| {
+        let to = mails_to(&mails, email);
+        let d: Vec<&&Attempt> = to.iter().filter(|m| is_digest(m)).collect();
+        assert_eq!(d.len(), 1, "one digest to {email}");
+        d[0].body()
+    };
+    let b = body_for(&here.email);
+    assert!(
+        b.contains(&format!("{SITE}: 2")) && !b.contains(OTHER_SITE),
+        "{b}"
+    );
+    let b = body_for(&there.email);
+    assert!(
+        b.contains(&format!("{OTHER_SITE}: 1")) && !b.contains(&format!("{SITE}:")),
+        "{b}"
+    );
+    let b = body_for(&everywhere.email);
+    assert!(
+        b.contains(&format!("{SITE}: 2")) && b.contains(&format!("{OTHER_SITE}: 1")),
+        "{b}"
+    );
+    assert_eq!(digests.len(), 3, "counselors only");
+    for m in smtp.accepted() {
+        let all = m.everything();
+        assert!(
+            !all.contains(marker_phone) && !all.contains("Markername"),
+            "{all}"
+        );
+        assert!(
+            m.subject().contains("Daily summary"),
+            "only digests, no page: {}",
+            m.subject()
+        );
+    }
+}
+
+backend_tests!(yellow_alerts_never_page_and_the_digest_counts_them_per_site);
