@@ -242,11 +242,15 @@ pub fn has_pending(
         > 0)
 }
 
-/// Jobs that need an administrator's eye: failed or dead, newest first.
-pub fn troubled(conn: &mut AnyConnection, limit: i64) -> Result<Vec<JobRow>, DbError> {
+/// Jobs that need an administrator's eye (`statuses`: failed and/or dead), newest first.
+pub fn troubled(
+    conn: &mut AnyConnection,
+    statuses: &[&str],
+    limit: i64,
+) -> Result<Vec<JobRow>, DbError> {
     Ok(jobs::table
-        .filter(jobs::status.eq_any(["failed", "dead"]))
-        .order(jobs::created_at.desc())
+        .filter(jobs::status.eq_any(statuses))
+        .order((jobs::created_at.desc(), jobs::id.desc()))
         .limit(limit)
         .select(JobRow::as_select())
         .load(conn)?)

@@ -83,15 +83,10 @@ pub fn troubled_jobs(
     statuses: &[&str],
     limit: usize,
 ) -> Result<Vec<JobTrouble>, DbError> {
-    // Both statuses come back together; a few hundred rows are plenty to pick from.
-    let rows = jobs::troubled(conn, 500)?;
+    let rows = jobs::troubled(conn, statuses, i64::try_from(limit).unwrap_or(500))?;
     let mut references: std::collections::HashMap<String, Option<String>> = Default::default();
     let mut out = Vec::new();
-    for job in rows
-        .into_iter()
-        .filter(|j| statuses.contains(&j.status.as_str()))
-        .take(limit)
-    {
+    for job in rows {
         let alert_reference = match &job.alert_id {
             Some(id) => match references.get(id) {
                 Some(r) => r.clone(),
