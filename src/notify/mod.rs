@@ -187,11 +187,32 @@ pub enum SendError {
     Permanent(String),
 }
 
+/// lettre's pooled transport starts a task to close its connections when dropped, which
+/// panics if the runtime is already gone (a process shutting down with the worker still
+/// running). Then the connections are left to the operating system instead.
+pub struct Transport(Option<AsyncSmtpTransport<Tokio1Executor>>);
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Transport")
+    }
+}
+
+impl Drop for Transport {
+    fn drop(&mut self) {
+        if tokio::runtime::Handle::try_current().is_err()
+            && let Some(t) = self.0.take()
+        {
+            std::mem::forget(t);
+        }
+    }
+}
+
 /// Sends messages: SMTP, or `.eml` files in a folder.
 #[derive(Clone)]
 pub enum Mailer {
     Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
+        transport: std::sync::Arc<Transport>,
         timeout: Duration,
     },
     Files(PathBuf),
@@ -230,7 +251,7 @@ impl Mailer {
             .pool_config(PoolConfig::new().max_size(settings.pool_size))
             .build();
         Ok(Mailer::Smtp {
-            transport,
+            transport: std::sync::Arc::new(Transport(Some(transport))),
             timeout: settings.timeout,
         })
     }
@@ -238,6 +259,9 @@ impl Mailer {
     pub async fn send(&self, message: &Message, message_id: &str) -> Result<(), SendError> {
         match self {
             Mailer::Smtp { transport, timeout } => {
+                let Some(transport) = &transport.0 else {
+                    return Err(SendError::Transient("the mailer is shut down".into()));
+                };
                 match tokio::time::timeout(*timeout, transport.send(message.clone())).await {
                     Err(_) => Err(SendError::Transient(format!(
                         "no answer from the mail server within {timeout:?}"
