@@ -74,8 +74,17 @@ pub async fn submit(
 }
 
 impl AppState {
-    /// The state of a running service from its settings, pool and catalog: derives the
-    /// contact cipher and the session keys (and fails on bad ones).
+    /// An alert opened or changed: open queue pages refresh, and the in-process worker looks
+    /// for jobs the change committed (a restarted escalation, reminders).
+    pub fn alert_changed(&self, alert_id: &str, site: Option<&str>) {
+        let _ = self.notices.send(QueueNotice {
+            alert_id: alert_id.to_string(),
+            site: site.map(str::to_string),
+        });
+        self.wake.notify_one();
+    }
+
+    /// Checks the contact cipher key and the session keys (a bad one stops the start).
     pub fn check_keys(settings: &Settings) -> Result<(), StartupError> {
         ContactCipher::from_base64(&settings.privacy.contact_key).map_err(StartupError::Key)?;
         crate::accounts::Accounts::new(&settings.auth)
@@ -87,6 +96,8 @@ impl AppState {
         Ok(())
     }
 
+    /// The state of a running service from its settings, pool and catalog: derives the
+    /// contact cipher and the session keys (and fails on bad ones).
     pub fn new(
         settings: Settings,
         pool: db::Pool,

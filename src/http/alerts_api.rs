@@ -14,7 +14,7 @@ use super::{ApiError, error, json_body, run};
 use crate::accounts::Role;
 use crate::alerts::{self, AlertDetail, AlertSummary, DetailContext, QueueQuery, Status};
 use crate::questionnaire::Tier;
-use crate::startup::{AppState, QueueNotice};
+use crate::startup::AppState;
 
 const WORKERS: [Role; 2] = [Role::Counselor, Role::Supervisor];
 
@@ -168,10 +168,7 @@ pub(super) async fn detail(
 }
 
 fn changed(state: &AppState, s: &AlertSummary) {
-    let _ = state.notices.send(QueueNotice {
-        alert_id: s.id.clone(),
-        site: s.site.clone(),
-    });
+    state.alert_changed(&s.id, s.site.as_deref());
 }
 
 /// Takes the alert: of two simultaneous acknowledgements one wins, the other gets 409 naming

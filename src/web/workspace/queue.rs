@@ -24,7 +24,7 @@ use crate::alerts::{
 };
 use crate::http::{ApiError, QueueParams, run};
 use crate::questionnaire::Tier;
-use crate::startup::{AppState, QueueNotice};
+use crate::startup::AppState;
 
 const WORKERS: [Role; 2] = [Role::Counselor, Role::Supervisor];
 
@@ -326,10 +326,7 @@ pub(super) async fn rows(
 }
 
 fn changed(state: &AppState, s: &AlertSummary) {
-    let _ = state.notices.send(QueueNotice {
-        alert_id: s.id.clone(),
-        site: s.site.clone(),
-    });
+    state.alert_changed(&s.id, s.site.as_deref());
 }
 
 /// `POST /queue/take-next`: acknowledges the highest-priority open alert and opens it.
