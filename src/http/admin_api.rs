@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Auth;
-use super::{ApiError, error, json_body, run};
+use super::{ApiError, error, json_as, run};
 use crate::accounts::{self, NewUser, Role, Site, UserPatch, UserView};
 use crate::db::audit::AuditRow;
 use crate::startup::AppState;
@@ -71,9 +71,7 @@ pub(super) async fn create_user(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require_role(&ADMIN)?;
-    let body = json_body(&req, payload, 16 * 1024).await?;
-    let new: NewUser = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not a user: {e}")))?;
+    let new: NewUser = json_as(&req, payload, 16 * 1024, "a user").await?;
     let who = auth.principal.who();
     let (user, password) = run(&state, move |conn, _| {
         accounts::create_user(conn, &who, &new)
@@ -110,9 +108,7 @@ pub(super) async fn update_user(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require_role(&ADMIN)?;
-    let body = json_body(&req, payload, 16 * 1024).await?;
-    let patch: UserPatch = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not a user change: {e}")))?;
+    let patch: UserPatch = json_as(&req, payload, 16 * 1024, "a user change").await?;
     let who = auth.principal.who();
     let id = id.into_inner();
     let user = run(&state, move |conn, _| {
@@ -172,9 +168,7 @@ pub(super) async fn create_site(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require_role(&ADMIN)?;
-    let body = json_body(&req, payload, 16 * 1024).await?;
-    let site: Site = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not a site: {e}")))?;
+    let site: Site = json_as(&req, payload, 16 * 1024, "a site").await?;
     let who = auth.principal.who();
     let site = run(&state, move |conn, _| {
         accounts::create_site(conn, &who, &site)
@@ -215,9 +209,7 @@ pub(super) async fn rename_site(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require_role(&ADMIN)?;
-    let body = json_body(&req, payload, 16 * 1024).await?;
-    let r: SiteRename = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not a site rename: {e}")))?;
+    let r: SiteRename = json_as(&req, payload, 16 * 1024, "a site rename").await?;
     let who = auth.principal.who();
     let slug = slug.into_inner();
     let site = run(&state, move |conn, _| {

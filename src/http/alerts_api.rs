@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Auth;
-use super::{ApiError, error, json_body, run};
+use super::{ApiError, error, json_as, run};
 use crate::accounts::Role;
 use crate::alerts::{self, AlertDetail, AlertSummary, DetailContext, QueueQuery, Status};
 use crate::questionnaire::Tier;
@@ -266,9 +266,7 @@ pub(super) async fn add_note(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require_role(&WORKERS)?;
-    let body = json_body(&req, payload, 64 * 1024).await?;
-    let note: NoteRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not a note: {e}")))?;
+    let note: NoteRequest = json_as(&req, payload, 64 * 1024, "a note").await?;
     let who = auth.principal;
     let id = id.into_inner();
     let s = run(&state, move |conn, _| {
@@ -316,9 +314,7 @@ pub(super) async fn resolve(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require_role(&WORKERS)?;
-    let body = json_body(&req, payload, 64 * 1024).await?;
-    let r: ResolveRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not a resolution: {e}")))?;
+    let r: ResolveRequest = json_as(&req, payload, 64 * 1024, "a resolution").await?;
     let who = auth.principal;
     let id = id.into_inner();
     let s = run(&state, move |conn, _| {
@@ -364,9 +360,7 @@ pub(super) async fn assign(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require_role(&[Role::Supervisor])?;
-    let body = json_body(&req, payload, 16 * 1024).await?;
-    let a: AssignRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not an assignment: {e}")))?;
+    let a: AssignRequest = json_as(&req, payload, 16 * 1024, "an assignment").await?;
     let who = auth.principal;
     let id = id.into_inner();
     let s = run(&state, move |conn, _| {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::{Auth, Via, client_ip};
-use super::{ApiError, error, json_body, run};
+use super::{ApiError, error, json_as, run};
 use crate::accounts::{self, Role, SignedIn};
 use crate::startup::AppState;
 
@@ -99,9 +99,7 @@ pub(super) async fn login(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = json_body(&req, payload, 16 * 1024).await?;
-    let request: LoginRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not a sign-in request: {e}")))?;
+    let request: LoginRequest = json_as(&req, payload, 16 * 1024, "a sign-in request").await?;
     let ip = client_ip(&req, &state);
     let signed = run(&state, move |conn, state| {
         accounts::login(conn, &state.accounts, &request.email, &request.password, ip)
@@ -188,9 +186,7 @@ pub(super) async fn change_password(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = json_body(&req, payload, 16 * 1024).await?;
-    let request: PasswordChange = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not a password change: {e}")))?;
+    let request: PasswordChange = json_as(&req, payload, 16 * 1024, "a password change").await?;
     let principal = auth.principal.clone();
     let signed = run(&state, move |conn, state| {
         accounts::change_password(

@@ -327,6 +327,19 @@ pub async fn json_body(
     Ok(body.freeze())
 }
 
+/// Reads a JSON body of at most `limit` bytes as `T`; `what` names it in the 400 message
+/// ("the body is not a note: ...").
+pub async fn json_as<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+    what: &str,
+) -> Result<T, ApiError> {
+    let body = json_body(req, payload, limit).await?;
+    serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not {what}: {e}")))
+}
+
 /// The optional request header of `POST /api/v1/screenings` (read in the handler; this
 /// describes it in the OpenAPI document).
 #[derive(IntoParams)]

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::auth::Auth;
-use super::{ApiError, error, json_body, run};
+use super::{ApiError, error, json_as, run};
 use crate::accounts::Role;
 use crate::rosters::trouble::{self, JobTroubleList};
 use crate::rosters::{self, NewShift, OnDuty, RosterError, ShiftList, ShiftView};
@@ -88,9 +88,7 @@ pub(super) async fn create_shift(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require_role(&EDITORS)?;
-    let body = json_body(&req, payload, 16 * 1024).await?;
-    let new: NewShift = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not a shift: {e}")))?;
+    let new: NewShift = json_as(&req, payload, 16 * 1024, "a shift").await?;
     let who = auth.principal.clone();
     let shift = run(&state, move |conn, _| rosters::create(conn, &who, &new)).await?;
     tracing::info!(shift = %shift.id, user = %shift.user_id, by = %auth.principal.user_id, "shift created");
