@@ -2,95 +2,13 @@
 //! `AppState` on a fresh SQLite database per test, wired as the server wires it, users signed
 //! in through the sign-in form as a browser does.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use actix_web::cookie::Cookie;
 use actix_web::http::{StatusCode, header};
-use actix_web::{App, middleware, test, web};
+use actix_web::test;
 use chrono::{Duration, NaiveDateTime, Utc};
 
-use crate::accounts::{self, NewUser, Site};
 use crate::audit::{self, Who};
-use crate::config::{Settings, Sources};
-use crate::http::auth::SESSION_COOKIE;
-use crate::live::LiveCatalog;
-use crate::startup::AppState;
 
-const PASSWORD: &str = "a long enough password";
-
-struct Harness {
-    _dir: tempfile::TempDir,
-    state: web::Data<AppState>,
-}
-
-struct Session {
-    cookie: String,
-    csrf: String,
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: header::HeaderMap,
-    body: String,
-}
-
-impl Answer {
-    fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    }
-}
-
-async fn harness() -> Harness {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let vars = HashMap::from([
-        (
-            "CARELINE__DATABASE__URL".to_string(),
-            format!("sqlite://{}/t.db", dir.path().display()),
-        ),
-        ("CARELINE__SERVER__PORT".to_string(), "0".to_string()),
-        (
-            "CARELINE__QUESTIONNAIRES__DIR".to_string(),
-            concat!(env!("CARGO_MANIFEST_DIR"), "/questionnaires").to_string(),
-        ),
-    ]);
-    let settings = Settings::load_from(&Sources {
-        config_dir: "/nonexistent".into(),
-        env_name: None,
-        vars,
-    })
-    .expect("settings");
-    let pool = crate::startup::connect_and_migrate(&settings)
-        .await
-        .expect("database");
-    let catalog = Arc::new(LiveCatalog::load(&settings.questionnaires.dir).expect("catalog"));
-    let state = AppState::new(settings, pool, catalog).expect("state");
-    Harness {
-        _dir: dir,
-        state: web::Data::new(state),
-    }
-}
-
-/// The value of the hidden field `name` in a page.
-fn hidden(page: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = page
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no field {name} in {page}"))
-        + marker.len();
-    page[start..][..page[start..].find('"').expect("a closing quote")].to_string()
-}
-
-fn encode(fields: &[(&str, &str)]) -> String {
-    fields
-        .iter()
-        .map(|(k, v)| format!("{k}={}", super::url_encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
+use super::tests::{Harness, harness};
 
 /// China time as a `datetime-local` field holds it.
 fn local_input(utc: NaiveDateTime) -> String {
@@ -98,135 +16,6 @@ fn local_input(utc: NaiveDateTime) -> String {
 }
 
 impl Harness {
-    async fn call(&self, req: test::TestRequest) -> Answer {
-        let app = test::init_service(
-            App::new()
-                .app_data(self.state.clone())
-                .wrap(middleware::Compress::default())
-                .wrap(crate::http::security_headers())
-                .configure(crate::http::configure)
-                .configure(crate::web::configure),
-        )
-        .await;
-        let resp = test::call_service(&app, req.to_request()).await;
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = test::read_body(resp).await;
-        Answer {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        }
-    }
-
-    fn conn(&self) -> crate::db::PooledConn {
-        self.state.pool.get().expect("a connection")
-    }
-
-    fn site(&self, slug: &str, name: &str) {
-        accounts::create_site(
-            &mut self.conn(),
-            &Who::system(),
-            &Site {
-                slug: slug.into(),
-                name: name.into(),
-            },
-        )
-        .expect("a site");
-    }
-
-    fn user(&self, email: &str, name: &str, role: &str, sites: &[&str], locale: &str) -> String {
-        accounts::create_user(
-            &mut self.conn(),
-            &Who::system(),
-            &NewUser {
-                email: email.into(),
-                name: name.into(),
-                role: role.into(),
-                sites: sites.iter().map(|s| s.to_string()).collect(),
-                password: Some(PASSWORD.into()),
-                locale: Some(locale.into()),
-            },
-        )
-        .expect("a user")
-        .0
-        .id
-    }
-
-    async fn login(&self, email: &str) -> Session {
-        let form = self.call(test::TestRequest::get().uri("/login")).await;
-        let csrf = hidden(&form.body, "csrf-token");
-        let answer = self
-            .call(
-                test::TestRequest::post()
-                    .uri("/login")
-                    .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
-                    .cookie(Cookie::new("careline_csrf", csrf.clone()))
-                    .set_payload(encode(&[
-                        ("csrf-token", &csrf),
-                        ("email", email),
-                        ("password", PASSWORD),
-                        ("next", ""),
-                    ])),
-            )
-            .await;
-        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
-        let cookie = answer
-            .headers
-            .get_all(header::SET_COOKIE)
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(|v| Cookie::parse(v.to_string()).ok())
-            .find(|c| c.name() == SESSION_COOKIE)
-            .expect("a session cookie")
-            .value()
-            .to_string();
-        let page = self
-            .call(
-                test::TestRequest::get()
-                    .uri("/account/password")
-                    .cookie(Cookie::new(SESSION_COOKIE, cookie.clone())),
-            )
-            .await;
-        Session {
-            csrf: hidden(&page.body, "csrf-token"),
-            cookie,
-        }
-    }
-
-    async fn get(&self, s: &Session, path: &str) -> Answer {
-        self.call(
-            test::TestRequest::get()
-                .uri(path)
-                .cookie(Cookie::new(SESSION_COOKIE, s.cookie.clone())),
-        )
-        .await
-    }
-
-    async fn post_with(
-        &self,
-        s: &Session,
-        path: &str,
-        csrf: Option<&str>,
-        origin: Option<&str>,
-        fields: &[(&str, &str)],
-    ) -> Answer {
-        let mut all: Vec<(&str, &str)> = csrf.map(|c| ("csrf-token", c)).into_iter().collect();
-        all.extend_from_slice(fields);
-        let mut req = test::TestRequest::post()
-            .uri(path)
-            .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
-            .cookie(Cookie::new(SESSION_COOKIE, s.cookie.clone()))
-            .set_payload(encode(&all));
-        if let Some(origin) = origin {
-            req = req.insert_header((header::ORIGIN, origin));
-        }
-        self.call(req).await
-    }
-
-    async fn post(&self, s: &Session, path: &str, fields: &[(&str, &str)]) -> Answer {
-        self.post_with(s, path, Some(&s.csrf), None, fields).await
-    }
-
     fn shifts(&self) -> Vec<crate::db::rosters::ShiftRow> {
         let from = Utc::now().naive_utc() - Duration::days(30);
         crate::db::rosters::between(&mut self.conn(), from, from + Duration::days(60))
@@ -236,13 +25,9 @@ impl Harness {
             .collect()
     }
 
-    fn audit_count(&self, action: &str) -> i64 {
-        crate::db::audit::count(&mut self.conn(), Some(action)).expect("count")
-    }
-
     /// A station, a counselor and a supervisor of it, and an admin; ids.
     fn cast(&self) -> (String, String, String) {
-        self.site("north", "望京站");
+        self.site_named("north", "望京站");
         (
             self.user("li@example.org", "李咨询", "counselor", &["north"], "zh-CN"),
             self.user(

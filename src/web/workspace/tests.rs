@@ -19,14 +19,14 @@ use crate::http::auth::SESSION_COOKIE;
 use crate::live::LiveCatalog;
 use crate::startup::AppState;
 
-const PASSWORD: &str = "a long enough password";
+pub(super) const PASSWORD: &str = "a long enough password";
 
-struct Harness {
+pub(super) struct Harness {
     _dir: tempfile::TempDir,
-    state: web::Data<AppState>,
+    pub(super) state: web::Data<AppState>,
 }
 
-async fn harness() -> Harness {
+pub(super) async fn harness() -> Harness {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let vars = HashMap::from([
         (
@@ -58,32 +58,32 @@ async fn harness() -> Harness {
 
 /// A signed-in browser: its session cookie and the session's CSRF token.
 #[derive(Debug, Clone)]
-struct Session {
-    cookie: String,
-    csrf: String,
+pub(super) struct Session {
+    pub(super) cookie: String,
+    pub(super) csrf: String,
 }
 
 /// Status, headers, `Set-Cookie` values by name, and the body as text.
-struct Answer {
-    status: StatusCode,
-    headers: header::HeaderMap,
-    cookies: HashMap<String, String>,
-    body: String,
+pub(super) struct Answer {
+    pub(super) status: StatusCode,
+    pub(super) headers: header::HeaderMap,
+    pub(super) cookies: HashMap<String, String>,
+    pub(super) body: String,
 }
 
 impl Answer {
-    fn header(&self, name: &str) -> &str {
+    pub(super) fn header(&self, name: &str) -> &str {
         self.headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
     }
 
-    fn location(&self) -> &str {
+    pub(super) fn location(&self) -> &str {
         self.header("location")
     }
 
-    fn title(&self) -> String {
+    pub(super) fn title(&self) -> String {
         let start = self.body.find("<title>").expect("a title") + "<title>".len();
         let end = self.body[start..]
             .find("</title>")
@@ -110,7 +110,7 @@ async fn read(resp: ServiceResponse) -> Answer {
 }
 
 /// The value of the hidden field `name` in a page.
-fn hidden(page: &str, name: &str) -> String {
+pub(super) fn hidden(page: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = page
         .find(&marker)
@@ -119,7 +119,7 @@ fn hidden(page: &str, name: &str) -> String {
     page[start..][..page[start..].find('"').expect("a closing quote")].to_string()
 }
 
-fn encode(fields: &[(&str, &str)]) -> String {
+pub(super) fn encode(fields: &[(&str, &str)]) -> String {
     fields
         .iter()
         .map(|(k, v)| format!("{k}={}", super::url_encode(v)))
@@ -128,7 +128,7 @@ fn encode(fields: &[(&str, &str)]) -> String {
 }
 
 impl Harness {
-    async fn call(&self, req: test::TestRequest) -> Answer {
+    pub(super) async fn call(&self, req: test::TestRequest) -> Answer {
         let app = test::init_service(
             App::new()
                 .app_data(self.state.clone())
@@ -146,24 +146,36 @@ impl Harness {
         .await
     }
 
-    fn conn(&self) -> crate::db::PooledConn {
+    pub(super) fn conn(&self) -> crate::db::PooledConn {
         self.state.pool.get().expect("a connection")
     }
 
-    fn site(&self, slug: &str) {
+    /// A station with a Chinese name.
+    pub(super) fn site(&self, slug: &str) {
+        self.site_named(slug, &format!("{slug} 站"));
+    }
+
+    pub(super) fn site_named(&self, slug: &str, name: &str) {
         accounts::create_site(
             &mut self.conn(),
             &Who::system(),
             &Site {
                 slug: slug.into(),
-                name: format!("{slug} 站"),
+                name: name.into(),
             },
         )
         .expect("a site");
     }
 
     /// A user with `PASSWORD`; returns the id.
-    fn user(&self, email: &str, name: &str, role: &str, sites: &[&str], locale: &str) -> String {
+    pub(super) fn user(
+        &self,
+        email: &str,
+        name: &str,
+        role: &str,
+        sites: &[&str],
+        locale: &str,
+    ) -> String {
         let (user, _) = accounts::create_user(
             &mut self.conn(),
             &Who::system(),
@@ -181,7 +193,7 @@ impl Harness {
     }
 
     /// Signs in through the form, as a browser does.
-    async fn try_login(&self, email: &str, password: &str, next: &str) -> Answer {
+    pub(super) async fn try_login(&self, email: &str, password: &str, next: &str) -> Answer {
         let form = self.call(test::TestRequest::get().uri("/login")).await;
         assert_eq!(form.status, StatusCode::OK, "{}", form.body);
         let csrf = hidden(&form.body, "csrf-token");
@@ -201,7 +213,7 @@ impl Harness {
         .await
     }
 
-    async fn login(&self, email: &str) -> Session {
+    pub(super) async fn login(&self, email: &str) -> Session {
         let answer = self.try_login(email, PASSWORD, "").await;
         assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
         let cookie = answer
@@ -223,7 +235,7 @@ impl Harness {
         }
     }
 
-    async fn get(&self, s: &Session, path: &str) -> Answer {
+    pub(super) async fn get(&self, s: &Session, path: &str) -> Answer {
         self.call(
             test::TestRequest::get()
                 .uri(path)
@@ -233,7 +245,7 @@ impl Harness {
     }
 
     /// A form POST with the session cookie; the CSRF field is added unless `csrf` is `None`.
-    async fn post_with(
+    pub(super) async fn post_with(
         &self,
         s: &Session,
         path: &str,
@@ -254,7 +266,7 @@ impl Harness {
         self.call(req).await
     }
 
-    async fn post(&self, s: &Session, path: &str, fields: &[(&str, &str)]) -> Answer {
+    pub(super) async fn post(&self, s: &Session, path: &str, fields: &[(&str, &str)]) -> Answer {
         self.post_with(s, path, Some(&s.csrf), None, fields).await
     }
 
@@ -309,7 +321,7 @@ impl Harness {
             .expect("the alert")
     }
 
-    fn audit_count(&self, action: &str) -> i64 {
+    pub(super) fn audit_count(&self, action: &str) -> i64 {
         crate::db::audit::count(&mut self.conn(), Some(action)).expect("count")
     }
 
