@@ -9,7 +9,7 @@
 use std::hint::black_box;
 use std::path::Path;
 
-use careline::questionnaire::Catalog;
+use careline::catalog::Catalog;
 use careline::scoring::{self, AnswerSet};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;

@@ -8,10 +8,11 @@
 use std::path::Path;
 use std::time::Duration;
 
+use careline::catalog::Catalog;
 use careline::config::{CrisisLine, DatabaseSettings};
+use careline::contact::ContactCipher;
 use careline::db::{self, AnyConnection};
-use careline::questionnaire::Catalog;
-use careline::screening::{self, ContactCipher, SubmitRequest};
+use careline::screening::{self, SubmitRequest};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use diesel::RunQueryDsl;
 use diesel::connection::SimpleConnection;

@@ -3,11 +3,13 @@
 //!
 //! Entries are written in the same transaction as the change they record, so a change without
 //! its entry cannot exist. Details never hold a password, an answer or a rider's contact.
+//!
+//! Layer: use cases (the lowest: every other use case records through it). ARCHITECTURE.md maps the layers.
 
 use chrono::Utc;
 
 use crate::db::audit::AuditRow;
-use crate::db::{AnyConnection, audit as store};
+use crate::db::{AnyConnection, DbError, audit as store};
 
 /// Who acts: a signed-in user, someone not signed in (a failed sign-in), or the system.
 #[derive(Debug, Clone)]
@@ -43,7 +45,7 @@ pub fn record(
     action: &str,
     target: Option<&str>,
     detail: serde_json::Value,
-) -> Result<(), diesel::result::Error> {
+) -> Result<(), DbError> {
     store::insert(
         conn,
         &AuditRow {

@@ -1,12 +1,14 @@
 //! The `careline` command: one executable, one subcommand per role.
+//!
+//! Layer: wiring (the top: `main.rs` calls it). ARCHITECTURE.md maps the layers.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
+use crate::catalog::{load_file, questionnaire_files};
 use crate::config::Settings;
-use crate::questionnaire::{load_file, questionnaire_files};
 use crate::scoring::{self, AnswerSet};
 
 #[derive(Debug, Parser)]
@@ -214,7 +216,7 @@ fn serve(settings: Settings, out: &mut dyn Write) -> std::io::Result<u8> {
 
 fn worker(settings: Settings, out: &mut dyn Write) -> std::io::Result<u8> {
     let result = actix_web::rt::System::new().block_on(async move {
-        let pool = crate::startup::connect_and_migrate(&settings)
+        let pool = crate::db::connect_and_migrate(&settings.database)
             .await
             .map_err(|e| e.to_string())?;
         let worker = crate::jobs::worker::Worker::new(

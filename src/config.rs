@@ -1,6 +1,8 @@
 //! Settings, in layers: `config/default.toml`, then `config/<CARELINE_ENV>.toml` if present,
 //! then environment variables `CARELINE__<SECTION>__<KEY>`. Validated once at start; unknown
 //! keys are refused with a message naming the key.
+//!
+//! Layer: shared vocabulary (plain data the layers above read). ARCHITECTURE.md maps the layers.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -467,7 +469,7 @@ impl Settings {
                 message: "must be at least 1".into(),
             });
         }
-        if let Err(e) = crate::screening::ContactCipher::from_base64(&self.privacy.contact_key) {
+        if let Err(e) = crate::contact::ContactCipher::from_base64(&self.privacy.contact_key) {
             return Err(SettingsError::Invalid {
                 key: "privacy.contact_key",
                 message: e,

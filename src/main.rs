@@ -1,3 +1,5 @@
+//! The `careline` binary: reads its arguments and standard input, and hands them to `cli`.
+
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 

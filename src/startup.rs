@@ -1,5 +1,7 @@
 //! Builds the application from `Settings`: pool, migrations, questionnaire catalog and its
 //! watcher, and the HTTP server. Tests bind port 0 and read the port back.
+//!
+//! Layer: wiring (above every other layer). ARCHITECTURE.md maps the layers.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -7,137 +9,10 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, middleware, web};
 
+use crate::catalog::LiveCatalog;
 use crate::config::Settings;
-use crate::live::LiveCatalog;
-use crate::screening::{self, ContactCipher, SubmitRequest, Submitted};
+use crate::state::{AppState, KeyError};
 use crate::{db, http};
-
-/// Shared by every request.
-#[derive(Debug)]
-pub struct AppState {
-    pub settings: Settings,
-    pub pool: db::Pool,
-    pub catalog: Arc<LiveCatalog>,
-    pub cipher: ContactCipher,
-    pub accounts: crate::accounts::Accounts,
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Tells open queue pages (server-sent events) that an alert opened or changed.
-    pub notices: tokio::sync::broadcast::Sender<QueueNotice>,
-    /// Wakes the in-process job worker when a job is committed.
-    pub wake: Arc<tokio::sync::Notify>,
-}
-
-/// An alert opened or changed: no rider data, only which alert and its site.
-#[derive(Debug, Clone)]
-pub struct QueueNotice {
-    pub alert_id: String,
-    pub site: Option<String>,
-}
-
-/// Runs the submit use case on the blocking pool (diesel is synchronous).
-pub async fn submit(
-    state: &web::Data<AppState>,
-    request: SubmitRequest,
-    idempotency_key: Option<String>,
-    request_hash: String,
-) -> Result<Submitted, http::ApiError> {
-    let state = web::Data::clone(state);
-    let span = tracing::Span::current();
-    let notify = web::Data::clone(&state);
-    let submitted = web::block(move || {
-        let _entered = span.enter();
-        let catalog = state.catalog.get();
-        let mut conn = state.pool.get().map_err(db::DbError::from);
-        screening::submit_or_not_saved(
-            conn.as_deref_mut()
-                .map_err(|e| db::DbError::Connect(e.to_string())),
-            state.context(&catalog),
-            &request,
-            idempotency_key.as_deref(),
-            &request_hash,
-        )
-        .map_err(http::ApiError::from)
-    })
-    .await??;
-    if let Some(alert) = &submitted.alert {
-        tracing::info!(alert = %alert.alert_id, opened = alert.opened, tier = %alert.tier, "alert written");
-        let _ = notify.notices.send(QueueNotice {
-            alert_id: alert.alert_id.clone(),
-            site: alert.site.clone(),
-        });
-        if alert.became_red {
-            // Its first pages are committed: send them now.
-            notify.wake.notify_one();
-        }
-    }
-    Ok(submitted)
-}
-
-impl AppState {
-    /// An alert opened or changed: open queue pages refresh, and the in-process worker looks
-    /// for jobs the change committed (a restarted escalation, reminders).
-    pub fn alert_changed(&self, alert_id: &str, site: Option<&str>) {
-        let _ = self.notices.send(QueueNotice {
-            alert_id: alert_id.to_string(),
-            site: site.map(str::to_string),
-        });
-        self.wake.notify_one();
-    }
-
-    /// Checks the contact cipher key and the session keys (a bad one stops the start).
-    pub fn check_keys(settings: &Settings) -> Result<(), StartupError> {
-        ContactCipher::from_base64(&settings.privacy.contact_key).map_err(StartupError::Key)?;
-        crate::accounts::Accounts::new(&settings.auth)
-            .map_err(|e| StartupError::Auth(e.to_string()))?;
-        settings
-            .auth
-            .trusted_proxies()
-            .map_err(StartupError::Auth)?;
-        Ok(())
-    }
-
-    /// The state of a running service from its settings, pool and catalog: derives the
-    /// contact cipher and the session keys (and fails on bad ones).
-    pub fn new(
-        settings: Settings,
-        pool: db::Pool,
-        catalog: Arc<LiveCatalog>,
-    ) -> Result<AppState, StartupError> {
-        let cipher =
-            ContactCipher::from_base64(&settings.privacy.contact_key).map_err(StartupError::Key)?;
-        // A binary without a JWT crypto backend, or a bad key, stops here.
-        let accounts = crate::accounts::Accounts::new(&settings.auth)
-            .map_err(|e| StartupError::Auth(e.to_string()))?;
-        let trusted_proxies = settings
-            .auth
-            .trusted_proxies()
-            .map_err(StartupError::Auth)?;
-        Ok(AppState {
-            settings,
-            pool,
-            catalog,
-            cipher,
-            accounts,
-            trusted_proxies,
-            notices: tokio::sync::broadcast::channel(256).0,
-            wake: Arc::new(tokio::sync::Notify::new()),
-        })
-    }
-
-    pub fn context<'a>(
-        &'a self,
-        catalog: &'a crate::questionnaire::Catalog,
-    ) -> screening::Context<'a> {
-        screening::Context {
-            catalog,
-            cipher: &self.cipher,
-            crisis_lines: &self.settings.crisis.lines,
-            contact_retention: self.settings.privacy.contact_retention,
-            alerts: &self.settings.alerts,
-            escalation: &self.settings.escalation,
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -147,10 +22,8 @@ pub enum StartupError {
     Questionnaires(String, std::io::Error),
     #[error("cannot listen on {0}: {1}")]
     Bind(String, std::io::Error),
-    #[error("configuration: privacy.contact_key: {0}")]
-    Key(String),
-    #[error("configuration: auth: {0}")]
-    Auth(String),
+    #[error(transparent)]
+    Key(#[from] KeyError),
     #[error("configuration: {0}")]
     Mail(String),
 }
@@ -172,22 +45,6 @@ impl std::fmt::Debug for Application {
     }
 }
 
-/// Connects and migrates on the blocking pool.
-pub async fn connect_and_migrate(settings: &Settings) -> Result<db::Pool, StartupError> {
-    let db_settings = settings.database.clone();
-    let pool = tokio::task::spawn_blocking(move || -> Result<db::Pool, db::DbError> {
-        let pool = db::connect(&db_settings)?;
-        let mut conn = pool.get()?;
-        for m in db::migrate(&mut conn)? {
-            tracing::info!(migration = %m, "migration applied");
-        }
-        Ok(pool)
-    })
-    .await
-    .map_err(|e| db::DbError::Connect(e.to_string()))??;
-    Ok(pool)
-}
-
 impl Application {
     pub async fn build(settings: Settings) -> Result<Application, StartupError> {
         // Keys first: a bad contact or session key (or a binary built without a JWT crypto
@@ -199,7 +56,7 @@ impl Application {
                 "auth.jwt_key is the development key: set CARELINE__AUTH__JWT_KEY before real use"
             );
         }
-        let pool = connect_and_migrate(&settings).await?;
+        let pool = db::connect_and_migrate(&settings.database).await?;
         let check = pool.clone();
         let admins = tokio::task::spawn_blocking(move || {
             check
@@ -219,7 +76,7 @@ impl Application {
             LiveCatalog::load(&dir)
                 .map_err(|e| StartupError::Questionnaires(dir.display().to_string(), e))?,
         );
-        let watcher = match crate::live::watch(Arc::clone(&catalog)) {
+        let watcher = match crate::catalog::watch(Arc::clone(&catalog)) {
             Ok(w) => Some(w),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot watch the questionnaire folder; reload with SIGHUP");
@@ -254,6 +111,7 @@ impl Application {
                 .wrap(middleware::Compress::default())
                 .wrap(http::security_headers())
                 .configure(http::configure)
+                .configure(crate::workspace::configure)
                 .configure(crate::web::configure)
         })
         .listen(listener)

@@ -1,5 +1,7 @@
 //! Logging: readable text by default, JSON lines on request. Logs carry ids, never answers,
 //! names, phone numbers or emails.
+//!
+//! Layer: wiring. ARCHITECTURE.md maps the layers.
 
 use tracing_subscriber::EnvFilter;
 

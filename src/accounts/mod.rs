@@ -2,6 +2,8 @@
 //! checked on every request), and the administration of users and sites.
 //!
 //! Every function here is synchronous (diesel, argon2): callers run it on the blocking pool.
+//!
+//! Layer: use cases (above `audit`). ARCHITECTURE.md maps the layers.
 
 pub mod password;
 pub mod throttle;
@@ -15,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::{self, Who};
 use crate::config::AuthSettings;
 use crate::db::accounts::{self as store, SessionRow, SiteRow, UserChanges, UserRow};
-use crate::db::{AnyConnection, DbError, is_unique_violation, write_transaction};
+use crate::db::{AnyConnection, DbError, write_transaction};
 
 pub use throttle::LoginThrottle;
 pub use token::Keys;
@@ -118,12 +120,6 @@ pub enum AuthError {
     Unauthenticated,
     #[error(transparent)]
     Db(#[from] DbError),
-}
-
-impl From<diesel::result::Error> for AuthError {
-    fn from(e: diesel::result::Error) -> Self {
-        AuthError::Db(e.into())
-    }
 }
 
 /// A started session.
@@ -309,12 +305,6 @@ pub enum AdminError {
     NotFound,
     #[error(transparent)]
     Db(#[from] DbError),
-}
-
-impl From<diesel::result::Error> for AdminError {
-    fn from(e: diesel::result::Error) -> Self {
-        AdminError::Db(e.into())
-    }
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> AdminError {
@@ -531,10 +521,7 @@ pub fn create_user(
         updated_at: now,
     };
     let result = write_transaction(conn, |c| {
-        diesel::RunQueryDsl::execute(
-            diesel::insert_into(crate::db::schema::users::table).values(&row),
-            c,
-        )?;
+        store::insert_user(c, &row)?;
         store::set_user_sites(c, &row.id, &sites)?;
         audit::record(
             c,
@@ -546,7 +533,7 @@ pub fn create_user(
     });
     match result {
         Ok(()) => {}
-        Err(e) if is_unique_violation(&e) => {
+        Err(e) if e.is_unique_violation() => {
             return Err(AdminError::Conflict("a user with this email exists".into()));
         }
         Err(e) => return Err(e.into()),
@@ -726,7 +713,7 @@ pub fn create_site(conn: &mut AnyConnection, who: &Who, site: &Site) -> Result<S
             slug: row.slug,
             name: row.name,
         }),
-        Err(e) if is_unique_violation(&e) => {
+        Err(e) if e.is_unique_violation() => {
             Err(AdminError::Conflict("a site with this slug exists".into()))
         }
         Err(e) => Err(e.into()),

@@ -4,6 +4,8 @@
 //! and recorded on the alert's timeline and in the audit log in the same transaction.
 //!
 //! Synchronous (diesel): callers run these on the blocking pool.
+//!
+//! Layer: use cases (above `jobs`). ARCHITECTURE.md maps the layers.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,13 +16,14 @@ use utoipa::ToSchema;
 
 use crate::accounts::{Principal, Role};
 use crate::audit;
-use crate::config::AlertSettings;
+use crate::catalog::Catalog;
+use crate::config::{AlertSettings, EscalationPolicy};
+use crate::contact::ContactCipher;
 use crate::db::alerts::{self as store, AlertRow, EventRow, Filter, NewAlert};
 use crate::db::screenings::ScreeningRow;
 use crate::db::{AnyConnection, DbError, write_transaction};
-use crate::questionnaire::{Catalog, Questionnaire, Tier};
+use crate::questionnaire::{Questionnaire, Tier};
 use crate::scoring::{Outcome, Reason, ReasonKind};
-use crate::screening::ContactCipher;
 
 /// Crockford's base32 without look-alikes (no I, L, O, U): easy to read over the phone.
 const REFERENCE_ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -55,7 +58,7 @@ pub fn priority(tier: Tier, urgent: bool) -> i32 {
 pub fn new_alert(
     outcome: &Outcome,
     settings: &AlertSettings,
-    policy: &crate::config::EscalationPolicy,
+    policy: &EscalationPolicy,
     now: NaiveDateTime,
 ) -> Option<NewAlert> {
     let window = match (outcome.tier, outcome.urgent) {
@@ -217,12 +220,6 @@ pub enum AlertError {
     Denied(String),
     #[error(transparent)]
     Db(#[from] DbError),
-}
-
-impl From<diesel::result::Error> for AlertError {
-    fn from(e: diesel::result::Error) -> Self {
-        AlertError::Db(e.into())
-    }
 }
 
 fn require_worker(who: &Principal) -> Result<(), AlertError> {
@@ -422,7 +419,7 @@ fn questionnaire_for(
     }
     // The version that scored it, from its stored source: old results stay explainable.
     let parsed = crate::db::screenings::find_version_source(conn, hash)?
-        .and_then(|src| crate::questionnaire::parse_questionnaire(id, None, &src).ok())
+        .and_then(|src| crate::catalog::parse_questionnaire(id, None, &src).ok())
         .map(Arc::new);
     cache.insert(hash.to_string(), parsed.clone());
     Ok(parsed)
@@ -629,7 +626,7 @@ fn event(
     who: &Principal,
     kind: &str,
     detail: serde_json::Value,
-) -> Result<(), diesel::result::Error> {
+) -> Result<(), DbError> {
     store::insert_event(
         conn,
         &EventRow {
@@ -678,11 +675,13 @@ fn conflict(conn: &mut AnyConnection, id: &str, action: &str) -> AlertError {
 }
 
 /// Takes an open alert. Of two simultaneous acknowledgements exactly one wins; the other gets
-/// `Conflict` naming who took it.
+/// `Conflict` naming who took it. `policy` is the configured escalation policy, for an alert
+/// stored without a copy of its own (reminders follow the alert's copy).
 pub fn acknowledge(
     conn: &mut AnyConnection,
     who: &Principal,
     key: &str,
+    policy: &EscalationPolicy,
 ) -> Result<AlertSummary, AlertError> {
     let result = write_transaction(conn, |c| {
         let row = visible(c, who, key)?;
@@ -692,7 +691,7 @@ pub fn acknowledge(
         }
         // No page starts after this commits; reminders begin.
         if let Some(after) = store::find(c, &row.id)? {
-            crate::jobs::on_acknowledged(c, &after, crate::jobs::shipped_policy(), now)?;
+            crate::jobs::on_acknowledged(c, &after, policy, now)?;
         }
         event(c, &row.id, who, "acknowledged", serde_json::json!({}))?;
         audit::record(
@@ -711,6 +710,7 @@ pub fn acknowledge(
 pub fn take_next(
     conn: &mut AnyConnection,
     who: &Principal,
+    policy: &EscalationPolicy,
 ) -> Result<Option<AlertSummary>, AlertError> {
     require_worker(who)?;
     // Another counselor may take the first candidate between the read and the write: then the
@@ -729,7 +729,7 @@ pub fn take_next(
             return Ok(None);
         }
         for c in candidates {
-            match acknowledge(conn, who, &c.id) {
+            match acknowledge(conn, who, &c.id, policy) {
                 Ok(s) => return Ok(Some(s)),
                 Err(AlertError::Conflict { .. }) => continue,
                 Err(e) => return Err(e),
@@ -744,10 +744,13 @@ fn may_work(who: &Principal, row: &AlertRow) -> bool {
     who.role == Role::Supervisor || row.assignee_id.as_deref() == Some(who.user_id.as_str())
 }
 
+/// Gives a taken alert back: a red one escalates again from the first level, under the
+/// alert's own copy of the policy (or `policy`, the configured one, for an alert without).
 pub fn unacknowledge(
     conn: &mut AnyConnection,
     who: &Principal,
     key: &str,
+    policy: &EscalationPolicy,
 ) -> Result<AlertSummary, AlertError> {
     let result = write_transaction(conn, |c| {
         let row = visible(c, who, key)?;
@@ -760,12 +763,7 @@ pub fn unacknowledge(
         }
         // Back in the queue: a red alert escalates again from the first level.
         if let Some(after) = store::find(c, &row.id)? {
-            crate::jobs::on_unacknowledged(
-                c,
-                &after,
-                crate::jobs::shipped_policy(),
-                Utc::now().naive_utc(),
-            )?;
+            crate::jobs::on_unacknowledged(c, &after, policy, Utc::now().naive_utc())?;
         }
         event(
             c,

@@ -49,16 +49,11 @@ pub struct SessionRow {
     pub revoked_at: Option<NaiveDateTime>,
 }
 
-pub fn insert_user(
-    conn: &mut AnyConnection,
-    user: &UserRow,
-    sites: &[String],
-) -> Result<(), DbError> {
-    conn.transaction::<_, diesel::result::Error, _>(|c| {
-        diesel::insert_into(users::table).values(user).execute(c)?;
-        set_user_sites(c, &user.id, sites)?;
-        Ok(())
-    })?;
+/// A new user row; its sites are `set_user_sites`'s. Runs in the caller's transaction.
+pub fn insert_user(conn: &mut AnyConnection, user: &UserRow) -> Result<(), DbError> {
+    diesel::insert_into(users::table)
+        .values(user)
+        .execute(conn)?;
     Ok(())
 }
 
@@ -66,7 +61,7 @@ pub fn set_user_sites(
     conn: &mut AnyConnection,
     user_id: &str,
     sites: &[String],
-) -> Result<(), diesel::result::Error> {
+) -> Result<(), DbError> {
     diesel::delete(user_sites::table.filter(user_sites::user_id.eq(user_id))).execute(conn)?;
     for site in sites {
         diesel::insert_into(user_sites::table)
@@ -141,10 +136,11 @@ pub fn update_user(
     conn: &mut AnyConnection,
     id: &str,
     changes: &UserChanges,
-) -> Result<usize, diesel::result::Error> {
+) -> Result<usize, DbError> {
     diesel::update(users::table.find(id))
         .set(changes)
         .execute(conn)
+        .map_err(DbError::from)
 }
 
 pub fn insert_session(conn: &mut AnyConnection, row: &SessionRow) -> Result<(), DbError> {
@@ -177,7 +173,7 @@ pub fn revoke_session(
     conn: &mut AnyConnection,
     session_id: &str,
     now: NaiveDateTime,
-) -> Result<usize, diesel::result::Error> {
+) -> Result<usize, DbError> {
     diesel::update(
         sessions::table
             .filter(sessions::id.eq(session_id))
@@ -185,6 +181,7 @@ pub fn revoke_session(
     )
     .set(sessions::revoked_at.eq(Some(now)))
     .execute(conn)
+    .map_err(DbError::from)
 }
 
 /// Ends every session of a user (all but `keep`, if given).
@@ -193,7 +190,7 @@ pub fn revoke_user_sessions(
     user_id: &str,
     keep: Option<&str>,
     now: NaiveDateTime,
-) -> Result<usize, diesel::result::Error> {
+) -> Result<usize, DbError> {
     let target = sessions::table
         .filter(sessions::user_id.eq(user_id))
         .filter(sessions::revoked_at.is_null())
@@ -201,6 +198,7 @@ pub fn revoke_user_sessions(
     diesel::update(target)
         .set(sessions::revoked_at.eq(Some(now)))
         .execute(conn)
+        .map_err(DbError::from)
 }
 
 /// Removes sessions that ended long ago (the audit log keeps the sign-ins).
@@ -218,23 +216,20 @@ pub fn list_sites(conn: &mut AnyConnection) -> Result<Vec<SiteRow>, DbError> {
         .load(conn)?)
 }
 
-pub fn site_exists(conn: &mut AnyConnection, slug: &str) -> Result<bool, diesel::result::Error> {
+pub fn site_exists(conn: &mut AnyConnection, slug: &str) -> Result<bool, DbError> {
     Ok(sites::table.find(slug).count().get_result::<i64>(conn)? > 0)
 }
 
-pub fn insert_site(conn: &mut AnyConnection, row: &SiteRow) -> Result<(), diesel::result::Error> {
+pub fn insert_site(conn: &mut AnyConnection, row: &SiteRow) -> Result<(), DbError> {
     diesel::insert_into(sites::table)
         .values(row)
         .execute(conn)?;
     Ok(())
 }
 
-pub fn rename_site(
-    conn: &mut AnyConnection,
-    slug: &str,
-    name: &str,
-) -> Result<usize, diesel::result::Error> {
+pub fn rename_site(conn: &mut AnyConnection, slug: &str, name: &str) -> Result<usize, DbError> {
     diesel::update(sites::table.find(slug))
         .set(sites::name.eq(name))
         .execute(conn)
+        .map_err(DbError::from)
 }

@@ -94,61 +94,82 @@ pub fn open_or_attach(
     screening_id: &str,
     site: Option<&str>,
     rider_key: Option<&str>,
-) -> Result<Written, diesel::result::Error> {
+) -> Result<Written, DbError> {
     if let Some(key) = rider_key
         && let Some(existing) = active_for_rider(conn, key)?
     {
-        link_screening(conn, &existing.id, screening_id)?;
-        let raised = new.priority < existing.priority;
-        let (tier, urgent) = if raised {
-            let deadline = existing.deadline_at.min(new.deadline_at);
-            if existing.policy.is_none() {
-                diesel::update(alerts::table.find(&existing.id))
-                    .set(alerts::policy.eq(&new.policy))
-                    .execute(conn)?;
-            }
-            raise(
-                conn,
-                &existing.id,
-                &Raise {
-                    tier: &new.tier,
-                    urgent: new.urgent,
-                    priority: new.priority,
-                    deadline_at: deadline,
-                    reasons: &new.reasons,
-                },
-                new.created_at,
-            )?;
-            (new.tier.clone(), new.urgent)
-        } else {
-            (existing.tier.clone(), existing.urgent)
-        };
-        insert_event(
-            conn,
-            &EventRow {
-                id: event_id(),
-                alert_id: existing.id.clone(),
-                at: new.created_at,
-                actor_id: None,
-                kind: "attached".into(),
-                detail: serde_json::json!({
-                    "screening_id": screening_id,
-                    "tier": new.tier,
-                    "raised": raised,
-                })
-                .to_string(),
-            },
-        )?;
-        return Ok(Written {
-            alert_id: existing.id,
-            reference: existing.reference,
-            opened: false,
-            became_red: tier == "red" && existing.tier != "red",
-            tier,
-            urgent,
-            site: existing.site,
-        });
+        return attach(conn, existing, new, screening_id);
     }
+    open(conn, new, screening_id, site, rider_key)
+}
+
+/// A later screening of the same rider joins the unresolved alert.
+fn attach(
+    conn: &mut AnyConnection,
+    existing: AlertRow,
+    new: &NewAlert,
+    screening_id: &str,
+) -> Result<Written, DbError> {
+    link_screening(conn, &existing.id, screening_id)?;
+    let raised = new.priority < existing.priority;
+    let (tier, urgent) = if raised {
+        let deadline = existing.deadline_at.min(new.deadline_at);
+        if existing.policy.is_none() {
+            diesel::update(alerts::table.find(&existing.id))
+                .set(alerts::policy.eq(&new.policy))
+                .execute(conn)?;
+        }
+        raise(
+            conn,
+            &existing.id,
+            &Raise {
+                tier: &new.tier,
+                urgent: new.urgent,
+                priority: new.priority,
+                deadline_at: deadline,
+                reasons: &new.reasons,
+            },
+            new.created_at,
+        )?;
+        (new.tier.clone(), new.urgent)
+    } else {
+        (existing.tier.clone(), existing.urgent)
+    };
+    insert_event(
+        conn,
+        &EventRow {
+            id: event_id(),
+            alert_id: existing.id.clone(),
+            at: new.created_at,
+            actor_id: None,
+            kind: "attached".into(),
+            detail: serde_json::json!({
+                "screening_id": screening_id,
+                "tier": new.tier,
+                "raised": raised,
+            })
+            .to_string(),
+        },
+    )?;
+    Ok(Written {
+        alert_id: existing.id,
+        reference: existing.reference,
+        opened: false,
+        became_red: tier == "red" && existing.tier != "red",
+        tier,
+        urgent,
+        site: existing.site,
+    })
+}
+
+/// A new alert for the screening, under the first free reference of the candidates.
+fn open(
+    conn: &mut AnyConnection,
+    new: &NewAlert,
+    screening_id: &str,
+    site: Option<&str>,
+    rider_key: Option<&str>,
+) -> Result<Written, DbError> {
     let mut row = AlertRow {
         id: new.id.clone(),
         reference: String::new(),
@@ -168,26 +189,7 @@ pub fn open_or_attach(
         updated_at: new.created_at,
         policy: new.policy.clone(),
     };
-    let mut inserted = false;
-    for reference in &new.references {
-        row.reference = reference.clone();
-        // A savepoint: a taken reference (two instances picking the same one at once) must not
-        // abort the screening's transaction.
-        match conn.transaction(|c| insert(c, &row)) {
-            Ok(()) => {
-                inserted = true;
-                break;
-            }
-            Err(e) if super::is_unique_violation(&e) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    if !inserted {
-        return Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            Box::new("no free alert reference among the candidates".to_string()),
-        ));
-    }
+    insert_with_free_reference(conn, &mut row, &new.references)?;
     link_screening(conn, &row.id, screening_id)?;
     insert_event(
         conn,
@@ -212,7 +214,29 @@ pub fn open_or_attach(
     })
 }
 
-pub fn insert(conn: &mut AnyConnection, row: &AlertRow) -> Result<(), diesel::result::Error> {
+fn insert_with_free_reference(
+    conn: &mut AnyConnection,
+    row: &mut AlertRow,
+    candidates: &[String],
+) -> Result<(), DbError> {
+    for reference in candidates {
+        row.reference = reference.clone();
+        // A savepoint: a taken reference (two instances picking the same one at once) must not
+        // abort the screening's transaction.
+        match conn.transaction(|c| insert(c, row)) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_unique_violation() => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(diesel::result::Error::DatabaseError(
+        diesel::result::DatabaseErrorKind::UniqueViolation,
+        Box::new("no free alert reference among the candidates".to_string()),
+    )
+    .into())
+}
+
+pub fn insert(conn: &mut AnyConnection, row: &AlertRow) -> Result<(), DbError> {
     diesel::insert_into(alerts::table)
         .values(row)
         .execute(conn)?;
@@ -223,7 +247,7 @@ pub fn link_screening(
     conn: &mut AnyConnection,
     alert_id: &str,
     screening_id: &str,
-) -> Result<(), diesel::result::Error> {
+) -> Result<(), DbError> {
     diesel::insert_into(alert_screenings::table)
         .values((
             alert_screenings::alert_id.eq(alert_id),
@@ -233,7 +257,7 @@ pub fn link_screening(
     Ok(())
 }
 
-pub fn insert_event(conn: &mut AnyConnection, row: &EventRow) -> Result<(), diesel::result::Error> {
+pub fn insert_event(conn: &mut AnyConnection, row: &EventRow) -> Result<(), DbError> {
     diesel::insert_into(alert_events::table)
         .values(row)
         .execute(conn)?;
@@ -244,7 +268,7 @@ pub fn insert_event(conn: &mut AnyConnection, row: &EventRow) -> Result<(), dies
 pub fn active_for_rider(
     conn: &mut AnyConnection,
     rider_key: &str,
-) -> Result<Option<AlertRow>, diesel::result::Error> {
+) -> Result<Option<AlertRow>, DbError> {
     alerts::table
         .filter(alerts::rider_key.eq(rider_key))
         .filter(alerts::status.ne("resolved"))
@@ -252,6 +276,7 @@ pub fn active_for_rider(
         .select(AlertRow::as_select())
         .first(conn)
         .optional()
+        .map_err(DbError::from)
 }
 
 /// The new severity of an alert (a later, more severe screening of the same rider).
@@ -270,7 +295,7 @@ pub fn raise(
     id: &str,
     to: &Raise<'_>,
     now: NaiveDateTime,
-) -> Result<usize, diesel::result::Error> {
+) -> Result<usize, DbError> {
     diesel::update(alerts::table.find(id))
         .set((
             alerts::tier.eq(to.tier),
@@ -281,13 +306,14 @@ pub fn raise(
             alerts::updated_at.eq(now),
         ))
         .execute(conn)
+        .map_err(DbError::from)
 }
 
 pub fn set_rider_key(
     conn: &mut AnyConnection,
     alert_id: &str,
     rider_key: &str,
-) -> Result<usize, diesel::result::Error> {
+) -> Result<usize, DbError> {
     diesel::update(
         alerts::table
             .find(alert_id)
@@ -295,17 +321,19 @@ pub fn set_rider_key(
     )
     .set(alerts::rider_key.eq(rider_key))
     .execute(conn)
+    .map_err(DbError::from)
 }
 
 pub fn alert_of_screening(
     conn: &mut AnyConnection,
     screening_id: &str,
-) -> Result<Option<String>, diesel::result::Error> {
+) -> Result<Option<String>, DbError> {
     alert_screenings::table
         .find(screening_id)
         .select(alert_screenings::alert_id)
         .first(conn)
         .optional()
+        .map_err(DbError::from)
 }
 
 /// The queue: most urgent first (priority), then the nearest deadline.
@@ -359,7 +387,7 @@ pub fn acknowledge(
     id: &str,
     user_id: &str,
     now: NaiveDateTime,
-) -> Result<bool, diesel::result::Error> {
+) -> Result<bool, DbError> {
     let n = diesel::update(alerts::table.find(id).filter(alerts::status.eq("open")))
         .set((
             alerts::status.eq("acknowledged"),
@@ -377,7 +405,7 @@ pub fn unacknowledge(
     id: &str,
     assignee: &str,
     now: NaiveDateTime,
-) -> Result<bool, diesel::result::Error> {
+) -> Result<bool, DbError> {
     let n = diesel::update(
         alerts::table
             .find(id)
@@ -400,7 +428,7 @@ pub fn reassign(
     from: &str,
     to: &str,
     now: NaiveDateTime,
-) -> Result<bool, diesel::result::Error> {
+) -> Result<bool, DbError> {
     let n = diesel::update(
         alerts::table
             .find(id)
@@ -418,7 +446,7 @@ pub fn resolve(
     assignee: &str,
     outcome: &str,
     now: NaiveDateTime,
-) -> Result<bool, diesel::result::Error> {
+) -> Result<bool, DbError> {
     let n = diesel::update(
         alerts::table
             .find(id)
@@ -488,11 +516,7 @@ pub fn user_names(
 
 /// Locks an open alert until the transaction ends (a compare-and-set that changes nothing):
 /// an acknowledgement waits for a page being decided, and the page sees the acknowledgement.
-pub fn lock_if_status(
-    conn: &mut AnyConnection,
-    id: &str,
-    status: &str,
-) -> Result<bool, diesel::result::Error> {
+pub fn lock_if_status(conn: &mut AnyConnection, id: &str, status: &str) -> Result<bool, DbError> {
     let n = diesel::update(alerts::table.find(id).filter(alerts::status.eq(status)))
         .set(alerts::status.eq(status))
         .execute(conn)?;

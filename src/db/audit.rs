@@ -24,7 +24,7 @@ pub struct AuditRow {
     pub detail: String,
 }
 
-pub fn insert(conn: &mut AnyConnection, row: &AuditRow) -> Result<(), diesel::result::Error> {
+pub fn insert(conn: &mut AnyConnection, row: &AuditRow) -> Result<(), DbError> {
     diesel::insert_into(audit_log::table)
         .values(row)
         .execute(conn)?;

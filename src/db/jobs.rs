@@ -63,7 +63,7 @@ impl JobRow {
 
 /// Adds a job unless one with the same unique key exists. Returns whether it was added.
 /// Runs in the caller's transaction (as a savepoint, so a duplicate does not abort it).
-pub fn enqueue(conn: &mut AnyConnection, job: &JobRow) -> Result<bool, diesel::result::Error> {
+pub fn enqueue(conn: &mut AnyConnection, job: &JobRow) -> Result<bool, DbError> {
     match conn.transaction(|c| diesel::insert_into(jobs::table).values(job).execute(c)) {
         Ok(_) => {
             if let AnyConnection::Postgresql(c) = conn {
@@ -73,7 +73,7 @@ pub fn enqueue(conn: &mut AnyConnection, job: &JobRow) -> Result<bool, diesel::r
             Ok(true)
         }
         Err(e) if is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -138,6 +138,7 @@ pub fn claim(
                 .filter(jobs::id.eq_any(&ids))
                 .select(JobRow::as_select())
                 .load(c)
+                .map_err(DbError::from)
         })?,
     };
     Ok(rows
@@ -167,7 +168,7 @@ pub fn finish(
     status: &str,
     error: Option<&str>,
     now: NaiveDateTime,
-) -> Result<bool, diesel::result::Error> {
+) -> Result<bool, DbError> {
     let n = diesel::update(held!(id, token))
         .set((
             jobs::status.eq(status),
@@ -186,7 +187,7 @@ pub fn retry(
     token: &str,
     run_at: NaiveDateTime,
     error: &str,
-) -> Result<bool, diesel::result::Error> {
+) -> Result<bool, DbError> {
     let n = diesel::update(held!(id, token))
         .set((
             jobs::run_at.eq(run_at),
@@ -200,11 +201,7 @@ pub fn retry(
 }
 
 /// Whether the lease is still ours (checked, under the alert's lock, before a page goes out).
-pub fn still_held(
-    conn: &mut AnyConnection,
-    id: &str,
-    token: &str,
-) -> Result<bool, diesel::result::Error> {
+pub fn still_held(conn: &mut AnyConnection, id: &str, token: &str) -> Result<bool, DbError> {
     Ok(held!(id, token).count().get_result::<i64>(conn)? == 1)
 }
 
@@ -213,7 +210,7 @@ pub fn cancel_for_alert(
     conn: &mut AnyConnection,
     alert_id: &str,
     now: NaiveDateTime,
-) -> Result<usize, diesel::result::Error> {
+) -> Result<usize, DbError> {
     diesel::update(
         jobs::table
             .filter(jobs::alert_id.eq(alert_id))
@@ -225,14 +222,11 @@ pub fn cancel_for_alert(
         jobs::lease_token.eq(None::<String>),
     ))
     .execute(conn)
+    .map_err(DbError::from)
 }
 
 /// Whether the alert has a pending job of `kind`.
-pub fn has_pending(
-    conn: &mut AnyConnection,
-    alert_id: &str,
-    kind: &str,
-) -> Result<bool, diesel::result::Error> {
+pub fn has_pending(conn: &mut AnyConnection, alert_id: &str, kind: &str) -> Result<bool, DbError> {
     Ok(jobs::table
         .filter(jobs::alert_id.eq(alert_id))
         .filter(jobs::kind.eq(kind))

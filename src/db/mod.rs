@@ -3,11 +3,14 @@
 //!
 //! Diesel is synchronous: callers on the async runtime go through `web::block` /
 //! `spawn_blocking`, never call these functions directly on a worker thread.
+//!
+//! Layer: storage (under the use cases; imports only the core and the vocabulary). ARCHITECTURE.md maps the layers.
 
 pub mod accounts;
 pub mod alerts;
 pub mod audit;
 pub mod jobs;
+pub mod listen;
 pub mod rosters;
 pub mod schema;
 pub mod screenings;
@@ -56,6 +59,9 @@ pub enum DbError {
     Migration(String),
     #[error(transparent)]
     Query(#[from] diesel::result::Error),
+    /// A stored value (a job's payload, a copied policy) does not parse.
+    #[error("a stored value does not parse: {0}")]
+    Corrupt(String),
     #[error("no database connection available: {0}")]
     Pool(#[from] r2d2::Error),
 }
@@ -70,6 +76,19 @@ pub struct Manager {
     backend: Backend,
     target: String,
     busy_timeout: Duration,
+}
+
+impl Backend {
+    /// The backend a database URL names.
+    pub fn of_url(url: &str) -> Result<Backend, DbError> {
+        if url.starts_with("sqlite://") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(DbError::BadUrl)
+        }
+    }
 }
 
 impl Manager {
@@ -174,7 +193,15 @@ pub fn ping(conn: &mut AnyConnection) -> bool {
     conn.batch_execute("SELECT 1").is_ok()
 }
 
-pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+impl DbError {
+    /// A unique key refused the row (a second enqueue, a taken email or reference).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, DbError::Query(e) if is_unique_violation(e))
+    }
+}
+
+/// For store functions that look at diesel's own error before it becomes a `DbError`.
+fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(
         e,
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
@@ -188,25 +215,42 @@ pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
 pub fn write_transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut AnyConnection) -> Result<T, E>,
-    E: From<diesel::result::Error>,
+    E: From<DbError>,
 {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     type Manager = <AnyConnection as Connection>::TransactionManager;
     match conn {
-        AnyConnection::Postgresql(_) => conn.transaction(f),
+        AnyConnection::Postgresql(_) => Manager::begin_transaction(conn),
         AnyConnection::Sqlite(c) => {
-            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
-            match f(conn) {
-                // As diesel's own `Connection::transaction`.
-                Ok(value) => {
-                    Manager::commit_transaction(conn)?;
-                    Ok(value)
-                }
-                Err(e) => match Manager::rollback_transaction(conn) {
-                    Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(e),
-                    Err(rollback) => Err(rollback.into()),
-                },
-            }
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
         }
     }
+    .map_err(DbError::from)?;
+    // As diesel's own `Connection::transaction`.
+    match f(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn).map_err(DbError::from)?;
+            Ok(value)
+        }
+        Err(e) => match Manager::rollback_transaction(conn) {
+            Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(e),
+            Err(rollback) => Err(DbError::from(rollback).into()),
+        },
+    }
+}
+
+/// Connects and applies pending migrations, on the blocking pool: for async callers (the
+/// service's start, `careline migrate`, tests).
+pub async fn connect_and_migrate(settings: &DatabaseSettings) -> Result<Pool, DbError> {
+    let settings = settings.clone();
+    tokio::task::spawn_blocking(move || -> Result<Pool, DbError> {
+        let pool = connect(&settings)?;
+        let mut conn = pool.get()?;
+        for m in migrate(&mut conn)? {
+            tracing::info!(migration = %m, "migration applied");
+        }
+        Ok(pool)
+    })
+    .await
+    .map_err(|e| DbError::Connect(e.to_string()))?
 }

@@ -17,11 +17,7 @@ pub struct ShiftRow {
     pub created_at: NaiveDateTime,
 }
 
-pub fn insert(
-    conn: &mut AnyConnection,
-    row: &ShiftRow,
-    sites: &[String],
-) -> Result<(), diesel::result::Error> {
+pub fn insert(conn: &mut AnyConnection, row: &ShiftRow, sites: &[String]) -> Result<(), DbError> {
     diesel::insert_into(shifts::table)
         .values(row)
         .execute(conn)?;
@@ -36,8 +32,10 @@ pub fn insert(
     Ok(())
 }
 
-pub fn delete(conn: &mut AnyConnection, id: &str) -> Result<usize, diesel::result::Error> {
-    diesel::delete(shifts::table.find(id)).execute(conn)
+pub fn delete(conn: &mut AnyConnection, id: &str) -> Result<usize, DbError> {
+    diesel::delete(shifts::table.find(id))
+        .execute(conn)
+        .map_err(DbError::from)
 }
 
 pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<ShiftRow>, DbError> {

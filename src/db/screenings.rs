@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{contacts, questionnaire_versions, screenings};
-use super::{AnyConnection, DbError, is_unique_violation};
+use super::{AnyConnection, DbError};
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = questionnaire_versions)]
@@ -77,27 +77,24 @@ pub struct Replay {
 }
 
 #[derive(Debug)]
-pub enum Inserted {
-    /// Stored; with the alert it opened or joined, if yellow or red.
-    New(Option<super::alerts::Written>),
+pub enum Inserted<T> {
+    /// Stored; with what the caller's `then` wrote in the same transaction.
+    New(T),
     /// A screening with the same idempotency key exists; nothing was written.
     Duplicate(Replay),
 }
 
-/// Writes the screening (and its version row, the contact if any, and its alert if any) in one
-/// transaction: no screening without its alert. A site that names no known site is dropped.
-pub fn insert(
+/// Writes the screening, its version row and the contact if any in one transaction, then runs
+/// `then` in the same transaction with the row as stored (its alert and jobs: no screening
+/// without them). A site that names no known site is dropped.
+pub fn insert<T>(
     conn: &mut AnyConnection,
     version: &NewVersion<'_>,
     row: &ScreeningRow,
     contact: Option<&ContactRow>,
-    alert: Option<&super::alerts::NewAlert>,
-    after: &dyn Fn(
-        &mut AnyConnection,
-        &super::alerts::Written,
-    ) -> Result<(), diesel::result::Error>,
-) -> Result<Inserted, DbError> {
-    let result = super::write_transaction::<_, diesel::result::Error, _>(conn, |c| {
+    then: &dyn Fn(&mut AnyConnection, &ScreeningRow) -> Result<T, DbError>,
+) -> Result<Inserted<T>, DbError> {
+    let result = super::write_transaction(conn, |c| {
         // ON CONFLICT is not in diesel's common dialect: each backend runs its own statement.
         match c {
             AnyConnection::Sqlite(c) => diesel::insert_into(questionnaire_versions::table)
@@ -124,32 +121,18 @@ pub fn insert(
                 .values(contact)
                 .execute(c)?;
         }
-        let written = match alert {
-            Some(alert) => {
-                let written = super::alerts::open_or_attach(
-                    c,
-                    alert,
-                    &row.id,
-                    row.site.as_deref(),
-                    contact.and_then(|c| c.rider_key.as_deref()),
-                )?;
-                after(c, &written)?;
-                Some(written)
-            }
-            None => None,
-        };
-        Ok(written)
+        then(c, &row)
     });
     match result {
         Ok(written) => Ok(Inserted::New(written)),
-        Err(e) if is_unique_violation(&e) && row.idempotency_key.is_some() => {
+        Err(e) if e.is_unique_violation() && row.idempotency_key.is_some() => {
             let key = row.idempotency_key.as_deref().unwrap_or_default();
             match find_by_idempotency_key(conn, key)? {
                 Some(replay) => Ok(Inserted::Duplicate(replay)),
-                None => Err(e.into()),
+                None => Err(e),
             }
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 
@@ -184,24 +167,24 @@ pub fn count_contacts(conn: &mut AnyConnection) -> Result<i64, DbError> {
     Ok(contacts::table.count().get_result(conn)?)
 }
 
-/// Adds a contact to a screening that has none yet, and makes the screening's alert (if any)
-/// one of an identified rider. Returns false if it already has one.
-pub fn add_contact(conn: &mut AnyConnection, contact: &ContactRow) -> Result<bool, DbError> {
+/// Adds a contact to a screening that has none yet, then runs `then` in the same transaction
+/// (the screening's alert becomes one of an identified rider). Returns false if it already has
+/// one.
+pub fn add_contact(
+    conn: &mut AnyConnection,
+    contact: &ContactRow,
+    then: &dyn Fn(&mut AnyConnection) -> Result<(), DbError>,
+) -> Result<bool, DbError> {
     let result = super::write_transaction(conn, |c| {
         diesel::insert_into(contacts::table)
             .values(contact)
             .execute(c)?;
-        if let Some(key) = &contact.rider_key
-            && let Some(alert) = super::alerts::alert_of_screening(c, &contact.screening_id)?
-        {
-            super::alerts::set_rider_key(c, &alert, key)?;
-        }
-        Ok::<_, diesel::result::Error>(())
+        then(c)
     });
     match result {
         Ok(()) => Ok(true),
-        Err(e) if is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e.into()),
+        Err(e) if e.is_unique_violation() => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -304,8 +287,7 @@ mod tests {
                     &version,
                     &screening(id, now),
                     Some(&contact),
-                    None,
-                    &|_, _| Ok(())
+                    &|_, _| Ok(None::<()>)
                 )
                 .unwrap(),
                 Inserted::New(None)
@@ -331,7 +313,7 @@ mod tests {
             rider_key: None,
         };
         assert!(
-            add_contact(conn, &orphan).is_err(),
+            add_contact(conn, &orphan, &|_| Ok(())).is_err(),
             "foreign keys must be on"
         );
     }

@@ -1,4 +1,5 @@
-//! Administration (admins only): users, sites and the audit log under `/api/v1/admin/`.
+//! Administration (admins only): users, sites, the audit log and the notifier's failed and dead
+//! jobs under `/api/v1/admin/`.
 //! Admins manage people and places; they never see a rider's answers or contact details.
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -8,8 +9,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::Auth;
 use super::{ApiError, error, json_as, run};
 use crate::accounts::{self, NewUser, Role, Site, UserPatch, UserView};
+use crate::admin::notifier::{self, JobTroubleList};
 use crate::db::audit::AuditRow;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const ADMIN: [Role; 1] = [Role::Admin];
 
@@ -297,4 +299,49 @@ pub(super) async fn audit(
     let params = query.into_inner();
     let page = run(&state, move |conn, _| audit_page(conn, &params)).await?;
     Ok(HttpResponse::Ok().json(page))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JobParams {
+    /// `failed`, `dead` or `failed,dead` (the default).
+    #[param(example = "failed,dead")]
+    pub status: Option<String>,
+    /// 1 to 200, default 100.
+    pub limit: Option<i64>,
+}
+
+/// Jobs of the notifier that failed (a permanent error) or died (kept failing), newest first.
+/// Never a job's payload.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/jobs",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(JobParams),
+    responses(
+        (status = 200, description = "The troubled jobs.", body = JobTroubleList),
+        (status = 400, description = "A bad parameter.", body = error::Body),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "Not an admin.", body = error::Body),
+    )
+)]
+pub(super) async fn troubled_jobs(
+    auth: Auth,
+    query: web::Query<JobParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&[Role::Admin])?;
+    let statuses =
+        notifier::parse_statuses(query.status.as_deref()).map_err(ApiError::BadRequest)?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::BadRequest("limit: must be 1 to 200".into()));
+    }
+    let limit = usize::try_from(limit).unwrap_or(100);
+    let jobs = run(&state, move |conn, _| {
+        notifier::troubled_jobs(conn, &statuses, limit)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(JobTroubleList { jobs }))
 }

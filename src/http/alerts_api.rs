@@ -14,7 +14,7 @@ use super::{ApiError, error, json_as, run};
 use crate::accounts::Role;
 use crate::alerts::{self, AlertDetail, AlertSummary, DetailContext, QueueQuery, Status};
 use crate::questionnaire::Tier;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const WORKERS: [Role; 2] = [Role::Counselor, Role::Supervisor];
 
@@ -195,7 +195,10 @@ pub(super) async fn acknowledge(
     auth.require_role(&WORKERS)?;
     let who = auth.principal;
     let id = id.into_inner();
-    let s = run(&state, move |conn, _| alerts::acknowledge(conn, &who, &id)).await?;
+    let s = run(&state, move |conn, s| {
+        alerts::acknowledge(conn, &who, &id, &s.settings.escalation)
+    })
+    .await?;
     changed(&state, &s);
     tracing::info!(alert = %s.id, "alert acknowledged");
     Ok(HttpResponse::Ok().json(s))
@@ -224,8 +227,8 @@ pub(super) async fn unacknowledge(
     auth.require_role(&WORKERS)?;
     let who = auth.principal;
     let id = id.into_inner();
-    let s = run(&state, move |conn, _| {
-        alerts::unacknowledge(conn, &who, &id)
+    let s = run(&state, move |conn, s| {
+        alerts::unacknowledge(conn, &who, &id, &s.settings.escalation)
     })
     .await?;
     changed(&state, &s);
@@ -390,7 +393,10 @@ pub(super) async fn take_next(
 ) -> Result<HttpResponse, ApiError> {
     auth.require_role(&WORKERS)?;
     let who = auth.principal;
-    let s = run(&state, move |conn, _| alerts::take_next(conn, &who)).await?;
+    let s = run(&state, move |conn, s| {
+        alerts::take_next(conn, &who, &s.settings.escalation)
+    })
+    .await?;
     match s {
         Some(s) => {
             changed(&state, &s);

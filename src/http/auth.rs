@@ -13,7 +13,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 
 use super::ApiError;
 use crate::accounts::{self, AuthError, Principal, Role};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "careline_session";
 /// The header API calls made with the cookie carry the CSRF token in.

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::auth::{Auth, Via, client_ip};
 use super::{ApiError, error, json_as, run};
 use crate::accounts::{self, Role, SignedIn};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

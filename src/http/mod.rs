@@ -1,5 +1,8 @@
-//! The only home of actix-web: routes, extractors, the JSON API handlers and error mapping.
+//! The JSON API and the health endpoints: routes, extractors, handlers and the one mapping of
+//! errors to HTTP (`error.rs`).
 //! Handlers are thin: extract, call one use case on the blocking pool, map the result.
+//!
+//! Layer: edges (above `state`). ARCHITECTURE.md maps the layers.
 
 mod admin_api;
 mod alerts_api;
@@ -20,7 +23,8 @@ use utoipa::{IntoParams, ToSchema};
 
 pub use error::ApiError;
 
-use crate::startup::AppState;
+use crate::screening::{SubmitRequest, Submitted};
+use crate::state::{AppState, QueueNotice};
 use crate::{db, screening};
 
 /// Registers the JSON API and the health endpoints. Every route here is described in the
@@ -69,7 +73,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::patch().to(admin_api::rename_site),
                 )
                 .route("/admin/audit", web::get().to(admin_api::audit))
-                .route("/admin/jobs", web::get().to(rosters_api::troubled_jobs))
+                .route("/admin/jobs", web::get().to(admin_api::troubled_jobs))
                 .route("/shifts", web::get().to(rosters_api::list_shifts))
                 .route("/shifts", web::post().to(rosters_api::create_shift))
                 // Before `/shifts/{id}`: "on-duty" is not a shift.
@@ -90,6 +94,45 @@ pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
             "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
         ))
         .add((header::CACHE_CONTROL, "no-store"))
+}
+
+/// Runs the submit use case on the blocking pool (diesel is synchronous).
+pub async fn submit(
+    state: &web::Data<AppState>,
+    request: SubmitRequest,
+    idempotency_key: Option<String>,
+    request_hash: String,
+) -> Result<Submitted, ApiError> {
+    let state = web::Data::clone(state);
+    let span = tracing::Span::current();
+    let notify = web::Data::clone(&state);
+    let submitted = web::block(move || {
+        let _entered = span.enter();
+        let catalog = state.catalog.get();
+        let mut conn = state.pool.get().map_err(db::DbError::from);
+        screening::submit_or_not_saved(
+            conn.as_deref_mut()
+                .map_err(|e| db::DbError::Connect(e.to_string())),
+            state.context(&catalog),
+            &request,
+            idempotency_key.as_deref(),
+            &request_hash,
+        )
+        .map_err(ApiError::from)
+    })
+    .await??;
+    if let Some(alert) = &submitted.alert {
+        tracing::info!(alert = %alert.alert_id, opened = alert.opened, tier = %alert.tier, "alert written");
+        let _ = notify.notices.send(QueueNotice {
+            alert_id: alert.alert_id.clone(),
+            site: alert.site.clone(),
+        });
+        if alert.became_red {
+            // Its first pages are committed: send them now.
+            notify.wake.notify_one();
+        }
+    }
+    Ok(submitted)
 }
 
 /// Runs `f` with a pooled connection on the blocking pool (diesel and argon2 block).
@@ -397,7 +440,7 @@ async fn submit_screening(
         None => None,
     };
     let request_hash = screening::sha256_hex(&body);
-    let submitted = crate::startup::submit(&state, request, key, request_hash).await?;
+    let submitted = submit(&state, request, key, request_hash).await?;
     let id = submitted.response.id.clone();
     tracing::info!(screening = %id, tier = %submitted.response.outcome.tier, replayed = submitted.replayed, "screening recorded");
     // A replay answers exactly what the first request was answered.

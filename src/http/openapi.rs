@@ -47,7 +47,7 @@ use utoipa::OpenApi;
         super::admin_api::create_site,
         super::admin_api::rename_site,
         super::admin_api::audit,
-        super::rosters_api::troubled_jobs,
+        super::admin_api::troubled_jobs,
         super::rosters_api::list_shifts,
         super::rosters_api::create_shift,
         super::rosters_api::delete_shift,
@@ -126,8 +126,8 @@ mod tests {
     use utoipa::OpenApi;
 
     use super::ApiDoc;
+    use crate::catalog::Catalog;
     use crate::http::ApiError;
-    use crate::questionnaire::Catalog;
     use crate::scoring::{self, AnswerError, AnswerErrorCode, AnswerSet};
     use crate::screening::{self, FieldError, SubmitError};
 
@@ -815,7 +815,7 @@ mod tests {
     #[actix_web::test]
     async fn the_not_saved_body_matches_its_schema_and_keeps_the_crisis_lines() {
         let doc = document();
-        let catalog = crate::questionnaire::Catalog::load_dir(
+        let catalog = crate::catalog::Catalog::load_dir(
             &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("questionnaires"),
         )
         .unwrap()

@@ -1,5 +1,5 @@
 //! Duty rosters under `/api/v1/shifts` (everyone signed in reads them; supervisors and admins
-//! change them), and the notifier's failed and dead jobs under `/api/v1/admin/jobs` (admins).
+//! change them).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -8,9 +8,8 @@ use utoipa::IntoParams;
 use super::auth::Auth;
 use super::{ApiError, error, json_as, run};
 use crate::accounts::Role;
-use crate::rosters::trouble::{self, JobTroubleList};
 use crate::rosters::{self, NewShift, OnDuty, RosterError, ShiftList, ShiftView};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const EDITORS: [Role; 2] = [Role::Supervisor, Role::Admin];
 
@@ -141,48 +140,4 @@ pub(super) async fn on_duty(
     let now = chrono::Utc::now().naive_utc();
     let on_duty = run(&state, move |conn, _| rosters::on_duty(conn, now)).await?;
     Ok(HttpResponse::Ok().json(on_duty))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct JobParams {
-    /// `failed`, `dead` or `failed,dead` (the default).
-    #[param(example = "failed,dead")]
-    pub status: Option<String>,
-    /// 1 to 200, default 100.
-    pub limit: Option<i64>,
-}
-
-/// Jobs of the notifier that failed (a permanent error) or died (kept failing), newest first.
-/// Never a job's payload.
-#[utoipa::path(
-    get,
-    path = "/api/v1/admin/jobs",
-    tag = "admin",
-    security(("bearer" = [])),
-    params(JobParams),
-    responses(
-        (status = 200, description = "The troubled jobs.", body = JobTroubleList),
-        (status = 400, description = "A bad parameter.", body = error::Body),
-        (status = 401, description = "Not signed in.", body = error::Body),
-        (status = 403, description = "Not an admin.", body = error::Body),
-    )
-)]
-pub(super) async fn troubled_jobs(
-    auth: Auth,
-    query: web::Query<JobParams>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    auth.require_role(&[Role::Admin])?;
-    let statuses = trouble::parse_statuses(query.status.as_deref())?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::BadRequest("limit: must be 1 to 200".into()));
-    }
-    let limit = usize::try_from(limit).unwrap_or(100);
-    let jobs = run(&state, move |conn, _| {
-        trouble::troubled_jobs(conn, &statuses, limit)
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(JobTroubleList { jobs }))
 }

@@ -13,6 +13,8 @@
 //!
 //! Unique keys (per alert, epoch, round, level, recipient, kind) make enqueueing twice a no-op,
 //! so a retried step never pages twice.
+//!
+//! Layer: use cases (above `notify`). ARCHITECTURE.md maps the layers.
 
 pub mod escalation;
 pub mod worker;
@@ -24,7 +26,7 @@ use crate::audit::{self, Who};
 use crate::config::{Audience, EscalationPolicy};
 use crate::db::alerts::{self as alert_store, AlertRow, EventRow};
 use crate::db::jobs::{self as store, JobRow};
-use crate::db::{AnyConnection, rosters};
+use crate::db::{AnyConnection, DbError, rosters};
 use crate::notify::{Content, Delivery};
 use escalation::Step;
 
@@ -68,8 +70,8 @@ fn secs(d: std::time::Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::minutes(15))
 }
 
-/// The policy copied onto the alert (or `current`, else the shipped one, for an alert stored
-/// without one).
+/// The policy copied onto the alert when it opened, or `current` (the configured one) for an
+/// alert stored without a usable copy.
 pub fn policy_of(alert: &AlertRow, current: &EscalationPolicy) -> EscalationPolicy {
     alert
         .policy
@@ -79,28 +81,13 @@ pub fn policy_of(alert: &AlertRow, current: &EscalationPolicy) -> EscalationPoli
         .unwrap_or_else(|| current.clone())
 }
 
-/// The shipped policy (`config/default.toml`), for transitions that have no settings at hand
-/// and an alert stored without a policy.
-pub fn shipped_policy() -> &'static EscalationPolicy {
-    static SHIPPED: std::sync::OnceLock<EscalationPolicy> = std::sync::OnceLock::new();
-    SHIPPED.get_or_init(|| {
-        crate::config::Settings::load_from(&crate::config::Sources {
-            config_dir: std::path::PathBuf::from("/nonexistent"),
-            env_name: None,
-            vars: Default::default(),
-        })
-        .map(|s| s.escalation)
-        .expect("the compiled-in defaults load")
-    })
-}
-
 fn event(
     conn: &mut AnyConnection,
     alert_id: &str,
     kind: &str,
     detail: serde_json::Value,
     now: NaiveDateTime,
-) -> Result<(), diesel::result::Error> {
+) -> Result<(), DbError> {
     alert_store::insert_event(
         conn,
         &EventRow {
@@ -121,18 +108,12 @@ fn audience(
     site: Option<&str>,
     policy: &EscalationPolicy,
     now: NaiveDateTime,
-) -> Result<Vec<rosters::Recipient>, diesel::result::Error> {
-    let db = |e: crate::db::DbError| match e {
-        crate::db::DbError::Query(q) => q,
-        other => diesel::result::Error::QueryBuilderError(other.to_string().into()),
-    };
+) -> Result<Vec<rosters::Recipient>, DbError> {
     Ok(match who {
-        Audience::OnDutyCounselors => rosters::on_duty(conn, "counselor", site, now).map_err(db)?,
-        Audience::OnDutySupervisors => {
-            rosters::on_duty(conn, "supervisor", site, now).map_err(db)?
-        }
+        Audience::OnDutyCounselors => rosters::on_duty(conn, "counselor", site, now)?,
+        Audience::OnDutySupervisors => rosters::on_duty(conn, "supervisor", site, now)?,
         Audience::AllSupervisors => {
-            let mut all = rosters::everyone(conn, "supervisor").map_err(db)?;
+            let mut all = rosters::everyone(conn, "supervisor")?;
             for email in &policy.backup_emails {
                 if !all.iter().any(|r| r.email.eq_ignore_ascii_case(email)) {
                     all.push(rosters::Recipient {
@@ -166,7 +147,7 @@ pub fn escalate(
     step: Step,
     epoch: &str,
     now: NaiveDateTime,
-) -> Result<(), diesel::result::Error> {
+) -> Result<(), DbError> {
     // Try each level once, from `step`: a level with nobody to page is skipped at once.
     let mut gaps: Vec<(Step, Audience)> = Vec::new();
     let mut at = step;
@@ -277,7 +258,7 @@ fn arm(
     epoch: &str,
     at: NaiveDateTime,
     now: NaiveDateTime,
-) -> Result<(), diesel::result::Error> {
+) -> Result<(), DbError> {
     let key = format!(
         "escalate:{}:{epoch}:{}:{}",
         alert.id, step.round, step.level
@@ -307,11 +288,11 @@ pub fn on_alert_written(
     written: &alert_store::Written,
     current: &EscalationPolicy,
     now: NaiveDateTime,
-) -> Result<(), diesel::result::Error> {
+) -> Result<(), DbError> {
     if !written.became_red {
         return Ok(());
     }
-    let Some(alert) = alert_store::find(conn, &written.alert_id).map_err(db_err)? else {
+    let Some(alert) = alert_store::find(conn, &written.alert_id)? else {
         return Ok(());
     };
     if alert.status != "open" {
@@ -333,13 +314,6 @@ pub fn on_alert_written(
     )
 }
 
-fn db_err(e: crate::db::DbError) -> diesel::result::Error {
-    match e {
-        crate::db::DbError::Query(q) => q,
-        other => diesel::result::Error::QueryBuilderError(other.to_string().into()),
-    }
-}
-
 /// In the acknowledgement's transaction: nothing more is paged (pending pages and timers are
 /// cancelled), and a red alert starts reminding its taker.
 pub fn on_acknowledged(
@@ -347,7 +321,7 @@ pub fn on_acknowledged(
     alert: &AlertRow,
     current: &EscalationPolicy,
     now: NaiveDateTime,
-) -> Result<(), diesel::result::Error> {
+) -> Result<(), DbError> {
     store::cancel_for_alert(conn, &alert.id, now)?;
     if alert.tier == "red" {
         let policy = policy_of(alert, current);
@@ -362,7 +336,7 @@ fn schedule_reminder(
     n: u32,
     at: NaiveDateTime,
     now: NaiveDateTime,
-) -> Result<(), diesel::result::Error> {
+) -> Result<(), DbError> {
     // The acknowledgement time keeps reminders of a later acknowledgement apart.
     let since = alert
         .acknowledged_at
@@ -388,7 +362,7 @@ pub fn on_unacknowledged(
     alert: &AlertRow,
     current: &EscalationPolicy,
     now: NaiveDateTime,
-) -> Result<(), diesel::result::Error> {
+) -> Result<(), DbError> {
     store::cancel_for_alert(conn, &alert.id, now)?;
     if alert.tier == "red" {
         let epoch = format!("reopened-{}", now.and_utc().timestamp_millis());
@@ -409,7 +383,7 @@ pub fn on_resolved(
     conn: &mut AnyConnection,
     alert_id: &str,
     now: NaiveDateTime,
-) -> Result<(), diesel::result::Error> {
+) -> Result<(), DbError> {
     store::cancel_for_alert(conn, alert_id, now)?;
     Ok(())
 }
@@ -420,14 +394,14 @@ pub fn repair_overdue(
     conn: &mut AnyConnection,
     current: &EscalationPolicy,
     now: NaiveDateTime,
-) -> Result<usize, crate::db::DbError> {
+) -> Result<usize, DbError> {
     let mut repaired = 0;
     for alert in alert_store::overdue_red(conn, now)? {
         let done = crate::db::write_transaction(conn, |c| {
             if !alert_store::lock_if_status(c, &alert.id, "open")?
                 || store::has_pending(c, &alert.id, ESCALATE)?
             {
-                return Ok::<_, diesel::result::Error>(false);
+                return Ok::<_, DbError>(false);
             }
             let epoch = format!("repaired-{}", now.and_utc().timestamp_millis());
             event(
@@ -466,8 +440,8 @@ pub fn schedule_digest(
     conn: &mut AnyConnection,
     date: &str,
     now: NaiveDateTime,
-) -> Result<bool, crate::db::DbError> {
-    Ok(store::enqueue(
+) -> Result<bool, DbError> {
+    store::enqueue(
         conn,
         &JobRow::new(
             DIGEST,
@@ -480,7 +454,7 @@ pub fn schedule_digest(
             now,
             now,
         ),
-    )?)
+    )
 }
 
 /// Runs a reminder step: emails to the taker and the on-duty supervisors, then the next one.
@@ -490,12 +464,11 @@ pub fn remind(
     n: u32,
     current: &EscalationPolicy,
     now: NaiveDateTime,
-) -> Result<(), diesel::result::Error> {
+) -> Result<(), DbError> {
     let policy = policy_of(alert, current);
-    let mut recipients =
-        rosters::on_duty(conn, "supervisor", alert.site.as_deref(), now).map_err(db_err)?;
+    let mut recipients = rosters::on_duty(conn, "supervisor", alert.site.as_deref(), now)?;
     if let Some(id) = &alert.assignee_id
-        && let Some(u) = crate::db::accounts::find_user(conn, id).map_err(db_err)?
+        && let Some(u) = crate::db::accounts::find_user(conn, id)?
         && u.active
         && !recipients.iter().any(|r| r.email == u.email)
     {
@@ -548,20 +521,15 @@ pub fn remind(
 
 /// Runs the daily digest: each counselor gets the counts of open yellow alerts at the sites
 /// they serve (counts only; nothing when there are none).
-pub fn digest(
-    conn: &mut AnyConnection,
-    date: &str,
-    now: NaiveDateTime,
-) -> Result<usize, diesel::result::Error> {
-    let counts: Vec<(String, i64)> = alert_store::open_yellow_by_site(conn)
-        .map_err(db_err)?
+pub fn digest(conn: &mut AnyConnection, date: &str, now: NaiveDateTime) -> Result<usize, DbError> {
+    let counts: Vec<(String, i64)> = alert_store::open_yellow_by_site(conn)?
         .into_iter()
         .filter_map(|(site, n)| site.map(|s| (s, n)))
         .collect();
     let mut per_person: std::collections::BTreeMap<String, (String, Vec<(String, i64)>)> =
         std::collections::BTreeMap::new();
     for (site, n) in &counts {
-        for r in rosters::counselors_of(conn, site).map_err(db_err)? {
+        for r in rosters::counselors_of(conn, site)? {
             per_person
                 .entry(r.email.clone())
                 .or_insert_with(|| (r.locale.clone(), Vec::new()))

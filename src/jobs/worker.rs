@@ -82,12 +82,16 @@ impl Worker {
     /// Runs until `shutdown` turns true.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         tracing::info!(worker = %self.id, "job worker started");
-        if let db::Backend::Postgres = self.backend() {
-            spawn_listener(
-                &self.settings.database.url,
-                Arc::clone(&self.wake),
-                shutdown.clone(),
-            );
+        // Another instance's committed job wakes this worker at once (PostgreSQL).
+        let wake = Arc::clone(&self.wake);
+        let stop = shutdown.clone();
+        if let Err(e) = db::listen::spawn(
+            &self.settings.database.url,
+            "careline_jobs",
+            move || wake.notify_one(),
+            move || *stop.borrow(),
+        ) {
+            tracing::warn!(error = %e, "cannot listen for jobs; polling only");
         }
         let permits = Arc::new(Semaphore::new(self.settings.worker.concurrency as usize));
         let mut running = JoinSet::new();
@@ -170,14 +174,6 @@ impl Worker {
         tracing::info!(worker = %self.id, "job worker stopped");
     }
 
-    fn backend(&self) -> db::Backend {
-        if self.settings.database.url.starts_with("sqlite://") {
-            db::Backend::Sqlite
-        } else {
-            db::Backend::Postgres
-        }
-    }
-
     /// Until the next due job, at most the poll interval.
     async fn sleep_for(self: &Arc<Self>) -> Duration {
         let poll = self.settings.worker.poll_interval;
@@ -197,7 +193,7 @@ impl Worker {
             .blocking(|c, w| {
                 let t = now();
                 let repaired = super::repair_overdue(c, &w.settings.escalation, t)?;
-                let local = t.and_utc().with_timezone(&notify::shanghai());
+                let local = t.and_utc().with_timezone(&crate::china_time::shanghai());
                 if local.format("%H").to_string().as_str() >= "09" {
                     super::schedule_digest(c, &local.format("%Y-%m-%d").to_string(), t)?;
                 }
@@ -236,57 +232,47 @@ impl Worker {
             .blocking(move |c, w| {
                 let t = now();
                 let job = &claimed.job;
-                let done = write_transaction(c, |c| -> Result<bool, diesel::result::Error> {
+                let done = write_transaction(c, |c| -> Result<bool, Abort> {
                     match job.kind.as_str() {
                         ESCALATE => {
-                            let p: EscalatePayload =
-                                serde_json::from_str(&job.payload).map_err(|e| {
-                                    diesel::result::Error::DeserializationError(Box::new(e))
-                                })?;
+                            let p: EscalatePayload = serde_json::from_str(&job.payload)
+                                .map_err(|e| DbError::Corrupt(e.to_string()))?;
                             let alert_id = job.alert_id.clone().unwrap_or_default();
                             // Holds the alert until commit: an acknowledgement waits for this
                             // step, and this step sees a committed acknowledgement.
                             if alert_store::lock_if_status(c, &alert_id, "open")?
-                                && let Some(alert) =
-                                    alert_store::find(c, &alert_id).map_err(super::db_err)?
+                                && let Some(alert) = alert_store::find(c, &alert_id)?
                             {
                                 let policy = super::policy_of(&alert, &w.settings.escalation);
                                 super::escalate(c, &alert, &policy, p.step, &p.epoch, t)?;
                             }
                         }
                         REMIND => {
-                            let p: RemindPayload =
-                                serde_json::from_str(&job.payload).map_err(|e| {
-                                    diesel::result::Error::DeserializationError(Box::new(e))
-                                })?;
+                            let p: RemindPayload = serde_json::from_str(&job.payload)
+                                .map_err(|e| DbError::Corrupt(e.to_string()))?;
                             let alert_id = job.alert_id.clone().unwrap_or_default();
                             if alert_store::lock_if_status(c, &alert_id, "acknowledged")?
-                                && let Some(alert) =
-                                    alert_store::find(c, &alert_id).map_err(super::db_err)?
+                                && let Some(alert) = alert_store::find(c, &alert_id)?
                             {
                                 super::remind(c, &alert, p.n, &w.settings.escalation, t)?;
                             }
                         }
                         _ => {
-                            let p: DigestPayload =
-                                serde_json::from_str(&job.payload).map_err(|e| {
-                                    diesel::result::Error::DeserializationError(Box::new(e))
-                                })?;
+                            let p: DigestPayload = serde_json::from_str(&job.payload)
+                                .map_err(|e| DbError::Corrupt(e.to_string()))?;
                             super::digest(c, &p.date, t)?;
                         }
                     }
                     if !store::finish(c, &job.id, &claimed.token, "done", None, t)? {
                         // Another worker holds it now: undo everything this run did.
-                        return Err(diesel::result::Error::RollbackTransaction);
+                        return Err(Abort::LeaseLost);
                     }
                     Ok(true)
                 });
                 match done {
                     Ok(_) => Ok(None),
-                    Err(diesel::result::Error::RollbackTransaction) => {
-                        Ok(Some("lease lost".to_string()))
-                    }
-                    Err(e) => Err(DbError::from(e)),
+                    Err(Abort::LeaseLost) => Ok(Some("lease lost".to_string())),
+                    Err(Abort::Db(e)) => Err(e),
                 }
             })
             .await;
@@ -320,15 +306,12 @@ impl Worker {
             };
             let go = self
                 .blocking(move |c, _| {
-                    Ok(write_transaction(
-                        c,
-                        |c| -> Result<Option<bool>, diesel::result::Error> {
-                            if !store::still_held(c, &job_id, &token)? {
-                                return Ok(None);
-                            }
-                            Ok(Some(alert_store::lock_if_status(c, &alert_id, wanted)?))
-                        },
-                    )?)
+                    write_transaction(c, |c| -> Result<Option<bool>, DbError> {
+                        if !store::still_held(c, &job_id, &token)? {
+                            return Ok(None);
+                        }
+                        Ok(Some(alert_store::lock_if_status(c, &alert_id, wanted)?))
+                    })
                 })
                 .await;
             match go {
@@ -373,46 +356,35 @@ impl Worker {
                 let t = now();
                 let job = &claimed.job;
                 let token = &claimed.token;
-                Ok(write_transaction(
-                    c,
-                    |c| -> Result<(), diesel::result::Error> {
-                        match &outcome {
-                            Outcome::Done => {
-                                if job.kind == EMAIL {
-                                    store::finish(c, &job.id, token, "done", None, t)?;
-                                }
-                            }
-                            Outcome::Cancelled => {
-                                store::finish(c, &job.id, token, "cancelled", None, t)?;
-                            }
-                            Outcome::Retry(e) if job.attempts < max_attempts => {
-                                let wait = backoff(base, cap, job.attempts);
-                                let at = t + chrono::Duration::from_std(wait)
-                                    .unwrap_or(chrono::Duration::minutes(1));
-                                store::retry(c, &job.id, token, at, &truncate(e))?;
-                            }
-                            Outcome::Retry(e) => {
-                                if store::finish(c, &job.id, token, "dead", Some(&truncate(e)), t)?
-                                {
-                                    record_failure(c, job, "dead", e)?;
-                                }
-                            }
-                            Outcome::Failed(e) => {
-                                if store::finish(
-                                    c,
-                                    &job.id,
-                                    token,
-                                    "failed",
-                                    Some(&truncate(e)),
-                                    t,
-                                )? {
-                                    record_failure(c, job, "failed", e)?;
-                                }
+                write_transaction(c, |c| -> Result<(), DbError> {
+                    match &outcome {
+                        Outcome::Done => {
+                            if job.kind == EMAIL {
+                                store::finish(c, &job.id, token, "done", None, t)?;
                             }
                         }
-                        Ok(())
-                    },
-                )?)
+                        Outcome::Cancelled => {
+                            store::finish(c, &job.id, token, "cancelled", None, t)?;
+                        }
+                        Outcome::Retry(e) if job.attempts < max_attempts => {
+                            let wait = backoff(base, cap, job.attempts);
+                            let at = t + chrono::Duration::from_std(wait)
+                                .unwrap_or(chrono::Duration::minutes(1));
+                            store::retry(c, &job.id, token, at, &truncate(e))?;
+                        }
+                        Outcome::Retry(e) => {
+                            if store::finish(c, &job.id, token, "dead", Some(&truncate(e)), t)? {
+                                record_failure(c, job, "dead", e)?;
+                            }
+                        }
+                        Outcome::Failed(e) => {
+                            if store::finish(c, &job.id, token, "failed", Some(&truncate(e)), t)? {
+                                record_failure(c, job, "failed", e)?;
+                            }
+                        }
+                    }
+                    Ok(())
+                })
             })
             .await;
         if let Err(e) = result {
@@ -433,7 +405,7 @@ fn record_failure(
     job: &store::JobRow,
     status: &str,
     error: &str,
-) -> Result<(), diesel::result::Error> {
+) -> Result<(), DbError> {
     if let Some(alert_id) = &job.alert_id {
         alert_store::insert_event(
             c,
@@ -461,6 +433,20 @@ fn record_failure(
     )
 }
 
+/// Why a database-only job's transaction was rolled back.
+#[derive(Debug)]
+enum Abort {
+    /// Another worker holds the job now: undo everything this run did.
+    LeaseLost,
+    Db(DbError),
+}
+
+impl From<DbError> for Abort {
+    fn from(e: DbError) -> Self {
+        Abort::Db(e)
+    }
+}
+
 /// Capped exponential backoff with jitter: base x 2^(attempt-1), at most `cap`, then a random
 /// 50-100% of it so that retries of many jobs spread out.
 pub fn backoff(base: Duration, cap: Duration, attempt: i32) -> Duration {
@@ -470,46 +456,6 @@ pub fn backoff(base: Duration, cap: Duration, attempt: i32) -> Duration {
     rand::fill(&mut r);
     let fraction = 0.5 + f64::from(u16::from_le_bytes(r)) / f64::from(u16::MAX) / 2.0;
     full.mul_f64(fraction)
-}
-
-/// PostgreSQL: a connection that LISTENs for `careline_jobs` and wakes the worker when another
-/// instance commits a job. Reconnects after errors.
-fn spawn_listener(url: &str, wake: Arc<Notify>, shutdown: watch::Receiver<bool>) {
-    let url = url.to_string();
-    std::thread::spawn(move || {
-        use diesel::Connection;
-        use diesel::RunQueryDsl;
-        while !*shutdown.borrow() {
-            let mut conn = match diesel::PgConnection::establish(&url) {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "LISTEN connection failed; polling only");
-                    std::thread::sleep(Duration::from_secs(5));
-                    continue;
-                }
-            };
-            if diesel::sql_query("LISTEN careline_jobs")
-                .execute(&mut conn)
-                .is_err()
-            {
-                std::thread::sleep(Duration::from_secs(5));
-                continue;
-            }
-            'listen: while !*shutdown.borrow() {
-                let mut woke = false;
-                for n in conn.notifications_iter() {
-                    match n {
-                        Ok(_) => woke = true,
-                        Err(_) => break 'listen,
-                    }
-                }
-                if woke {
-                    wake.notify_one();
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-    });
 }
 
 #[cfg(test)]

@@ -1,31 +1,21 @@
 //! Email to staff: the messages (localized, no rider data), and the mailer (lettre over SMTP
 //! with an outer timeout around every send, or `.eml` files when no SMTP server is configured).
+//!
+//! Layer: use cases (above `accounts`; the jobs worker drives it). ARCHITECTURE.md maps the layers.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::{FixedOffset, NaiveDateTime};
+use chrono::NaiveDateTime;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use sha2::{Digest, Sha256};
 
+use crate::china_time::shanghai_time;
 use crate::config::MailSettings;
-use crate::web::i18n::{Lang, Tr};
-
-/// Times in emails and rosters are shown in China Standard Time (Asia/Shanghai: UTC+8 all
-/// year, no daylight saving since 1991) and stored in UTC.
-pub fn shanghai() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
-}
-
-pub fn shanghai_time(utc: NaiveDateTime) -> String {
-    utc.and_utc()
-        .with_timezone(&shanghai())
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
-}
+use crate::i18n::{Lang, Tr};
 
 /// What a message is about. Only references, tiers, sites, times and counts: never a rider's
 /// answers, score, name or phone.

@@ -26,7 +26,7 @@ impl fmt::Display for Diagnostic {
 
 /// Collects diagnostics for one source file and turns byte offsets into line and column.
 #[derive(Debug)]
-pub(crate) struct Diagnostics<'s> {
+pub struct Diagnostics<'s> {
     path: String,
     source: &'s str,
     line_starts: Vec<usize>,
@@ -34,7 +34,7 @@ pub(crate) struct Diagnostics<'s> {
 }
 
 impl<'s> Diagnostics<'s> {
-    pub(crate) fn new(path: impl Into<String>, source: &'s str) -> Self {
+    pub fn new(path: impl Into<String>, source: &'s str) -> Self {
         let line_starts = std::iter::once(0)
             .chain(source.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
@@ -46,12 +46,12 @@ impl<'s> Diagnostics<'s> {
         }
     }
 
-    pub(crate) fn source(&self) -> &'s str {
+    pub fn source(&self) -> &'s str {
         self.source
     }
 
     /// Line and column (both 1-based, column in characters) of a byte offset.
-    pub(crate) fn position(&self, offset: usize) -> (usize, usize) {
+    pub fn position(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.source.len());
         let line = self.line_starts.partition_point(|&start| start <= offset);
         let start = self.line_starts[line - 1];
@@ -63,7 +63,7 @@ impl<'s> Diagnostics<'s> {
         (line, col)
     }
 
-    pub(crate) fn error_at(&mut self, offset: usize, message: impl Into<String>) {
+    pub fn error_at(&mut self, offset: usize, message: impl Into<String>) {
         let (line, col) = self.position(offset);
         self.found.push(Diagnostic {
             path: self.path.clone(),
@@ -73,19 +73,19 @@ impl<'s> Diagnostics<'s> {
         });
     }
 
-    pub(crate) fn error(&mut self, span: &Range<usize>, message: impl Into<String>) {
+    pub fn error(&mut self, span: &Range<usize>, message: impl Into<String>) {
         self.error_at(span.start, message);
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.found.is_empty()
     }
 
-    pub(crate) fn count(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.found.len()
     }
 
-    pub(crate) fn into_vec(mut self) -> Vec<Diagnostic> {
+    pub fn into_vec(mut self) -> Vec<Diagnostic> {
         self.found.sort_by_key(|d| (d.line, d.col));
         self.found
     }

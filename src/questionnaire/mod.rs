@@ -1,18 +1,18 @@
-//! Questionnaire files: the TOML format, loading, validation with file:line:col errors,
-//! expressions, and the catalog. Pure: reads files, nothing else (a test enforces it).
+//! Questionnaire files: the TOML format, its model, validation with file:line:col errors and
+//! expressions. The bottom of the pipeline: pure, no I/O at all (a test enforces it). Loading
+//! files, running their examples and the live catalog are `catalog`'s.
 //!
 //! The format is documented for administrators in `questionnaires/README.md`.
+//!
+//! Layer: core (pure, the bottom: imports nothing of ours). ARCHITECTURE.md maps the layers.
 
-mod catalog;
 mod diagnostics;
-mod examples;
 pub(crate) mod expr;
 mod load;
 mod model;
 mod reader;
 
-pub use catalog::{Catalog, FileReport, load_file, questionnaire_files};
-pub use diagnostics::Diagnostic;
+pub use diagnostics::{Diagnostic, Diagnostics};
 pub use expr::Expr;
-pub use load::{content_hash, parse_questionnaire};
+pub use load::{content_hash, parse_structure};
 pub use model::*;

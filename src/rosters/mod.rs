@@ -7,24 +7,21 @@
 //! `2026-12-01T09:00:00+08:00`) or as a local time without one (`2026-12-01T09:00`, what an
 //! HTML `datetime-local` field sends), which means China time.
 //!
-//! `trouble` is the administrators' view of the notifier: failed and dead jobs, and the
-//! escalation gaps the audit log records.
-//!
 //! Every function here is synchronous (diesel): callers run it on the blocking pool.
-
-pub mod trouble;
+//!
+//! Layer: use cases (above `screening`). ARCHITECTURE.md maps the layers.
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, NaiveDateTime, SecondsFormat, TimeZone, Timelike, Utc};
+use chrono::{Duration, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::{Principal, Role};
 use crate::audit;
+use crate::china_time::{local_rfc3339, parse_time, utc_rfc3339};
 use crate::db::accounts::{self as people, UserRow};
 use crate::db::rosters::{self as store, ShiftRow};
 use crate::db::{AnyConnection, DbError, write_transaction};
-use crate::notify::shanghai;
 
 /// The longest shift accepted.
 pub const MAX_SHIFT: Duration = Duration::days(7);
@@ -47,12 +44,6 @@ pub enum RosterError {
     Db(#[from] DbError),
 }
 
-impl From<diesel::result::Error> for RosterError {
-    fn from(e: diesel::result::Error) -> Self {
-        RosterError::Db(e.into())
-    }
-}
-
 fn invalid(field: &str, message: impl Into<String>) -> RosterError {
     RosterError::Invalid {
         field: field.into(),
@@ -67,50 +58,6 @@ pub fn may_edit(role: Role) -> bool {
 
 // ---- times --------------------------------------------------------------------------------
 
-/// `2026-12-01T01:00:00Z`.
-pub fn utc_rfc3339(t: NaiveDateTime) -> String {
-    t.and_utc().to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// `2026-12-01T09:00:00+08:00`: the same instant in China time.
-pub fn local_rfc3339(t: NaiveDateTime) -> String {
-    t.and_utc()
-        .with_timezone(&shanghai())
-        .to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// `2026-12-01T09:00`: China time as a `datetime-local` field shows it.
-pub fn local_input(t: NaiveDateTime) -> String {
-    t.and_utc()
-        .with_timezone(&shanghai())
-        .format("%Y-%m-%dT%H:%M")
-        .to_string()
-}
-
-/// The wall-clock time in China of a UTC time.
-pub fn local(t: NaiveDateTime) -> NaiveDateTime {
-    t.and_utc().with_timezone(&shanghai()).naive_local()
-}
-
-/// A time as RFC 3339 with an offset, or as a China-time `YYYY-MM-DDTHH:MM[:SS]`; in UTC,
-/// whole seconds. `None` when it is neither.
-pub fn parse_time(s: &str) -> Option<NaiveDateTime> {
-    let s = s.trim();
-    if s.len() > 64 {
-        return None;
-    }
-    let utc = if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        t.naive_utc()
-    } else {
-        let local = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"]
-            .iter()
-            .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())?;
-        // A fixed offset: every local time is exactly one instant.
-        shanghai().from_local_datetime(&local).single()?.naive_utc()
-    };
-    utc.with_nanosecond(0)
-}
-
 /// The refusal of an end not after the start.
 pub const MSG_ORDER: &str = "must be after starts_at";
 /// The refusal of a shift longer than `MAX_SHIFT`.
@@ -121,12 +68,6 @@ const TIME_HINT: &str =
 
 fn field_time(field: &str, s: &str) -> Result<NaiveDateTime, RosterError> {
     parse_time(s).ok_or_else(|| invalid(field, TIME_HINT))
-}
-
-/// Midnight (China time) of the day `now` is in, in UTC.
-pub fn local_midnight(now: NaiveDateTime) -> NaiveDateTime {
-    let day = local(now).date();
-    day.and_hms_opt(0, 0, 0).unwrap_or(now) - Duration::hours(8)
 }
 
 // ---- views --------------------------------------------------------------------------------
@@ -506,47 +447,6 @@ mod tests {
 
     fn at(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
-    }
-
-    #[test]
-    fn local_times_mean_china_time_and_offsets_are_honoured() {
-        let nine = at("2026-12-01 01:00:00");
-        assert_eq!(parse_time("2026-12-01T09:00"), Some(nine));
-        assert_eq!(parse_time(" 2026-12-01T09:00:00 "), Some(nine));
-        assert_eq!(parse_time("2026-12-01 09:00"), Some(nine));
-        assert_eq!(parse_time("2026-12-01T01:00:00Z"), Some(nine));
-        assert_eq!(parse_time("2026-12-01T09:00:00+08:00"), Some(nine));
-        assert_eq!(parse_time("2026-11-30T20:00:00-05:00"), Some(nine));
-        assert_eq!(parse_time("2026-12-01T01:00:00.75Z"), Some(nine));
-        // Just after midnight in China is the previous day in UTC.
-        assert_eq!(
-            parse_time("2026-12-01T00:30"),
-            Some(at("2026-11-30 16:30:00"))
-        );
-        for bad in [
-            "",
-            "tomorrow",
-            "2026-12-01",
-            "2026-13-01T09:00",
-            "2026-12-01T25:00",
-            "09:00",
-            "1764550800",
-        ] {
-            assert_eq!(parse_time(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn views_carry_utc_and_china_time() {
-        let t = at("2026-12-01 16:30:00");
-        assert_eq!(utc_rfc3339(t), "2026-12-01T16:30:00Z");
-        assert_eq!(local_rfc3339(t), "2026-12-02T00:30:00+08:00");
-        assert_eq!(local_input(t), "2026-12-02T00:30");
-        assert_eq!(local_midnight(t), at("2026-12-01 16:00:00"));
-        assert_eq!(
-            local_midnight(at("2026-12-01 15:59:59")),
-            at("2026-11-30 16:00:00")
-        );
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! severe of every band's tier and every fired rule's tier; a score that cannot be computed
 //! is `incomplete` and makes the screening yellow at least, because an unknown result is
 //! never a reassuring one.
+//!
+//! Layer: core (pure, above `questionnaire`). ARCHITECTURE.md maps the layers.
 
 mod answers;
 

@@ -1,19 +1,21 @@
 //! The submit use case: parse and score the answers, then store the screening (with the
 //! questionnaire version that scored it and, with consent, the contact) in one transaction,
 //! and build what the rider is shown.
+//!
+//! Layer: use cases (above `alerts`: a screening opens or joins an alert). ARCHITECTURE.md maps the layers.
 
-mod contact;
-
-use chrono::Utc;
+use chrono::{NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use contact::{Contact, ContactCipher};
+use crate::contact::{Contact, ContactCipher};
 
+use crate::catalog::Catalog;
 use crate::config::CrisisLine;
+use crate::db::alerts::{self as alert_store, Written};
 use crate::db::screenings::{self as store, ContactRow, Inserted, NewVersion, ScreeningRow};
 use crate::db::{AnyConnection, DbError};
-use crate::questionnaire::{Catalog, Questionnaire, Tier};
+use crate::questionnaire::{Questionnaire, Tier};
 use crate::scoring::{self, AnswerError, AnswerSet, Outcome, RawAnswers};
 
 /// A screening as submitted (the API body, or the rider's form once read).
@@ -240,7 +242,55 @@ pub fn submit_or_not_saved(
         .catalog
         .get(&req.questionnaire)
         .ok_or_else(|| SubmitError::UnknownQuestionnaire(req.questionnaire.clone()))?;
+    let (answers, contact) = check_request(q, req, idempotency_key)?;
 
+    let outcome = scoring::score(&answers);
+    let id = uuid::Uuid::now_v7().to_string();
+    let locale = pick_locale(q, req.locale.as_deref());
+    let response = response_for(q, &id, outcome.clone(), &locale, ctx.crisis_lines);
+    let conn = match conn {
+        Ok(conn) => conn,
+        Err(e) => return Err(not_saved(&response, e)),
+    };
+    if let Some(key) = idempotency_key {
+        match store::find_by_idempotency_key(conn, key) {
+            Ok(Some(existing)) => return replay(existing, request_hash),
+            Ok(None) => {}
+            Err(e) => return Err(not_saved(&response, e)),
+        }
+    }
+    let scored = Scored {
+        q,
+        answers: &answers,
+        outcome: &outcome,
+        response: &response,
+        site: req.site.as_deref(),
+    };
+    let mut token = [0u8; 24];
+    rand::fill(&mut token);
+    let contact_token = hex::encode(token);
+    let now = Utc::now().naive_utc();
+    let row = screening_row(&scored, &contact_token, idempotency_key, request_hash, now)?;
+    let contact_row = contact.map(|c| contact_row(ctx, &id, &c));
+    match write(conn, ctx, &scored, &row, contact_row.as_ref(), now) {
+        Ok(Inserted::New(alert)) => Ok(Submitted {
+            response,
+            contact_token: Some(contact_token),
+            replayed: false,
+            alert,
+        }),
+        Ok(Inserted::Duplicate(existing)) => replay(existing, request_hash),
+        Err(e) => Err(not_saved(&response, e)),
+    }
+}
+
+/// The request's fields (idempotency key, contact and consent), then its answers: the answers
+/// are checked (and reported) once the request is well-formed.
+fn check_request<'q>(
+    q: &'q Questionnaire,
+    req: &SubmitRequest,
+    idempotency_key: Option<&str>,
+) -> Result<(AnswerSet<'q>, Option<Contact>), SubmitError> {
     let mut field_errors = Vec::new();
     if let Some(key) = idempotency_key
         && !valid_idempotency_key(key)
@@ -271,88 +321,85 @@ pub fn submit_or_not_saved(
         (None, _) => None,
     };
     let answers = AnswerSet::parse_raw(q, &req.answers);
-    // Field errors first: answers are checked (and reported) once the request is well-formed.
     if !field_errors.is_empty() {
         return Err(SubmitError::InvalidFields(field_errors));
     }
     let answers = answers.map_err(|e| SubmitError::InvalidAnswers(e.0))?;
+    Ok((answers, contact))
+}
 
-    let outcome = scoring::score(&answers);
-    let id = uuid::Uuid::now_v7().to_string();
-    let locale = pick_locale(q, req.locale.as_deref());
-    let site = req
-        .site
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| valid_site(s))
-        .map(str::to_string);
-    let response = response_for(q, &id, outcome.clone(), &locale, ctx.crisis_lines);
-    let conn = match conn {
-        Ok(conn) => conn,
-        Err(e) => return Err(not_saved(&response, e)),
-    };
+/// A scored screening on its way to the database.
+struct Scored<'a> {
+    q: &'a Questionnaire,
+    answers: &'a AnswerSet<'a>,
+    outcome: &'a Outcome,
+    response: &'a ScreeningResponse,
+    site: Option<&'a str>,
+}
 
-    if let Some(key) = idempotency_key {
-        match store::find_by_idempotency_key(conn, key) {
-            Ok(Some(existing)) => return replay(existing, request_hash),
-            Ok(None) => {}
-            Err(e) => return Err(not_saved(&response, e)),
-        }
-    }
+fn screening_row(
+    s: &Scored<'_>,
+    contact_token: &str,
+    idempotency_key: Option<&str>,
+    request_hash: &str,
+    now: NaiveDateTime,
+) -> Result<ScreeningRow, DbError> {
     let response_json =
-        serde_json::to_string(&response).map_err(|e| DbError::Connect(e.to_string()))?;
-    let mut token = [0u8; 24];
-    rand::fill(&mut token);
-    let contact_token = hex::encode(token);
-    let now = Utc::now().naive_utc();
-    let row = ScreeningRow {
-        id: id.clone(),
-        questionnaire_id: q.id.clone(),
-        content_hash: q.content_hash.clone(),
-        answers: answers.to_json().to_string(),
-        scores: to_json(&outcome.scores),
-        bands: to_json(&outcome.bands),
-        reasons: to_json(&outcome.reasons),
-        tier: outcome.tier.as_str().to_string(),
-        urgent: outcome.urgent,
-        locale: locale.clone(),
+        serde_json::to_string(s.response).map_err(|e| DbError::Connect(e.to_string()))?;
+    let site = s
+        .site
+        .map(str::trim)
+        .filter(|site| valid_site(site))
+        .map(str::to_string);
+    Ok(ScreeningRow {
+        id: s.response.id.clone(),
+        questionnaire_id: s.q.id.clone(),
+        content_hash: s.q.content_hash.clone(),
+        answers: s.answers.to_json().to_string(),
+        scores: to_json(&s.outcome.scores),
+        bands: to_json(&s.outcome.bands),
+        reasons: to_json(&s.outcome.reasons),
+        tier: s.outcome.tier.as_str().to_string(),
+        urgent: s.outcome.urgent,
+        locale: s.response.locale.clone(),
         site,
         submitted_at: now,
         idempotency_key: idempotency_key.map(str::to_string),
         request_hash: Some(request_hash.to_string()),
         response: Some(response_json),
         contact_token_hash: Some(sha256_hex(contact_token.as_bytes())),
-    };
-    let contact_row = contact.map(|c| contact_row(ctx, &id, &c));
+    })
+}
+
+/// One transaction: the screening (with its questionnaire version and consented contact), and
+/// for yellow and red its alert; for red also the alert's first pages and escalation timer.
+fn write(
+    conn: &mut AnyConnection,
+    ctx: Context<'_>,
+    s: &Scored<'_>,
+    row: &ScreeningRow,
+    contact: Option<&ContactRow>,
+    now: NaiveDateTime,
+) -> Result<Inserted<Option<Written>>, DbError> {
     let version = NewVersion {
-        content_hash: &q.content_hash,
-        questionnaire_id: &q.id,
-        version: &q.version,
-        source: &q.source,
+        content_hash: &s.q.content_hash,
+        questionnaire_id: &s.q.id,
+        version: &s.q.version,
+        source: &s.q.source,
         first_used_at: now,
     };
-    let alert = crate::alerts::new_alert(&outcome, ctx.alerts, ctx.escalation, now);
-    // A red alert's first pages and its escalation timer commit with the screening.
-    let after = |c: &mut AnyConnection, w: &crate::db::alerts::Written| {
-        crate::jobs::on_alert_written(c, w, ctx.escalation, now)
+    let alert = crate::alerts::new_alert(s.outcome, ctx.alerts, ctx.escalation, now);
+    let rider_key = contact.and_then(|c| c.rider_key.as_deref());
+    let then = |c: &mut AnyConnection, stored: &ScreeningRow| -> Result<Option<Written>, DbError> {
+        let Some(alert) = &alert else {
+            return Ok(None);
+        };
+        let written =
+            alert_store::open_or_attach(c, alert, &stored.id, stored.site.as_deref(), rider_key)?;
+        crate::jobs::on_alert_written(c, &written, ctx.escalation, now)?;
+        Ok(Some(written))
     };
-    match store::insert(
-        conn,
-        &version,
-        &row,
-        contact_row.as_ref(),
-        alert.as_ref(),
-        &after,
-    ) {
-        Ok(Inserted::New(alert)) => Ok(Submitted {
-            response,
-            contact_token: Some(contact_token),
-            replayed: false,
-            alert,
-        }),
-        Ok(Inserted::Duplicate(existing)) => replay(existing, request_hash),
-        Err(e) => Err(not_saved(&response, e)),
-    }
+    store::insert(conn, &version, row, contact, &then)
 }
 
 /// What the rider is shown when the screening could not be stored: the result without an id.
@@ -415,7 +462,17 @@ pub fn add_contact(
     let contact = contact
         .normalized()
         .map_err(|(f, m)| ContactError::Invalid(f, m))?;
-    if store::add_contact(conn, &contact_row(ctx, screening_id, &contact))? {
+    let row = contact_row(ctx, screening_id, &contact);
+    // The screening's alert, if any, becomes one of an identified rider.
+    let link_alert = |c: &mut AnyConnection| -> Result<(), DbError> {
+        if let Some(key) = &row.rider_key
+            && let Some(alert) = alert_store::alert_of_screening(c, screening_id)?
+        {
+            alert_store::set_rider_key(c, &alert, key)?;
+        }
+        Ok(())
+    };
+    if store::add_contact(conn, &row, &link_alert)? {
         Ok(())
     } else {
         Err(ContactError::AlreadyGiven)

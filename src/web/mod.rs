@@ -7,12 +7,13 @@
 //! `POST /r/{id}/contact` (contact details, with consent), and `/static/app.{css,js}`.
 //!
 //! Logs carry ids only: never answers, names or phone numbers.
+//!
+//! Layer: edges (above `http`). ARCHITECTURE.md maps the layers.
 
-mod assets;
-mod csrf;
-pub mod i18n;
+pub(crate) mod assets;
+pub(crate) mod csrf;
 mod pages;
-mod workspace;
+pub(crate) mod request;
 
 #[cfg(test)]
 mod tests;
@@ -24,16 +25,17 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde_json::Value;
 
-use self::i18n::{Lang, Tr};
 use self::pages::{
     Base, ContactForm, ErrorPage, FormParts, IndexEntry, IndexPage, Kept, SwitchForm, Switcher,
     ThanksPage,
 };
+use crate::contact::Contact;
 use crate::http::ApiError;
+use crate::i18n::{Lang, Tr};
 use crate::questionnaire::{Questionnaire, Tier};
 use crate::scoring::{AnswerSet, RawAnswers};
-use crate::screening::{self, Contact, ContactError, CrisisLineView, ScreeningResponse};
-use crate::startup::AppState;
+use crate::screening::{self, ContactError, CrisisLineView, ScreeningResponse};
+use crate::state::AppState;
 
 /// The screening a station's QR code opens by default: listed first.
 const FEATURED: &str = "rider_wellbeing";
@@ -48,7 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     let form_config = web::FormConfig::default()
         .limit(FORM_LIMIT)
         .error_handler(|err, req| {
-            let lang = i18n::negotiate(req).0;
+            let lang = request::negotiate(req).0;
             let status = match &err {
                 UrlencodedError::Overflow { .. } => StatusCode::PAYLOAD_TOO_LARGE,
                 UrlencodedError::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -70,7 +72,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .into()
         });
     cfg.configure(assets::configure)
-        .configure(workspace::configure)
         .route("/", web::get().to(index))
         .service(
             web::resource("/s/{id}")
@@ -210,7 +211,7 @@ fn reopen(lang: Lang, questionnaire: &str) -> Option<(String, String)> {
 
 fn lang_cookie(req: &HttpRequest, lang: Lang, chosen: bool) -> Vec<Cookie<'static>> {
     if chosen {
-        vec![i18n::cookie(req, lang)]
+        vec![request::cookie(req, lang)]
     } else {
         Vec::new()
     }
@@ -239,7 +240,7 @@ impl Fields {
     fn lang(&self, req: &HttpRequest) -> (Lang, bool) {
         match self.get("lang").and_then(Lang::parse) {
             Some(l) => (l, true),
-            None => i18n::negotiate(req),
+            None => request::negotiate(req),
         }
     }
 }
@@ -247,9 +248,9 @@ impl Fields {
 // ---- the list ---------------------------------------------------------------------------
 
 async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let (lang, chosen) = i18n::negotiate(&req);
+    let (lang, chosen) = request::negotiate(&req);
     let t = Tr(lang);
-    let site = i18n::query_param(&req, "site").filter(|s| url_safe_site(s));
+    let site = request::query_param(&req, "site").filter(|s| url_safe_site(s));
     let catalog = state.catalog.get();
     let mut list: Vec<&Questionnaire> = catalog.iter().map(|q| &**q).collect();
     list.sort_by_key(|q| q.id != FEATURED);
@@ -309,7 +310,7 @@ async fn show_form(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let (lang, chosen) = i18n::negotiate(&req);
+    let (lang, chosen) = request::negotiate(&req);
     let catalog = state.catalog.get();
     let Some(q) = catalog.get(path.as_str()) else {
         return not_found(&req, lang);
@@ -318,7 +319,7 @@ async fn show_form(
     // A new key for every rendering: a refresh or a double tap of this one form sends the
     // same key, and is answered from the first submission instead of stored twice.
     let key = format!("web-{}", csrf::random_hex::<16>());
-    let site = i18n::query_param(&req, "site")
+    let site = request::query_param(&req, "site")
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty() && s.len() <= 200);
     let parts = form_parts(&req, q, lang, csrf, key, site);
@@ -443,7 +444,7 @@ async fn submit_form(
         contact: None,
         consent_to_contact: false,
     };
-    let submitted = crate::startup::submit(&state, request, key.clone(), hash).await;
+    let submitted = crate::http::submit(&state, request, key.clone(), hash).await;
     let mut cookies = lang_cookie(&req, lang, chosen);
     match submitted {
         Ok(s) => {
@@ -639,7 +640,7 @@ async fn show_result(
 ) -> HttpResponse {
     let fields = Fields(form.into_inner());
     let (lang, _) = fields.lang(&req);
-    let cookies = vec![i18n::cookie(&req, lang)];
+    let cookies = vec![request::cookie(&req, lang)];
     if let Some(refused) = csrf_refusal(&req, &fields, lang, None, cookies.clone(), "result") {
         return refused;
     }

@@ -4,7 +4,7 @@
 
 use askama::Template;
 
-use super::i18n::{Lang, Tr};
+use crate::i18n::{Lang, Tr};
 use crate::questionnaire::{Questionnaire, Tier};
 use crate::screening::{CrisisLineView, ScreeningResponse};
 

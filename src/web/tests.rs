@@ -2,64 +2,32 @@
 //! test, requests through `actix_web::test` with the compression middleware the server uses.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use actix_web::dev::ServiceResponse;
 use actix_web::http::{StatusCode, header};
-use actix_web::{App, middleware, test, web};
+use actix_web::test;
 
-use crate::config::{Settings, Sources};
 use crate::db::screenings as store;
-use crate::live::LiveCatalog;
-use crate::startup::AppState;
+use crate::test_support::{self, Routes, hidden};
 
-struct Harness {
-    _dir: tempfile::TempDir,
-    state: web::Data<AppState>,
+/// The shared harness, with the rider pages alone wired.
+struct Harness(test_support::Harness);
+
+impl std::ops::Deref for Harness {
+    type Target = test_support::Harness;
+    fn deref(&self) -> &test_support::Harness {
+        &self.0
+    }
 }
 
 async fn harness() -> Harness {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let vars = HashMap::from([
-        (
-            "CARELINE__DATABASE__URL".to_string(),
-            format!("sqlite://{}/t.db", dir.path().display()),
-        ),
-        ("CARELINE__SERVER__PORT".to_string(), "0".to_string()),
-        (
-            "CARELINE__QUESTIONNAIRES__DIR".to_string(),
-            concat!(env!("CARGO_MANIFEST_DIR"), "/questionnaires").to_string(),
-        ),
-    ]);
-    let settings = Settings::load_from(&Sources {
-        config_dir: "/nonexistent".into(),
-        env_name: None,
-        vars,
-    })
-    .expect("settings");
-    let pool = crate::startup::connect_and_migrate(&settings)
-        .await
-        .expect("database");
-    let catalog = Arc::new(LiveCatalog::load(&settings.questionnaires.dir).expect("catalog"));
-    Harness {
-        _dir: dir,
-        state: web::Data::new(AppState::new(settings, pool, catalog).expect("state")),
-    }
+    Harness(test_support::harness().await)
 }
 
 impl Harness {
     /// One request through the pages, as the server wires them (with compression).
     async fn call(&self, req: test::TestRequest) -> ServiceResponse {
-        let app = test::init_service(
-            App::new()
-                .app_data(self.state.clone())
-                .wrap(middleware::Compress::default())
-                .configure(super::configure),
-        )
-        .await;
-        test::call_service(&app, req.to_request())
-            .await
-            .map_into_boxed_body()
+        self.respond(Routes::RiderPages, req).await
     }
 
     async fn send(&self, req: test::TestRequest) -> (StatusCode, HashMap<String, String>, String) {
@@ -67,7 +35,7 @@ impl Harness {
     }
 
     fn rows(&self) -> (i64, i64) {
-        let mut conn = self.state.pool.get().expect("connection");
+        let mut conn = self.conn();
         (
             store::count(&mut conn).expect("count"),
             store::count_contacts(&mut conn).expect("count"),
@@ -75,31 +43,16 @@ impl Harness {
     }
 
     fn row(&self, id: &str) -> store::ScreeningRow {
-        let mut conn = self.state.pool.get().expect("connection");
-        store::find(&mut conn, id).expect("find").expect("the row")
+        store::find(&mut self.conn(), id)
+            .expect("find")
+            .expect("the row")
     }
 }
 
 /// Status, the `Set-Cookie` values by name, and the body as text.
 async fn read(resp: ServiceResponse) -> (StatusCode, HashMap<String, String>, String) {
-    let status = resp.status();
-    let cookies = resp
-        .response()
-        .cookies()
-        .map(|c| (c.name().to_string(), c.value().to_string()))
-        .collect();
-    let body = test::read_body(resp).await;
-    (status, cookies, String::from_utf8_lossy(&body).into_owned())
-}
-
-/// The value of the hidden field `name` in a page.
-fn hidden(page: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = page
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no field {name}"))
-        + marker.len();
-    page[start..][..page[start..].find('"').expect("a closing quote")].to_string()
+    let answer = test_support::read(resp).await;
+    (answer.status, answer.cookies, answer.body)
 }
 
 /// Text of the page without tags (and without the head), for "what the rider reads".
@@ -206,7 +159,10 @@ async fn language_comes_from_the_query_then_the_cookie_then_accept_language() {
         .insert_header((header::ACCEPT_LANGUAGE, "en-US,en;q=0.9"));
     let (_, cookies, page) = h.send(req).await;
     assert!(page.contains("<html lang=\"en\">") && page.contains("About 3 min"));
-    assert!(!cookies.contains_key(super::i18n::COOKIE), "nothing chosen");
+    assert!(
+        !cookies.contains_key(super::request::COOKIE),
+        "nothing chosen"
+    );
 
     let req = test::TestRequest::get()
         .uri("/?lang=zh-TW")
@@ -214,14 +170,14 @@ async fn language_comes_from_the_query_then_the_cookie_then_accept_language() {
     let (_, cookies, page) = h.send(req).await;
     assert!(page.contains("<html lang=\"zh-TW\">") && page.contains("騎手身心小調查"));
     assert_eq!(
-        cookies.get(super::i18n::COOKIE).map(String::as_str),
+        cookies.get(super::request::COOKIE).map(String::as_str),
         Some("zh-TW")
     );
 
     let req = test::TestRequest::get()
         .uri("/s/phq9")
         .insert_header((header::ACCEPT_LANGUAGE, "zh-CN"))
-        .cookie(actix_web::cookie::Cookie::new(super::i18n::COOKIE, "en"));
+        .cookie(actix_web::cookie::Cookie::new(super::request::COOKIE, "en"));
     let (_, _, page) = h.send(req).await;
     assert!(
         page.contains("<html lang=\"en\">"),
@@ -640,7 +596,7 @@ async fn the_result_can_be_switched_to_another_language() {
     assert!(visible_text(&page).starts_with("12356 National psychological assistance hotline"));
     assert!(page.contains("Would you like a counselor to contact you?"));
     assert_eq!(
-        cookies.get(super::i18n::COOKIE).map(String::as_str),
+        cookies.get(super::request::COOKIE).map(String::as_str),
         Some("en")
     );
     let bad = [

@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::helpers::{
     Backend, RED, Rows, TEST_CONTACT_KEY, assert_error, created, phq9_body, spawn_app,
 };
-use careline::screening::{Contact, ContactCipher};
+use careline::contact::{Contact, ContactCipher};
 
 const PHONE: &str = "13912345678";
 const NAME: &str = "王小明";

@@ -260,9 +260,9 @@ async fn the_store_turns_a_duplicate_key_into_a_replay(backend: Backend) {
                 response: Some(format!("{{\"first\":\"{id}\"}}")),
                 contact_token_hash: None,
             };
-            let first = insert(c, &version, &row("s-1", "h-1"), None, None, &|_, _| Ok(()))
+            let first = insert(c, &version, &row("s-1", "h-1"), None, &|_, _| Ok(()))
                 .expect("first insert");
-            let second = insert(c, &version, &row("s-2", "h-2"), None, None, &|_, _| Ok(()))
+            let second = insert(c, &version, &row("s-2", "h-2"), None, &|_, _| Ok(()))
                 .expect("second insert");
             (first, second)
         })

@@ -1350,6 +1350,51 @@ async fn an_acknowledged_alert_reminds_until_resolved_and_resolving_cancels_its_
 
 backend_tests!(an_acknowledged_alert_reminds_until_resolved_and_resolving_cancels_its_jobs);
 
+async fn an_alert_stored_without_a_policy_follows_the_configured_one_when_acknowledged(
+    backend: Backend,
+) {
+    // Alerts written before policies were copied onto them have none: their reminders follow
+    // the configured `[escalation]` section, not the shipped defaults (30 minutes).
+    use diesel::RunQueryDsl;
+    let smtp = TestSmtp::start();
+    let long = Duration::from_secs(600);
+    let interval = Duration::from_secs(7 * 60);
+    let mut p = policy([long; 3], 2, long);
+    p.reminder_interval = interval;
+    let app = app_with(backend, &smtp, p, |_| {}).await;
+    let counselor = app.staff("counselor", &[SITE]).await;
+    on_duty(&app, &counselor.id).await;
+    let alert_id = app.red_alert(Some(SITE)).await;
+    let id = alert_id.clone();
+    let cleared = app
+        .with_conn(move |c| {
+            diesel::sql_query(format!("UPDATE alerts SET policy = NULL WHERE id = '{id}'"))
+                .execute(c)
+                .map_err(|e| e.to_string())
+        })
+        .await;
+    assert_eq!(cleared, Ok(1));
+    assert!(app.alert_row(&alert_id).await.policy.is_none());
+
+    let before = now();
+    acknowledge(&app, &counselor.token, &alert_id).await;
+    let after = now();
+    let reminders: Vec<JobRow> = jobs_of(&app, &alert_id)
+        .await
+        .into_iter()
+        .filter(|j| j.kind == "alert.remind" && j.status == "pending")
+        .collect();
+    assert_eq!(reminders.len(), 1, "{reminders:?}");
+    let due = reminders[0].run_at;
+    let step = chrono::Duration::from_std(interval).unwrap();
+    assert!(
+        due >= before + step - chrono::Duration::seconds(1) && due <= after + step,
+        "the reminder is due {due}, the configured interval after {before}"
+    );
+}
+
+backend_tests!(an_alert_stored_without_a_policy_follows_the_configured_one_when_acknowledged);
+
 // ---------------------------------------------------------------------------------------------
 // 10. Yellow alerts do not page; the daily digest
 

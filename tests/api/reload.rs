@@ -254,7 +254,7 @@ fn a_reload_never_publishes_an_older_reading_of_the_folder() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    use careline::live::LiveCatalog;
+    use careline::catalog::LiveCatalog;
 
     let dir = tempfile::tempdir().expect("a temporary folder");
     let shipped =

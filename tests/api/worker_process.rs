@@ -339,7 +339,7 @@ impl Jobs {
     /// Queues one digest email per `(unique key, address)`, due now, in one transaction.
     async fn enqueue(&self, deliveries: Vec<(String, String)>) {
         self.run(move |c| {
-            db::write_transaction(c, |c| -> Result<(), diesel::result::Error> {
+            db::write_transaction(c, |c| -> Result<(), db::DbError> {
                 let now = chrono::Utc::now().naive_utc();
                 for (key, to) in deliveries {
                     let payload = EmailPayload {

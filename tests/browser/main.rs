@@ -15,7 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use careline::config::{Settings, Sources};
-use careline::startup::{AppState, Application};
+use careline::startup::Application;
+use careline::state::AppState;
 use diesel::{Connection, RunQueryDsl};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use careline::questionnaire::{load_file, questionnaire_files};
+use careline::catalog::{load_file, questionnaire_files};
 
 #[test]
 fn every_invalid_fixture_reports_exactly_its_expected_errors() {
@@ -90,7 +90,7 @@ fn a_folder_with_one_bad_file_still_loads_the_good_ones() {
     )
     .unwrap();
     std::fs::write(dir.path().join("notes.txt"), "not a questionnaire").unwrap();
-    let (catalog, reports) = careline::questionnaire::Catalog::load_dir(dir.path()).unwrap();
+    let (catalog, reports) = careline::catalog::Catalog::load_dir(dir.path()).unwrap();
     assert_eq!(
         catalog.iter().map(|q| q.id.as_str()).collect::<Vec<_>>(),
         ["mini"]

@@ -2,7 +2,8 @@
 
 use std::sync::{Arc, OnceLock};
 
-use careline::questionnaire::{Catalog, Method, Questionnaire, Tier, parse_questionnaire};
+use careline::catalog::{Catalog, parse_questionnaire};
+use careline::questionnaire::{Method, Questionnaire, Tier};
 use careline::scoring::{self, AnswerErrorCode, AnswerSet, ReasonKind, scored_value};
 use proptest::prelude::*;
 use serde_json::{Map, Value};

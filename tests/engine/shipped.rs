@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use careline::questionnaire::{Catalog, Questionnaire, Tier};
+use careline::catalog::Catalog;
+use careline::questionnaire::{Questionnaire, Tier};
 use careline::scoring::{self, AnswerSet, Outcome};
 
 pub fn catalog() -> Catalog {

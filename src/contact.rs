@@ -1,4 +1,7 @@
 //! Contact details a rider chose to give: validated, and encrypted at rest with AES-256-GCM.
+//! Shared vocabulary: `Debug` never prints them, and the keyed rider hash never holds the number.
+//!
+//! Layer: shared vocabulary. ARCHITECTURE.md maps the layers.
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};

@@ -10,16 +10,17 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Utc};
 
-use super::super::i18n::{self, Tr};
 use super::views::{Check, SelectOption, WsBase};
 use super::{Anonymous, Ctx, Fields, render, role_label, run_failure, see_other, signed_in};
 use crate::accounts::{self, Role, Site};
+use crate::china_time;
 use crate::http::{ApiError, run};
-use crate::rosters::trouble::{self, GapEntry, JobTrouble};
+use crate::i18n::Tr;
 use crate::rosters::{
     self, NewShift, OnDuty, OnDutyPerson, Person, RosterError, ShiftList, ShiftView,
 };
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::web::request;
 
 const EDITORS: [Role; 2] = [Role::Supervisor, Role::Admin];
 
@@ -81,46 +82,11 @@ pub struct RostersPage {
     pub ends: String,
 }
 
-/// The notifier section of the admin page.
-#[derive(Debug, Default)]
-pub struct NotifierView {
-    pub jobs: Vec<JobLine>,
-    pub gaps: Vec<GapLine>,
-}
-
-#[derive(Debug)]
-pub struct JobLine {
-    pub id: String,
-    pub when: String,
-    pub when_iso: String,
-    pub kind: String,
-    /// `failed` or `dead`: a class.
-    pub status: String,
-    pub status_label: String,
-    pub reference: String,
-    pub attempts: i32,
-    pub error: String,
-}
-
-#[derive(Debug)]
-pub struct GapLine {
-    pub when: String,
-    pub when_iso: String,
-    pub reference: String,
-    pub text: String,
-}
-
 // ---- formatting ---------------------------------------------------------------------------
-
-fn parse_utc(rfc3339: &str) -> Option<NaiveDateTime> {
-    chrono::DateTime::parse_from_rfc3339(rfc3339)
-        .ok()
-        .map(|t| t.naive_utc())
-}
 
 /// China time: `HH:MM` on `day`, else `MM-DD HH:MM`.
 fn clock(utc: NaiveDateTime, day: NaiveDate) -> String {
-    let local = rosters::local(utc);
+    let local = china_time::local(utc);
     if local.date() == day {
         local.format("%H:%M").to_string()
     } else {
@@ -148,7 +114,7 @@ fn duty_lines(t: Tr, people: &[OnDutyPerson], names: &[Site], today: NaiveDate) 
     people
         .iter()
         .map(|p| {
-            let until = parse_utc(&p.until).unwrap_or_default();
+            let until = china_time::parse_rfc3339(&p.until).unwrap_or_default();
             DutyLine {
                 name: p.name.clone(),
                 sites: sites_text(t, &p.serves, names),
@@ -177,10 +143,13 @@ fn days(t: Tr, list: &ShiftList, names: &[Site], first: NaiveDate) -> Vec<DayBlo
         })
         .collect();
     for s in &list.shifts {
-        let (Some(start), Some(end)) = (parse_utc(&s.starts_at), parse_utc(&s.ends_at)) else {
+        let (Some(start), Some(end)) = (
+            china_time::parse_rfc3339(&s.starts_at),
+            china_time::parse_rfc3339(&s.ends_at),
+        ) else {
             continue;
         };
-        let day = rosters::local(start).date().max(first);
+        let day = china_time::local(start).date().max(first);
         let Some(block) = usize::try_from((day - first).num_days())
             .ok()
             .and_then(|i| blocks.get_mut(i))
@@ -237,7 +206,7 @@ struct Loaded {
 
 async fn show(state: &web::Data<AppState>, ctx: &Ctx, extra: Extra) -> HttpResponse {
     let now = Utc::now().naive_utc();
-    let from = rosters::local_midnight(now);
+    let from = china_time::local_midnight(now);
     let to = from + Duration::days(DAYS);
     let can_edit = rosters::may_edit(ctx.who().role);
     let loaded = run(state, move |conn, _| {
@@ -261,7 +230,7 @@ async fn show(state: &web::Data<AppState>, ctx: &Ctx, extra: Extra) -> HttpRespo
         Err(e) => return run_failure(ctx, e),
     };
     let t = ctx.t();
-    let today = rosters::local(now).date();
+    let today = china_time::local(now).date();
     let people = loaded
         .people
         .iter()
@@ -285,7 +254,7 @@ async fn show(state: &web::Data<AppState>, ctx: &Ctx, extra: Extra) -> HttpRespo
             "roster-now-at",
             &[(
                 "time",
-                rosters::local(now).format("%Y-%m-%d %H:%M").to_string(),
+                china_time::local(now).format("%Y-%m-%d %H:%M").to_string(),
             )],
         ),
         counselors: duty_lines(t, &loaded.on_duty.counselors, &loaded.sites, today),
@@ -315,7 +284,7 @@ pub(super) async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
         Err(response) => return response,
     };
     let t = ctx.t();
-    let notice = match i18n::query_param(&req, "done").as_deref() {
+    let notice = match request::query_param(&req, "done").as_deref() {
         Some("added") => Some(t.tr("roster-added")),
         Some("deleted") => Some(t.tr("roster-deleted")),
         _ => None,
@@ -430,68 +399,4 @@ pub(super) async fn delete(
         Ok(Err(e)) => ctx.failure(&e),
         Err(e) => run_failure(&ctx, e),
     }
-}
-
-// ---- the admin page's notifier section ------------------------------------------------------
-
-/// How many jobs and gaps the admin page lists.
-const NOTIFIER_LINES: usize = 20;
-
-fn job_line(t: Tr, j: JobTrouble) -> JobLine {
-    let when_utc = j
-        .finished_at
-        .as_deref()
-        .unwrap_or(&j.created_at)
-        .to_string();
-    let when = parse_utc(&when_utc)
-        .map(|u| rosters::local(u).format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_default();
-    JobLine {
-        status_label: t.tr(if j.status == "dead" {
-            "notifier-status-dead"
-        } else {
-            "notifier-status-failed"
-        }),
-        when,
-        when_iso: when_utc,
-        id: j.id,
-        kind: j.kind,
-        status: j.status,
-        reference: j.alert_reference.unwrap_or_default(),
-        attempts: j.attempts,
-        error: j.last_error.unwrap_or_default(),
-    }
-}
-
-fn gap_line(t: Tr, g: GapEntry) -> GapLine {
-    let text = if g.action == "alert.nobody_to_page" {
-        t.tr("notifier-nobody")
-    } else {
-        t.tr_args(
-            "notifier-gap",
-            &[
-                ("level", (g.level.unwrap_or(0) + 1).to_string()),
-                ("round", (g.round.unwrap_or(0) + 1).to_string()),
-            ],
-        )
-    };
-    GapLine {
-        when: rosters::local(g.at).format("%Y-%m-%d %H:%M").to_string(),
-        when_iso: g.at_utc,
-        reference: g.reference.unwrap_or_default(),
-        text,
-    }
-}
-
-/// The latest failed and dead jobs and escalation gaps (for the admin page).
-pub(super) fn notifier_section(
-    conn: &mut crate::db::AnyConnection,
-    t: Tr,
-) -> Result<NotifierView, crate::db::DbError> {
-    let jobs = trouble::troubled_jobs(conn, &trouble::STATUSES, NOTIFIER_LINES)?;
-    let gaps = trouble::latest_gaps(conn, NOTIFIER_LINES as i64)?;
-    Ok(NotifierView {
-        jobs: jobs.into_iter().map(|j| job_line(t, j)).collect(),
-        gaps: gaps.into_iter().map(|g| gap_line(t, g)).collect(),
-    })
 }

@@ -5,8 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::super::i18n::{self, Tr};
-use super::rosters::{NotifierView, notifier_section};
+use super::notifier::{NotifierView, notifier_section};
 use super::views::{
     AdminPage, AuditLine, AuditPage, Check, Created, SelectOption, SiteLine, UserLine,
 };
@@ -15,7 +14,9 @@ use super::{
 };
 use crate::accounts::{self, AdminError, NewUser, Role, Site, UserPatch, UserView};
 use crate::http::{ApiError, AuditParams, audit_page, run};
-use crate::startup::AppState;
+use crate::i18n::{self, Tr};
+use crate::state::AppState;
+use crate::web::request;
 
 const ADMIN: [Role; 1] = [Role::Admin];
 
@@ -163,7 +164,7 @@ pub(super) async fn page(req: HttpRequest, state: web::Data<AppState>) -> HttpRe
         Err(response) => return response,
     };
     let t = ctx.t();
-    let notice = match i18n::query_param(&req, "done").as_deref() {
+    let notice = match request::query_param(&req, "done").as_deref() {
         Some("user") => Some(t.tr("ws-admin-user-saved")),
         Some("site") => Some(t.tr("ws-admin-site-saved")),
         _ => None,

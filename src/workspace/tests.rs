@@ -3,120 +3,24 @@
 //! compression included), users created through `accounts::create_user`, alerts raised by
 //! submitting screenings through the API.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use actix_web::cookie::Cookie;
-use actix_web::dev::ServiceResponse;
 use actix_web::http::{StatusCode, header};
-use actix_web::{App, middleware, test, web};
+use actix_web::test;
 
 use crate::accounts::{self, NewUser, Site};
 use crate::audit::Who;
-use crate::config::{Settings, Sources};
 use crate::db::alerts as alert_store;
 use crate::http::auth::SESSION_COOKIE;
-use crate::live::LiveCatalog;
-use crate::startup::AppState;
+pub(super) use crate::test_support::{Answer, Harness, harness, hidden};
+use crate::test_support::{Routes, read};
 
 pub(super) const PASSWORD: &str = "a long enough password";
-
-pub(super) struct Harness {
-    _dir: tempfile::TempDir,
-    pub(super) state: web::Data<AppState>,
-}
-
-pub(super) async fn harness() -> Harness {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let vars = HashMap::from([
-        (
-            "CARELINE__DATABASE__URL".to_string(),
-            format!("sqlite://{}/t.db", dir.path().display()),
-        ),
-        ("CARELINE__SERVER__PORT".to_string(), "0".to_string()),
-        (
-            "CARELINE__QUESTIONNAIRES__DIR".to_string(),
-            concat!(env!("CARGO_MANIFEST_DIR"), "/questionnaires").to_string(),
-        ),
-    ]);
-    let settings = Settings::load_from(&Sources {
-        config_dir: "/nonexistent".into(),
-        env_name: None,
-        vars,
-    })
-    .expect("settings");
-    let pool = crate::startup::connect_and_migrate(&settings)
-        .await
-        .expect("database");
-    let catalog = Arc::new(LiveCatalog::load(&settings.questionnaires.dir).expect("catalog"));
-    let state = AppState::new(settings, pool, catalog).expect("state");
-    Harness {
-        _dir: dir,
-        state: web::Data::new(state),
-    }
-}
 
 /// A signed-in browser: its session cookie and the session's CSRF token.
 #[derive(Debug, Clone)]
 pub(super) struct Session {
     pub(super) cookie: String,
     pub(super) csrf: String,
-}
-
-/// Status, headers, `Set-Cookie` values by name, and the body as text.
-pub(super) struct Answer {
-    pub(super) status: StatusCode,
-    pub(super) headers: header::HeaderMap,
-    pub(super) cookies: HashMap<String, String>,
-    pub(super) body: String,
-}
-
-impl Answer {
-    pub(super) fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    }
-
-    pub(super) fn location(&self) -> &str {
-        self.header("location")
-    }
-
-    pub(super) fn title(&self) -> String {
-        let start = self.body.find("<title>").expect("a title") + "<title>".len();
-        let end = self.body[start..]
-            .find("</title>")
-            .expect("a closing title");
-        self.body[start..start + end].to_string()
-    }
-}
-
-async fn read(resp: ServiceResponse) -> Answer {
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let cookies = resp
-        .response()
-        .cookies()
-        .map(|c| (c.name().to_string(), c.value().to_string()))
-        .collect();
-    let body = test::read_body(resp).await;
-    Answer {
-        status,
-        headers,
-        cookies,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
-}
-
-/// The value of the hidden field `name` in a page.
-pub(super) fn hidden(page: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = page
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no field {name} in {page}"))
-        + marker.len();
-    page[start..][..page[start..].find('"').expect("a closing quote")].to_string()
 }
 
 pub(super) fn encode(fields: &[(&str, &str)]) -> String {
@@ -129,25 +33,7 @@ pub(super) fn encode(fields: &[(&str, &str)]) -> String {
 
 impl Harness {
     pub(super) async fn call(&self, req: test::TestRequest) -> Answer {
-        let app = test::init_service(
-            App::new()
-                .app_data(self.state.clone())
-                .wrap(middleware::Compress::default())
-                .wrap(crate::http::security_headers())
-                .configure(crate::http::configure)
-                .configure(crate::web::configure),
-        )
-        .await;
-        read(
-            test::call_service(&app, req.to_request())
-                .await
-                .map_into_boxed_body(),
-        )
-        .await
-    }
-
-    pub(super) fn conn(&self) -> crate::db::PooledConn {
-        self.state.pool.get().expect("a connection")
+        read(self.respond(Routes::All, req).await).await
     }
 
     /// A station with a Chinese name.
@@ -1297,7 +1183,7 @@ async fn pages_carry_the_security_headers() {
 
 #[::core::prelude::v1::test]
 fn every_workspace_string_exists_in_every_language() {
-    use crate::web::i18n::{Lang, Tr};
+    use crate::i18n::{Lang, Tr};
     let root = env!("CARGO_MANIFEST_DIR");
     let keys = |lang: &str| -> Vec<String> {
         let text = std::fs::read_to_string(format!("{root}/locales/{lang}/workspace.ftl"))
@@ -1331,7 +1217,7 @@ fn every_workspace_string_exists_in_every_language() {
         }
     };
     for (dir, marker) in [
-        (format!("{root}/src/web/workspace"), "\"ws-"),
+        (format!("{root}/src/workspace"), "\"ws-"),
         (format!("{root}/templates/workspace"), "tr(\"ws-"),
     ] {
         for entry in std::fs::read_dir(dir).expect("a folder").flatten() {

@@ -1,15 +1,13 @@
-//! The languages of the rider's pages and their UI strings. The strings live in Fluent files
-//! (`locales/<lang>/main.ftl`), compiled into the binary; questionnaire text comes from the
-//! questionnaire files instead.
+//! Localized strings: the three languages Careline is written in and the UI strings of pages
+//! and emails. The strings live in Fluent files (`locales/<lang>/main.ftl`), compiled into the
+//! binary; questionnaire text comes from the questionnaire files instead. Shared vocabulary:
+//! no web framework here, so the mailer and the pages both use it.
 //!
-//! The language of a request: `?lang=` (remembered in a cookie), then that cookie, then
-//! `Accept-Language`, then Simplified Chinese.
+//! Layer: shared vocabulary. ARCHITECTURE.md maps the layers.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use actix_web::HttpRequest;
-use actix_web::cookie::{Cookie, SameSite, time};
 use fluent_templates::fluent_bundle::FluentValue;
 use fluent_templates::{LanguageIdentifier, Loader, static_loader};
 
@@ -21,9 +19,6 @@ static_loader! {
         customise: |bundle| bundle.set_use_isolating(false),
     };
 }
-
-/// The cookie that remembers a language chosen with `?lang=` or the switcher.
-pub const COOKIE: &str = "careline_lang";
 
 /// A language the pages are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,44 +97,6 @@ pub fn from_accept_language(header: &str) -> Option<Lang> {
     candidates.first().map(|c| c.2)
 }
 
-/// The language of a request, and whether it was chosen just now with `?lang=` (and so
-/// should be remembered in the cookie).
-pub fn negotiate(req: &HttpRequest) -> (Lang, bool) {
-    if let Some(lang) = query_param(req, "lang").and_then(|l| Lang::parse(&l)) {
-        return (lang, true);
-    }
-    if let Some(lang) = req.cookie(COOKIE).and_then(|c| Lang::parse(c.value())) {
-        return (lang, false);
-    }
-    let accepted = req
-        .headers()
-        .get(actix_web::http::header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(from_accept_language);
-    (accepted.unwrap_or(Lang::DEFAULT), false)
-}
-
-/// The cookie that remembers `lang` for a year.
-pub fn cookie(req: &HttpRequest, lang: Lang) -> Cookie<'static> {
-    Cookie::build(COOKIE, lang.code())
-        .path("/")
-        .max_age(time::Duration::days(365))
-        .same_site(SameSite::Lax)
-        .http_only(true)
-        .secure(req.connection_info().scheme() == "https")
-        .finish()
-}
-
-/// One query parameter of the request, decoded.
-pub fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
-    actix_web::web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .ok()?
-        .into_inner()
-        .into_iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v)
-}
-
 /// UI strings in one language. Templates call `t.tr("key")`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tr(pub Lang);
@@ -173,10 +130,26 @@ impl Tr {
     /// Whether `key` exists in this language (without falling back to another).
     pub fn has(&self, key: &str) -> bool {
         // With every argument the strings use, so only a missing message is an error.
-        let args: HashMap<&str, FluentValue> = ["minutes", "days", "count", "number"]
-            .into_iter()
-            .map(|a| (a, FluentValue::from(1)))
-            .collect();
+        let args: HashMap<&str, FluentValue> = [
+            "minutes",
+            "days",
+            "count",
+            "number",
+            "n",
+            "date",
+            "deadline",
+            "level",
+            "lines",
+            "link",
+            "reference",
+            "round",
+            "site",
+            "tier",
+            "time",
+        ]
+        .into_iter()
+        .map(|a| (a, FluentValue::from(1)))
+        .collect();
         LOCALES
             .lookup_single_language(&self.0.id(), key, Some(&args))
             .is_ok()
@@ -242,27 +215,38 @@ mod tests {
 
         // Every key the templates and handlers use exists, in every language (no fallback).
         let mut used = Vec::new();
-        let dirs = [
-            format!("{}/templates", env!("CARGO_MANIFEST_DIR")),
-            format!("{}/src/web", env!("CARGO_MANIFEST_DIR")),
-        ];
-        for dir in dirs {
-            for entry in std::fs::read_dir(dir).expect("a folder").flatten() {
-                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-                for marker in [
-                    "tr(\"",
-                    "tr_n(\"",
-                    "error_page(\n        req,\n        lang,\n        \"",
-                ] {
-                    for part in text.split(marker).skip(1) {
-                        let key = part.split('"').next().unwrap_or_default();
-                        if key
-                            .chars()
-                            .all(|c| c.is_ascii_lowercase() || c == '-' || c == '_')
-                            && !key.is_empty()
-                        {
-                            used.push(key.to_string());
-                        }
+        // Pages, mails and the handlers behind them, every folder below them too.
+        let mut files = Vec::new();
+        let mut dirs: Vec<std::path::PathBuf> =
+            ["templates", "src/web", "src/workspace", "src/notify"]
+                .iter()
+                .map(|d| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(d))
+                .collect();
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("a folder").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    files.push(path);
+                }
+            }
+        }
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            for marker in [
+                "tr(\"",
+                "tr_n(\"",
+                "error_page(\n        req,\n        lang,\n        \"",
+            ] {
+                for part in text.split(marker).skip(1) {
+                    let key = part.split('"').next().unwrap_or_default();
+                    if key
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '-' || c == '_')
+                        && !key.is_empty()
+                    {
+                        used.push(key.to_string());
                     }
                 }
             }

@@ -8,7 +8,7 @@
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
-use super::{RosterError, local_rfc3339, utc_rfc3339};
+use crate::china_time::{local_rfc3339, utc_rfc3339};
 use crate::db::{AnyConnection, DbError, alerts, audit, jobs};
 
 /// The statuses a troubled job has.
@@ -49,7 +49,7 @@ pub struct JobTroubleList {
 }
 
 /// `status=failed,dead` (any order, either alone); absent or empty: both.
-pub fn parse_statuses(s: Option<&str>) -> Result<Vec<&'static str>, RosterError> {
+pub fn parse_statuses(s: Option<&str>) -> Result<Vec<&'static str>, String> {
     let Some(s) = s.filter(|s| !s.trim().is_empty()) else {
         return Ok(STATUSES.to_vec());
     };
@@ -59,7 +59,7 @@ pub fn parse_statuses(s: Option<&str>) -> Result<Vec<&'static str>, RosterError>
         let status = STATUSES
             .into_iter()
             .find(|st| *st == part)
-            .ok_or_else(|| RosterError::BadQuery("status: must be failed, dead or both".into()))?;
+            .ok_or_else(|| "status: must be failed, dead or both".to_string())?;
         if !out.contains(&status) {
             out.push(status);
         }

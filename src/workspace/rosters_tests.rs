@@ -12,7 +12,7 @@ use super::tests::{Harness, harness};
 
 /// China time as a `datetime-local` field holds it.
 fn local_input(utc: NaiveDateTime) -> String {
-    crate::rosters::local_input(utc)
+    crate::china_time::local_input(utc)
 }
 
 impl Harness {
@@ -44,7 +44,7 @@ impl Harness {
 
 /// Tomorrow at `hh:mm` China time, in UTC.
 fn tomorrow_at(hh: u32, mm: u32) -> NaiveDateTime {
-    let today = crate::rosters::local(Utc::now().naive_utc()).date();
+    let today = crate::china_time::local(Utc::now().naive_utc()).date();
     (today + Duration::days(1))
         .and_hms_opt(hh, mm, 0)
         .expect("a time")
@@ -84,7 +84,7 @@ async fn the_week_is_shown_in_china_time_with_who_is_on_duty_now() {
     let page = h.get(&supervisor, "/rosters?done=added").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("班次已添加"), "{}", page.body);
-    let day = crate::rosters::local(nine)
+    let day = crate::china_time::local(nine)
         .date()
         .format("%Y-%m-%d")
         .to_string();
@@ -105,7 +105,7 @@ async fn the_week_is_shown_in_china_time_with_who_is_on_duty_now() {
     assert!(row.contains("望京站"), "{row}");
     // On duty now: the counselor, until China time.
     let duty = &page.body[page.body.find("on-duty-counselors").expect("the box")..];
-    let until = crate::rosters::local(now + Duration::hours(1));
+    let until = crate::china_time::local(now + Duration::hours(1));
     assert!(duty.contains("李咨询"), "{duty}");
     assert!(
         duty.contains(&format!("至 {}", until.format("%H:%M")))
@@ -352,7 +352,7 @@ async fn the_admin_page_shows_failed_jobs_and_escalation_gaps() {
     assert!(section.contains("Nobody at any level could be paged."));
     // Newest first.
     assert!(section.find("A-NONE") < section.find("A-GAP1"));
-    let local = crate::rosters::local(now)
+    let local = crate::china_time::local(now)
         .format("%Y-%m-%d %H:%M")
         .to_string();
     assert!(section.contains(&local), "{section}");
@@ -360,7 +360,7 @@ async fn the_admin_page_shows_failed_jobs_and_escalation_gaps() {
 
 #[::core::prelude::v1::test]
 fn every_roster_string_exists_in_every_language() {
-    use crate::web::i18n::{Lang, Tr};
+    use crate::i18n::{Lang, Tr};
     let root = env!("CARGO_MANIFEST_DIR");
     let keys = |lang: &str| -> Vec<String> {
         let text = std::fs::read_to_string(format!("{root}/locales/{lang}/rosters.ftl"))
@@ -380,8 +380,9 @@ fn every_roster_string_exists_in_every_language() {
 
     let mut used: Vec<String> = (1..=7).map(|d| format!("roster-weekday-{d}")).collect();
     for file in [
-        "src/web/workspace/rosters.rs",
-        "src/web/workspace/views.rs",
+        "src/workspace/rosters.rs",
+        "src/workspace/notifier.rs",
+        "src/workspace/views.rs",
         "templates/workspace/rosters.html",
         "templates/workspace/admin.html",
     ] {

@@ -1,7 +1,6 @@
 //! Runs a file's `[[examples]]`: its own tests, at every load and in `careline check`.
 
-use super::diagnostics::Diagnostics;
-use super::model::Questionnaire;
+use crate::questionnaire::{Diagnostics, Questionnaire};
 use crate::scoring::{self, AnswerSet, Outcome};
 
 fn fmt_num(v: f64) -> String {

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::questionnaire::{Catalog, Diagnostic};
+use super::Catalog;
+use crate::questionnaire::Diagnostic;
 
 /// The catalog in use, swapped whole on reload.
 #[derive(Debug)]

@@ -14,9 +14,12 @@
 //! The pages are complete without JavaScript; `workspace.js` only refreshes the queue live.
 //!
 //! Logs carry ids only: never answers, names, phone numbers or emails.
+//!
+//! Layer: edges (above `web`, whose page plumbing it shares). ARCHITECTURE.md maps the layers.
 
 mod account;
 mod admin;
+mod notifier;
 mod queue;
 mod rosters;
 mod views;
@@ -33,11 +36,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use self::views::{ErrorPage, WsBase};
-use super::i18n::{self, Lang, Tr};
 use crate::accounts::{Principal, Role};
 use crate::http::ApiError;
 use crate::http::auth::{self, Auth};
-use crate::startup::AppState;
+use crate::i18n::{Lang, Tr};
+use crate::state::AppState;
+use crate::web::request;
 
 /// The largest form body accepted (a note is at most 4000 characters).
 const FORM_LIMIT: usize = 64 * 1024;
@@ -59,7 +63,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             };
             tracing::info!(status = status.as_u16(), "workspace form body refused");
             let page = error_page(
-                Tr(i18n::negotiate(req).0),
+                Tr(request::negotiate(req).0),
                 None,
                 "ws-error-400-title",
                 "ws-error-400-body",
@@ -223,7 +227,7 @@ async fn signed_in(
                 Anonymous::SignInPlain => see_other("/login"),
             });
         }
-        Err(e) => return Err(failure_page(None, i18n::negotiate(req).0, &e)),
+        Err(e) => return Err(failure_page(None, request::negotiate(req).0, &e)),
     };
     let ctx = Ctx {
         lang: lang_of(&auth.principal),
@@ -381,7 +385,7 @@ fn run_failure(ctx: &Ctx, e: ApiError) -> HttpResponse {
 fn display_time(rfc3339: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
         .map(|t| {
-            t.with_timezone(&crate::notify::shanghai())
+            t.with_timezone(&crate::china_time::shanghai())
                 .format("%Y-%m-%d %H:%M (UTC+8)")
                 .to_string()
         })

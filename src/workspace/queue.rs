@@ -9,7 +9,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use super::super::i18n::Tr;
 use super::views::{
     AlertPage, AnswerLine, Cols, Contact, CrisisLine, EarlierLine, EventLine, QueuePage, QueueRow,
     QueueRows, ReasonLine, ScoreLine, ScreeningBlock, SelectOption,
@@ -23,8 +22,9 @@ use crate::alerts::{
     self, AlertDetail, AlertError, AlertSummary, DetailContext, QueueQuery, Resolution, Status,
 };
 use crate::http::{ApiError, QueueParams, run};
+use crate::i18n::Tr;
 use crate::questionnaire::Tier;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 const WORKERS: [Role; 2] = [Role::Counselor, Role::Supervisor];
 
@@ -343,8 +343,8 @@ pub(super) async fn take_next(
         return ctx.csrf_refused("take-next");
     }
     let who = ctx.who().clone();
-    match run(&state, move |conn, _| {
-        Ok::<_, ApiError>(alerts::take_next(conn, &who))
+    match run(&state, move |conn, s| {
+        Ok::<_, ApiError>(alerts::take_next(conn, &who, &s.settings.escalation))
     })
     .await
     {
@@ -459,6 +459,96 @@ fn raised(r: &&alerts::ReasonView) -> bool {
     r.tier != Tier::Green
 }
 
+fn reason_line(t: Tr, r: &alerts::ReasonView) -> ReasonLine {
+    ReasonLine {
+        tier: tier_class(r.tier),
+        tier_label: tier_label(t, r.tier),
+        text: r.text.clone(),
+    }
+}
+
+/// One screening of the alert: scores, the reasons that raised it, every answer.
+fn screening_block(t: Tr, s: &alerts::ScreeningView) -> ScreeningBlock {
+    ScreeningBlock {
+        title: s.title.clone(),
+        version: s.version.clone(),
+        submitted: display_time(&s.submitted_at),
+        submitted_iso: s.submitted_at.clone(),
+        tier: tier_class(s.tier),
+        tier_label: tier_label(t, s.tier),
+        urgent: s.urgent,
+        locale: s.locale.clone(),
+        scores: scores_of(&s.scores, &s.bands),
+        reasons: s
+            .reasons
+            .iter()
+            .filter(raised)
+            .map(|r| reason_line(t, r))
+            .collect(),
+        answers: s
+            .answers
+            .iter()
+            .map(|ans| AnswerLine {
+                item: ans.item.clone(),
+                text: ans.text.clone(),
+                answer: match (&ans.label, ans.value) {
+                    (Some(label), Some(v)) => format!("{label} ({v})"),
+                    (None, Some(v)) => v.to_string(),
+                    _ => t.tr("ws-unanswered"),
+                },
+                answered: ans.value.is_some(),
+            })
+            .collect(),
+    }
+}
+
+/// One entry of the alert's timeline, in the reader's language.
+fn event_line(t: Tr, e: &alerts::EventView) -> EventLine {
+    let kind_key = format!("ws-event-{}", e.kind);
+    let text = e
+        .detail
+        .get("text")
+        .or_else(|| e.detail.get("note"))
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string);
+    EventLine {
+        at: display_time(&e.at),
+        at_iso: e.at.clone(),
+        kind: if t.has(&kind_key) {
+            t.tr(&kind_key)
+        } else {
+            e.kind.clone()
+        },
+        actor: e
+            .actor
+            .as_ref()
+            .map_or_else(|| t.tr("ws-system"), |p| p.name.clone()),
+        outcome: e
+            .detail
+            .get("outcome")
+            .and_then(serde_json::Value::as_str)
+            .and_then(Resolution::parse)
+            .map(|o| outcome_label(t, o)),
+        text,
+    }
+}
+
+/// An earlier screening of the same identified rider: one line.
+fn earlier_line(t: Tr, s: &alerts::EarlierScreening) -> EarlierLine {
+    EarlierLine {
+        questionnaire: s.questionnaire.clone(),
+        submitted: display_time(&s.submitted_at),
+        submitted_iso: s.submitted_at.clone(),
+        tier: tier_class(s.tier),
+        tier_label: tier_label(t, s.tier),
+        scores: scores_of(&s.scores, &serde_json::Value::Null)
+            .into_iter()
+            .map(|l| format!("{} {}", l.name, l.value))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
 fn alert_page(state: &AppState, ctx: &Ctx, loaded: Loaded, refused: Refused) -> HttpResponse {
     let t = ctx.t();
     let who = ctx.who();
@@ -466,89 +556,12 @@ fn alert_page(state: &AppState, ctx: &Ctx, loaded: Loaded, refused: Refused) -> 
     let a = &d.alert;
     let mine = a.assignee.as_ref().is_some_and(|p| p.id == who.user_id);
     let supervisor = who.role == Role::Supervisor;
-    let reason = |r: &alerts::ReasonView| ReasonLine {
-        tier: tier_class(r.tier),
-        tier_label: tier_label(t, r.tier),
-        text: r.text.clone(),
-    };
-    let screenings = d
-        .screenings
-        .iter()
-        .map(|s| ScreeningBlock {
-            title: s.title.clone(),
-            version: s.version.clone(),
-            submitted: display_time(&s.submitted_at),
-            submitted_iso: s.submitted_at.clone(),
-            tier: tier_class(s.tier),
-            tier_label: tier_label(t, s.tier),
-            urgent: s.urgent,
-            locale: s.locale.clone(),
-            scores: scores_of(&s.scores, &s.bands),
-            reasons: s.reasons.iter().filter(raised).map(reason).collect(),
-            answers: s
-                .answers
-                .iter()
-                .map(|ans| AnswerLine {
-                    item: ans.item.clone(),
-                    text: ans.text.clone(),
-                    answer: match (&ans.label, ans.value) {
-                        (Some(label), Some(v)) => format!("{label} ({v})"),
-                        (None, Some(v)) => v.to_string(),
-                        _ => t.tr("ws-unanswered"),
-                    },
-                    answered: ans.value.is_some(),
-                })
-                .collect(),
-        })
-        .collect();
-    let timeline = d
-        .timeline
-        .iter()
-        .map(|e| {
-            let kind_key = format!("ws-event-{}", e.kind);
-            let text = e
-                .detail
-                .get("text")
-                .or_else(|| e.detail.get("note"))
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_string);
-            EventLine {
-                at: display_time(&e.at),
-                at_iso: e.at.clone(),
-                kind: if t.has(&kind_key) {
-                    t.tr(&kind_key)
-                } else {
-                    e.kind.clone()
-                },
-                actor: e
-                    .actor
-                    .as_ref()
-                    .map_or_else(|| t.tr("ws-system"), |p| p.name.clone()),
-                outcome: e
-                    .detail
-                    .get("outcome")
-                    .and_then(serde_json::Value::as_str)
-                    .and_then(Resolution::parse)
-                    .map(|o| outcome_label(t, o)),
-                text,
-            }
-        })
-        .collect();
+    let screenings = d.screenings.iter().map(|s| screening_block(t, s)).collect();
+    let timeline = d.timeline.iter().map(|e| event_line(t, e)).collect();
     let earlier = d
         .earlier_screenings
         .iter()
-        .map(|s| EarlierLine {
-            questionnaire: s.questionnaire.clone(),
-            submitted: display_time(&s.submitted_at),
-            submitted_iso: s.submitted_at.clone(),
-            tier: tier_class(s.tier),
-            tier_label: tier_label(t, s.tier),
-            scores: scores_of(&s.scores, &serde_json::Value::Null)
-                .into_iter()
-                .map(|l| format!("{} {}", l.name, l.value))
-                .collect::<Vec<_>>()
-                .join(", "),
-        })
+        .map(|s| earlier_line(t, s))
         .collect();
     let active = a.status != Status::Resolved;
     let taken = a.status == Status::Acknowledged;
@@ -578,7 +591,12 @@ fn alert_page(state: &AppState, ctx: &Ctx, loaded: Loaded, refused: Refused) -> 
             .as_ref()
             .map_or_else(|| t.tr("ws-nobody"), |p| p.name.clone()),
         outcome: a.outcome.map(|o| outcome_label(t, o)),
-        reasons: d.reasons.iter().filter(raised).map(reason).collect(),
+        reasons: d
+            .reasons
+            .iter()
+            .filter(raised)
+            .map(|r| reason_line(t, r))
+            .collect(),
         screenings,
         timeline,
         contact: d.contact.as_ref().map(|c| Contact {
@@ -713,10 +731,11 @@ pub(super) async fn act(
     let who = ctx.who().clone();
     let target = key.clone();
     let (n, rn, o) = (note.clone(), resolve_note.clone(), outcome.clone());
-    let result = run(&state, move |conn, _| {
+    let result = run(&state, move |conn, s| {
+        let policy = &s.settings.escalation;
         Ok::<_, ApiError>(match action {
-            "acknowledge" => alerts::acknowledge(conn, &who, &target),
-            "unacknowledge" => alerts::unacknowledge(conn, &who, &target),
+            "acknowledge" => alerts::acknowledge(conn, &who, &target, policy),
+            "unacknowledge" => alerts::unacknowledge(conn, &who, &target, policy),
             "notes" => alerts::add_note(conn, &who, &target, &n),
             "resolve" => alerts::resolve(conn, &who, &target, &o, &rn),
             _ => alerts::reassign(conn, &who, &target, &assignee),
@@ -755,7 +774,7 @@ pub(super) async fn act(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::web::i18n::Lang;
+    use crate::i18n::Lang;
 
     #[test]
     fn time_left_reads_in_minutes_hours_or_days() {

@@ -1,12 +1,36 @@
-//! The set of loaded questionnaires, and loading them from files and folders.
+//! Loading questionnaire files: parse and validate (`questionnaire`), run each file's examples
+//! through `scoring` (a failing example rejects the file), and keep the set on offer by id
+//! (`Catalog`), live-reloaded from its folder (`live`). Reads files; no database, no web.
+//!
+//! Layer: core (above `scoring`; reads and watches files, nothing else). ARCHITECTURE.md maps the layers.
+
+mod examples;
+pub mod live;
+
+pub use live::{LiveCatalog, watch};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::diagnostics::Diagnostic;
-use super::load::parse_questionnaire;
-use super::model::Questionnaire;
+use crate::questionnaire::{Diagnostic, Diagnostics, Questionnaire, parse_structure};
+
+/// Parses and validates `source`, then runs its examples: what `careline check` and every load
+/// do. `path` is used in messages; `file_stem`, when given, is what `id` must equal.
+pub fn parse_questionnaire(
+    path: &str,
+    file_stem: Option<&str>,
+    source: &str,
+) -> Result<Questionnaire, Vec<Diagnostic>> {
+    let q = parse_structure(path, file_stem, source)?;
+    let mut d = Diagnostics::new(path, source);
+    examples::run(&q, &mut d);
+    if d.is_empty() {
+        Ok(q)
+    } else {
+        Err(d.into_vec())
+    }
+}
 
 /// What happened to one file.
 #[derive(Debug)]

@@ -7,14 +7,14 @@
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::super::csrf;
-use super::super::i18n::{self, Tr};
 use super::views::{LoginPage, PasswordPage, WsBase};
 use super::{Anonymous, Ctx, Fields, home_of, render, render_with, see_other, see_other_with};
 use crate::accounts::{self, AdminError, AuthError};
 use crate::http::auth::{self as session, client_ip};
 use crate::http::run;
-use crate::startup::AppState;
+use crate::i18n::Tr;
+use crate::state::AppState;
+use crate::web::{csrf, request};
 
 /// A local path to go back to after signing in: one that starts with a single `/` and holds
 /// no backslash or control character (so it cannot name another site).
@@ -49,11 +49,11 @@ fn login_form(
 
 /// `GET /login`: the form (or, already signed in, where the user works).
 pub(super) async fn login_page(req: HttpRequest) -> HttpResponse {
-    let next = safe_next(i18n::query_param(&req, "next").as_deref());
+    let next = safe_next(request::query_param(&req, "next").as_deref());
     if let Ok(Some(auth)) = session::resolve(&req).await {
         return see_other(&next.unwrap_or_else(|| home_of(auth.principal.role).to_string()));
     }
-    let t = Tr(i18n::negotiate(&req).0);
+    let t = Tr(request::negotiate(&req).0);
     login_form(&req, t, next, String::new(), None, StatusCode::OK)
 }
 
@@ -64,7 +64,7 @@ pub(super) async fn login(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let fields = Fields(form.into_inner());
-    let t = Tr(i18n::negotiate(&req).0);
+    let t = Tr(request::negotiate(&req).0);
     let next = safe_next(fields.get("next"));
     let email = fields.text("email").trim().to_string();
     if !csrf::verify(&req, fields.get(csrf::FIELD)) {
@@ -181,7 +181,7 @@ pub(super) async fn password_page(req: HttpRequest) -> HttpResponse {
         Ok(ctx) => ctx,
         Err(response) => return response,
     };
-    let changed = i18n::query_param(&req, "changed").is_some();
+    let changed = request::query_param(&req, "changed").is_some();
     password_form(&ctx, None, changed, StatusCode::OK)
 }
 

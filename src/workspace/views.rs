@@ -4,9 +4,9 @@
 
 use askama::Template;
 
-use super::super::assets;
-use super::super::i18n::Tr;
 use super::Ctx;
+use crate::i18n::Tr;
+use crate::web::assets;
 
 /// What every workspace page has: language, title, assets and (signed in) the nav bar.
 #[derive(Debug)]
@@ -388,7 +388,7 @@ pub struct AdminPage {
     pub new_slug: String,
     pub new_site_name: String,
     /// Failed and dead jobs and escalation gaps.
-    pub notifier: super::rosters::NotifierView,
+    pub notifier: super::notifier::NotifierView,
 }
 
 #[derive(Debug)]

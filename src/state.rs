@@ -1,0 +1,101 @@
+//! What every request handler shares (`AppState`): settings, the pool, the live catalog, the
+//! keys, and the channels that tell open queue pages and the in-process worker that something
+//! changed. Its own module so that the edges (`http`, `web`, `workspace`) and the wiring
+//! (`startup`) both import it and neither imports the other.
+//!
+//! Layer: edges (the lowest: shared by `http`, `web`, `workspace` and `startup`). ARCHITECTURE.md maps the layers.
+
+use std::sync::Arc;
+
+use crate::catalog::{Catalog, LiveCatalog};
+use crate::config::Settings;
+use crate::contact::ContactCipher;
+use crate::{db, screening};
+
+/// Shared by every request.
+#[derive(Debug)]
+pub struct AppState {
+    pub settings: Settings,
+    pub pool: db::Pool,
+    pub catalog: Arc<LiveCatalog>,
+    pub cipher: ContactCipher,
+    pub accounts: crate::accounts::Accounts,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Tells open queue pages (server-sent events) that an alert opened or changed.
+    pub notices: tokio::sync::broadcast::Sender<QueueNotice>,
+    /// Wakes the in-process job worker when a job is committed.
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
+/// An alert opened or changed: no rider data, only which alert and its site.
+#[derive(Debug, Clone)]
+pub struct QueueNotice {
+    pub alert_id: String,
+    pub site: Option<String>,
+}
+
+impl AppState {
+    /// An alert opened or changed: open queue pages refresh, and the in-process worker looks
+    /// for jobs the change committed (a restarted escalation, reminders).
+    pub fn alert_changed(&self, alert_id: &str, site: Option<&str>) {
+        let _ = self.notices.send(QueueNotice {
+            alert_id: alert_id.to_string(),
+            site: site.map(str::to_string),
+        });
+        self.wake.notify_one();
+    }
+
+    /// Checks the contact cipher key and the session keys (a bad one stops the start).
+    pub fn check_keys(settings: &Settings) -> Result<(), KeyError> {
+        ContactCipher::from_base64(&settings.privacy.contact_key).map_err(KeyError::Contact)?;
+        crate::accounts::Accounts::new(&settings.auth)
+            .map_err(|e| KeyError::Auth(e.to_string()))?;
+        settings.auth.trusted_proxies().map_err(KeyError::Auth)?;
+        Ok(())
+    }
+
+    /// The state of a running service from its settings, pool and catalog: derives the
+    /// contact cipher and the session keys (and fails on bad ones).
+    pub fn new(
+        settings: Settings,
+        pool: db::Pool,
+        catalog: Arc<LiveCatalog>,
+    ) -> Result<AppState, KeyError> {
+        let cipher =
+            ContactCipher::from_base64(&settings.privacy.contact_key).map_err(KeyError::Contact)?;
+        // A binary without a JWT crypto backend, or a bad key, stops here.
+        let accounts = crate::accounts::Accounts::new(&settings.auth)
+            .map_err(|e| KeyError::Auth(e.to_string()))?;
+        let trusted_proxies = settings.auth.trusted_proxies().map_err(KeyError::Auth)?;
+        Ok(AppState {
+            settings,
+            pool,
+            catalog,
+            cipher,
+            accounts,
+            trusted_proxies,
+            notices: tokio::sync::broadcast::channel(256).0,
+            wake: Arc::new(tokio::sync::Notify::new()),
+        })
+    }
+
+    pub fn context<'a>(&'a self, catalog: &'a Catalog) -> screening::Context<'a> {
+        screening::Context {
+            catalog,
+            cipher: &self.cipher,
+            crisis_lines: &self.settings.crisis.lines,
+            contact_retention: self.settings.privacy.contact_retention,
+            alerts: &self.settings.alerts,
+            escalation: &self.settings.escalation,
+        }
+    }
+}
+
+/// A key in the settings that cannot be used; the service does not start with one.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("configuration: privacy.contact_key: {0}")]
+    Contact(String),
+    #[error("configuration: auth: {0}")]
+    Auth(String),
+}
