@@ -163,6 +163,39 @@ fn declared_locales(source: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
+#[test]
+fn every_shipped_file_names_source_confidence_validation_and_licence_per_locale() {
+    let dir = crate::shipped_dir();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("the questionnaires folder")
+        .map(|e| e.expect("a folder entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 9, "the nine shipped files: {files:?}");
+    let mut problems = Vec::new();
+    for path in &files {
+        let name = format!(
+            "questionnaires/{}",
+            path.file_name().unwrap().to_string_lossy()
+        );
+        let source = std::fs::read_to_string(path).expect("read a questionnaire");
+        match declared_locales(&source) {
+            Ok(locales) => problems.extend(
+                header_problems(&source, &locales)
+                    .into_iter()
+                    .map(|p| format!("{name}: {p}")),
+            ),
+            Err(e) => problems.push(format!("{name}: {e}")),
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "headers that do not follow questionnaires/README.md, \"Sources and licences\":\n{}",
+        problems.join("\n")
+    );
+}
+
 fn locales(list: &[&str]) -> Vec<String> {
     list.iter().map(ToString::to_string).collect()
 }
