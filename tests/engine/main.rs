@@ -5,6 +5,7 @@ mod invalid_files;
 mod layering;
 mod properties;
 mod shipped;
+mod sources;
 
 use std::path::{Path, PathBuf};
 
