@@ -221,6 +221,11 @@ pub struct WorkerSettings {
     pub shutdown_timeout: std::time::Duration,
 }
 
+/// Keys whose value is a list of strings: from the environment they are written
+/// comma-separated (`CARELINE__AUTH__TRUSTED_PROXIES=10.0.0.1,10.1.0.0/16`). Only these are
+/// split; a comma in any other value stays part of it.
+pub const LIST_KEYS: &[&str] = &["auth.trusted_proxies", "escalation.backup_emails"];
+
 /// The development-only contact key shipped in `config/default.toml`.
 pub const DEVELOPMENT_CONTACT_KEY: &str = "ZGV2ZWxvcG1lbnQgb25seTogbm90IGEgc2VjcmV0ISE=";
 
@@ -431,16 +436,44 @@ impl Settings {
                     .required(false),
             );
         }
+        // List-valued keys are split here, not by config-rs: its list parsing needs
+        // `try_parsing(true)`, which also turns every other value that looks like a number or
+        // a boolean into one (a numeric secret would lose digits as a float). Each listed key
+        // is set as a list of trimmed, non-empty items; every other variable stays a string.
+        let mut scalars = HashMap::new();
+        let mut lists: Vec<(&str, Vec<String>)> = Vec::new();
+        for (name, value) in &sources.vars {
+            let key = name
+                .to_ascii_lowercase()
+                .strip_prefix("careline__")
+                .map(|k| k.replace("__", "."));
+            match key
+                .as_deref()
+                .and_then(|k| LIST_KEYS.iter().find(|l| **l == k))
+            {
+                Some(list_key) => lists.push((
+                    list_key,
+                    value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                )),
+                None => {
+                    scalars.insert(name.clone(), value.clone());
+                }
+            }
+        }
         builder = builder.add_source(
             Environment::with_prefix("CARELINE")
                 .prefix_separator("__")
                 .separator("__")
-                // CARELINE__AUTH__TRUSTED_PROXIES="10.0.0.1,10.1.0.0/16"
-                .list_separator(",")
-                .with_list_parse_key("auth.trusted_proxies")
-                .with_list_parse_key("escalation.backup_emails")
-                .source(Some(sources.vars.clone().into_iter().collect())),
+                .source(Some(scalars.into_iter().collect())),
         );
+        for (key, items) in lists {
+            builder = builder.set_override(key, items)?;
+        }
         let mut settings: Settings = builder.build()?.try_deserialize()?;
         settings.environment = sources.env_name.clone();
         settings.validate()?;
@@ -646,6 +679,48 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("CARELINE_ENV"), "{err}");
+    }
+
+    #[test]
+    fn list_keys_take_comma_separated_values_from_the_environment() {
+        let s = Settings::load_from(&sources(&[
+            ("CARELINE__AUTH__TRUSTED_PROXIES", "127.0.0.1"),
+            ("CARELINE__ESCALATION__BACKUP_EMAILS", "a@x.org, b@x.org"),
+        ]))
+        .unwrap();
+        assert_eq!(s.auth.trusted_proxies, vec!["127.0.0.1".to_string()]);
+        assert_eq!(
+            s.escalation.backup_emails,
+            vec!["a@x.org".to_string(), "b@x.org".to_string()]
+        );
+        let s = Settings::load_from(&sources(&[(
+            "CARELINE__AUTH__TRUSTED_PROXIES",
+            "10.0.0.1,10.1.0.0/16,::1",
+        )]))
+        .unwrap();
+        assert_eq!(s.auth.trusted_proxies, ["10.0.0.1", "10.1.0.0/16", "::1"]);
+        // Empty: an empty list, not one empty item.
+        let s =
+            Settings::load_from(&sources(&[("CARELINE__ESCALATION__BACKUP_EMAILS", "")])).unwrap();
+        assert!(s.escalation.backup_emails.is_empty());
+    }
+
+    #[test]
+    fn a_comma_in_a_scalar_value_is_not_split() {
+        let s = Settings::load_from(&sources(&[
+            ("CARELINE__LOG__LEVEL", "careline=debug,info"),
+            (
+                "CARELINE__MAIL__FROM",
+                "\"Care, line\" <careline@example.org>",
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(s.log.level, "careline=debug,info");
+        assert_eq!(s.mail.from, "\"Care, line\" <careline@example.org>");
+        // A value that looks like a number stays the string it was.
+        let digits = "12345678901234567890123456789012345678901234567890";
+        let s = Settings::load_from(&sources(&[("CARELINE__AUTH__JWT_KEY", digits)])).unwrap();
+        assert_eq!(s.auth.jwt_key, digits);
     }
 
     #[test]
