@@ -223,6 +223,9 @@ fn worker(settings: Settings, out: &mut dyn Write) -> std::io::Result<u8> {
             settings,
             pool,
             std::sync::Arc::new(tokio::sync::Notify::new()),
+            // A worker process has no HTTP port: its metrics are not scraped (the web
+            // instances report everything read from the database).
+            std::sync::Arc::new(crate::metrics::Metrics::new()),
         )?;
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let running = tokio::spawn(std::sync::Arc::new(worker).run(stopping));

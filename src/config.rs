@@ -27,6 +27,7 @@ pub struct Settings {
     pub mail: MailSettings,
     pub escalation: EscalationPolicy,
     pub worker: WorkerSettings,
+    pub metrics: MetricsSettings,
     /// `CARELINE_ENV` (not a file key): "production" turns on the strict start-up checks.
     #[serde(skip)]
     pub environment: Option<String>,
@@ -219,6 +220,26 @@ pub struct WorkerSettings {
     /// On SIGTERM, running jobs get this long to finish.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: std::time::Duration,
+}
+
+/// `GET /metrics`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Empty: `/metrics` is open. Set: a scrape must send `Authorization: Bearer <token>`.
+    pub token: String,
+    /// How often the gauges read from the database are refreshed (not on each scrape).
+    #[serde(with = "humantime_serde")]
+    pub refresh_interval: std::time::Duration,
+}
+
+impl std::fmt::Debug for MetricsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsSettings")
+            .field("token_set", &!self.token.is_empty())
+            .field("refresh_interval", &self.refresh_interval)
+            .finish()
+    }
 }
 
 /// Keys whose value is a list of strings: from the environment they are written
@@ -572,6 +593,19 @@ impl Settings {
             });
         }
         self.validate_notifier()?;
+        if self.metrics.refresh_interval.is_zero() {
+            return Err(SettingsError::Invalid {
+                key: "metrics.refresh_interval",
+                message: "must be more than 0s".into(),
+            });
+        }
+        if self.metrics.token.trim() != self.metrics.token {
+            return Err(SettingsError::Invalid {
+                key: "metrics.token",
+                message: "must not start or end with spaces (a scraper would never match it)"
+                    .into(),
+            });
+        }
         if self.crisis.lines.is_empty() {
             return Err(SettingsError::Invalid {
                 key: "crisis.lines",
@@ -709,6 +743,7 @@ mod tests {
     fn a_comma_in_a_scalar_value_is_not_split() {
         let s = Settings::load_from(&sources(&[
             ("CARELINE__LOG__LEVEL", "careline=debug,info"),
+            ("CARELINE__METRICS__TOKEN", "a,b,c"),
             (
                 "CARELINE__MAIL__FROM",
                 "\"Care, line\" <careline@example.org>",
@@ -716,6 +751,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(s.log.level, "careline=debug,info");
+        assert_eq!(s.metrics.token, "a,b,c");
         assert_eq!(s.mail.from, "\"Care, line\" <careline@example.org>");
         // A value that looks like a number stays the string it was.
         let digits = "12345678901234567890123456789012345678901234567890";

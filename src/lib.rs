@@ -4,7 +4,8 @@
 //! enforces the order written there; ARCHITECTURE.md maps them):
 //! - core, pure: `questionnaire` (the file format and its model), `scoring` (answers to a tier
 //!   with reasons), `catalog` (files loaded, examples run, the live set on offer);
-//! - shared vocabulary: `i18n`, `china_time`, `contact`, `config` (settings as plain data);
+//! - shared vocabulary: `i18n`, `china_time`, `contact`, `config` (settings as plain data), `metrics`
+//!   (the families every layer above records into);
 //! - storage: `db`, the only home of diesel;
 //! - use cases: `audit`, `accounts`, `notify`, `jobs`, `alerts`, `screening`, `rosters`,
 //!   `admin`;
@@ -20,6 +21,7 @@ pub mod china_time;
 pub mod config;
 pub mod contact;
 pub mod i18n;
+pub mod metrics;
 
 pub mod db;
 

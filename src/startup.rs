@@ -96,6 +96,7 @@ impl Application {
                 state.settings.clone(),
                 state.pool.clone(),
                 Arc::clone(&state.wake),
+                Arc::clone(&state.metrics),
             )
             .map_err(StartupError::Mail)?,
         );
@@ -109,6 +110,7 @@ impl Application {
             App::new()
                 .app_data(web::Data::clone(&server_state))
                 .wrap(middleware::Compress::default())
+                .wrap(middleware::from_fn(http::metrics::record))
                 .wrap(http::security_headers())
                 .configure(http::configure)
                 .configure(crate::workspace::configure)
@@ -152,6 +154,52 @@ impl Application {
                 if let Ok(Err(e)) = tokio::task::spawn_blocking(move || c.reload()).await {
                     tracing::error!(error = %e, "cannot read the questionnaire folder");
                 }
+            }
+        });
+        let state = web::Data::clone(&self.state);
+        actix_web::rt::spawn(async move {
+            // The gauges read from the database: on a timer, never on a scrape.
+            let mut every = tokio::time::interval(state.settings.metrics.refresh_interval);
+            loop {
+                every.tick().await;
+                let s = web::Data::clone(&state);
+                let done = tokio::task::spawn_blocking(move || -> Result<(), db::DbError> {
+                    let mut conn = s.pool.get()?;
+                    crate::admin::observe::refresh(
+                        &mut conn,
+                        &s.metrics,
+                        chrono::Utc::now().naive_utc(),
+                        s.settings.escalation.levels.len(),
+                    )
+                })
+                .await;
+                if !matches!(done, Ok(Ok(()))) {
+                    state.metrics.refresh_failed();
+                    match done {
+                        Ok(Err(e)) => tracing::warn!(error = %e, "cannot refresh the metrics"),
+                        Err(e) => tracing::warn!(error = %e, "the metrics refresh failed"),
+                        Ok(Ok(())) => {}
+                    }
+                }
+            }
+        });
+        // The mail path is tried every minute while no mail is being sent, so a broken SMTP
+        // server shows on /metrics before a red alert needs it.
+        let worker_for_probe = Arc::clone(&self.worker);
+        actix_web::rt::spawn(async move {
+            let every = std::time::Duration::from_secs(60);
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let metrics = &worker_for_probe.metrics;
+                if metrics
+                    .mail_last_attempt()
+                    .is_some_and(|t| t.elapsed() < every)
+                {
+                    continue;
+                }
+                let ok = worker_for_probe.mailer.probe().await;
+                metrics.mail_result(ok);
             }
         });
         let pool = self.state.pool.clone();

@@ -25,6 +25,8 @@ pub struct AppState {
     pub notices: tokio::sync::broadcast::Sender<QueueNotice>,
     /// Wakes the in-process job worker when a job is committed.
     pub wake: Arc<tokio::sync::Notify>,
+    /// What `GET /metrics` reports; the in-process worker records into the same.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// An alert opened or changed: no rider data, only which alert and its site.
@@ -43,6 +45,17 @@ impl AppState {
             site: site.map(str::to_string),
         });
         self.wake.notify_one();
+    }
+
+    /// An alert was acknowledged: records its time to acknowledgement.
+    pub fn acknowledged(&self, alert: &crate::alerts::AlertSummary) {
+        if let Ok(opened) = chrono::DateTime::parse_from_rfc3339(&alert.created_at) {
+            let waited = chrono::Utc::now().signed_duration_since(opened);
+            self.metrics.acknowledged(
+                alert.tier.as_str(),
+                waited.num_milliseconds() as f64 / 1000.0,
+            );
+        }
     }
 
     /// Checks the contact cipher key and the session keys (a bad one stops the start).
@@ -76,6 +89,7 @@ impl AppState {
             trusted_proxies,
             notices: tokio::sync::broadcast::channel(256).0,
             wake: Arc::new(tokio::sync::Notify::new()),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
         })
     }
 

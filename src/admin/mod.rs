@@ -7,3 +7,4 @@
 //! Layer: use cases (the highest). ARCHITECTURE.md maps the layers.
 
 pub mod notifier;
+pub mod observe;

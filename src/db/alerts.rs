@@ -551,3 +551,46 @@ pub fn count_open(conn: &mut AnyConnection) -> Result<i64, DbError> {
         .count()
         .get_result(conn)?)
 }
+
+/// Alerts not yet acknowledged, by tier (for the metrics).
+pub fn unacknowledged_by_tier(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>, DbError> {
+    Ok(alerts::table
+        .filter(alerts::status.eq("open"))
+        .group_by(alerts::tier)
+        .select((alerts::tier, diesel::dsl::count_star()))
+        .load(conn)?)
+}
+
+/// Alerts not yet acknowledged and past their deadline, by tier (for the metrics).
+pub fn overdue_by_tier(
+    conn: &mut AnyConnection,
+    now: NaiveDateTime,
+) -> Result<Vec<(String, i64)>, DbError> {
+    Ok(alerts::table
+        .filter(alerts::status.eq("open"))
+        .filter(alerts::deadline_at.lt(now))
+        .group_by(alerts::tier)
+        .select((alerts::tier, diesel::dsl::count_star()))
+        .load(conn)?)
+}
+
+/// When the oldest red alert not yet acknowledged opened.
+pub fn oldest_unacknowledged_red(
+    conn: &mut AnyConnection,
+) -> Result<Option<NaiveDateTime>, DbError> {
+    Ok(alerts::table
+        .filter(alerts::status.eq("open"))
+        .filter(alerts::tier.eq("red"))
+        .select(diesel::dsl::min(alerts::created_at))
+        .first::<Option<NaiveDateTime>>(conn)?)
+}
+
+/// How many times escalation paged level `level` (0-based), across all alerts: the `paged`
+/// timeline entries, whose detail is `{"level":N,...}` with further keys after it.
+pub fn pages_at_level(conn: &mut AnyConnection, level: usize) -> Result<i64, DbError> {
+    Ok(alert_events::table
+        .filter(alert_events::kind.eq("paged"))
+        .filter(alert_events::detail.like(format!("%\"level\":{level},%")))
+        .count()
+        .get_result(conn)?)
+}

@@ -300,3 +300,38 @@ pub fn last_worker_seen(conn: &mut AnyConnection) -> Result<Option<NaiveDateTime
         .select(diesel::dsl::max(workers::seen_at))
         .first::<Option<NaiveDateTime>>(conn)?)
 }
+
+/// Jobs by (kind, status) for the metrics: `pending` (waiting), `running` (pending under a
+/// live lease), `failed` and `dead`.
+pub fn counts_by_kind(
+    conn: &mut AnyConnection,
+    now: NaiveDateTime,
+) -> Result<Vec<(String, String, i64)>, DbError> {
+    let by_status: Vec<(String, String, i64)> = jobs::table
+        .filter(jobs::status.eq_any(["pending", "failed", "dead"]))
+        .group_by((jobs::kind, jobs::status))
+        .select((jobs::kind, jobs::status, diesel::dsl::count_star()))
+        .load(conn)?;
+    let running: Vec<(String, i64)> = jobs::table
+        .filter(jobs::status.eq("pending"))
+        .filter(jobs::locked_until.gt(now))
+        .group_by(jobs::kind)
+        .select((jobs::kind, diesel::dsl::count_star()))
+        .load(conn)?;
+    let mut out = Vec::new();
+    for (kind, status, n) in by_status {
+        if status == "pending" {
+            let r = running
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map_or(0, |(_, n)| *n);
+            out.push((kind, status, n - r));
+        } else {
+            out.push((kind, status, n));
+        }
+    }
+    for (kind, n) in running {
+        out.push((kind, "running".into(), n));
+    }
+    Ok(out)
+}

@@ -200,6 +200,7 @@ pub(super) async fn acknowledge(
     })
     .await?;
     changed(&state, &s);
+    state.acknowledged(&s);
     tracing::info!(alert = %s.id, "alert acknowledged");
     Ok(HttpResponse::Ok().json(s))
 }
@@ -400,6 +401,7 @@ pub(super) async fn take_next(
     match s {
         Some(s) => {
             changed(&state, &s);
+            state.acknowledged(&s);
             Ok(HttpResponse::Ok().json(s))
         }
         None => Err(ApiError::NotFound("no open alert to take".into())),

@@ -9,6 +9,7 @@ mod alerts_api;
 pub mod auth;
 mod auth_api;
 pub mod error;
+pub mod metrics;
 pub mod openapi;
 mod rosters_api;
 
@@ -32,6 +33,7 @@ use crate::{db, screening};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics::serve))
         .route("/api/openapi.json", web::get().to(openapi::serve))
         .service(
             web::scope("/api/v1")
@@ -121,6 +123,12 @@ pub async fn submit(
         .map_err(ApiError::from)
     })
     .await??;
+    if !submitted.replayed {
+        let outcome = &submitted.response.outcome;
+        notify
+            .metrics
+            .screening(&outcome.questionnaire, outcome.tier.as_str());
+    }
     if let Some(alert) = &submitted.alert {
         tracing::info!(alert = %alert.alert_id, opened = alert.opened, tier = %alert.tier, "alert written");
         let _ = notify.notices.send(QueueNotice {

@@ -23,6 +23,7 @@ use utoipa::OpenApi;
     paths(
         super::healthz,
         super::readyz,
+        super::metrics::serve,
         serve,
         super::list_questionnaires,
         super::get_questionnaire,
@@ -96,6 +97,11 @@ impl utoipa::Modify for BearerAuth {
                     .bearer_format("JWT")
                     .build(),
             ),
+        );
+        // `metrics.token`, when set, for `GET /metrics`.
+        components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
     }
 }

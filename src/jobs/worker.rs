@@ -31,6 +31,8 @@ pub struct Worker {
     pub mailer: Mailer,
     /// Signalled when a job is committed in this process.
     pub wake: Arc<Notify>,
+    /// Deliveries and the mail path's health are recorded here.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// How running one job ended.
@@ -48,7 +50,12 @@ fn now() -> NaiveDateTime {
 }
 
 impl Worker {
-    pub fn new(settings: Settings, pool: db::Pool, wake: Arc<Notify>) -> Result<Worker, String> {
+    pub fn new(
+        settings: Settings,
+        pool: db::Pool,
+        wake: Arc<Notify>,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Result<Worker, String> {
         let mailer = Mailer::new(&settings.mail)?;
         Ok(Worker {
             id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
@@ -56,6 +63,7 @@ impl Worker {
             pool,
             mailer,
             wake,
+            metrics,
         })
     }
 
@@ -337,10 +345,17 @@ impl Worker {
         match self.mailer.send(&message, &message_id).await {
             Ok(()) => {
                 tracing::info!(job = %claimed.job.id, alert = ?claimed.job.alert_id, "email accepted");
+                self.metrics.delivery("sent");
                 Outcome::Done
             }
-            Err(SendError::Transient(e)) => Outcome::Retry(e),
-            Err(SendError::Permanent(e)) => Outcome::Failed(e),
+            Err(SendError::Transient(e)) => {
+                self.metrics.delivery("retry");
+                Outcome::Retry(e)
+            }
+            Err(SendError::Permanent(e)) => {
+                self.metrics.delivery("failed");
+                Outcome::Failed(e)
+            }
         }
     }
 

@@ -246,6 +246,28 @@ impl Mailer {
         })
     }
 
+    /// Whether the mail path answers: the SMTP server greets and takes a NOOP (within the
+    /// timeout), or the outbox folder can be created.
+    pub async fn probe(&self) -> bool {
+        match self {
+            Mailer::Smtp { transport, timeout } => {
+                let Some(transport) = &transport.0 else {
+                    return false;
+                };
+                matches!(
+                    tokio::time::timeout(*timeout, transport.test_connection()).await,
+                    Ok(Ok(true))
+                )
+            }
+            Mailer::Files(dir) => {
+                let dir = dir.clone();
+                tokio::task::spawn_blocking(move || std::fs::create_dir_all(&dir).is_ok())
+                    .await
+                    .unwrap_or(false)
+            }
+        }
+    }
+
     pub async fn send(&self, message: &Message, message_id: &str) -> Result<(), SendError> {
         match self {
             Mailer::Smtp { transport, timeout } => {

@@ -350,6 +350,7 @@ pub(super) async fn take_next(
     {
         Ok(Ok(Some(s))) => {
             changed(&state, &s);
+            state.acknowledged(&s);
             tracing::info!(alert = %s.id, user = %ctx.who().user_id, "alert taken from the queue page");
             see_other(&format!("/queue/{}", s.reference))
         }
@@ -746,6 +747,9 @@ pub(super) async fn act(
     let refused = match result {
         Ok(Ok(s)) => {
             changed(&state, &s);
+            if action == "acknowledge" {
+                state.acknowledged(&s);
+            }
             tracing::info!(alert = %s.id, user = %ctx.who().user_id, action, "alert action from its page");
             return see_other(&format!("/queue/{}", s.reference));
         }

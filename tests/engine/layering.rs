@@ -15,7 +15,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     // Pure: the file format, scoring, and loading files into the catalog on offer.
     ("core", &["questionnaire", "scoring", "catalog"]),
     // Shared vocabulary: plain data and helpers every use case may speak.
-    ("vocabulary", &["i18n", "china_time", "contact", "config"]),
+    (
+        "vocabulary",
+        &["i18n", "china_time", "contact", "config", "metrics"],
+    ),
     // The only home of diesel.
     ("storage", &["db"]),
     (
