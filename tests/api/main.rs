@@ -39,6 +39,7 @@ mod helpers;
 mod idempotency;
 mod internal;
 mod logging;
+mod metrics;
 mod migrations;
 mod notifier;
 mod notifier_smtp;
