@@ -51,6 +51,12 @@ pub enum Command {
         #[arg(long)]
         pretty: bool,
     },
+    /// Write a consistent snapshot of the SQLite database to PATH while the service runs
+    /// (PATH must not exist). For PostgreSQL, use pg_dump.
+    Backup {
+        /// The new backup file.
+        path: PathBuf,
+    },
     /// Manage staff accounts.
     User {
         #[command(subcommand)]
@@ -99,6 +105,7 @@ pub fn run(
         }
         Command::Worker => worker(settings.clone(), out),
         Command::Migrate => migrate(settings, out),
+        Command::Backup { path } => backup(settings, &path, out),
         Command::Check { paths } => {
             let paths = if paths.is_empty() { vec![dir] } else { paths };
             check(&paths, out)
@@ -247,6 +254,25 @@ fn worker(settings: Settings, out: &mut dyn Write) -> std::io::Result<u8> {
     });
     match result {
         Ok(()) => Ok(0),
+        Err(e) => {
+            writeln!(out, "error: {e}")?;
+            Ok(1)
+        }
+    }
+}
+
+fn backup(settings: &Settings, path: &Path, out: &mut dyn Write) -> std::io::Result<u8> {
+    match crate::db::backup::backup_sqlite(&settings.database, path) {
+        Ok(s) => {
+            writeln!(
+                out,
+                "backup written to {} ({} bytes, {} screenings); to restore, stop careline and copy it over the database file (remove any -wal and -shm files beside it)",
+                s.path.display(),
+                s.bytes,
+                s.screenings
+            )?;
+            Ok(0)
+        }
         Err(e) => {
             writeln!(out, "error: {e}")?;
             Ok(1)

@@ -31,6 +31,7 @@ mod access;
 mod admin;
 mod alerts;
 mod auth;
+mod backup;
 mod bad_input;
 mod cli_user;
 mod contacts;

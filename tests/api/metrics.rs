@@ -133,9 +133,7 @@ fn parse(text: &str) -> Result<Scrape, String> {
         if line.starts_with('#') {
             return Err(at("a malformed comment".into()));
         }
-        let name_end = line
-            .find(['{', ' '])
-            .ok_or_else(|| at("no value".into()))?;
+        let name_end = line.find(['{', ' ']).ok_or_else(|| at("no value".into()))?;
         let name = &line[..name_end];
         if !is_name(name, true) {
             return Err(at(format!("`{name}` is not a metric name")));
