@@ -94,9 +94,25 @@ pub fn run(
     stdin: Option<&mut dyn Read>,
     out: &mut dyn Write,
 ) -> std::io::Result<u8> {
-    let dir = cli
-        .questionnaires
-        .unwrap_or_else(|| settings.questionnaires.dir.clone());
+    let needs_questionnaires = matches!(
+        cli.command,
+        Command::Serve | Command::Score { .. } | Command::Check { .. }
+    );
+    let dir = match cli.questionnaires {
+        Some(dir) => dir,
+        None if needs_questionnaires
+            && !matches!(&cli.command, Command::Check { paths } if !paths.is_empty()) =>
+        {
+            match crate::startup::questionnaire_dir(settings) {
+                Ok(dir) => dir,
+                Err(e) => {
+                    writeln!(out, "error: {e}")?;
+                    return Ok(1);
+                }
+            }
+        }
+        None => settings.questionnaires.dir.clone(),
+    };
     match cli.command {
         Command::Serve => {
             let mut settings = settings.clone();

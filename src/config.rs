@@ -381,7 +381,20 @@ impl Settings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QuestionnaireSettings {
+    /// Empty: looked up (`startup::questionnaire_dir`): `./questionnaires`, then beside the
+    /// binary, then in the SQLite database's folder.
     pub dir: PathBuf,
+}
+
+impl DatabaseSettings {
+    /// The folder of the SQLite file (the data directory); `None` for PostgreSQL.
+    pub fn sqlite_dir(&self) -> Option<PathBuf> {
+        let path = Path::new(self.url.strip_prefix("sqlite://")?);
+        Some(match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -502,12 +515,6 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
-        if self.questionnaires.dir.as_os_str().is_empty() {
-            return Err(SettingsError::Invalid {
-                key: "questionnaires.dir",
-                message: "must not be empty".into(),
-            });
-        }
         if !(self.database.url.starts_with("sqlite://")
             || self.database.url.starts_with("postgres://")
             || self.database.url.starts_with("postgresql://"))
@@ -640,7 +647,9 @@ mod tests {
     #[test]
     fn defaults_load_without_any_file() {
         let s = Settings::load_from(&sources(&[])).unwrap();
-        assert_eq!(s.questionnaires.dir, PathBuf::from("questionnaires"));
+        // Empty: looked up at start.
+        assert_eq!(s.questionnaires.dir, PathBuf::new());
+        assert_eq!(s.database.sqlite_dir(), Some(PathBuf::from("data")));
         assert_eq!(s.log.format, LogFormat::Text);
     }
 

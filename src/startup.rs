@@ -20,12 +20,52 @@ pub enum StartupError {
     Db(#[from] db::DbError),
     #[error("cannot read the questionnaire folder {0}: {1}")]
     Questionnaires(String, std::io::Error),
+    #[error("{0}")]
+    NoQuestionnaires(String),
     #[error("cannot listen on {0}: {1}")]
     Bind(String, std::io::Error),
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error("configuration: {0}")]
     Mail(String),
+}
+
+/// The questionnaire folder: `questionnaires.dir` when it is set; else the first folder of
+/// `./questionnaires` (the working directory), `questionnaires` next to the binary, and
+/// `questionnaires` in the data directory (the SQLite file's folder) that exists. When none
+/// does, the error names every place it looked.
+pub fn questionnaire_dir(settings: &Settings) -> Result<std::path::PathBuf, String> {
+    let configured = &settings.questionnaires.dir;
+    if !configured.as_os_str().is_empty() {
+        return Ok(configured.clone());
+    }
+    let mut places: Vec<(std::path::PathBuf, &str)> = Vec::new();
+    match std::env::current_dir() {
+        Ok(cwd) => places.push((cwd.join("questionnaires"), "the working directory")),
+        Err(_) => places.push(("questionnaires".into(), "the working directory")),
+    }
+    if let Some(bin) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(std::path::Path::to_path_buf))
+    {
+        places.push((bin.join("questionnaires"), "next to the careline binary"));
+    }
+    if let Some(data) = settings.database.sqlite_dir() {
+        let data = std::path::absolute(&data).unwrap_or(data);
+        places.push((data.join("questionnaires"), "the data directory"));
+    }
+    if let Some((found, _)) = places.iter().find(|(p, _)| p.is_dir()) {
+        return Ok(found.clone());
+    }
+    let looked = places
+        .iter()
+        .map(|(p, what)| format!("{} ({what})", p.display()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(format!(
+        "no questionnaire folder found; looked in {looked}. Set questionnaires.dir \
+         (CARELINE__QUESTIONNAIRES__DIR) or pass --questionnaires DIR"
+    ))
 }
 
 /// A built, not yet running, application.
@@ -71,7 +111,8 @@ impl Application {
                 "no administrator yet: create one with `careline user add --email you@example.org --name \"Your Name\" --role admin` (the password is read from stdin, or generated and printed once)"
             );
         }
-        let dir = settings.questionnaires.dir.clone();
+        let dir = questionnaire_dir(&settings).map_err(StartupError::NoQuestionnaires)?;
+        tracing::info!(dir = %dir.display(), "questionnaire folder");
         let catalog = Arc::new(
             LiveCatalog::load(&dir)
                 .map_err(|e| StartupError::Questionnaires(dir.display().to_string(), e))?,

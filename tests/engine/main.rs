@@ -4,6 +4,7 @@ mod cli;
 mod invalid_files;
 mod layering;
 mod properties;
+mod questionnaire_lookup;
 mod shipped;
 mod sources;
 
