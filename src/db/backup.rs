@@ -27,7 +27,7 @@ pub enum BackupError {
     #[error(
         "the database is PostgreSQL: careline backup copies SQLite files only. Back it up with \
          PostgreSQL's own tool, e.g.\n  pg_dump --format=custom --file=careline.dump \"$CARELINE__DATABASE__URL\"\n\
-         (restore: pg_restore --clean --if-exists --no-owner --dbname=\"$CARELINE__DATABASE__URL\" careline.dump)"
+         (restore into a new, empty database: pg_restore --no-owner --dbname=\"$CARELINE__DATABASE__URL\" careline.dump)"
     )]
     Postgres,
     #[error("{0} already exists: a backup never overwrites a file; name a new one")]
