@@ -26,6 +26,36 @@ pub enum StartupError {
     Key(#[from] KeyError),
     #[error("configuration: {0}")]
     Mail(String),
+    #[error("configuration: {0}")]
+    Unheard(String),
+}
+
+/// Refuses to start (outside development; warns in development) when the escalation chain's
+/// last level would page nobody: no active supervisor and no `escalation.backup_emails`, as on
+/// a fresh install. Run by `careline serve` and `careline worker`.
+pub async fn check_someone_is_paged(
+    settings: &Settings,
+    pool: &db::Pool,
+) -> Result<(), StartupError> {
+    let pool = pool.clone();
+    let policy = settings.escalation.clone();
+    let reached = tokio::task::spawn_blocking(move || {
+        pool.get()
+            .map_err(db::DbError::from)
+            .and_then(|mut c| crate::jobs::last_level_reaches_someone(&mut c, &policy))
+    })
+    .await
+    .map_err(|e| db::DbError::Connect(e.to_string()))??;
+    if reached {
+        return Ok(());
+    }
+    let message = "`escalation.backup_emails`: there is no active supervisor and no backup address, so a red alert's last level (all supervisors plus escalation.backup_emails) would page nobody; set escalation.backup_emails to at least one address that is watched (e.g. CARELINE__ESCALATION__BACKUP_EMAILS=duty-desk@example.org), or add a supervisor with `careline user add --role supervisor --email ... --name ...`";
+    if settings.is_development() {
+        tracing::warn!("{message} (accepted in development only)");
+        Ok(())
+    } else {
+        Err(StartupError::Unheard(message.to_string()))
+    }
 }
 
 /// A built, not yet running, application.
@@ -71,6 +101,7 @@ impl Application {
                 "no administrator yet: create one with `careline user add --email you@example.org --name \"Your Name\" --role admin` (the password is read from stdin, or generated and printed once)"
             );
         }
+        check_someone_is_paged(&settings, &pool).await?;
         let dir = settings.questionnaires.dir.clone();
         let catalog = Arc::new(
             LiveCatalog::load(&dir)
