@@ -149,7 +149,7 @@ where
         let mut conn = state
             .pool
             .get()
-            .map_err(|e| ApiError::internal(db::DbError::from(e)))?;
+            .map_err(|e| ApiError::from(db::DbError::from(e)))?;
         f(&mut conn, &state).map_err(Into::into)
     })
     .await?

@@ -242,7 +242,7 @@ async fn after(
                 extra.error = Some(message);
                 show(state, ctx, extra).await
             }
-            None => ctx.failure(&e),
+            None => ctx.failure(e),
         },
         Err(e) => run_failure(ctx, e),
     }
