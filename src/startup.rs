@@ -186,17 +186,26 @@ impl Application {
             }
         });
         let pool = self.state.pool.clone();
+        let auth = &self.state.settings.auth;
+        let throttle = std::sync::Arc::new(crate::accounts::LoginThrottle::new(
+            auth.login_free_failures,
+            auth.login_delay,
+            auth.login_max_delay,
+        ));
         actix_web::rt::spawn(async move {
             // Contact details are kept only for the configured retention period.
             let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
             loop {
                 every.tick().await;
                 let pool = pool.clone();
+                let throttle = std::sync::Arc::clone(&throttle);
                 let purged = tokio::task::spawn_blocking(move || -> Result<usize, db::DbError> {
                     let mut conn = pool.get()?;
                     let now = chrono::Utc::now().naive_utc();
                     // Session rows a day past their end are no use (sign-ins stay in the audit log).
                     db::accounts::delete_old_sessions(&mut conn, now - chrono::Duration::days(1))?;
+                    // Sign-in failures older than the throttle's ceiling no longer count.
+                    throttle.purge(&mut conn, now)?;
                     db::screenings::delete_expired_contacts(&mut conn, now)
                 })
                 .await;
