@@ -2,7 +2,7 @@
 //! processes on one PostgreSQL database: failures counted on one are counted on the other,
 //! and a successful sign-in clears only its own account's count.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,7 +24,8 @@ impl Drop for Serve {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
-            eprintln!(
+            let _ = writeln!(
+                std::io::stderr(),
                 "---- log of careline serve :{} ----\n{}",
                 self.port,
                 self.log.lock().unwrap_or_else(|e| e.into_inner())
