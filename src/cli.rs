@@ -242,6 +242,9 @@ fn worker(settings: Settings, out: &mut dyn Write) -> std::io::Result<u8> {
         let pool = crate::db::connect_and_migrate(&settings.database)
             .await
             .map_err(|e| e.to_string())?;
+        crate::startup::check_someone_is_paged(&settings, &pool)
+            .await
+            .map_err(|e| e.to_string())?;
         let worker = crate::jobs::worker::Worker::new(
             settings,
             pool,

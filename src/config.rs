@@ -151,6 +151,10 @@ pub struct MailSettings {
     pub pool_size: u32,
     /// Where links in emails point: the address counselors open the workspace at.
     pub public_url: String,
+    /// Mail failing without a success for this long is an operational alarm (`/readyz`
+    /// detail, the admin page).
+    #[serde(with = "humantime_serde")]
+    pub alarm_after: std::time::Duration,
 }
 
 impl std::fmt::Debug for MailSettings {
@@ -322,7 +326,18 @@ impl Settings {
         let p = &self.escalation;
         // No setting can mute a red alert: there is always a level, a timeout and a repeat.
         if p.levels.is_empty() {
-            return bad("escalation.levels", "list at least one level");
+            return bad(
+                "escalation.levels",
+                "list at least one level, ending with { notify = \"all_supervisors\", timeout = \"10m\" }",
+            );
+        }
+        // Levels of on-duty people page nobody when nobody is on shift; only the last level's
+        // "every supervisor plus backup_emails" does not depend on a roster.
+        if p.levels.last().map(|l| l.notify) != Some(Audience::AllSupervisors) {
+            return bad(
+                "escalation.levels",
+                "the last level must be { notify = \"all_supervisors\", timeout = \"10m\" }: on-duty levels page nobody when nobody is on shift, and backup_emails are paged only with all supervisors",
+            );
         }
         if p.levels.iter().any(|l| l.timeout.is_zero()) || p.urgent_first_timeout.is_zero() {
             return bad("escalation.levels", "every timeout must be more than 0s");
@@ -347,6 +362,15 @@ impl Settings {
             });
         }
         let w = &self.worker;
+        if self.mail.timeout >= w.lease {
+            return Err(SettingsError::Invalid {
+                key: "mail.timeout",
+                message: format!(
+                    "must be shorter than worker.lease ({}), or a slow send is taken over and sent twice; write e.g. mail.timeout = \"10s\" with worker.lease = \"60s\"",
+                    humantime::format_duration(w.lease)
+                ),
+            });
+        }
         if w.poll_interval.is_zero() || w.lease < std::time::Duration::from_secs(1) {
             return bad(
                 "worker.lease",
@@ -368,6 +392,78 @@ impl Settings {
         Ok(())
     }
 
+    /// Upper bounds (README lists them): a duration beyond them is a typo, or a setting that
+    /// leaves a red alert unheard for hours.
+    fn validate_bounds(&self) -> Result<(), SettingsError> {
+        const MIN: u64 = 60;
+        const HOUR: u64 = 60 * MIN;
+        const DAY: u64 = 24 * HOUR;
+        let p = &self.escalation;
+        let w = &self.worker;
+        let mut checks: Vec<(&'static str, std::time::Duration, u64)> = vec![
+            ("database.timeout", self.database.timeout, 5 * MIN),
+            (
+                "privacy.contact_retention",
+                self.privacy.contact_retention,
+                3650 * DAY,
+            ),
+            ("auth.session_ttl", self.auth.session_ttl, 30 * DAY),
+            ("auth.login_delay", self.auth.login_delay, HOUR),
+            ("auth.login_max_delay", self.auth.login_max_delay, DAY),
+            ("alerts.red_deadline", self.alerts.red_deadline, 2 * HOUR),
+            ("alerts.urgent_deadline", self.alerts.urgent_deadline, HOUR),
+            (
+                "alerts.yellow_deadline",
+                self.alerts.yellow_deadline,
+                30 * DAY,
+            ),
+            ("mail.timeout", self.mail.timeout, 5 * MIN),
+            ("mail.alarm_after", self.mail.alarm_after, HOUR),
+            (
+                "escalation.urgent_first_timeout",
+                p.urgent_first_timeout,
+                HOUR,
+            ),
+            ("escalation.repeat_interval", p.repeat_interval, HOUR),
+            ("escalation.reminder_interval", p.reminder_interval, DAY),
+            ("worker.poll_interval", w.poll_interval, 5 * MIN),
+            ("worker.lease", w.lease, HOUR),
+            ("worker.backoff_base", w.backoff_base, 10 * MIN),
+            ("worker.backoff_max", w.backoff_max, HOUR),
+            ("worker.shutdown_timeout", w.shutdown_timeout, 10 * MIN),
+        ];
+        for l in &p.levels {
+            checks.push(("escalation.levels", l.timeout, 2 * HOUR));
+        }
+        for (key, d, max) in checks {
+            let max = std::time::Duration::from_secs(max);
+            if d > max {
+                return Err(SettingsError::Invalid {
+                    key,
+                    message: format!(
+                        "{} is longer than the most allowed, {}; write at most \"{}\"",
+                        humantime::format_duration(d),
+                        humantime::format_duration(max),
+                        humantime::format_duration(max)
+                    ),
+                });
+            }
+        }
+        if self.mail.alarm_after.is_zero() {
+            return Err(SettingsError::Invalid {
+                key: "mail.alarm_after",
+                message: "must be more than 0s, e.g. \"5m\"".into(),
+            });
+        }
+        if p.rounds > 100 {
+            return Err(SettingsError::Invalid {
+                key: "escalation.rounds",
+                message: format!("{} is more than the most allowed, 100", p.rounds),
+            });
+        }
+        Ok(())
+    }
+
     pub fn is_production(&self) -> bool {
         self.environment.as_deref() == Some("production")
     }
@@ -376,6 +472,17 @@ impl Settings {
     pub fn is_development(&self) -> bool {
         matches!(self.environment.as_deref(), None | Some("development"))
     }
+}
+
+/// A number a phone can dial: digits, optionally with `+`, `-` and spaces, at least 3 digits.
+pub fn dialable(number: &str) -> bool {
+    let digits = number.chars().filter(char::is_ascii_digit).count();
+    digits >= 3
+        && number
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' '))
+        && number.trim_start().find('+').is_none_or(|i| i == 0)
+        && number.matches('+').count() <= 1
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -536,10 +643,10 @@ impl Settings {
                 message: e,
             });
         }
-        if self.is_production() && self.privacy.contact_key == DEVELOPMENT_CONTACT_KEY {
+        if !self.is_development() && self.privacy.contact_key == DEVELOPMENT_CONTACT_KEY {
             return Err(SettingsError::Invalid {
                 key: "privacy.contact_key",
-                message: "the development key must not be used in production; set CARELINE__PRIVACY__CONTACT_KEY to base64 of 32 random bytes".into(),
+                message: "the development key is accepted only in development; set CARELINE__PRIVACY__CONTACT_KEY to base64 of 32 random bytes, e.g. the output of `head -c 32 /dev/urandom | base64`".into(),
             });
         }
         if self.auth.jwt_key.len() < 32 {
@@ -613,10 +720,20 @@ impl Settings {
                     .into(),
             });
         }
+        self.validate_bounds()?;
         if self.crisis.lines.is_empty() {
             return Err(SettingsError::Invalid {
                 key: "crisis.lines",
                 message: "list at least one crisis line".into(),
+            });
+        }
+        if let Some(line) = self.crisis.lines.iter().find(|l| !dialable(&l.number)) {
+            return Err(SettingsError::Invalid {
+                key: "crisis.lines",
+                message: format!(
+                    "number \"{}\" cannot be dialled: write digits, optionally with + - and spaces, at least 3 digits, e.g. number = \"12356\" or \"+86 10 8295 1332\"",
+                    line.number
+                ),
             });
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
@@ -670,7 +787,7 @@ mod tests {
         std::fs::write(dir.path().join("default.toml"), DEFAULTS).unwrap();
         std::fs::write(
             dir.path().join("staging.toml"),
-            "[log]\nlevel = \"debug\"\n[auth]\njwt_key = \"a staging key that is long enough to be accepted\"\n",
+            "[log]\nlevel = \"debug\"\n[auth]\njwt_key = \"a staging key that is long enough to be accepted\"\n[privacy]\ncontact_key = \"c3RhZ2luZyBrZXk6IDMyIGJ5dGVzIG9mIG5vdGhpbmc=\"\n",
         )
         .unwrap();
         let s = Settings::load_from(&Sources {
@@ -781,7 +898,10 @@ mod tests {
         assert!(Settings::load_from(&sources(&[])).is_ok());
         let err = Settings::load_from(&Sources {
             env_name: Some("staging".into()),
-            ..sources(&[])
+            ..sources(&[(
+                "CARELINE__PRIVACY__CONTACT_KEY",
+                "c3RhZ2luZyBrZXk6IDMyIGJ5dGVzIG9mIG5vdGhpbmc=",
+            )])
         })
         .unwrap_err()
         .to_string();
@@ -793,8 +913,169 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            err.contains("not-an-ip") || err.contains("trusted_proxies"),
+            err.contains("\"not-an-ip\" is not an IP address") && err.contains("trusted_proxies"),
             "{err}"
         );
+        let s = Settings::load_from(&sources(&[
+            ("CARELINE__AUTH__TRUSTED_PROXIES", "10.0.0.0/8, 10.1.2.3"),
+            ("CARELINE__ESCALATION__BACKUP_EMAILS", "desk@example.org"),
+        ]))
+        .unwrap();
+        assert_eq!(s.auth.trusted_proxies, ["10.0.0.0/8", "10.1.2.3"]);
+        assert_eq!(s.escalation.backup_emails, ["desk@example.org"]);
+    }
+
+    fn refusal(vars: &[(&str, &str)]) -> String {
+        Settings::load_from(&sources(vars))
+            .expect_err("refused")
+            .to_string()
+    }
+
+    #[test]
+    fn the_chain_must_end_in_a_level_without_a_roster() {
+        let err = Settings::load_from(&Sources {
+            config_dir: {
+                let dir = tempfile::tempdir().unwrap().keep();
+                std::fs::write(
+                    dir.join("default.toml"),
+                    DEFAULTS.replace(
+                        "levels = [\n    { notify = \"on_duty_counselors\", timeout = \"5m\" },\n    { notify = \"on_duty_supervisors\", timeout = \"5m\" },\n    { notify = \"all_supervisors\", timeout = \"10m\" },\n]",
+                        "levels = [{ notify = \"on_duty_counselors\", timeout = \"5m\" }]",
+                    ),
+                )
+                .unwrap();
+                dir
+            },
+            env_name: None,
+            vars: HashMap::new(),
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("escalation.levels")
+                && err.contains("the last level must be { notify = \"all_supervisors\""),
+            "{err}"
+        );
+        // The shipped chain ends in all_supervisors.
+        let s = Settings::load_from(&sources(&[])).unwrap();
+        assert_eq!(
+            s.escalation.levels.last().map(|l| l.notify),
+            Some(Audience::AllSupervisors)
+        );
+    }
+
+    #[test]
+    fn every_timeout_and_interval_has_an_upper_bound() {
+        let err = refusal(&[("CARELINE__ESCALATION__REPEAT_INTERVAL", "1000years")]);
+        assert!(
+            err.contains("`escalation.repeat_interval`") && err.contains("write at most \"1h\""),
+            "{err}"
+        );
+        let err = refusal(&[("CARELINE__ESCALATION__URGENT_FIRST_TIMEOUT", "100years")]);
+        assert!(err.contains("`escalation.urgent_first_timeout`"), "{err}");
+        let err = refusal(&[("CARELINE__ALERTS__RED_DEADLINE", "3days")]);
+        assert!(err.contains("`alerts.red_deadline`"), "{err}");
+        let err = refusal(&[("CARELINE__WORKER__BACKOFF_MAX", "2h")]);
+        assert!(err.contains("`worker.backoff_max`"), "{err}");
+        let err = refusal(&[("CARELINE__MAIL__ALARM_AFTER", "0s")]);
+        assert!(err.contains("`mail.alarm_after`"), "{err}");
+        let err = refusal(&[("CARELINE__MAIL__ALARM_AFTER", "1day")]);
+        assert!(err.contains("`mail.alarm_after`"), "{err}");
+        // A level's timeout (in the list) too.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("default.toml"),
+            DEFAULTS.replace(
+                "{ notify = \"all_supervisors\", timeout = \"10m\" }",
+                "{ notify = \"all_supervisors\", timeout = \"100years\" }",
+            ),
+        )
+        .unwrap();
+        let err = Settings::load_from(&Sources {
+            config_dir: dir.path().into(),
+            env_name: None,
+            vars: HashMap::new(),
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`escalation.levels`") && err.contains("write at most \"2h\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn crisis_numbers_must_be_dialable() {
+        for bad in [
+            "",
+            " ",
+            "not-a-phone",
+            "12",
+            "1-2",
+            "12356 ext. 4",
+            "86+12356",
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(
+                dir.path().join("default.toml"),
+                DEFAULTS.replace("number = \"12356\"", &format!("number = {bad:?}")),
+            )
+            .unwrap();
+            let err = Settings::load_from(&Sources {
+                config_dir: dir.path().into(),
+                env_name: None,
+                vars: HashMap::new(),
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("`crisis.lines`") && err.contains("cannot be dialled"),
+                "{bad:?}: {err}"
+            );
+        }
+        for good in ["110", "12356", "+86 10 8295-1332", "400-161-9995"] {
+            assert!(dialable(good), "{good}");
+        }
+        assert!(Settings::load_from(&sources(&[])).is_ok());
+    }
+
+    #[test]
+    fn a_send_must_end_before_its_lease() {
+        let err = refusal(&[("CARELINE__MAIL__TIMEOUT", "1days")]);
+        assert!(err.contains("`mail.timeout`"), "{err}");
+        let err = refusal(&[("CARELINE__MAIL__TIMEOUT", "60s")]);
+        assert!(
+            err.contains("`mail.timeout`") && err.contains("shorter than worker.lease (1m)"),
+            "{err}"
+        );
+        assert!(Settings::load_from(&sources(&[("CARELINE__MAIL__TIMEOUT", "59s")])).is_ok());
+    }
+
+    #[test]
+    fn development_keys_are_refused_outside_development() {
+        let staging = |vars: &[(&str, &str)]| {
+            Settings::load_from(&Sources {
+                env_name: Some("staging".into()),
+                ..sources(vars)
+            })
+        };
+        let jwt = (
+            "CARELINE__AUTH__JWT_KEY",
+            "a staging key that is long enough to be accepted",
+        );
+        let err = staging(&[jwt]).unwrap_err().to_string();
+        assert!(
+            err.contains("`privacy.contact_key`") && err.contains("CARELINE__PRIVACY__CONTACT_KEY"),
+            "{err}"
+        );
+        let contact = (
+            "CARELINE__PRIVACY__CONTACT_KEY",
+            "c3RhZ2luZyBrZXk6IDMyIGJ5dGVzIG9mIG5vdGhpbmc=",
+        );
+        let err = staging(&[contact]).unwrap_err().to_string();
+        assert!(err.contains("`auth.jwt_key`"), "{err}");
+        assert!(staging(&[jwt, contact]).is_ok());
+        // Development (no CARELINE_ENV, or "development") accepts both.
+        assert!(Settings::load_from(&sources(&[])).is_ok());
     }
 }

@@ -28,6 +28,36 @@ pub enum StartupError {
     Key(#[from] KeyError),
     #[error("configuration: {0}")]
     Mail(String),
+    #[error("configuration: {0}")]
+    Unheard(String),
+}
+
+/// Refuses to start (outside development; warns in development) when the escalation chain's
+/// last level would page nobody: no active supervisor and no `escalation.backup_emails`, as on
+/// a fresh install. Run by `careline serve` and `careline worker`.
+pub async fn check_someone_is_paged(
+    settings: &Settings,
+    pool: &db::Pool,
+) -> Result<(), StartupError> {
+    let pool = pool.clone();
+    let policy = settings.escalation.clone();
+    let reached = tokio::task::spawn_blocking(move || {
+        pool.get()
+            .map_err(db::DbError::from)
+            .and_then(|mut c| crate::jobs::last_level_reaches_someone(&mut c, &policy))
+    })
+    .await
+    .map_err(|e| db::DbError::Connect(e.to_string()))??;
+    if reached {
+        return Ok(());
+    }
+    let message = "`escalation.backup_emails`: there is no active supervisor and no backup address, so a red alert's last level (all supervisors plus escalation.backup_emails) would page nobody; set escalation.backup_emails to at least one address that is watched (e.g. CARELINE__ESCALATION__BACKUP_EMAILS=duty-desk@example.org), or add a supervisor with `careline user add --role supervisor --email ... --name ...`";
+    if settings.is_development() {
+        tracing::warn!("{message} (accepted in development only)");
+        Ok(())
+    } else {
+        Err(StartupError::Unheard(message.to_string()))
+    }
 }
 
 /// The questionnaire folder: `questionnaires.dir` when it is set; else the first folder of
@@ -111,6 +141,7 @@ impl Application {
                 "no administrator yet: create one with `careline user add --email you@example.org --name \"Your Name\" --role admin` (the password is read from stdin, or generated and printed once)"
             );
         }
+        check_someone_is_paged(&settings, &pool).await?;
         let dir = questionnaire_dir(&settings).map_err(StartupError::NoQuestionnaires)?;
         tracing::info!(dir = %dir.display(), "questionnaire folder");
         let catalog = Arc::new(
@@ -244,17 +275,26 @@ impl Application {
             }
         });
         let pool = self.state.pool.clone();
+        let auth = &self.state.settings.auth;
+        let throttle = std::sync::Arc::new(crate::accounts::LoginThrottle::new(
+            auth.login_free_failures,
+            auth.login_delay,
+            auth.login_max_delay,
+        ));
         actix_web::rt::spawn(async move {
             // Contact details are kept only for the configured retention period.
             let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
             loop {
                 every.tick().await;
                 let pool = pool.clone();
+                let throttle = std::sync::Arc::clone(&throttle);
                 let purged = tokio::task::spawn_blocking(move || -> Result<usize, db::DbError> {
                     let mut conn = pool.get()?;
                     let now = chrono::Utc::now().naive_utc();
                     // Session rows a day past their end are no use (sign-ins stay in the audit log).
                     db::accounts::delete_old_sessions(&mut conn, now - chrono::Duration::days(1))?;
+                    // Sign-in failures older than the throttle's ceiling no longer count.
+                    throttle.purge(&mut conn, now)?;
                     db::screenings::delete_expired_contacts(&mut conn, now)
                 })
                 .await;

@@ -73,4 +73,6 @@ error-400-title = The form did not arrive
 error-400-body = What was sent was incomplete. Please open the form again and fill it in.
 error-500-title = Something went wrong
 error-500-body = We could not process your answers just now; please try again later. If you need help now, call one of the numbers above.
+error-503-title = Your answers could not be saved just now
+error-503-body = The service cannot reach its database for a moment; please send the form again in a few minutes. If you need help now, call one of the numbers above.
 error-reopen = Open the check again

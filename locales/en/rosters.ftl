@@ -60,3 +60,4 @@ notifier-gaps = Escalation gaps
 notifier-no-gaps = None.
 notifier-gap = Nobody on duty at level { $level } (round { $round }): skipped.
 notifier-nobody = Nobody at any level could be paged.
+notifier-mail-alarm = Mail is not going out: every send has failed since { $since } (China time). Pages are retried until it is back; check the mail server and mail.smtp_url.

@@ -215,5 +215,7 @@ ws-error-409-title = Someone got there first
 ws-error-409-body = The alert changed in the meantime. Look at it again before acting.
 ws-error-500-title = Something went wrong
 ws-error-500-body = The page could not be shown just now. Please try again in a moment.
+ws-error-503-title = Temporarily unavailable
+ws-error-503-body = The service cannot reach its database just now. Please try again in a few seconds.
 ws-error-csrf-title = This form has expired
 ws-error-csrf-body = Nothing was changed. Open the page again and repeat what you wanted to do.

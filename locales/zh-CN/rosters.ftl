@@ -60,3 +60,4 @@ notifier-gaps = 升级空缺
 notifier-no-gaps = 无。
 notifier-gap = 第 { $level } 级（第 { $round } 轮）无人值班：已跳过。
 notifier-nobody = 所有层级都无人可通知。
+notifier-mail-alarm = 邮件发不出去：自 { $since }（北京时间）起每次发送都失败。呼叫会一直重试，直到恢复；请检查邮件服务器和 mail.smtp_url。

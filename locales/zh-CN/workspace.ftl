@@ -206,5 +206,7 @@ ws-error-409-title = 已有人先处理了
 ws-error-409-body = 这条预警刚刚有了变化，请先重新查看再操作。
 ws-error-500-title = 出了点问题
 ws-error-500-body = 页面暂时无法显示，请稍后再试。
+ws-error-503-title = 暂时无法使用
+ws-error-503-body = 服务暂时连不上数据库，请几秒钟后再试。
 ws-error-csrf-title = 这个表单已过期
 ws-error-csrf-body = 什么都没有修改。请重新打开页面再操作一次。

@@ -60,3 +60,4 @@ notifier-gaps = 升級空缺
 notifier-no-gaps = 無。
 notifier-gap = 第 { $level } 級（第 { $round } 輪）無人值班：已跳過。
 notifier-nobody = 所有層級都無人可通知。
+notifier-mail-alarm = 郵件發不出去：自 { $since }（北京時間）起每次發送都失敗。呼叫會一直重試，直到恢復；請檢查郵件伺服器和 mail.smtp_url。

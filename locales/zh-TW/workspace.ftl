@@ -206,5 +206,7 @@ ws-error-409-title = 已有人先處理了
 ws-error-409-body = 這則預警剛剛有了變化，請先重新檢視再操作。
 ws-error-500-title = 出了點問題
 ws-error-500-body = 頁面暫時無法顯示，請稍後再試。
+ws-error-503-title = 暫時無法使用
+ws-error-503-body = 服務暫時連不上資料庫，請幾秒鐘後再試。
 ws-error-csrf-title = 這個表單已過期
 ws-error-csrf-body = 什麼都沒有修改。請重新開啟頁面再操作一次。

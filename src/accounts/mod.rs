@@ -9,7 +9,7 @@ pub mod password;
 pub mod throttle;
 pub mod token;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -134,6 +134,11 @@ pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+fn now() -> chrono::NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}
+
+/// The account's key first (a success clears that one only), then the address's.
 fn throttle_keys(ip: Option<&str>, email: &str) -> Vec<String> {
     let mut keys = vec![format!("account:{email}")];
     if let Some(ip) = ip {
@@ -212,7 +217,7 @@ pub fn login(
     let email = normalize_email(email);
     let keys = throttle_keys(ip.as_deref(), &email);
     let attempted = &email.chars().take(254).collect::<String>();
-    if let Err(wait) = accounts.throttle.check(&keys, Instant::now()) {
+    if let Err(wait) = accounts.throttle.check(conn, &keys, now())? {
         audit::record(
             conn,
             &Who::anonymous(ip.clone()),
@@ -229,7 +234,7 @@ pub fn login(
     let matches = password::verify(password_given, hash);
     match user {
         Some(user) if matches && user.active => {
-            accounts.throttle.succeeded(&keys);
+            accounts.throttle.succeeded(conn, &keys[0])?;
             write_transaction(conn, |c| {
                 let signed = start_session(c, accounts, user, ip)?;
                 audit::record(
@@ -243,7 +248,7 @@ pub fn login(
             })
         }
         user => {
-            accounts.throttle.failed(&keys, Instant::now());
+            accounts.throttle.failed(conn, &keys, now())?;
             let reason = match &user {
                 None => "unknown_email",
                 Some(u) if !u.active => "disabled",
@@ -324,7 +329,7 @@ pub fn change_password(
     new: &str,
 ) -> Result<SignedIn, AdminError> {
     let keys = throttle_keys(who.ip.as_deref(), &who.email);
-    if accounts.throttle.check(&keys, Instant::now()).is_err() {
+    if accounts.throttle.check(conn, &keys, now())?.is_err() {
         return Err(invalid(
             "current_password",
             "too many failed attempts; try again later",
@@ -332,7 +337,7 @@ pub fn change_password(
     }
     let user = store::find_user(conn, &who.user_id)?.ok_or(AdminError::NotFound)?;
     if !password::verify(current, &user.password_hash) {
-        accounts.throttle.failed(&keys, Instant::now());
+        accounts.throttle.failed(conn, &keys, now())?;
         return Err(invalid(
             "current_password",
             "the current password is not right",

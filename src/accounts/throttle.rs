@@ -1,31 +1,28 @@
 //! Sign-in throttling, per client address and per account: a few wrong passwords are free;
 //! after that each attempt (right or wrong: the answer must not reveal which) waits a delay
 //! that doubles with every further failure, up to a ceiling. Failures are forgotten after the
-//! ceiling has passed without one, and a successful sign-in clears them.
+//! ceiling has passed without one. A successful sign-in clears its account's count only (not
+//! the address's: else signing in to an account one owns would reset the count of guesses at
+//! someone else's).
 //!
-//! In memory, per instance: several instances each apply the limit (the bound an attacker
-//! gets is multiplied by the instance count, which is small).
+//! The counts live in the database (`login_failures`), so every instance sharing it applies
+//! one limit (DESIGN.md section 9).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Keys tracked at most; beyond it, stale entries are dropped (and if none are stale, the
-/// oldest), so a flood of addresses cannot exhaust memory.
-const MAX_KEYS: usize = 100_000;
+use chrono::NaiveDateTime;
 
-#[derive(Debug, Clone, Copy)]
-struct Failures {
-    count: u32,
-    last: Instant,
-}
+use crate::db::{AnyConnection, DbError, accounts as store};
 
 #[derive(Debug)]
 pub struct LoginThrottle {
     free: u32,
     delay: Duration,
     max_delay: Duration,
-    entries: Mutex<HashMap<String, Failures>>,
+}
+
+fn chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::minutes(15))
 }
 
 impl LoginThrottle {
@@ -34,64 +31,64 @@ impl LoginThrottle {
             free,
             delay,
             max_delay,
-            entries: Mutex::new(HashMap::new()),
         }
     }
 
-    fn wait_for(&self, f: &Failures, now: Instant) -> Option<Duration> {
-        if f.count < self.free {
+    /// How long an attempt must still wait after `count` failures, the last at `last`.
+    fn wait_for(&self, count: u32, last: NaiveDateTime, now: NaiveDateTime) -> Option<Duration> {
+        if count < self.free || now - last >= chrono(self.max_delay) {
             return None;
         }
-        let doublings = (f.count - self.free).min(20);
+        let doublings = (count - self.free).min(20);
         let delay = self
             .delay
             .saturating_mul(1u32 << doublings)
             .min(self.max_delay);
-        let until = f.last + delay;
-        (until > now).then(|| until - now)
+        let until = last + chrono(delay);
+        (until > now).then(|| (until - now).to_std().unwrap_or(Duration::from_secs(1)))
     }
 
-    /// `Err(wait)` when an attempt for any of `keys` must wait.
-    pub fn check(&self, keys: &[String], now: Instant) -> Result<(), Duration> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        let wait = keys
-            .iter()
-            .filter_map(|k| entries.get(k))
-            .filter_map(|f| self.wait_for(f, now))
+    /// `Ok(Err(wait))` when an attempt for any of `keys` must wait.
+    pub fn check(
+        &self,
+        conn: &mut AnyConnection,
+        keys: &[String],
+        now: NaiveDateTime,
+    ) -> Result<Result<(), Duration>, DbError> {
+        let wait = store::login_failures(conn, keys)?
+            .into_iter()
+            .filter_map(|(_, count, last)| {
+                self.wait_for(u32::try_from(count).unwrap_or(0), last, now)
+            })
             .max();
-        match wait {
+        Ok(match wait {
             Some(w) => Err(w),
             None => Ok(()),
-        }
+        })
     }
 
-    pub fn failed(&self, keys: &[String], now: Instant) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() + keys.len() > MAX_KEYS {
-            let max_delay = self.max_delay;
-            entries.retain(|_, f| now.duration_since(f.last) < max_delay);
-            if entries.len() + keys.len() > MAX_KEYS {
-                entries.clear();
-            }
-        }
+    /// One more failure for each key (a count older than the ceiling starts again at 1).
+    pub fn failed(
+        &self,
+        conn: &mut AnyConnection,
+        keys: &[String],
+        now: NaiveDateTime,
+    ) -> Result<(), DbError> {
+        let forget_before = now - chrono(self.max_delay);
         for k in keys {
-            let e = entries.entry(k.clone()).or_insert(Failures {
-                count: 0,
-                last: now,
-            });
-            if now.duration_since(e.last) >= self.max_delay {
-                e.count = 0;
-            }
-            e.count += 1;
-            e.last = now;
+            store::add_login_failure(conn, k, now, forget_before)?;
         }
+        Ok(())
     }
 
-    pub fn succeeded(&self, keys: &[String]) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        for k in keys {
-            entries.remove(k);
-        }
+    /// A successful sign-in: the account's count is cleared (the address's stays).
+    pub fn succeeded(&self, conn: &mut AnyConnection, account_key: &str) -> Result<(), DbError> {
+        store::clear_login_failures(conn, account_key)
+    }
+
+    /// Forgets failures older than the ceiling (they no longer count).
+    pub fn purge(&self, conn: &mut AnyConnection, now: NaiveDateTime) -> Result<usize, DbError> {
+        store::delete_login_failures_before(conn, now - chrono(self.max_delay))
     }
 }
 
@@ -99,49 +96,21 @@ impl LoginThrottle {
 mod tests {
     use super::*;
 
-    fn keys(ip: &str, email: &str) -> Vec<String> {
-        vec![format!("ip:{ip}"), format!("account:{email}")]
+    fn at(s: i64) -> NaiveDateTime {
+        chrono::DateTime::from_timestamp(1_800_000_000 + s, 0)
+            .unwrap()
+            .naive_utc()
     }
 
     #[test]
-    fn five_failures_are_free_then_delays_double() {
+    fn five_failures_are_free_then_delays_double_up_to_the_ceiling() {
         let t = LoginThrottle::new(5, Duration::from_secs(30), Duration::from_secs(900));
-        let start = Instant::now();
-        let k = keys("1.2.3.4", "a@x");
-        for _ in 0..5 {
-            assert!(t.check(&k, start).is_ok());
-            t.failed(&k, start);
-        }
-        assert_eq!(t.check(&k, start), Err(Duration::from_secs(30)));
-        // The same address with another account, and the same account from elsewhere, wait too.
-        assert!(t.check(&keys("1.2.3.4", "b@x"), start).is_err());
-        assert!(t.check(&keys("5.6.7.8", "a@x"), start).is_err());
-        assert!(t.check(&keys("5.6.7.8", "b@x"), start).is_ok());
-        let later = start + Duration::from_secs(31);
-        assert!(t.check(&k, later).is_ok());
-        t.failed(&k, later);
-        assert_eq!(t.check(&k, later), Err(Duration::from_secs(60)));
-        // Capped.
-        let mut now = later;
-        for _ in 0..10 {
-            now += Duration::from_secs(1);
-            t.failed(&k, now);
-        }
-        assert_eq!(t.check(&k, now), Err(Duration::from_secs(900)));
-        t.succeeded(&k);
-        assert!(t.check(&k, now).is_ok());
-    }
-
-    #[test]
-    fn old_failures_are_forgotten() {
-        let t = LoginThrottle::new(2, Duration::from_secs(1), Duration::from_secs(10));
-        let start = Instant::now();
-        let k = keys("1.1.1.1", "a@x");
-        t.failed(&k, start);
-        t.failed(&k, start);
-        assert!(t.check(&k, start).is_err());
-        let later = start + Duration::from_secs(11);
-        t.failed(&k, later);
-        assert!(t.check(&k, later).is_ok(), "the count restarted");
+        assert_eq!(t.wait_for(4, at(0), at(0)), None);
+        assert_eq!(t.wait_for(5, at(0), at(0)), Some(Duration::from_secs(30)));
+        assert_eq!(t.wait_for(5, at(0), at(31)), None);
+        assert_eq!(t.wait_for(6, at(0), at(0)), Some(Duration::from_secs(60)));
+        assert_eq!(t.wait_for(16, at(0), at(0)), Some(Duration::from_secs(900)));
+        // Forgotten once the ceiling has passed without a failure.
+        assert_eq!(t.wait_for(16, at(0), at(900)), None);
     }
 }

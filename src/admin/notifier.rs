@@ -184,3 +184,57 @@ mod tests {
         assert_eq!(truncate(long).chars().count(), ERROR_CHARS + 1);
     }
 }
+
+/// Whether mail is going out: `ok`, `failing` (sends fail, for less than `mail.alarm_after`),
+/// `alarm` (failing for longer: an operational alarm), or `unknown` (the database cannot say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MailStatus {
+    Ok,
+    Failing,
+    Alarm,
+    Unknown,
+}
+
+/// The mail path's state, shared by every instance (recorded by the workers' sends).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MailState {
+    #[schema(inline)]
+    pub status: MailStatus,
+    /// Since when every send has failed (UTC, RFC 3339), while it does.
+    pub failing_since: Option<String>,
+}
+
+impl MailState {
+    pub const UNKNOWN: MailState = MailState {
+        status: MailStatus::Unknown,
+        failing_since: None,
+    };
+}
+
+/// The mail path's state now: failing since the earliest unresolved failure of any transport.
+pub fn mail_state(
+    conn: &mut AnyConnection,
+    alarm_after: std::time::Duration,
+    now: NaiveDateTime,
+) -> Result<MailState, DbError> {
+    let since = jobs::mail_health(conn)?
+        .into_iter()
+        .filter_map(|r| r.failing_since)
+        .min();
+    let Some(since) = since else {
+        return Ok(MailState {
+            status: MailStatus::Ok,
+            failing_since: None,
+        });
+    };
+    let alarm = chrono::Duration::from_std(alarm_after).unwrap_or(chrono::Duration::minutes(5));
+    Ok(MailState {
+        status: if now - since >= alarm {
+            MailStatus::Alarm
+        } else {
+            MailStatus::Failing
+        },
+        failing_since: Some(utc_rfc3339(since)),
+    })
+}

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{sessions, sites, user_sites, users};
+use super::schema::{login_failures, sessions, sites, user_sites, users};
 use super::{AnyConnection, DbError};
 
 #[derive(Clone, Insertable, Queryable, Selectable)]
@@ -232,4 +232,70 @@ pub fn rename_site(conn: &mut AnyConnection, slug: &str, name: &str) -> Result<u
         .set(sites::name.eq(name))
         .execute(conn)
         .map_err(DbError::from)
+}
+
+/// The failed sign-ins counted for `keys`: `(key, count, last failure)`.
+pub fn login_failures(
+    conn: &mut AnyConnection,
+    keys: &[String],
+) -> Result<Vec<(String, i32, NaiveDateTime)>, DbError> {
+    Ok(login_failures::table
+        .filter(login_failures::key.eq_any(keys))
+        .select((
+            login_failures::key,
+            login_failures::count,
+            login_failures::last_at,
+        ))
+        .load(conn)?)
+}
+
+/// One more failure for `key`, in one statement (concurrent instances never lose one); a
+/// count whose last failure is before `forget_before` starts again at 1.
+pub fn add_login_failure(
+    conn: &mut AnyConnection,
+    key: &str,
+    now: NaiveDateTime,
+    forget_before: NaiveDateTime,
+) -> Result<(), DbError> {
+    use diesel::sql_types::{Text, Timestamp};
+    match conn {
+        AnyConnection::Postgresql(c) => diesel::sql_query(
+            "INSERT INTO login_failures (key, count, last_at) VALUES ($1, 1, $2)
+             ON CONFLICT (key) DO UPDATE SET
+               count = CASE WHEN login_failures.last_at < $3 THEN 1
+                            ELSE login_failures.count + 1 END,
+               last_at = excluded.last_at",
+        )
+        .bind::<Text, _>(key)
+        .bind::<Timestamp, _>(now)
+        .bind::<Timestamp, _>(forget_before)
+        .execute(c)?,
+        AnyConnection::Sqlite(c) => diesel::sql_query(
+            "INSERT INTO login_failures (key, count, last_at) VALUES (?1, 1, ?2)
+             ON CONFLICT (key) DO UPDATE SET
+               count = CASE WHEN login_failures.last_at < ?3 THEN 1
+                            ELSE login_failures.count + 1 END,
+               last_at = excluded.last_at",
+        )
+        .bind::<Text, _>(key)
+        .bind::<Timestamp, _>(now)
+        .bind::<Timestamp, _>(forget_before)
+        .execute(c)?,
+    };
+    Ok(())
+}
+
+pub fn clear_login_failures(conn: &mut AnyConnection, key: &str) -> Result<(), DbError> {
+    diesel::delete(login_failures::table.find(key)).execute(conn)?;
+    Ok(())
+}
+
+pub fn delete_login_failures_before(
+    conn: &mut AnyConnection,
+    before: NaiveDateTime,
+) -> Result<usize, DbError> {
+    Ok(
+        diesel::delete(login_failures::table.filter(login_failures::last_at.lt(before)))
+            .execute(conn)?,
+    )
 }

@@ -10,7 +10,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Timestamp};
 
-use super::schema::{jobs, workers};
+use super::schema::{jobs, mail_health, workers};
 use super::{AnyConnection, DbError, is_unique_violation, write_transaction};
 
 #[derive(Debug, Clone, Insertable, Queryable, Selectable, QueryableByName)]
@@ -334,4 +334,84 @@ pub fn counts_by_kind(
         out.push((kind, "running".into(), n));
     }
     Ok(out)
+}
+
+/// The mail path's health as one transport (`smtp` or `outbox`) last saw it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = mail_health)]
+pub struct MailHealthRow {
+    pub id: String,
+    pub failing_since: Option<NaiveDateTime>,
+    pub last_failure_at: Option<NaiveDateTime>,
+    pub last_success_at: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+}
+
+fn mail_row(conn: &mut AnyConnection, transport: &str) -> Result<(), DbError> {
+    let exists = mail_health::table
+        .find(transport)
+        .count()
+        .get_result::<i64>(conn)?
+        > 0;
+    if !exists {
+        let inserted = conn.transaction(|c| {
+            diesel::insert_into(mail_health::table)
+                .values(mail_health::id.eq(transport))
+                .execute(c)
+        });
+        match inserted {
+            Ok(_) => {}
+            // Another instance inserted it first.
+            Err(e) if is_unique_violation(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// A send failed transiently: the path is failing since now, unless it already was.
+pub fn mail_failed(
+    conn: &mut AnyConnection,
+    transport: &str,
+    error: &str,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    mail_row(conn, transport)?;
+    diesel::update(mail_health::table.find(transport))
+        .set((
+            mail_health::last_failure_at.eq(Some(now)),
+            mail_health::last_error.eq(Some(error)),
+        ))
+        .execute(conn)?;
+    diesel::update(
+        mail_health::table
+            .find(transport)
+            .filter(mail_health::failing_since.is_null()),
+    )
+    .set(mail_health::failing_since.eq(Some(now)))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// A send went through: the path works again.
+pub fn mail_succeeded(
+    conn: &mut AnyConnection,
+    transport: &str,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    mail_row(conn, transport)?;
+    diesel::update(mail_health::table.find(transport))
+        .set((
+            mail_health::failing_since.eq(None::<NaiveDateTime>),
+            mail_health::last_success_at.eq(Some(now)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn mail_health(conn: &mut AnyConnection) -> Result<Vec<MailHealthRow>, DbError> {
+    Ok(mail_health::table
+        .order(mail_health::id.asc())
+        .select(MailHealthRow::as_select())
+        .load(conn)?)
 }

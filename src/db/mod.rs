@@ -67,6 +67,31 @@ pub enum DbError {
     Pool(#[from] r2d2::Error),
 }
 
+impl DbError {
+    /// The database cannot be reached now (no connection from the pool in time, the
+    /// connection refused or lost, SQLite busy or its file not openable): worth a retry
+    /// later, answered 503 with `Retry-After`, never a 500.
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            DbError::Pool(_) | DbError::Connect(_) => true,
+            DbError::Query(Error::DatabaseError(kind, info)) => {
+                matches!(
+                    kind,
+                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
+                ) || {
+                    let m = info.message();
+                    m.contains("database is locked")
+                        || m.contains("unable to open database file")
+                        || m.contains("terminating connection")
+                        || m.contains("server closed the connection")
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
 pub type Pool = r2d2::Pool<Manager>;
 pub type PooledConn = r2d2::PooledConnection<Manager>;
 

@@ -131,6 +131,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    mail_health (id) {
+        id -> Text,
+        failing_since -> Nullable<Timestamp>,
+        last_failure_at -> Nullable<Timestamp>,
+        last_success_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    login_failures (key) {
+        key -> Text,
+        count -> Integer,
+        last_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     shifts (id) {
         id -> Text,
         user_id -> Text,
@@ -202,6 +220,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     jobs,
     workers,
+    mail_health,
+    login_failures,
     shifts,
     shift_sites,
 );

@@ -40,6 +40,7 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{message}")]
     TooManyRequests { retry_after: u64, message: String },
+    /// The database (or another dependency) cannot be reached now: 503 with `Retry-After`.
     #[error("{0}")]
     Unavailable(String),
     #[error("internal error")]
@@ -160,14 +161,16 @@ impl ResponseError for ApiError {
         };
         if let ApiError::NotSaved(result) = self {
             // Whatever failed, the rider still gets the result: crisis lines first on red.
-            return HttpResponse::build(self.status_code()).json(NotSavedBody {
-                error: Inner {
-                    code: self.code(),
-                    message,
-                    details,
-                },
-                result,
-            });
+            return HttpResponse::build(self.status_code())
+                .insert_header(("Retry-After", RETRY_AFTER_SECONDS.to_string()))
+                .json(NotSavedBody {
+                    error: Inner {
+                        code: self.code(),
+                        message,
+                        details,
+                    },
+                    result,
+                });
         }
         let mut response = HttpResponse::build(self.status_code());
         match self {
@@ -176,6 +179,9 @@ impl ResponseError for ApiError {
             }
             ApiError::TooManyRequests { retry_after, .. } => {
                 response.insert_header(("Retry-After", retry_after.to_string()));
+            }
+            ApiError::Unavailable(_) => {
+                response.insert_header(("Retry-After", RETRY_AFTER_SECONDS.to_string()));
             }
             _ => {}
         }
@@ -219,7 +225,7 @@ impl From<SubmitError> for ApiError {
                 tracing::error!(error = %e, tier = %response.outcome.tier, "a screening could not be saved");
                 ApiError::NotSaved(response)
             }
-            SubmitError::Db(e) => ApiError::internal(e),
+            SubmitError::Db(e) => e.into(),
         }
     }
 }
@@ -243,7 +249,7 @@ impl From<ContactError> for ApiError {
             ContactError::AlreadyGiven => {
                 ApiError::Conflict("contact_already_given", e.to_string())
             }
-            ContactError::Db(e) => ApiError::internal(e),
+            ContactError::Db(e) => e.into(),
         }
     }
 }
@@ -258,7 +264,7 @@ impl From<crate::accounts::AuthError> for ApiError {
                 message: e.to_string(),
             },
             AuthError::Unauthenticated => ApiError::Unauthorized,
-            AuthError::Db(e) => ApiError::internal(e),
+            AuthError::Db(e) => e.into(),
         }
     }
 }
@@ -281,7 +287,7 @@ impl From<crate::alerts::AlertError> for ApiError {
                 message: format!("{field}: {message}"),
                 details: vec![serde_json::json!({"field": field, "message": message})],
             },
-            AlertError::Db(e) => ApiError::internal(e),
+            AlertError::Db(e) => e.into(),
         }
     }
 }
@@ -297,14 +303,26 @@ impl From<crate::accounts::AdminError> for ApiError {
             },
             AdminError::Conflict(m) => ApiError::Conflict("conflict", m),
             AdminError::NotFound => ApiError::NotFound("no such record".into()),
-            AdminError::Db(e) => ApiError::internal(e),
+            AdminError::Db(e) => e.into(),
         }
     }
 }
 
+/// What a 503 asks the client to wait before trying again, in seconds.
+pub const RETRY_AFTER_SECONDS: u64 = 5;
+
+/// The one place database errors become HTTP: unreachable (pool timeout, connection refused
+/// or lost) is a 503 to retry; anything else an opaque, logged 500.
 impl From<crate::db::DbError> for ApiError {
     fn from(e: crate::db::DbError) -> Self {
-        ApiError::internal(e)
+        if e.is_unavailable() {
+            tracing::error!(error = %e, "the database is unavailable");
+            ApiError::Unavailable(
+                "the service cannot reach its database just now; try again in a few seconds".into(),
+            )
+        } else {
+            ApiError::internal(e)
+        }
     }
 }
 

@@ -157,7 +157,7 @@ where
         let mut conn = state
             .pool
             .get()
-            .map_err(|e| ApiError::internal(db::DbError::from(e)))?;
+            .map_err(|e| ApiError::from(db::DbError::from(e)))?;
         f(&mut conn, &state).map_err(Into::into)
     })
     .await?
@@ -208,6 +208,12 @@ pub struct Readiness {
     #[schema(example = 9)]
     pub questionnaires: usize,
     pub worker: WorkerStatus,
+    // Whether mail goes out (every instance's sends): `alarm` when it has failed for longer
+    // than `mail.alarm_after`. Detail only: it does not change the status code (a red result
+    // is still shown, and pages are retried until mail is back). (A doc comment here would
+    // wrap the inline schema in `allOf`.)
+    #[schema(inline)]
+    pub mail: crate::admin::notifier::MailState,
 }
 
 /// Readiness: the database is reachable, questionnaires are loaded, and a job worker was
@@ -224,17 +230,21 @@ pub struct Readiness {
 )]
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let pool = state.pool.clone();
-    let (db_ok, worker_ok) = web::block(move || {
+    let alarm_after = state.settings.mail.alarm_after;
+    let unknown = crate::admin::notifier::MailState::UNKNOWN;
+    let (db_ok, worker_ok, mail) = web::block(move || {
         let Ok(mut c) = pool.get() else {
-            return (false, false);
+            return (false, false, unknown);
         };
         if !db::ping(&mut c) {
-            return (false, false);
+            return (false, false, unknown);
         }
+        let now = chrono::Utc::now().naive_utc();
         let seen = db::jobs::last_worker_seen(&mut c).ok().flatten();
-        let fresh = seen
-            .is_some_and(|t| chrono::Utc::now().naive_utc() - t < chrono::Duration::seconds(60));
-        (true, fresh)
+        let fresh = seen.is_some_and(|t| now - t < chrono::Duration::seconds(60));
+        let mail = crate::admin::notifier::mail_state(&mut c, alarm_after, now)
+            .unwrap_or(crate::admin::notifier::MailState::UNKNOWN);
+        (true, fresh, mail)
     })
     .await?;
     let questionnaires = state.catalog.get().len();
@@ -250,6 +260,7 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         } else {
             WorkerStatus::Missing
         },
+        mail,
     };
     if db_ok && questionnaires > 0 && worker_ok {
         Ok(HttpResponse::Ok().json(body))

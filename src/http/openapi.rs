@@ -866,6 +866,7 @@ mod tests {
             database: crate::http::DatabaseStatus::Unreachable,
             questionnaires: 0,
             worker: crate::http::WorkerStatus::Missing,
+            mail: crate::admin::notifier::MailState::UNKNOWN,
         };
         assert_matches(&doc, "Readiness", &serde_json::to_value(ready).unwrap());
         let list = crate::http::QuestionnaireList {

@@ -24,7 +24,7 @@ impl From<RosterError> for ApiError {
             RosterError::BadQuery(m) => ApiError::BadRequest(m),
             RosterError::Forbidden => ApiError::Forbidden(e.to_string()),
             RosterError::NotFound => ApiError::NotFound(e.to_string()),
-            RosterError::Db(e) => ApiError::internal(e),
+            RosterError::Db(e) => e.into(),
         }
     }
 }

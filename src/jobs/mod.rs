@@ -128,6 +128,15 @@ fn audience(
     })
 }
 
+/// Whether the chain's last level (every active supervisor plus `backup_emails`) reaches
+/// anyone: checked at start, so a red alert is never raised into a chain that pages nobody.
+pub fn last_level_reaches_someone(
+    conn: &mut AnyConnection,
+    policy: &EscalationPolicy,
+) -> Result<bool, DbError> {
+    Ok(!policy.backup_emails.is_empty() || !rosters::everyone(conn, "supervisor")?.is_empty())
+}
+
 fn page_content(alert: &AlertRow) -> Content {
     Content::Page {
         reference: alert.reference.clone(),

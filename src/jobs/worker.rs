@@ -33,6 +33,9 @@ pub struct Worker {
     pub wake: Arc<Notify>,
     /// Deliveries and the mail path's health are recorded here.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The mail path as this worker last recorded it: failing (true), and when a success
+    /// was last written (successes are written at most every few seconds while all is well).
+    mail_seen: std::sync::Mutex<(bool, Option<std::time::Instant>)>,
 }
 
 /// How running one job ended.
@@ -64,6 +67,7 @@ impl Worker {
             mailer,
             wake,
             metrics,
+            mail_seen: std::sync::Mutex::new((false, None)),
         })
     }
 
@@ -346,16 +350,62 @@ impl Worker {
             Ok(()) => {
                 tracing::info!(job = %claimed.job.id, alert = ?claimed.job.alert_id, "email accepted");
                 self.metrics.delivery("sent");
+                self.mail_path(None).await;
                 Outcome::Done
             }
             Err(SendError::Transient(e)) => {
+                tracing::warn!(job = %claimed.job.id, alert = ?claimed.job.alert_id, "email not sent, will retry");
                 self.metrics.delivery("retry");
+                self.mail_path(Some(&e)).await;
                 Outcome::Retry(e)
             }
+            // The server answered: the path works; this delivery failed for good.
             Err(SendError::Permanent(e)) => {
                 self.metrics.delivery("failed");
                 Outcome::Failed(e)
             }
+        }
+    }
+
+    /// Records the mail path's health for every instance (`mail.alarm_after`): a transient
+    /// failure at once, a success when this worker saw a failure or has not written one for a
+    /// few seconds (another instance may have recorded the failure).
+    async fn mail_path(self: &Arc<Self>, failure: Option<&str>) {
+        let write = {
+            let mut seen = self.mail_seen.lock().unwrap_or_else(|e| e.into_inner());
+            match failure {
+                Some(_) => {
+                    seen.0 = true;
+                    true
+                }
+                None => {
+                    let due =
+                        seen.0 || seen.1.is_none_or(|t| t.elapsed() >= Duration::from_secs(2));
+                    if due {
+                        seen.0 = false;
+                        seen.1 = Some(std::time::Instant::now());
+                    }
+                    due
+                }
+            }
+        };
+        if !write {
+            return;
+        }
+        let transport = if self.settings.mail.smtp_url.trim().is_empty() {
+            "outbox"
+        } else {
+            "smtp"
+        };
+        let error = failure.map(truncate);
+        let result = self
+            .blocking(move |c, _| match &error {
+                Some(e) => store::mail_failed(c, transport, e, now()),
+                None => store::mail_succeeded(c, transport, now()),
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "cannot record the mail path's health");
         }
     }
 
@@ -381,7 +431,11 @@ impl Worker {
                         Outcome::Cancelled => {
                             store::finish(c, &job.id, token, "cancelled", None, t)?;
                         }
-                        Outcome::Retry(e) if job.attempts < max_attempts => {
+                        // A page of an open (unacknowledged) red alert never dies: it retries,
+                        // at most every backoff_max, for as long as nobody has taken the alert.
+                        Outcome::Retry(e)
+                            if job.attempts < max_attempts || pages_open_red(c, job)? =>
+                        {
                             let wait = backoff(base, cap, job.attempts);
                             let at = t + chrono::Duration::from_std(wait)
                                 .unwrap_or(chrono::Duration::minutes(1));
@@ -407,6 +461,22 @@ impl Worker {
             tracing::error!(job = %job_id, error = %e, "cannot record a job's outcome");
         }
     }
+}
+
+/// Whether `job` is a page of a red alert that is open (nobody has acknowledged it).
+fn pages_open_red(c: &mut db::AnyConnection, job: &store::JobRow) -> Result<bool, DbError> {
+    if job.kind != EMAIL {
+        return Ok(false);
+    }
+    let Some(alert_id) = &job.alert_id else {
+        return Ok(false);
+    };
+    let page = serde_json::from_str::<EmailPayload>(&job.payload)
+        .is_ok_and(|p| p.purpose == Purpose::Page);
+    if !page {
+        return Ok(false);
+    }
+    Ok(alert_store::find(c, alert_id)?.is_some_and(|a| a.status == "open" && a.tier == "red"))
 }
 
 fn truncate(e: &str) -> String {

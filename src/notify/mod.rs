@@ -217,12 +217,28 @@ impl std::fmt::Debug for Mailer {
     }
 }
 
+/// With no SMTP URL every message becomes a file: the folder is created and a file written
+/// and removed in it, so an unwritable folder stops the service at start, not a page later.
+fn probe_outbox(dir: &std::path::Path) -> Result<(), String> {
+    let refuse = |e: std::io::Error| {
+        format!(
+            "`mail.outbox_dir`: cannot write to {}: {e}; set mail.outbox_dir to a folder this service can write, or mail.smtp_url to a mail server",
+            dir.display()
+        )
+    };
+    std::fs::create_dir_all(dir).map_err(refuse)?;
+    let probe = dir.join(format!(".probe-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&probe, b"careline start-up check\n").map_err(refuse)?;
+    std::fs::remove_file(&probe).map_err(refuse)
+}
+
 impl Mailer {
     /// From configuration: `smtp://` requires STARTTLS, `smtps://` is implicit TLS,
     /// `smtp+plain://` has no TLS (local tests), empty writes files.
     pub fn new(settings: &MailSettings) -> Result<Mailer, String> {
         let url = settings.smtp_url.trim();
         if url.is_empty() {
+            probe_outbox(&settings.outbox_dir)?;
             return Ok(Mailer::Files(settings.outbox_dir.clone()));
         }
         let lettre_url = if let Some(rest) = url.strip_prefix("smtp+plain://") {

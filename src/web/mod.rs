@@ -202,6 +202,30 @@ fn failure(req: &HttpRequest, state: &AppState, lang: Lang) -> HttpResponse {
     .render_status(StatusCode::INTERNAL_SERVER_ERROR, Vec::new())
 }
 
+/// The database cannot be reached: 503 with `Retry-After`, the crisis lines first, and a
+/// way back to the form.
+fn unavailable(
+    req: &HttpRequest,
+    state: &AppState,
+    lang: Lang,
+    questionnaire: &str,
+) -> HttpResponse {
+    let mut response = error_page(
+        req,
+        lang,
+        "error-503-title",
+        "error-503-body",
+        crisis_lines(state, lang),
+        reopen(lang, questionnaire),
+    )
+    .render_status(StatusCode::SERVICE_UNAVAILABLE, Vec::new());
+    response.headers_mut().insert(
+        actix_web::http::header::RETRY_AFTER,
+        actix_web::http::header::HeaderValue::from(crate::http::error::RETRY_AFTER_SECONDS),
+    );
+    response
+}
+
 fn reopen(lang: Lang, questionnaire: &str) -> Option<(String, String)> {
     Some((
         format!("/s/{questionnaire}?lang={}", lang.code()),
@@ -508,6 +532,14 @@ async fn submit_form(
                 reopen(lang, &q.id),
             )
             .render_status(StatusCode::CONFLICT, cookies)
+        }
+        Err(ApiError::NotSaved(response)) => {
+            tracing::error!(questionnaire = %q.id, tier = %response.outcome.tier, "the form's answers could not be saved");
+            unavailable(&req, &state, lang, &q.id)
+        }
+        Err(ApiError::Unavailable(m)) => {
+            tracing::error!(questionnaire = %q.id, error = %m, "the form could not be submitted: no database");
+            unavailable(&req, &state, lang, &q.id)
         }
         Err(e) => {
             // ApiError's own mapping logs internals with a reference; here the rider gets a

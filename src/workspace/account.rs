@@ -130,8 +130,8 @@ pub(super) async fn login(
             }
             response
         }
-        Ok(Err(e)) => super::failure_page(None, t.lang(), &e),
-        Err(e) => super::failure_page(None, t.lang(), &e),
+        Ok(Err(e)) => super::failure_page(None, t.lang(), e.into()),
+        Err(e) => super::failure_page(None, t.lang(), e),
     }
 }
 
@@ -155,7 +155,7 @@ pub(super) async fn logout(
             tracing::info!(user = %ctx.who().user_id, "signed out");
             see_other_with("/login", vec![session::clear_session_cookie(&req)])
         }
-        Err(e) => ctx.failure(&e),
+        Err(e) => ctx.failure(e),
     }
 }
 
@@ -240,8 +240,8 @@ pub(super) async fn change_password(
             refuse("ws-password-current")
         }
         Ok(Err(AdminError::Invalid { .. })) => refuse("ws-password-weak"),
-        Ok(Err(e)) => ctx.failure(&e),
-        Err(e) => ctx.failure(&e),
+        Ok(Err(e)) => ctx.failure(e),
+        Err(e) => ctx.failure(e),
     }
 }
 

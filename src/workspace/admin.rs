@@ -144,10 +144,10 @@ fn admin_page(
 /// Loads the lists and renders the page with `extra`.
 async fn show(state: &web::Data<AppState>, ctx: &Ctx, extra: Extra) -> HttpResponse {
     let t = ctx.t();
-    let lists = run(state, move |conn, _| {
+    let lists = run(state, move |conn, state| {
         let users = accounts::list_users(conn)?;
         let sites = accounts::list_sites(conn)?;
-        let notifier = notifier_section(conn, t)?;
+        let notifier = notifier_section(conn, t, state.settings.mail.alarm_after)?;
         Ok::<_, AdminError>((users, sites, notifier))
     })
     .await;
@@ -242,7 +242,7 @@ async fn after(
                 extra.error = Some(message);
                 show(state, ctx, extra).await
             }
-            None => ctx.failure(&e),
+            None => ctx.failure(e),
         },
         Err(e) => run_failure(ctx, e),
     }

@@ -174,9 +174,10 @@ impl Ctx {
         )
     }
 
-    /// An unexpected failure: logged with a reference, an opaque page for the user.
-    fn failure(&self, e: &dyn std::fmt::Display) -> HttpResponse {
-        failure_page(Some(self), self.lang, e)
+    /// A failure: the database unreachable is a 503 with `Retry-After`; anything else is
+    /// unexpected, logged with a reference, an opaque 500 page for the user.
+    fn failure(&self, e: impl Into<ApiError>) -> HttpResponse {
+        failure_page(Some(self), self.lang, e.into())
     }
 }
 
@@ -214,7 +215,13 @@ async fn signed_in(
     let state = req
         .app_data::<web::Data<AppState>>()
         .cloned()
-        .ok_or_else(|| failure_page(None, Lang::DEFAULT, &"no application state"))?;
+        .ok_or_else(|| {
+            failure_page(
+                None,
+                Lang::DEFAULT,
+                ApiError::internal("no application state"),
+            )
+        })?;
     let auth = match auth::resolve(req).await {
         Ok(Some(a)) => a,
         Ok(None) => {
@@ -227,7 +234,7 @@ async fn signed_in(
                 Anonymous::SignInPlain => see_other("/login"),
             });
         }
-        Err(e) => return Err(failure_page(None, request::negotiate(req).0, &e)),
+        Err(e) => return Err(failure_page(None, request::negotiate(req).0, e)),
     };
     let ctx = Ctx {
         lang: lang_of(&auth.principal),
@@ -364,7 +371,23 @@ fn error_page(t: Tr, ctx: Option<&Ctx>, heading: &str, body: &str) -> ErrorPage 
     }
 }
 
-fn failure_page(ctx: Option<&Ctx>, lang: Lang, e: &dyn std::fmt::Display) -> HttpResponse {
+fn failure_page(ctx: Option<&Ctx>, lang: Lang, e: ApiError) -> HttpResponse {
+    if let ApiError::Unavailable(m) = &e {
+        tracing::error!(error = %m, "a workspace page failed: no database");
+        let mut response = render(
+            &error_page(Tr(lang), ctx, "ws-error-503-title", "ws-error-503-body"),
+            StatusCode::SERVICE_UNAVAILABLE,
+        );
+        response.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from(crate::http::error::RETRY_AFTER_SECONDS),
+        );
+        return response;
+    }
+    let e = match e {
+        ApiError::Internal(detail) => detail,
+        other => other.to_string(),
+    };
     let reference = uuid::Uuid::new_v4();
     tracing::error!(%reference, error = %e, "a workspace page failed");
     render(
@@ -375,7 +398,7 @@ fn failure_page(ctx: Option<&Ctx>, lang: Lang, e: &dyn std::fmt::Display) -> Htt
 
 /// A use case's failure that is not its own typed error (the pool, the blocking pool).
 fn run_failure(ctx: &Ctx, e: ApiError) -> HttpResponse {
-    ctx.failure(&e)
+    ctx.failure(e)
 }
 
 // ---- small formatting helpers shared by the pages -----------------------------------------

@@ -8,6 +8,9 @@ use crate::i18n::Tr;
 /// The notifier section of the admin page.
 #[derive(Debug, Default)]
 pub struct NotifierView {
+    /// Mail has failed for longer than `mail.alarm_after`: the alarm, in the admin's words
+    /// (empty when there is none).
+    pub mail_alarm: String,
     pub jobs: Vec<JobLine>,
     pub gaps: Vec<GapLine>,
 }
@@ -87,10 +90,25 @@ fn gap_line(t: Tr, g: GapEntry) -> GapLine {
 pub(super) fn notifier_section(
     conn: &mut crate::db::AnyConnection,
     t: Tr,
+    alarm_after: std::time::Duration,
 ) -> Result<NotifierView, crate::db::DbError> {
     let jobs = notifier::troubled_jobs(conn, &notifier::STATUSES, NOTIFIER_LINES)?;
     let gaps = notifier::latest_gaps(conn, NOTIFIER_LINES as i64)?;
+    let mail = notifier::mail_state(conn, alarm_after, chrono::Utc::now().naive_utc())?;
+    let mail_alarm = match (mail.status, mail.failing_since.as_deref()) {
+        (notifier::MailStatus::Alarm, Some(since)) => t.tr_args(
+            "notifier-mail-alarm",
+            &[(
+                "since",
+                china_time::parse_rfc3339(since)
+                    .map(|u| china_time::local(u).format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default(),
+            )],
+        ),
+        _ => String::new(),
+    };
     Ok(NotifierView {
+        mail_alarm,
         jobs: jobs.into_iter().map(|j| job_line(t, j)).collect(),
         gaps: gaps.into_iter().map(|g| gap_line(t, g)).collect(),
     })

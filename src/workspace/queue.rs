@@ -201,7 +201,7 @@ fn alert_error(ctx: &Ctx, e: AlertError) -> HttpResponse {
             "ws-error-409-title",
             "ws-error-409-body",
         ),
-        AlertError::Db(e) => ctx.failure(&e),
+        AlertError::Db(e) => ctx.failure(e),
     }
 }
 

@@ -366,7 +366,7 @@ pub(super) async fn create(
             show(&state, &ctx, extra).await
         }
         Ok(Err(RosterError::Forbidden)) => ctx.forbidden_area(),
-        Ok(Err(e)) => ctx.failure(&e),
+        Ok(Err(e)) => ctx.failure(e),
         Err(e) => run_failure(&ctx, e),
     }
 }
@@ -396,7 +396,7 @@ pub(super) async fn delete(
         }
         Ok(Err(RosterError::NotFound)) => ctx.not_found(),
         Ok(Err(RosterError::Forbidden)) => ctx.forbidden_area(),
-        Ok(Err(e)) => ctx.failure(&e),
+        Ok(Err(e)) => ctx.failure(e),
         Err(e) => run_failure(&ctx, e),
     }
 }

@@ -112,3 +112,152 @@ async fn postgres_connections_cut_by_the_server_are_replaced() {
     assert_eq!(app.get_readyz().await.status().as_u16(), 200);
     assert_eq!(app.rows().await.screenings, 4);
 }
+
+/// Issue 12: the database refuses connections (`ALLOW_CONNECTIONS false`, every backend of it
+/// terminated, so the pool cannot get one): the rider's form, the sign-in page and API, the
+/// queue page and the alert API answer 503 with `Retry-After` (never 500), and the form still
+/// shows the crisis lines first.
+#[actix_web::test]
+async fn postgres_an_unreachable_database_is_503_with_retry_after_on_pages_and_api() {
+    let Some(backend) = Backend::postgres().await else {
+        return;
+    };
+    let app = crate::helpers::spawn_app_with(
+        backend.clone(),
+        crate::helpers::AppOptions {
+            database_timeout: Some(std::time::Duration::from_secs(1)),
+            ..Default::default()
+        },
+    )
+    .await;
+    let counselor = app.staff("counselor", &[]).await;
+    assert_eq!(
+        app.get_as(&counselor.token, "/api/v1/alerts")
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    let name = database_name(&app);
+    admin_sql(
+        &backend,
+        format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS false"),
+    )
+    .await;
+    admin_sql(
+        &backend,
+        format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ),
+    )
+    .await;
+
+    let retry_after = |r: &reqwest::Response| {
+        r.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    let csrf = "ab".repeat(32);
+    let cookie = format!("careline_csrf={csrf}");
+
+    // The rider's form, a red answer set.
+    let mut form: Vec<(String, String)> = crate::helpers::RED
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (format!("q{}", i + 1), v.to_string()))
+        .collect();
+    form.push(("csrf-token".into(), csrf.clone()));
+    form.push(("lang".into(), "en".into()));
+    let r = app
+        .client
+        .post(app.url("/s/phq9"))
+        .header("Cookie", &cookie)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(urlencoded(&form))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status().as_u16(), 503, "the form");
+    assert!(retry_after(&r).is_some_and(|s| s > 0), "{:?}", r.headers());
+    let page = r.text().await.expect("a page");
+    let body = &page[page.find("<body").expect("a body")..];
+    let crisis = body.find("12356").expect("the crisis line");
+    let heading = body
+        .find("<h1>Your answers could not be saved just now</h1>")
+        .expect("the 503 heading");
+    assert!(crisis < heading, "crisis lines first:\n{page}");
+    for line in ["110", "120"] {
+        assert!(page.contains(line), "{page}");
+    }
+
+    // The sign-in page.
+    let r = app
+        .client
+        .post(app.url("/login"))
+        .header("Cookie", &cookie)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(urlencoded(&[
+            ("email".into(), counselor.email.clone()),
+            ("password".into(), crate::helpers::PASSWORD.into()),
+            ("csrf-token".into(), csrf.clone()),
+        ]))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status().as_u16(), 503, "the sign-in page");
+    assert!(retry_after(&r).is_some(), "{:?}", r.headers());
+
+    // The queue page (the session lookup needs the database).
+    let r = app
+        .client
+        .get(app.url("/queue"))
+        .header("Cookie", format!("careline_session={}", counselor.token))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status().as_u16(), 503, "the queue page");
+    assert!(retry_after(&r).is_some(), "{:?}", r.headers());
+
+    // The API: sign-in, the queue, a screening (scored, not saved).
+    let r = app.login(&counselor.email, crate::helpers::PASSWORD).await;
+    assert!(retry_after(&r).is_some(), "{:?}", r.headers());
+    crate::helpers::assert_error(r, 503, "unavailable").await;
+    let r = app.get_as(&counselor.token, "/api/v1/alerts").await;
+    assert!(retry_after(&r).is_some(), "{:?}", r.headers());
+    crate::helpers::assert_error(r, 503, "unavailable").await;
+    let r = app
+        .post_screening(&crate::helpers::phq9_body(crate::helpers::RED))
+        .await;
+    assert_eq!(r.status().as_u16(), 503);
+    assert!(retry_after(&r).is_some(), "{:?}", r.headers());
+    let body: Value = r.json().await.expect("JSON");
+    assert_eq!(body["error"]["code"], "not_saved", "{body}");
+    assert_eq!(
+        body["result"]["crisis_lines"][0]["number"], "12356",
+        "{body}"
+    );
+
+    // Back: served again.
+    admin_sql(
+        &backend,
+        format!("ALTER DATABASE {name} WITH ALLOW_CONNECTIONS true"),
+    )
+    .await;
+    crate::helpers::eventually(
+        std::time::Duration::from_secs(20),
+        "the queue API to answer again",
+        || async {
+            let r = app.get_as(&counselor.token, "/api/v1/alerts").await;
+            (r.status().as_u16() == 200).then_some(())
+        },
+    )
+    .await;
+}
+
+fn urlencoded(fields: &[(String, String)]) -> String {
+    let mut url = reqwest::Url::parse("http://form.invalid/").expect("a URL");
+    url.query_pairs_mut().extend_pairs(fields);
+    url.query().unwrap_or_default().to_string()
+}

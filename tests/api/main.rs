@@ -49,4 +49,5 @@ mod questionnaires;
 mod reload;
 mod rosters;
 mod screenings;
+mod throttle_instances;
 mod worker_process;

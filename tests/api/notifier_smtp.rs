@@ -1481,3 +1481,193 @@ async fn yellow_alerts_never_page_and_the_digest_counts_them_per_site(backend: B
 }
 
 backend_tests!(yellow_alerts_never_page_and_the_digest_counts_them_per_site);
+
+/// `GET /admin` as `admin` (the session cookie), the page's HTML.
+async fn admin_page(app: &TestApp, token: &str) -> String {
+    let response = app
+        .client
+        .get(app.url("/admin"))
+        .header("Cookie", format!("careline_session={token}"))
+        .send()
+        .await
+        .expect("the request was sent");
+    assert_eq!(response.status().as_u16(), 200);
+    response.text().await.expect("a page")
+}
+
+/// `/readyz`: its status code and the `mail` entry of its detail.
+async fn readyz_mail(app: &TestApp) -> (u16, serde_json::Value) {
+    let response = app.get_readyz().await;
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    (status, body["mail"].clone())
+}
+
+/// Issue 12: the mail server refuses connections for longer than the whole backoff window
+/// (max_attempts 2, backoff of at most 300 ms): the pages of the open red alert keep retrying
+/// instead of dying, the outage shows as an alarm (readyz detail, admin page) once it has
+/// lasted `mail.alarm_after`, and when the server is back every recipient of the current level
+/// gets their page and the alarm clears.
+async fn pages_of_an_open_red_alert_outlive_an_outage_and_it_shows_as_an_alarm(backend: Backend) {
+    let smtp = TestSmtp::start();
+    smtp.set_mode(Mode::Refuse);
+    let long = Duration::from_secs(600);
+    let app = app_with(backend, &smtp, policy([long, long, long], 2, long), |s| {
+        s.worker.max_attempts = 2;
+        s.worker.backoff_base = ms(50);
+        s.worker.backoff_max = ms(300);
+        s.mail.alarm_after = ms(1500);
+    })
+    .await;
+    let admin = app.staff("admin", &[]).await;
+    let counselors = [
+        app.create_user("counselor", &[SITE]).await,
+        app.create_user("counselor", &[SITE]).await,
+    ];
+    for c in &counselors {
+        on_duty(&app, &c.id).await;
+    }
+    let (status, mail) = readyz_mail(&app).await;
+    assert_eq!(mail["status"], "ok", "{mail}");
+    let ready = status;
+
+    let alert_id = app.red_alert(Some(SITE)).await;
+    // Many times max_attempts, still pending.
+    let id = alert_id.clone();
+    let retried = eventually(
+        Duration::from_secs(30),
+        "both pages retried well past max_attempts",
+        || {
+            let (app, id) = (&app, id.clone());
+            async move {
+                let pages: Vec<JobRow> = jobs_of(app, &id)
+                    .await
+                    .into_iter()
+                    .filter(is_page)
+                    .collect();
+                (pages.len() == 2 && pages.iter().all(|j| j.attempts >= 6)).then_some(pages)
+            }
+        },
+    )
+    .await;
+    for job in &retried {
+        assert_eq!(
+            job.status, "pending",
+            "never dead while unacknowledged: {job:?}"
+        );
+    }
+    assert!(smtp.accepted().is_empty());
+    // The outage has lasted longer than mail.alarm_after: an alarm, and readiness unchanged.
+    let mail = eventually(Duration::from_secs(10), "the mail alarm", || {
+        let app = &app;
+        async move {
+            let (status, mail) = readyz_mail(app).await;
+            (mail["status"] == "alarm").then_some((status, mail))
+        }
+    })
+    .await;
+    assert_eq!(
+        mail.0, ready,
+        "the alarm is detail, not readiness: {}",
+        mail.1
+    );
+    assert!(mail.1["failing_since"].is_string(), "{}", mail.1);
+    let page = admin_page(&app, &admin.token).await;
+    assert!(
+        page.contains("mail-alarm") && page.contains("every send has failed since"),
+        "{page}"
+    );
+
+    smtp.set_mode(Mode::Accept);
+    let done = page_jobs_when(&app, &alert_id, 2, &["done"], Duration::from_secs(30)).await;
+    let mails = smtp.accepted();
+    for c in &counselors {
+        let to = mails_to(&mails, &c.email);
+        assert_eq!(to.len(), 1, "{} paged once: {mails:?}", c.email);
+    }
+    assert_eq!(done.len(), 2);
+    for job in &done {
+        let same: Vec<&Attempt> = mails
+            .iter()
+            .filter(|m| m.message_id() == expected_message_id(job))
+            .collect();
+        assert_eq!(same.len(), 1, "{job:?}");
+        assert_eq!(same[0].to, [recipient(job)]);
+    }
+    let mail = eventually(Duration::from_secs(10), "the alarm to clear", || {
+        let app = &app;
+        async move {
+            let (_, mail) = readyz_mail(app).await;
+            (mail["status"] == "ok").then_some(mail)
+        }
+    })
+    .await;
+    assert!(mail["failing_since"].is_null(), "{mail}");
+    let page = admin_page(&app, &admin.token).await;
+    assert!(!page.contains("mail-alarm"), "{page}");
+}
+
+backend_tests!(pages_of_an_open_red_alert_outlive_an_outage_and_it_shows_as_an_alarm);
+
+/// The same outage ends other mail for good after max_attempts: a page of an acknowledged
+/// alert is not kept alive (the acknowledgement cancels it), and a digest dies as before.
+async fn other_mail_still_dies_after_max_attempts(backend: Backend) {
+    let smtp = TestSmtp::start();
+    smtp.set_mode(Mode::Refuse);
+    let long = Duration::from_secs(600);
+    let app = app_with(backend, &smtp, policy([long, long, long], 2, long), |s| {
+        s.worker.max_attempts = 2;
+        s.worker.backoff_base = ms(50);
+        s.worker.backoff_max = ms(300);
+    })
+    .await;
+    let key = "digest:2026-01-02".to_string();
+    app.with_conn(move |c| {
+        let now = now();
+        let payload = careline::jobs::EmailPayload {
+            purpose: careline::jobs::Purpose::Digest,
+            delivery: careline::notify::Delivery {
+                to: "digest-reader@example.org".into(),
+                locale: "en".into(),
+                content: careline::notify::Content::Digest {
+                    date: "2026-01-02".into(),
+                    counts: vec![("station-1".into(), 1)],
+                },
+            },
+        };
+        careline::db::jobs::enqueue(
+            c,
+            &JobRow::new(
+                careline::jobs::EMAIL,
+                key,
+                None,
+                serde_json::to_value(&payload).expect("JSON"),
+                now,
+                now,
+            ),
+        )
+    })
+    .await
+    .expect("enqueue a digest");
+    let dead = eventually(Duration::from_secs(30), "the digest to die", || {
+        let app = &app;
+        async move {
+            app.with_conn(|c| {
+                use careline::db::schema::jobs;
+                use diesel::prelude::*;
+                jobs::table
+                    .filter(jobs::unique_key.eq("digest:2026-01-02"))
+                    .select(JobRow::as_select())
+                    .first(c)
+            })
+            .await
+            .ok()
+            .filter(|j: &JobRow| j.status != "pending")
+        }
+    })
+    .await;
+    assert_eq!(dead.status, "dead", "{dead:?}");
+    assert_eq!(dead.attempts, 2, "{dead:?}");
+}
+
+backend_tests!(other_mail_still_dies_after_max_attempts);

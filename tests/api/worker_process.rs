@@ -177,6 +177,18 @@ struct WorkerProcess {
 
 impl WorkerProcess {
     fn start(name: &'static str, database_url: &str, smtp: &Smtp) -> WorkerProcess {
+        Self::start_with(name, database_url, smtp, LEASE, &[])
+    }
+
+    /// With a lease of its own (`mail.timeout` is three quarters of it: a send must end
+    /// before its lease) and further `CARELINE__*` variables.
+    fn start_with(
+        name: &'static str,
+        database_url: &str,
+        smtp: &Smtp,
+        lease: Duration,
+        vars: &[(&str, &str)],
+    ) -> WorkerProcess {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_careline"));
         cmd.arg("worker")
             .current_dir(crate::helpers::root())
@@ -188,12 +200,13 @@ impl WorkerProcess {
                 cmd.env_remove(k);
             }
         }
-        let lease = format!("{}ms", LEASE.as_millis());
+        let mail_timeout = format!("{}ms", (lease * 3 / 4).as_millis());
+        let lease = format!("{}ms", lease.as_millis());
         let shutdown = format!("{}ms", SHUTDOWN_TIMEOUT.as_millis());
         cmd.envs([
             ("CARELINE__DATABASE__URL", database_url),
             ("CARELINE__MAIL__SMTP_URL", &smtp.url()),
-            ("CARELINE__MAIL__TIMEOUT", "30s"),
+            ("CARELINE__MAIL__TIMEOUT", &mail_timeout),
             ("CARELINE__WORKER__LEASE", &lease),
             ("CARELINE__WORKER__POLL_INTERVAL", "200ms"),
             ("CARELINE__WORKER__BACKOFF_BASE", "200ms"),
@@ -201,6 +214,7 @@ impl WorkerProcess {
             ("CARELINE__WORKER__SHUTDOWN_TIMEOUT", &shutdown),
             ("CARELINE__LOG__LEVEL", "careline=debug,info"),
         ]);
+        cmd.envs(vars.iter().copied());
         let mut child = cmd.spawn().expect("start careline worker");
         let log = Arc::new(Mutex::new(String::new()));
         let stdout = child
@@ -499,7 +513,9 @@ async fn sigterm_lets_the_running_send_finish_and_claims_nothing_more(backend: B
     jobs.enqueue(vec![(running.0.clone(), running.1.into())])
         .await;
 
-    let mut worker = WorkerProcess::start("worker", &jobs.url, &smtp);
+    // A lease (and so a mail timeout) longer than the send is held.
+    let mut worker =
+        WorkerProcess::start_with("worker", &jobs.url, &smtp, Duration::from_secs(40), &[]);
     eventually(
         Duration::from_secs(30),
         "the worker to be in the middle of the send",
@@ -550,9 +566,12 @@ async fn sigterm_lets_the_running_send_finish_and_claims_nothing_more(backend: B
 async fn two_workers_send_each_delivery_once(backend: Backend, n: usize) {
     let smtp = Smtp::start();
     let jobs = Jobs::open(&backend).await;
+    // No takeover is wanted here: a lease (and a mail timeout, below it) far longer than a
+    // send takes on a loaded machine, so no send times out and is sent again.
+    let lease = Duration::from_secs(40);
     let workers = [
-        WorkerProcess::start("a", &jobs.url, &smtp),
-        WorkerProcess::start("b", &jobs.url, &smtp),
+        WorkerProcess::start_with("a", &jobs.url, &smtp, lease, &[]),
+        WorkerProcess::start_with("b", &jobs.url, &smtp, lease, &[]),
     ];
     eventually(
         Duration::from_secs(30),

@@ -234,3 +234,146 @@ fn a_bad_configuration_stops_the_command_with_the_key_named() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// `careline serve`/`worker` outside development, with keys of its own and a fresh SQLite
+/// database in `dir`, plus `vars`.
+fn staging(args: &[&str], dir: &std::path::Path, vars: &[(&str, String)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_careline"));
+    cmd.args(args)
+        .current_dir(crate::root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CARELINE") || k == "RUST_LOG" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("CARELINE_ENV", "staging")
+        .env(
+            "CARELINE__AUTH__JWT_KEY",
+            "a staging key that is long enough to be accepted",
+        )
+        .env(
+            "CARELINE__PRIVACY__CONTACT_KEY",
+            "c3RhZ2luZyBrZXk6IDMyIGJ5dGVzIG9mIG5vdGhpbmc=",
+        )
+        .env(
+            "CARELINE__DATABASE__URL",
+            format!("sqlite://{}", dir.join("careline.db").display()),
+        )
+        .env("CARELINE__MAIL__OUTBOX_DIR", dir.join("outbox"))
+        .env("CARELINE__SERVER__PORT", "0");
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// A fresh install has no supervisor: unless backup_emails is set, a red alert's last level
+/// would page nobody, so `serve` and `worker` refuse to start (outside development), saying
+/// what to set.
+#[test]
+fn serve_and_worker_refuse_a_chain_that_pages_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["serve", "worker"] {
+        let o = staging(&[command], dir.path(), &[]).output().unwrap();
+        let out = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(o.status.code(), Some(1), "{command}: {out}");
+        assert!(
+            out.contains(
+                "`escalation.backup_emails`: there is no active supervisor and no backup address"
+            ) && out.contains("CARELINE__ESCALATION__BACKUP_EMAILS="),
+            "{command}: {out}"
+        );
+    }
+    // With a backup address it starts and listens.
+    let mut child = staging(
+        &["serve"],
+        dir.path(),
+        &[(
+            "CARELINE__ESCALATION__BACKUP_EMAILS",
+            "duty-desk@example.org".into(),
+        )],
+    )
+    .spawn()
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    for pipe in [
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    drop(tx);
+    let mut log = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let listening = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                log.push_str(&line);
+                log.push('\n');
+                if line.contains("careline is listening") {
+                    break true;
+                }
+            }
+            Err(_) => break false,
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(listening, "{log}");
+    assert!(!log.contains("no backup address"), "{log}");
+}
+
+/// With no SMTP URL, mail is written to mail.outbox_dir: a folder that cannot be written stops
+/// the start, naming the key.
+#[test]
+fn serve_refuses_an_outbox_it_cannot_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    let o = staging(
+        &["serve"],
+        dir.path(),
+        &[
+            (
+                "CARELINE__ESCALATION__BACKUP_EMAILS",
+                "duty-desk@example.org".into(),
+            ),
+            (
+                "CARELINE__MAIL__OUTBOX_DIR",
+                file.join("outbox").display().to_string(),
+            ),
+        ],
+    )
+    .output()
+    .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("`mail.outbox_dir`: cannot write to")
+            && out.contains("set mail.outbox_dir to a folder"),
+        "{out}"
+    );
+}
