@@ -24,7 +24,7 @@ use utoipa::{IntoParams, ToSchema};
 pub use error::ApiError;
 
 use crate::screening::{SubmitRequest, Submitted};
-use crate::state::{AppState, QueueNotice};
+use crate::state::AppState;
 use crate::{db, screening};
 
 /// Registers the JSON API and the health endpoints. Every route here is described in the
@@ -123,10 +123,7 @@ pub async fn submit(
     .await??;
     if let Some(alert) = &submitted.alert {
         tracing::info!(alert = %alert.alert_id, opened = alert.opened, tier = %alert.tier, "alert written");
-        let _ = notify.notices.send(QueueNotice {
-            alert_id: alert.alert_id.clone(),
-            site: alert.site.clone(),
-        });
+        notify.tell_streams(&alert.alert_id, alert.site.as_deref());
         if alert.became_red {
             // Its first pages are committed: send them now.
             notify.wake.notify_one();

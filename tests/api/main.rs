@@ -38,6 +38,7 @@ mod health;
 mod helpers;
 mod idempotency;
 mod internal;
+mod live_events;
 mod logging;
 mod migrations;
 mod notifier;
