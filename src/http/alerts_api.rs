@@ -22,14 +22,22 @@ const WORKERS: [Role; 2] = [Role::Counselor, Role::Supervisor];
 #[into_params(parameter_in = Query)]
 pub struct QueueParams {
     /// Comma-separated: `open`, `acknowledged`, `resolved`. Default `open,acknowledged`.
-    #[param(example = "open,acknowledged")]
+    #[param(
+        example = "open,acknowledged",
+        pattern = r"^\s*((open|acknowledged|resolved)\s*)?(,\s*((open|acknowledged|resolved)\s*)?)*$"
+    )]
     pub status: Option<String>,
     /// Comma-separated: `red`, `yellow`.
-    #[param(example = "red")]
+    #[param(
+        example = "red",
+        pattern = r"^\s*((red|yellow)\s*)?(,\s*((red|yellow)\s*)?)*$"
+    )]
     pub tier: Option<String>,
     /// One site's alerts only.
+    #[param(pattern = "^[a-z0-9_-]{1,64}$")]
     pub site: Option<String>,
     /// At most this many (1 to 500, default 200).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -238,7 +246,12 @@ pub(super) async fn unacknowledge(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteRequest {
-    /// 1 to 4000 characters.
+    /// 1 to 4000 characters, not all blank.
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub text: String,
 }
 
@@ -284,9 +297,17 @@ pub(super) async fn add_note(
 #[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
     /// `contacted_safe`, `referred`, `emergency_services`, `unreachable`, `false_positive` or `other`.
-    #[schema(example = "contacted_safe")]
+    #[schema(
+        example = "contacted_safe",
+        pattern = "^(contacted_safe|referred|emergency_services|unreachable|false_positive|other)$"
+    )]
     pub outcome: String,
-    /// What was done: required.
+    /// What was done: required, 1 to 4000 characters, not all blank.
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub note: String,
 }
 
