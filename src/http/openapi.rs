@@ -374,6 +374,73 @@ mod tests {
     }
 
     /// Every (method, path) of the document, with its operation object.
+    /// Issue 12: the schema is as strict as the handlers, and every status that can occur is
+    /// documented.
+    #[test]
+    fn the_schema_holds_the_validation_bounds_and_the_common_statuses() {
+        let doc = document();
+        let param = |path: &str, name: &str| -> Value {
+            doc["paths"][path]["get"]["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap_or_else(|| panic!("{path}: no parameter {name}"))["schema"]
+                .clone()
+        };
+        let limit = param("/api/v1/alerts", "limit");
+        assert_eq!(
+            (limit["minimum"].as_i64(), limit["maximum"].as_i64()),
+            (Some(1), Some(500))
+        );
+        let limit = param("/api/v1/admin/jobs", "limit");
+        assert_eq!(limit["maximum"].as_i64(), Some(200));
+        assert!(param("/api/v1/alerts", "site")["pattern"].is_string());
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["NoteRequest"]["properties"]["text"]["maxLength"],
+            4000
+        );
+        assert!(
+            schemas["ResolveRequest"]["properties"]["outcome"]["pattern"]
+                .as_str()
+                .is_some_and(|p| p.contains("false_positive"))
+        );
+        assert_eq!(schemas["NewUser"]["properties"]["name"]["maxLength"], 100);
+        assert!(
+            schemas["NewUser"]["properties"]["role"]["pattern"]
+                .as_str()
+                .is_some_and(|p| p.contains("counselor"))
+        );
+        let details = schemas["ErrorObject"]["properties"]["details"].to_string();
+        assert!(details.contains("AlertSummary"), "{details}");
+        for (path, method, op) in operations(&doc) {
+            let responses = &op["responses"];
+            if path != "/healthz" && path != "/api/openapi.json" {
+                assert!(responses.get("503").is_some(), "{method} {path}: no 503");
+            }
+            if op.get("requestBody").is_some() {
+                for code in ["413", "415"] {
+                    assert!(responses.get(code).is_some(), "{method} {path}: no {code}");
+                }
+            }
+        }
+        assert!(
+            doc["paths"]["/api/v1/auth/login"]["post"]["responses"]
+                .get("429")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn allowed_methods_come_from_the_most_literal_path() {
+        assert_eq!(super::methods_of("/api/v1/alerts/take-next"), ["POST"]);
+        assert_eq!(super::methods_of("/api/v1/alerts/A-7F3K"), ["GET"]);
+        assert_eq!(super::methods_of("/api/v1/admin/users"), ["GET", "POST"]);
+        assert!(super::methods_of("/api/v1/nope").is_empty());
+        assert!(super::methods_of("/api/v1/alerts//acknowledge").is_empty());
+    }
+
     fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
         let mut out = Vec::new();
         for (path, item) in doc["paths"].as_object().unwrap() {
