@@ -224,6 +224,14 @@ pub struct WorkerSettings {
     /// On SIGTERM, running jobs get this long to finish.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: std::time::Duration,
+    /// Whether `careline serve` runs a job worker too (the default). False when separate
+    /// `careline worker` processes do all the work (PostgreSQL deployments that scale them).
+    #[serde(default = "run_in_serve")]
+    pub in_serve: bool,
+}
+
+fn run_in_serve() -> bool {
+    true
 }
 
 /// `GET /metrics`.

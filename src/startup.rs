@@ -173,10 +173,16 @@ impl Application {
             .map_err(StartupError::Mail)?,
         );
         // Seen from the start, so readiness does not flap before the worker's first beat.
-        let beat = Arc::clone(&worker);
-        tokio::task::spawn_blocking(move || beat.heartbeat())
-            .await
-            .map_err(|e| db::DbError::Connect(e.to_string()))??;
+        if state.settings.worker.in_serve {
+            let beat = Arc::clone(&worker);
+            tokio::task::spawn_blocking(move || beat.heartbeat())
+                .await
+                .map_err(|e| db::DbError::Connect(e.to_string()))??;
+        } else {
+            tracing::info!(
+                "worker.in_serve is false: jobs are left to `careline worker` processes"
+            );
+        }
         let server_state = web::Data::clone(&state);
         let server = HttpServer::new(move || {
             App::new()
@@ -212,7 +218,17 @@ impl Application {
     /// finishes what it runs); SIGHUP reloads the questionnaires.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (stop_worker, stopping) = tokio::sync::watch::channel(false);
-        let worker = actix_web::rt::spawn(Arc::clone(&self.worker).run(stopping));
+        let stop = stopping.clone();
+        // PostgreSQL: alert changes of every instance and worker reach this one's streams.
+        if let Err(e) = self.state.listen_for_changes(move || *stop.borrow()) {
+            tracing::warn!(error = %e, "cannot listen for alert changes");
+        }
+        let worker = self
+            .state
+            .settings
+            .worker
+            .in_serve
+            .then(|| actix_web::rt::spawn(Arc::clone(&self.worker).run(stopping)));
         let catalog = Arc::clone(&self.state.catalog);
         #[cfg(unix)]
         actix_web::rt::spawn(async move {
@@ -310,7 +326,9 @@ impl Application {
         });
         let served = self.server.await;
         let _ = stop_worker.send(true);
-        let _ = worker.await;
+        if let Some(worker) = worker {
+            let _ = worker.await;
+        }
         served
     }
 }

@@ -27,24 +27,99 @@ pub struct AppState {
     pub wake: Arc<tokio::sync::Notify>,
     /// What `GET /metrics` reports; the in-process worker records into the same.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// True once this instance LISTENs for `careline_alerts` (PostgreSQL): then every alert
+    /// change, this instance's own included, reaches the streams through the database, once,
+    /// and the in-process path stays quiet so nothing is delivered twice.
+    pub changes_from_db: std::sync::atomic::AtomicBool,
 }
 
-/// An alert opened or changed: no rider data, only which alert and its site.
+/// An alert opened or changed: no rider data, only which alert and its site, and the
+/// timeline row that recorded the change when known (from a `careline_alerts` notification;
+/// the in-process path of SQLite does not know it, and streams read it from the database).
 #[derive(Debug, Clone)]
 pub struct QueueNotice {
     pub alert_id: String,
     pub site: Option<String>,
+    pub event_id: Option<String>,
+}
+
+impl QueueNotice {
+    /// Not one alert: every stream reads the changes after its last event from the database
+    /// (after a gap in listening, or a stream that lagged behind).
+    pub fn catch_up() -> QueueNotice {
+        QueueNotice {
+            alert_id: String::new(),
+            site: None,
+            event_id: None,
+        }
+    }
+
+    pub fn is_catch_up(&self) -> bool {
+        self.alert_id.is_empty()
+    }
 }
 
 impl AppState {
     /// An alert opened or changed: open queue pages refresh, and the in-process worker looks
     /// for jobs the change committed (a restarted escalation, reminders).
     pub fn alert_changed(&self, alert_id: &str, site: Option<&str>) {
+        self.tell_streams(alert_id, site);
+        self.wake.notify_one();
+    }
+
+    /// Tells this instance's open streams of a change it committed itself, unless the change
+    /// reaches them through `careline_alerts` anyway.
+    pub fn tell_streams(&self, alert_id: &str, site: Option<&str>) {
+        if self
+            .changes_from_db
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            return;
+        }
         let _ = self.notices.send(QueueNotice {
             alert_id: alert_id.to_string(),
             site: site.map(str::to_string),
+            event_id: None,
         });
-        self.wake.notify_one();
+    }
+
+    /// Starts listening for alert changes committed by any process on the database
+    /// (PostgreSQL), and fans each out to this instance's streams. Nothing for SQLite, where
+    /// the in-process path is the only one (one instance).
+    pub fn listen_for_changes(
+        self: &Arc<Self>,
+        stopped: impl Fn() -> bool + Send + 'static,
+    ) -> Result<bool, db::DbError> {
+        let me = Arc::clone(self);
+        let flag = Arc::clone(self);
+        let started = db::listen::spawn_with_payloads(
+            &self.settings.database.url,
+            db::alerts::CHANGES_CHANNEL,
+            move |payload| match db::alerts::ChangeNotice::parse(&payload) {
+                Some(n) => {
+                    let _ = me.notices.send(QueueNotice {
+                        alert_id: n.alert,
+                        site: n.site,
+                        event_id: Some(n.event),
+                    });
+                }
+                None => tracing::warn!("an alert change notification that does not parse"),
+            },
+            move |listening| {
+                flag.changes_from_db
+                    .store(listening, std::sync::atomic::Ordering::Release);
+                if listening {
+                    // Changes committed while nobody listened: every stream reads what it
+                    // missed from the database.
+                    let _ = flag.notices.send(QueueNotice::catch_up());
+                    tracing::info!("listening for alert changes");
+                } else {
+                    tracing::warn!("alert change listener lost its connection; reconnecting");
+                }
+            },
+            stopped,
+        )?;
+        Ok(started)
     }
 
     /// An alert was acknowledged: records its time to acknowledgement.
@@ -90,6 +165,7 @@ impl AppState {
             notices: tokio::sync::broadcast::channel(256).0,
             wake: Arc::new(tokio::sync::Notify::new()),
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            changes_from_db: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

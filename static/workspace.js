@@ -3,9 +3,12 @@
    renders every row, this only fetches them again.
 
    The queue page listens to the server-sent events of /api/v1/alerts/events (the session
-   cookie goes along: same origin). On `queue` (an alert opened or changed) and `ping`
-   (every 20 s, and once on connecting) it fetches /queue/rows with the page's filters and
-   swaps the table body and the page title, which leads with the count of open red alerts. */
+   cookie goes along: same origin). Every change of an alert on any instance or worker
+   arrives as a `queue` event with an `id`; the browser sends the last id back when it
+   reconnects (Last-Event-ID) and the server first sends what was missed. On `queue` and on
+   each (re)connection it fetches /queue/rows with the page's filters and swaps the table
+   body and the page title, which leads with the count of open red alerts. A safety net, not
+   the mechanism: a `ping` (every 20 s) refreshes when the rows are older than two minutes. */
 (function () {
   'use strict';
   var doc = document;
@@ -30,7 +33,8 @@
   var src = table.getAttribute('data-rows');
   var live = doc.getElementById('live');
   var count = doc.getElementById('open-red');
-  var busy = false, again = false;
+  var busy = false, again = false, fetched = 0;
+  var STALE = 120000;
 
   function say(on) {
     if (!live) { return; }
@@ -42,6 +46,7 @@
   function refresh() {
     if (busy) { again = true; return; }
     busy = true;
+    fetched = Date.now();
     fetch(src, { credentials: 'same-origin', headers: { 'Accept': 'text/html' } })
       .then(function (r) {
         if (!r.ok) { throw new Error('rows: ' + r.status); }
@@ -68,8 +73,11 @@
 
   var events = new EventSource('/api/v1/alerts/events');
   events.addEventListener('queue', refresh);
-  events.addEventListener('ping', refresh);
-  events.addEventListener('open', function () { say(true); });
+  events.addEventListener('ping', function () {
+    if (Date.now() - fetched > STALE) { refresh(); }
+  });
+  // Connected (again): the rows may be older than the stream.
+  events.addEventListener('open', function () { say(true); refresh(); });
   // The browser reconnects by itself; a closed stream (signed out) stays off.
   events.addEventListener('error', function () { say(false); });
 }());

@@ -394,8 +394,19 @@ pub struct UserView {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    #[schema(
+        min_length = 3,
+        max_length = 254,
+        pattern = r"^[^\s\x00-\x1F\x7F-\x9F<>,@]+@[^\s\x00-\x1F\x7F-\x9F<>,@.][^\s\x00-\x1F\x7F-\x9F<>,@]*\.[^\s\x00-\x1F\x7F-\x9F<>,@]*[^\s\x00-\x1F\x7F-\x9F<>,@.]$"
+    )]
     pub email: String,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: String,
+    #[schema(pattern = "^(counselor|supervisor|admin)$")]
     pub role: String,
     #[serde(default)]
     pub sites: Vec<String>,
@@ -406,10 +417,18 @@ pub struct NewUser {
     pub locale: Option<String>,
 }
 
+/// At least one field.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct UserPatch {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: Option<String>,
+    #[schema(pattern = "^(counselor|supervisor|admin)$")]
     pub role: Option<String>,
     pub sites: Option<Vec<String>>,
     pub active: Option<bool>,
@@ -656,9 +675,14 @@ pub fn update_user(
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Site {
-    #[schema(example = "station-12")]
+    #[schema(example = "station-12", pattern = "^[a-z0-9_-]{1,64}$")]
     pub slug: String,
-    #[schema(example = "望京站")]
+    #[schema(
+        example = "望京站",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: String,
 }
 

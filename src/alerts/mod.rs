@@ -250,6 +250,25 @@ fn names_for(
 }
 
 /// The queue the user may see: urgent red, red, yellow, each by deadline.
+/// The alert changes (timeline rows) after the row `after` that this user may see, oldest
+/// first, at most `limit`: what a reconnecting live stream missed. `after` None: the newest
+/// row's id and nothing to send (where a fresh stream starts).
+pub fn changes_after(
+    conn: &mut AnyConnection,
+    who: &Principal,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<(Option<String>, Vec<store::EventRef>), AlertError> {
+    require_worker(who)?;
+    match after {
+        None => Ok((store::latest_event_id(conn)?, Vec::new())),
+        Some(after) => {
+            let rows = store::events_after(conn, after, who.visible_sites(), limit)?;
+            Ok((Some(after.to_string()), rows))
+        }
+    }
+}
+
 pub fn queue(
     conn: &mut AnyConnection,
     who: &Principal,

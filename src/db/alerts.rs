@@ -257,11 +257,84 @@ pub fn link_screening(
     Ok(())
 }
 
+/// Every change of an alert passes through here (its timeline row). On PostgreSQL the same
+/// transaction also issues `NOTIFY careline_alerts` (delivered at commit, dropped on
+/// rollback) so that every instance's live queue streams hear of it. The payload holds ids
+/// only: the event, the alert and the alert's site (see `ChangeNotice`), never rider data.
 pub fn insert_event(conn: &mut AnyConnection, row: &EventRow) -> Result<(), DbError> {
     diesel::insert_into(alert_events::table)
         .values(row)
         .execute(conn)?;
+    if let AnyConnection::Postgresql(c) = conn {
+        diesel::sql_query(
+            "SELECT pg_notify('careline_alerts', json_build_object(\
+             'event', $1::text, 'alert', a.id, 'site', a.site)::text) \
+             FROM alerts a WHERE a.id = $2",
+        )
+        .bind::<diesel::sql_types::Text, _>(&row.id)
+        .bind::<diesel::sql_types::Text, _>(&row.alert_id)
+        .execute(c)?;
+    }
     Ok(())
+}
+
+/// The channel `insert_event` notifies on PostgreSQL.
+pub const CHANGES_CHANNEL: &str = "careline_alerts";
+
+/// The payload of a `careline_alerts` notification: which timeline row, of which alert, at
+/// which site. Ids only.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct ChangeNotice {
+    pub event: String,
+    pub alert: String,
+    pub site: Option<String>,
+}
+
+impl ChangeNotice {
+    pub fn parse(payload: &str) -> Option<ChangeNotice> {
+        serde_json::from_str(payload).ok()
+    }
+}
+
+/// One timeline row as a live stream sends it: its id, its alert, the alert's site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRef {
+    pub event: String,
+    pub alert: String,
+    pub site: Option<String>,
+}
+
+/// Timeline rows written after the row `after` (ids are UUIDv7, so they sort by time), oldest
+/// first, of alerts at `visible_sites` (`None`: every site), at most `limit`.
+pub fn events_after(
+    conn: &mut AnyConnection,
+    after: &str,
+    visible_sites: Option<Vec<String>>,
+    limit: i64,
+) -> Result<Vec<EventRef>, DbError> {
+    let mut q = alert_events::table
+        .inner_join(alerts::table)
+        .filter(alert_events::id.gt(after))
+        .into_boxed();
+    if let Some(sites) = visible_sites {
+        q = q.filter(alerts::site.eq_any(sites));
+    }
+    let rows: Vec<(String, String, Option<String>)> = q
+        .order(alert_events::id.asc())
+        .limit(limit)
+        .select((alert_events::id, alert_events::alert_id, alerts::site))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(event, alert, site)| EventRef { event, alert, site })
+        .collect())
+}
+
+/// The newest timeline row's id, if any (where a fresh stream starts).
+pub fn latest_event_id(conn: &mut AnyConnection) -> Result<Option<String>, DbError> {
+    Ok(alert_events::table
+        .select(diesel::dsl::max(alert_events::id))
+        .first::<Option<String>>(conn)?)
 }
 
 /// The alert of an identified rider that is not resolved yet, if any.

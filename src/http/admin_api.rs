@@ -182,6 +182,11 @@ pub(super) async fn create_site(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SiteRename {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub name: String,
 }
 
@@ -225,10 +230,15 @@ pub(super) async fn rename_site(
 #[into_params(parameter_in = Query)]
 pub struct AuditParams {
     /// The `id` of the last entry of the previous page.
+    #[param(
+        pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32})$"
+    )]
     pub before: Option<String>,
     /// Only this action, e.g. `alert.viewed`.
+    #[param(pattern = "^[a-z._]{1,64}$")]
     pub action: Option<String>,
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -305,9 +315,13 @@ pub(super) async fn audit(
 #[into_params(parameter_in = Query)]
 pub struct JobParams {
     /// `failed`, `dead` or `failed,dead` (the default).
-    #[param(example = "failed,dead")]
+    #[param(
+        example = "failed,dead",
+        pattern = r"^$|^\s*(failed|dead)\s*(,\s*(failed|dead)\s*)*$"
+    )]
     pub status: Option<String>,
     /// 1 to 200, default 100.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

@@ -22,14 +22,22 @@ const WORKERS: [Role; 2] = [Role::Counselor, Role::Supervisor];
 #[into_params(parameter_in = Query)]
 pub struct QueueParams {
     /// Comma-separated: `open`, `acknowledged`, `resolved`. Default `open,acknowledged`.
-    #[param(example = "open,acknowledged")]
+    #[param(
+        example = "open,acknowledged",
+        pattern = r"^\s*((open|acknowledged|resolved)\s*)?(,\s*((open|acknowledged|resolved)\s*)?)*$"
+    )]
     pub status: Option<String>,
     /// Comma-separated: `red`, `yellow`.
-    #[param(example = "red")]
+    #[param(
+        example = "red",
+        pattern = r"^\s*((red|yellow)\s*)?(,\s*((red|yellow)\s*)?)*$"
+    )]
     pub tier: Option<String>,
     /// One site's alerts only.
+    #[param(pattern = "^[a-z0-9_-]{1,64}$")]
     pub site: Option<String>,
     /// At most this many (1 to 500, default 200).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -239,7 +247,12 @@ pub(super) async fn unacknowledge(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteRequest {
-    /// 1 to 4000 characters.
+    /// 1 to 4000 characters, not all blank.
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub text: String,
 }
 
@@ -285,9 +298,17 @@ pub(super) async fn add_note(
 #[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
     /// `contacted_safe`, `referred`, `emergency_services`, `unreachable`, `false_positive` or `other`.
-    #[schema(example = "contacted_safe")]
+    #[schema(
+        example = "contacted_safe",
+        pattern = "^(contacted_safe|referred|emergency_services|unreachable|false_positive|other)$"
+    )]
     pub outcome: String,
-    /// What was done: required.
+    /// What was done: required, 1 to 4000 characters, not all blank.
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$"
+    )]
     pub note: String,
 }
 
@@ -408,17 +429,26 @@ pub(super) async fn take_next(
     }
 }
 
-/// Server-sent events: `event: queue` whenever an alert of this user's sites opens or changes
-/// (the data names the alert id only), and `event: ping` every 20 seconds (clients refresh on
-/// it too, which covers changes made through other instances). The stream ends when the
-/// session does.
+/// How many events one reconnect replays at most (more: the client refreshes anyway).
+const REPLAY_LIMIT: i64 = 500;
+/// How many sent event ids a stream remembers to send none twice.
+const REMEMBERED: usize = 1024;
+
+/// Server-sent events: `event: queue` whenever an alert of this user's sites opens or changes,
+/// from any instance or worker process on the same database (PostgreSQL `LISTEN
+/// careline_alerts`); `id:` is the alert timeline row's id and the data names the alert id
+/// only. A client that reconnects with `Last-Event-ID` first gets the changes after that
+/// event that it may see (at most 500). `event: ping` every 20 seconds; the stream ends when
+/// the session does.
 #[utoipa::path(
     get,
     path = "/api/v1/alerts/events",
     tag = "alerts",
     security(("bearer" = [])),
+    params(("Last-Event-ID" = Option<String>, Header, description = "The `id` (a UUID) of the last event received: the changes after it are sent first.")),
     responses(
         (status = 200, description = "An event stream.", content_type = "text/event-stream", body = String),
+        (status = 400, description = "A `Last-Event-ID` that is not an event id.", body = error::Body),
         (status = 401, description = "Not signed in.", body = error::Body),
         (status = 403, description = "Admins do not work alerts.", body = error::Body),
     )
@@ -429,48 +459,62 @@ pub(super) async fn events(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require_role(&WORKERS)?;
-    let rx = state.notices.subscribe();
-    let mut every = tokio::time::interval(Duration::from_secs(20));
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let who = auth.principal;
-    let stream = futures_util::stream::unfold(
-        (rx, every, who, req, true),
-        |(mut rx, mut every, who, req, first)| async move {
-            if first {
-                let hello = web::Bytes::from_static(b"retry: 3000\nevent: ping\ndata: {}\n\n");
-                return Some((
-                    Ok::<_, actix_web::Error>(hello),
-                    (rx, every, who, req, false),
-                ));
-            }
-            loop {
-                tokio::select! {
-                    notice = rx.recv() => match notice {
-                        Ok(n) if who.serves(n.site.as_deref()) => {
-                            let data = serde_json::json!({"alert": n.alert_id}).to_string();
-                            let chunk = web::Bytes::from(format!("event: queue\ndata: {data}\n\n"));
-                            return Some((Ok(chunk), (rx, every, who, req, false)));
-                        }
-                        Ok(_) => continue,
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                            let chunk = web::Bytes::from_static(b"event: queue\ndata: {}\n\n");
-                            return Some((Ok(chunk), (rx, every, who, req, false)));
-                        }
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-                    },
-                    _ = every.tick() => {
-                        // The session may have ended (signed out, disabled): then so does the stream.
-                        match super::auth::resolve(&req).await {
-                            Ok(Some(a)) if a.principal.session_id == who.session_id => {}
-                            _ => return None,
-                        }
-                        let chunk = web::Bytes::from_static(b"event: ping\ndata: {}\n\n");
-                        return Some((Ok(chunk), (rx, every, who, req, false)));
-                    }
+    let last = match req.headers().get("Last-Event-ID") {
+        None => None,
+        Some(v) => {
+            let id = v
+                .to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    uuid::Uuid::parse_str(s)
+                        .map(|u| u.hyphenated().to_string())
+                        .map_err(|_| ())
+                });
+            match id {
+                None => None,
+                Some(Ok(id)) => Some(id),
+                Some(Err(())) => {
+                    return Err(ApiError::BadRequest(
+                        "Last-Event-ID: not an event id of this stream".into(),
+                    ));
                 }
             }
-        },
-    );
+        }
+    };
+    // Subscribe before reading the database: a change committed in between is in one or the
+    // other (or both: then it is sent once).
+    let rx = state.notices.subscribe();
+    let who = auth.principal;
+    let reader = who.clone();
+    let (cursor, replay) = run(&state, move |conn, _| {
+        alerts::changes_after(conn, &reader, last.as_deref(), REPLAY_LIMIT)
+    })
+    .await?;
+    let mut every = tokio::time::interval(Duration::from_secs(20));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    every.reset(); // The first tick in 20 s: the hello is the first ping.
+    let mut live = Live {
+        rx,
+        every,
+        who,
+        req,
+        state,
+        cursor,
+        sent: std::collections::VecDeque::new(),
+        pending: std::collections::VecDeque::new(),
+    };
+    live.pending.push_back(web::Bytes::from_static(
+        b"retry: 3000\nevent: ping\ndata: {}\n\n",
+    ));
+    for e in replay {
+        live.queue(&e.event, &e.alert);
+    }
+    let stream = futures_util::stream::unfold(live, |mut live| async move {
+        let chunk = live.next().await?;
+        Some((Ok::<_, actix_web::Error>(chunk), live))
+    });
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/event-stream"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -478,4 +522,91 @@ pub(super) async fn events(
         .insert_header((header::CONTENT_ENCODING, "identity"))
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(stream))
+}
+
+/// One open event stream.
+struct Live {
+    rx: tokio::sync::broadcast::Receiver<crate::state::QueueNotice>,
+    every: tokio::time::Interval,
+    who: crate::accounts::Principal,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    /// The newest event id sent (or where the stream started): a catch-up reads after it.
+    cursor: Option<String>,
+    /// The ids sent lately: an event heard twice (in-process and from the database, or a
+    /// replay racing a notification) goes out once.
+    sent: std::collections::VecDeque<String>,
+    pending: std::collections::VecDeque<web::Bytes>,
+}
+
+impl Live {
+    fn queue(&mut self, event: &str, alert: &str) {
+        if self.sent.iter().any(|s| s == event) {
+            return;
+        }
+        if self.sent.len() >= REMEMBERED {
+            self.sent.pop_front();
+        }
+        self.sent.push_back(event.to_string());
+        if self.cursor.as_deref().is_none_or(|c| c < event) {
+            self.cursor = Some(event.to_string());
+        }
+        let data = serde_json::json!({"alert": alert}).to_string();
+        self.pending.push_back(web::Bytes::from(format!(
+            "id: {event}\nevent: queue\ndata: {data}\n\n"
+        )));
+    }
+
+    /// Reads the changes after the cursor from the database (the in-process path, which does
+    /// not know event ids, and catching up after a gap).
+    async fn catch_up(&mut self) {
+        let who = self.who.clone();
+        let after = self.cursor.clone();
+        let read = run(&self.state, move |conn, _| match after {
+            Some(after) => alerts::changes_after(conn, &who, Some(&after), REPLAY_LIMIT),
+            None => alerts::changes_after(conn, &who, Some(""), REPLAY_LIMIT),
+        })
+        .await;
+        match read {
+            Ok((_, rows)) => {
+                for e in rows {
+                    self.queue(&e.event, &e.alert);
+                }
+            }
+            Err(_) => {
+                // The database is away: tell the client to refresh when it can.
+                self.pending
+                    .push_back(web::Bytes::from_static(b"event: queue\ndata: {}\n\n"));
+            }
+        }
+    }
+
+    async fn next(&mut self) -> Option<web::Bytes> {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            if let Some(chunk) = self.pending.pop_front() {
+                return Some(chunk);
+            }
+            tokio::select! {
+                notice = self.rx.recv() => match notice {
+                    Ok(n) if n.is_catch_up() => self.catch_up().await,
+                    Ok(n) if !self.who.serves(n.site.as_deref()) => {}
+                    Ok(n) => match &n.event_id {
+                        Some(event) => self.queue(&event.clone(), &n.alert_id),
+                        None => self.catch_up().await,
+                    },
+                    Err(RecvError::Lagged(_)) => self.catch_up().await,
+                    Err(RecvError::Closed) => return None,
+                },
+                _ = self.every.tick() => {
+                    // The session may have ended (signed out, disabled): then so does the stream.
+                    match super::auth::resolve(&self.req).await {
+                        Ok(Some(a)) if a.principal.session_id == self.who.session_id => {}
+                        _ => return None,
+                    }
+                    return Some(web::Bytes::from_static(b"event: ping\ndata: {}\n\n"));
+                }
+            }
+        }
+    }
 }

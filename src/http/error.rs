@@ -38,6 +38,9 @@ pub enum ApiError {
     BadCredentials(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A known path, another method: the `Allow` header lists the ones it answers.
+    #[error("this path answers {0} only")]
+    MethodNotAllowed(String),
     #[error("{message}")]
     TooManyRequests { retry_after: u64, message: String },
     /// The database (or another dependency) cannot be reached now: 503 with `Retry-After`.
@@ -74,29 +77,32 @@ pub(super) struct Inner<'a> {
     /// A stable machine-readable code: `bad_request`, `not_found`, `payload_too_large`,
     /// `unsupported_media_type`, `invalid_answers`, `invalid_request`, `consent_required`,
     /// `idempotency_key_reused`, `contact_already_given`, `unauthorized`, `forbidden`,
-    /// `bad_credentials`, `too_many_requests`, `conflict`, `unavailable`, `not_saved` or
+    /// `bad_credentials`, `method_not_allowed`, `too_many_requests`, `conflict`, `unavailable`, `not_saved` or
     /// `internal`.
     #[schema(value_type = String, example = "invalid_answers")]
     code: &'a str,
     /// A sentence for people.
     message: String,
     /// One entry per problem, present only when there are some: an `AnswerError` per bad
-    /// answer for `invalid_answers`, a `FieldError` per bad field for `invalid_request`.
+    /// answer for `invalid_answers`, a `FieldError` per bad field for `invalid_request`; for
+    /// a `conflict` over an alert, the alert as it is now (`AlertSummary`).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     #[schema(schema_with = details_schema)]
     details: &'a [serde_json::Value],
 }
 
-/// `details`: an array of answer or field errors (both listed in the document's components).
+/// `details`: an array of answer or field errors, or the alert of a conflict (all listed in
+/// the document's components).
 fn details_schema() -> utoipa::openapi::Array {
     use utoipa::ToSchema;
     use utoipa::openapi::Ref;
-    use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder};
+    use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder};
     ArrayBuilder::new()
         .items(
-            OneOfBuilder::new()
+            AnyOfBuilder::new()
                 .item(Ref::from_schema_name(crate::scoring::AnswerError::name()))
-                .item(Ref::from_schema_name(crate::screening::FieldError::name())),
+                .item(Ref::from_schema_name(crate::screening::FieldError::name()))
+                .item(Ref::from_schema_name(crate::alerts::AlertSummary::name())),
         )
         .build()
 }
@@ -118,6 +124,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::BadCredentials(_) => "bad_credentials",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -137,6 +144,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict(..) | ApiError::AlertConflict { .. } => StatusCode::CONFLICT,
             ApiError::Unauthorized | ApiError::BadCredentials(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -182,6 +190,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable(_) => {
                 response.insert_header(("Retry-After", RETRY_AFTER_SECONDS.to_string()));
+            }
+            ApiError::MethodNotAllowed(allow) => {
+                response.insert_header(("Allow", allow.as_str()));
             }
             _ => {}
         }

@@ -25,63 +25,99 @@ use utoipa::{IntoParams, ToSchema};
 pub use error::ApiError;
 
 use crate::screening::{SubmitRequest, Submitted};
-use crate::state::{AppState, QueueNotice};
+use crate::state::AppState;
 use crate::{db, screening};
 
 /// Registers the JSON API and the health endpoints. Every route here is described in the
 /// OpenAPI document (`openapi::ApiDoc`); a test fails when one is not.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics::serve))
-        .route("/api/openapi.json", web::get().to(openapi::serve))
-        .service(
-            web::scope("/api/v1")
-                // A query string that does not parse (`?limit=ten`) is a JSON 400 like every
-                // other error of the API, not actix-web's plain-text one.
-                .app_data(web::QueryConfig::default().error_handler(|e, _| {
-                    ApiError::BadRequest(format!("the query string is not valid: {e}")).into()
-                }))
-                .route("/questionnaires", web::get().to(list_questionnaires))
-                .route("/questionnaires/{id}", web::get().to(get_questionnaire))
-                .route("/screenings", web::post().to(submit_screening))
-                .route("/auth/login", web::post().to(auth_api::login))
-                .route("/auth/logout", web::post().to(auth_api::logout))
-                .route("/auth/me", web::get().to(auth_api::whoami))
-                .route("/auth/password", web::post().to(auth_api::change_password))
-                .route("/alerts", web::get().to(alerts_api::list))
-                // Before `/alerts/{id}`: "events" is not an alert.
-                .route("/alerts/events", web::get().to(alerts_api::events))
-                .route("/alerts/take-next", web::post().to(alerts_api::take_next))
-                .route("/alerts/{id}", web::get().to(alerts_api::detail))
-                .route(
-                    "/alerts/{id}/acknowledge",
-                    web::post().to(alerts_api::acknowledge),
-                )
-                .route(
-                    "/alerts/{id}/unacknowledge",
-                    web::post().to(alerts_api::unacknowledge),
-                )
-                .route("/alerts/{id}/notes", web::post().to(alerts_api::add_note))
-                .route("/alerts/{id}/resolve", web::post().to(alerts_api::resolve))
-                .route("/alerts/{id}/assign", web::post().to(alerts_api::assign))
-                .route("/admin/users", web::get().to(admin_api::list_users))
-                .route("/admin/users", web::post().to(admin_api::create_user))
-                .route("/admin/users/{id}", web::patch().to(admin_api::update_user))
-                .route("/admin/sites", web::get().to(admin_api::list_sites))
-                .route("/admin/sites", web::post().to(admin_api::create_site))
-                .route(
-                    "/admin/sites/{slug}",
-                    web::patch().to(admin_api::rename_site),
-                )
-                .route("/admin/audit", web::get().to(admin_api::audit))
-                .route("/admin/jobs", web::get().to(admin_api::troubled_jobs))
-                .route("/shifts", web::get().to(rosters_api::list_shifts))
-                .route("/shifts", web::post().to(rosters_api::create_shift))
-                // Before `/shifts/{id}`: "on-duty" is not a shift.
-                .route("/shifts/on-duty", web::get().to(rosters_api::on_duty))
-                .route("/shifts/{id}", web::delete().to(rosters_api::delete_shift)),
-        );
+    cfg.service(
+        web::resource("/healthz")
+            .route(web::get().to(healthz))
+            .default_service(web::to(not_routed)),
+    )
+    .service(
+        web::resource("/readyz")
+            .route(web::get().to(readyz))
+            .default_service(web::to(not_routed)),
+    )
+    .service(
+        web::resource("/metrics")
+            .route(web::get().to(metrics::serve))
+            .default_service(web::to(not_routed)),
+    )
+    .service(
+        web::resource("/api/openapi.json")
+            .route(web::get().to(openapi::serve))
+            .default_service(web::to(not_routed)),
+    )
+    .service(
+        web::scope("/api/v1")
+            // A path this API does not have is a JSON 404, a known path asked with
+            // another method a JSON 405 with `Allow`.
+            .default_service(web::to(not_routed))
+            // A query string that does not parse (`?limit=ten`) is a JSON 400 like every
+            // other error of the API, not actix-web's plain-text one.
+            .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                ApiError::BadRequest(format!("the query string is not valid: {e}")).into()
+            }))
+            .route("/questionnaires", web::get().to(list_questionnaires))
+            .route("/questionnaires/{id}", web::get().to(get_questionnaire))
+            .route("/screenings", web::post().to(submit_screening))
+            .route("/auth/login", web::post().to(auth_api::login))
+            .route("/auth/logout", web::post().to(auth_api::logout))
+            .route("/auth/me", web::get().to(auth_api::whoami))
+            .route("/auth/password", web::post().to(auth_api::change_password))
+            .route("/alerts", web::get().to(alerts_api::list))
+            // Before `/alerts/{id}`: "events" is not an alert.
+            .route("/alerts/events", web::get().to(alerts_api::events))
+            .route("/alerts/take-next", web::post().to(alerts_api::take_next))
+            .route("/alerts/{id}", web::get().to(alerts_api::detail))
+            .route(
+                "/alerts/{id}/acknowledge",
+                web::post().to(alerts_api::acknowledge),
+            )
+            .route(
+                "/alerts/{id}/unacknowledge",
+                web::post().to(alerts_api::unacknowledge),
+            )
+            .route("/alerts/{id}/notes", web::post().to(alerts_api::add_note))
+            .route("/alerts/{id}/resolve", web::post().to(alerts_api::resolve))
+            .route("/alerts/{id}/assign", web::post().to(alerts_api::assign))
+            .route("/admin/users", web::get().to(admin_api::list_users))
+            .route("/admin/users", web::post().to(admin_api::create_user))
+            .route("/admin/users/{id}", web::patch().to(admin_api::update_user))
+            .route("/admin/sites", web::get().to(admin_api::list_sites))
+            .route("/admin/sites", web::post().to(admin_api::create_site))
+            .route(
+                "/admin/sites/{slug}",
+                web::patch().to(admin_api::rename_site),
+            )
+            .route("/admin/audit", web::get().to(admin_api::audit))
+            .route("/admin/jobs", web::get().to(admin_api::troubled_jobs))
+            .route("/shifts", web::get().to(rosters_api::list_shifts))
+            .route("/shifts", web::post().to(rosters_api::create_shift))
+            // Before `/shifts/{id}`: "on-duty" is not a shift.
+            .route("/shifts/on-duty", web::get().to(rosters_api::on_duty))
+            .route("/shifts/{id}", web::delete().to(rosters_api::delete_shift)),
+    )
+    .service(web::scope("/api").default_service(web::to(not_routed)));
+}
+
+/// No route took the request: 405 with `Allow` when the path is one of the document's with
+/// other methods, else 404 (both as the API's JSON errors).
+async fn not_routed(req: HttpRequest) -> HttpResponse {
+    use actix_web::ResponseError;
+    let allow = openapi::methods_of(req.path());
+    if allow.is_empty() {
+        ApiError::NotFound(format!(
+            "no such API path: {}",
+            req.path().chars().take(200).collect::<String>()
+        ))
+        .error_response()
+    } else {
+        ApiError::MethodNotAllowed(allow.join(", ")).error_response()
+    }
 }
 
 /// Headers on every response. Pages set their own, stricter CSP; assets their own caching.
@@ -131,10 +167,7 @@ pub async fn submit(
     }
     if let Some(alert) = &submitted.alert {
         tracing::info!(alert = %alert.alert_id, opened = alert.opened, tier = %alert.tier, "alert written");
-        let _ = notify.notices.send(QueueNotice {
-            alert_id: alert.alert_id.clone(),
-            site: alert.site.clone(),
-        });
+        notify.tell_streams(&alert.alert_id, alert.site.as_deref());
         if alert.became_red {
             // Its first pages are committed: send them now.
             notify.wake.notify_one();

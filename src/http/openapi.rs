@@ -56,7 +56,7 @@ use utoipa::OpenApi;
     ),
     // Referenced only from `ErrorObject.details`, which the derive does not follow.
     components(schemas(crate::scoring::AnswerError, crate::screening::FieldError)),
-    modifiers(&NoLicense, &BearerAuth),
+    modifiers(&NoLicense, &BearerAuth, &CommonResponses),
     tags(
         (name = "health", description = "Liveness and readiness probes."),
         (name = "questionnaires", description = "The questionnaires being served."),
@@ -78,6 +78,60 @@ struct NoLicense;
 impl utoipa::Modify for NoLicense {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         openapi.info.license = None;
+    }
+}
+
+/// Answers that any operation may give, documented on each: 503 when the database cannot be
+/// reached (all but the liveness probe and this document), and 413 and 415 for every request
+/// with a body.
+#[derive(Debug)]
+struct CommonResponses;
+
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorResponse")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let no_database = path == "/healthz" || path == "/api/openapi.json";
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let responses = &mut op.responses.responses;
+                if !no_database && !responses.contains_key("503") {
+                    responses.insert(
+                        "503".into(),
+                        error("The database cannot be reached: try again shortly.").into(),
+                    );
+                }
+                if op.request_body.is_some() {
+                    for (code, text) in [
+                        ("413", "The body is larger than the limit."),
+                        ("415", "Not sent as application/json."),
+                    ] {
+                        if !responses.contains_key(code) {
+                            responses.insert(code.into(), error(text).into());
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -107,6 +161,45 @@ impl utoipa::Modify for BearerAuth {
 }
 
 static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(ApiDoc::openapi);
+
+/// The methods the document gives for the paths that `path` matches (`{x}` matches one
+/// segment), upper case, in a fixed order; empty when it matches none.
+pub(super) fn methods_of(path: &str) -> Vec<&'static str> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let placeholder = |t: &str| t.starts_with('{') && t.ends_with('}');
+    let matching: Vec<(usize, &utoipa::openapi::PathItem)> = DOCUMENT
+        .paths
+        .paths
+        .iter()
+        .filter_map(|(template, item)| {
+            let parts: Vec<&str> = template.split('/').collect();
+            let matches = parts.len() == segments.len()
+                && parts
+                    .iter()
+                    .zip(&segments)
+                    .all(|(t, s)| (placeholder(t) && !s.is_empty()) || t == s);
+            matches.then(|| (parts.iter().filter(|t| placeholder(t)).count(), item))
+        })
+        .collect();
+    // The most literal template wins (`/alerts/take-next` over `/alerts/{id}`), as in routing.
+    let fewest = matching.iter().map(|(n, _)| *n).min().unwrap_or(0);
+    let mut found = Vec::new();
+    for (_, item) in matching.into_iter().filter(|(n, _)| *n == fewest) {
+        for (name, op) in [
+            ("GET", &item.get),
+            ("POST", &item.post),
+            ("PUT", &item.put),
+            ("PATCH", &item.patch),
+            ("DELETE", &item.delete),
+        ] {
+            if op.is_some() && !found.contains(&name) {
+                found.push(name);
+            }
+        }
+    }
+    let order = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+    order.into_iter().filter(|m| found.contains(m)).collect()
+}
 
 /// The OpenAPI 3.1 document of this API.
 #[utoipa::path(
@@ -287,6 +380,73 @@ mod tests {
     }
 
     /// Every (method, path) of the document, with its operation object.
+    /// Issue 12: the schema is as strict as the handlers, and every status that can occur is
+    /// documented.
+    #[test]
+    fn the_schema_holds_the_validation_bounds_and_the_common_statuses() {
+        let doc = document();
+        let param = |path: &str, name: &str| -> Value {
+            doc["paths"][path]["get"]["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap_or_else(|| panic!("{path}: no parameter {name}"))["schema"]
+                .clone()
+        };
+        let limit = param("/api/v1/alerts", "limit");
+        assert_eq!(
+            (limit["minimum"].as_i64(), limit["maximum"].as_i64()),
+            (Some(1), Some(500))
+        );
+        let limit = param("/api/v1/admin/jobs", "limit");
+        assert_eq!(limit["maximum"].as_i64(), Some(200));
+        assert!(param("/api/v1/alerts", "site")["pattern"].is_string());
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["NoteRequest"]["properties"]["text"]["maxLength"],
+            4000
+        );
+        assert!(
+            schemas["ResolveRequest"]["properties"]["outcome"]["pattern"]
+                .as_str()
+                .is_some_and(|p| p.contains("false_positive"))
+        );
+        assert_eq!(schemas["NewUser"]["properties"]["name"]["maxLength"], 100);
+        assert!(
+            schemas["NewUser"]["properties"]["role"]["pattern"]
+                .as_str()
+                .is_some_and(|p| p.contains("counselor"))
+        );
+        let details = schemas["ErrorObject"]["properties"]["details"].to_string();
+        assert!(details.contains("AlertSummary"), "{details}");
+        for (path, method, op) in operations(&doc) {
+            let responses = &op["responses"];
+            if path != "/healthz" && path != "/api/openapi.json" {
+                assert!(responses.get("503").is_some(), "{method} {path}: no 503");
+            }
+            if op.get("requestBody").is_some() {
+                for code in ["413", "415"] {
+                    assert!(responses.get(code).is_some(), "{method} {path}: no {code}");
+                }
+            }
+        }
+        assert!(
+            doc["paths"]["/api/v1/auth/login"]["post"]["responses"]
+                .get("429")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn allowed_methods_come_from_the_most_literal_path() {
+        assert_eq!(super::methods_of("/api/v1/alerts/take-next"), ["POST"]);
+        assert_eq!(super::methods_of("/api/v1/alerts/A-7F3K"), ["GET"]);
+        assert_eq!(super::methods_of("/api/v1/admin/users"), ["GET", "POST"]);
+        assert!(super::methods_of("/api/v1/nope").is_empty());
+        assert!(super::methods_of("/api/v1/alerts//acknowledge").is_empty());
+    }
+
     fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
         let mut out = Vec::new();
         for (path, item) in doc["paths"].as_object().unwrap() {

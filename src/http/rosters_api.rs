@@ -33,10 +33,16 @@ impl From<RosterError> for ApiError {
 #[into_params(parameter_in = Query)]
 pub struct ShiftWindow {
     /// RFC 3339, or `YYYY-MM-DDTHH:MM` in China time; default a day ago.
-    #[param(example = "2026-12-01T00:00")]
+    #[param(
+        example = "2026-12-01T00:00",
+        pattern = r"^$|^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?(Z|[+-](0\d|1[0-4]):[0-5]\d))?$"
+    )]
     pub from: Option<String>,
     /// As `from`; default a week from now. At most 92 days after `from`.
-    #[param(example = "2026-12-08T00:00")]
+    #[param(
+        example = "2026-12-08T00:00",
+        pattern = r"^$|^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?(Z|[+-](0\d|1[0-4]):[0-5]\d))?$"
+    )]
     pub to: Option<String>,
 }
 

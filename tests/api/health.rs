@@ -261,3 +261,49 @@ fn urlencoded(fields: &[(String, String)]) -> String {
     url.query_pairs_mut().extend_pairs(fields);
     url.query().unwrap_or_default().to_string()
 }
+
+/// Issue 12: a known path asked with another method is a JSON 405 naming the methods it
+/// answers in `Allow`; an unknown path under /api is a JSON 404 (not an empty body).
+#[actix_web::test]
+async fn wrong_methods_get_405_with_allow_and_unknown_api_paths_a_json_404() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("a client");
+    for (method, path, allow) in [
+        ("GET", "/api/v1/screenings", "POST"),
+        ("DELETE", "/api/v1/alerts/some-id", "GET"),
+        ("OPTIONS", "/api/v1/alerts/take-next", "POST"),
+        ("PUT", "/api/v1/admin/users", "GET, POST"),
+        ("POST", "/healthz", "GET"),
+        ("DELETE", "/api/openapi.json", "GET"),
+    ] {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+        let response = client
+            .request(m, app.url(path))
+            .send()
+            .await
+            .expect("a response");
+        assert_eq!(response.status().as_u16(), 405, "{method} {path}");
+        assert_eq!(
+            response
+                .headers()
+                .get("allow")
+                .and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "{method} {path}"
+        );
+        let body: Value = response.json().await.expect("a JSON body");
+        assert_eq!(
+            body["error"]["code"], "method_not_allowed",
+            "{method} {path}"
+        );
+    }
+    for path in ["/api/v1/nope", "/api/nope", "/api/v1/alerts/x/y/z"] {
+        let response = client.get(app.url(path)).send().await.expect("a response");
+        assert_eq!(response.status().as_u16(), 404, "{path}");
+        let body: Value = response.json().await.expect("a JSON body");
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
+}

@@ -39,6 +39,7 @@ mod health;
 mod helpers;
 mod idempotency;
 mod internal;
+mod live_events;
 mod logging;
 mod metrics;
 mod migrations;
