@@ -942,3 +942,29 @@ impl TestApp {
         .await
     }
 }
+
+/// Collects a child process's stdout and stderr, line by line, into one shared log (read it
+/// when a test fails; it never holds rider data, since the service logs ids only).
+pub fn capture_log(child: &mut std::process::Child) -> std::sync::Arc<Mutex<String>> {
+    use std::io::{BufRead, BufReader};
+    let log = std::sync::Arc::new(Mutex::new(String::new()));
+    let stdout = child
+        .stdout
+        .take()
+        .map(|p| Box::new(p) as Box<dyn Read + Send>);
+    let stderr = child
+        .stderr
+        .take()
+        .map(|p| Box::new(p) as Box<dyn Read + Send>);
+    for pipe in [stdout, stderr].into_iter().flatten() {
+        let log = std::sync::Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+    }
+    log
+}

@@ -5,7 +5,7 @@
 //! `Last-Event-ID` is sent what it missed (only what its user may see). In-process tests
 //! check the same resume on SQLite and that a `careline_alerts` payload holds ids only.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -198,26 +198,7 @@ impl Process {
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("start careline {command}: {e}"));
-        let log = Arc::new(Mutex::new(String::new()));
-        let stdout = child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>);
-        let stderr = child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>);
-        for pipe in [stdout, stderr].into_iter().flatten() {
-            let log = Arc::clone(&log);
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines() {
-                    let Ok(line) = line else { break };
-                    let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
-                    log.push_str(&line);
-                    log.push('\n');
-                }
-            });
-        }
+        let log = crate::helpers::capture_log(&mut child);
         Process {
             name,
             child,

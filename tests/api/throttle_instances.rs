@@ -2,7 +2,7 @@
 //! processes on one PostgreSQL database: failures counted on one are counted on the other,
 //! and a successful sign-in clears only its own account's count.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -55,29 +55,7 @@ async fn serve(database_url: &str) -> Serve {
         ("CARELINE__LOG__FORMAT", "json".into()),
     ]);
     let mut child = cmd.spawn().expect("start careline serve");
-    let log = Arc::new(Mutex::new(String::new()));
-    for pipe in [
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let log = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-    }
+    let log = crate::helpers::capture_log(&mut child);
     let mut serve = Serve {
         child,
         log,

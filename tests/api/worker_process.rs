@@ -6,7 +6,7 @@
 //! these tests exercise the worker and the mailer alone.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{IpAddr, TcpListener};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -216,26 +216,7 @@ impl WorkerProcess {
         ]);
         cmd.envs(vars.iter().copied());
         let mut child = cmd.spawn().expect("start careline worker");
-        let log = Arc::new(Mutex::new(String::new()));
-        let stdout = child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>);
-        let stderr = child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>);
-        for pipe in [stdout, stderr].into_iter().flatten() {
-            let log = Arc::clone(&log);
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines() {
-                    let Ok(line) = line else { break };
-                    let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
-                    log.push_str(&line);
-                    log.push('\n');
-                }
-            });
-        }
+        let log = crate::helpers::capture_log(&mut child);
         WorkerProcess {
             name,
             child,
