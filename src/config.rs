@@ -65,12 +65,22 @@ pub struct PrivacySettings {
     pub contact_key: String,
     #[serde(with = "humantime_serde")]
     pub contact_retention: std::time::Duration,
+    /// The smallest count any aggregate view (reports, what-would-change previews) shows as a
+    /// number; smaller counts are shown as "<min_cell" and suppressed so they cannot be
+    /// computed back.
+    #[serde(default = "default_min_cell")]
+    pub min_cell: u32,
+}
+
+fn default_min_cell() -> u32 {
+    10
 }
 
 impl std::fmt::Debug for PrivacySettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PrivacySettings")
             .field("contact_retention", &self.contact_retention)
+            .field("min_cell", &self.min_cell)
             .finish_non_exhaustive()
     }
 }
@@ -639,6 +649,15 @@ impl Settings {
                 message: "must start with sqlite:// or postgres://".into(),
             });
         }
+        if !(2..=1000).contains(&self.privacy.min_cell) {
+            return Err(SettingsError::Invalid {
+                key: "privacy.min_cell",
+                message: format!(
+                    "must be between 2 and 1000, is {}; a count of 1 would single out a rider (the default is 10)",
+                    self.privacy.min_cell
+                ),
+            });
+        }
         if self.database.pool_size == 0 {
             return Err(SettingsError::Invalid {
                 key: "database.pool_size",
@@ -1045,6 +1064,20 @@ mod tests {
             assert!(dialable(good), "{good}");
         }
         assert!(Settings::load_from(&sources(&[])).is_ok());
+    }
+
+    #[test]
+    fn a_small_cell_below_two_is_refused() {
+        for bad in ["0", "1", "1001"] {
+            let err = refusal(&[("CARELINE__PRIVACY__MIN_CELL", bad)]);
+            assert!(err.contains("`privacy.min_cell`"), "{bad}: {err}");
+        }
+        let ok = Settings::load_from(&sources(&[("CARELINE__PRIVACY__MIN_CELL", "5")])).unwrap();
+        assert_eq!(ok.privacy.min_cell, 5);
+        assert_eq!(
+            Settings::load_from(&sources(&[])).unwrap().privacy.min_cell,
+            10
+        );
     }
 
     #[test]
