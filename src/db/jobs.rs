@@ -200,6 +200,44 @@ pub fn retry(
     Ok(n == 1)
 }
 
+/// Gives a claimed job's lease up (the worker is stopping): it is due again at once for any
+/// worker. With `refund`, the claim's attempt is given back (the job never started). False if
+/// the lease was no longer ours.
+pub fn release(
+    conn: &mut AnyConnection,
+    id: &str,
+    token: &str,
+    refund: bool,
+) -> Result<bool, DbError> {
+    let n = if refund {
+        diesel::update(held!(id, token))
+            .set((
+                jobs::lease_token.eq(None::<String>),
+                jobs::locked_by.eq(None::<String>),
+                jobs::locked_until.eq(None::<NaiveDateTime>),
+                jobs::attempts.eq(jobs::attempts - 1),
+            ))
+            .execute(conn)?
+    } else {
+        diesel::update(held!(id, token))
+            .set((
+                jobs::lease_token.eq(None::<String>),
+                jobs::locked_by.eq(None::<String>),
+                jobs::locked_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?
+    };
+    Ok(n == 1)
+}
+
+/// Wakes the workers of other instances (PostgreSQL; SQLite has one instance).
+pub fn announce(conn: &mut AnyConnection) -> Result<(), DbError> {
+    if let AnyConnection::Postgresql(c) = conn {
+        diesel::sql_query("NOTIFY careline_jobs").execute(c)?;
+    }
+    Ok(())
+}
+
 /// Whether the lease is still ours (checked, under the alert's lock, before a page goes out).
 pub fn still_held(conn: &mut AnyConnection, id: &str, token: &str) -> Result<bool, DbError> {
     Ok(held!(id, token).count().get_result::<i64>(conn)? == 1)

@@ -2,14 +2,17 @@
 //! and finishes it only while the lease is still its own. Wakes at once when a job is
 //! committed (an in-process signal, and PostgreSQL `LISTEN careline_jobs` across instances),
 //! else polls. Beats a heartbeat (for `/readyz`), runs the auditor every minute, and on
-//! shutdown stops claiming and gives running jobs `worker.shutdown_timeout` to finish.
+//! shutdown stops claiming, hands the jobs it claimed but has not started back at once (another
+//! worker takes them without waiting out the lease), and gives running jobs
+//! `worker.shutdown_timeout` to finish; what still runs then is aborted and handed back too.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{NaiveDateTime, Utc};
 use tokio::sync::{Notify, Semaphore, watch};
-use tokio::task::JoinSet;
+use tokio::task::{AbortHandle, JoinSet};
 
 use super::{
     DIGEST, DigestPayload, EMAIL, ESCALATE, EmailPayload, EscalatePayload, Purpose, REMIND,
@@ -36,6 +39,20 @@ pub struct Worker {
     /// The mail path as this worker last recorded it: failing (true), and when a success
     /// was last written (successes are written at most every few seconds while all is well).
     mail_seen: std::sync::Mutex<(bool, Option<std::time::Instant>)>,
+    /// At most `mail.pool_size` sends at once; a claimed email waits here for a slot.
+    send_slots: Arc<Semaphore>,
+    /// The jobs this worker has claimed and not yet settled, by id.
+    claims: std::sync::Mutex<HashMap<String, Claim>>,
+}
+
+/// A job this worker holds the lease of.
+#[derive(Debug)]
+struct Claim {
+    token: String,
+    /// Its effect has begun (a send is on the wire, or a database step runs): handing it back
+    /// could duplicate it, so it is handed back only when aborted at the shutdown timeout.
+    started: bool,
+    task: Option<AbortHandle>,
 }
 
 /// How running one job ended.
@@ -62,12 +79,14 @@ impl Worker {
         let mailer = Mailer::new(&settings.mail)?;
         Ok(Worker {
             id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
-            settings,
             pool,
             mailer,
             wake,
+            send_slots: Arc::new(Semaphore::new(settings.mail.pool_size.max(1) as usize)),
+            settings,
             metrics,
             mail_seen: std::sync::Mutex::new((false, None)),
+            claims: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -149,11 +168,23 @@ impl Worker {
                 let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
                     break;
                 };
+                let id = job.job.id.clone();
+                self.claims_lock().insert(
+                    id.clone(),
+                    Claim {
+                        token: job.token.clone(),
+                        started: false,
+                        task: None,
+                    },
+                );
                 let me = Arc::clone(&self);
-                running.spawn(async move {
+                let task = running.spawn(async move {
                     me.execute(job).await;
                     drop(permit);
                 });
+                if let Some(claim) = self.claims_lock().get_mut(&id) {
+                    claim.task = Some(task);
+                }
             }
             if full {
                 // More may be due: claim again once a slot frees.
@@ -172,6 +203,8 @@ impl Worker {
             }
         }
         tracing::info!(worker = %self.id, running = running.len(), "job worker stopping: no more claims");
+        // What has not started goes back at once: another worker need not wait out the lease.
+        self.hand_back(false).await;
         let grace = self.settings.worker.shutdown_timeout;
         if tokio::time::timeout(grace, async {
             while running.join_next().await.is_some() {}
@@ -179,11 +212,80 @@ impl Worker {
         .await
         .is_err()
         {
-            // Their leases expire and another worker takes them over.
             tracing::warn!(worker = %self.id, "jobs still running at the shutdown timeout");
             running.abort_all();
+            while running.join_next().await.is_some() {}
+            // Their outcome is unknown (a send may or may not have reached the server); a page
+            // sent twice, with the same Message-ID, is better than one late by a whole lease.
+            self.hand_back(true).await;
         }
         tracing::info!(worker = %self.id, "job worker stopped");
+    }
+
+    fn claims_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Claim>> {
+        self.claims.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Marks a claimed job as started. False if it was handed back (at shutdown) before: the
+    /// caller must then leave it alone.
+    fn start(&self, job_id: &str) -> bool {
+        match self.claims_lock().get_mut(job_id) {
+            Some(claim) => {
+                claim.started = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Gives up the leases of the jobs not yet started (or, with `all`, of every job still
+    /// held after the running ones were aborted): their tasks are aborted, the leases cleared
+    /// in the database (fenced by token, so a lease another worker took over is left alone),
+    /// and other workers are woken.
+    async fn hand_back(self: &Arc<Self>, all: bool) {
+        let taken: Vec<(String, String, bool)> = {
+            let mut claims = self.claims_lock();
+            let ids: Vec<String> = claims
+                .iter()
+                .filter(|(_, c)| all || !c.started)
+                .map(|(id, _)| id.clone())
+                .collect();
+            ids.into_iter()
+                .filter_map(|id| claims.remove(&id).map(|c| (id, c)))
+                .map(|(id, c)| {
+                    if let Some(task) = &c.task {
+                        task.abort();
+                    }
+                    (id, c.token, c.started)
+                })
+                .collect()
+        };
+        if taken.is_empty() {
+            return;
+        }
+        let n = taken.len();
+        let result = self
+            .blocking(move |c, _| {
+                let mut released = 0;
+                for (id, token, started) in &taken {
+                    // A job that never started did not use up an attempt.
+                    if store::release(c, id, token, !started)? {
+                        released += 1;
+                    }
+                }
+                store::announce(c)?;
+                Ok(released)
+            })
+            .await;
+        match result {
+            Ok(released) => {
+                tracing::info!(worker = %self.id, claimed = n, released, started = all, "handed claimed jobs back")
+            }
+            // Their leases run out instead.
+            Err(e) => {
+                tracing::warn!(worker = %self.id, error = %e, "cannot hand claimed jobs back")
+            }
+        }
     }
 
     /// Until the next due job, at most the poll interval.
@@ -229,12 +331,21 @@ impl Worker {
         let kind = claimed.job.kind.clone();
         let id = claimed.job.id.clone();
         let outcome = match kind.as_str() {
-            ESCALATE | REMIND | DIGEST => self.run_in_db(claimed.clone()).await,
-            EMAIL => self.send_email(claimed.clone()).await,
+            ESCALATE | REMIND | DIGEST => {
+                if !self.start(&id) {
+                    return;
+                }
+                self.run_in_db(claimed.clone()).await
+            }
+            EMAIL => match self.send_email(claimed.clone()).await {
+                Some(outcome) => outcome,
+                None => return,
+            },
             other => Outcome::Failed(format!("unknown job kind {other}")),
         };
         tracing::debug!(job = %id, kind = %kind, outcome = ?outcome, "job ran");
         self.settle(claimed, outcome).await;
+        self.claims_lock().remove(&id);
     }
 
     /// Jobs that only change the database: done in one transaction with their finish, so a
@@ -299,10 +410,15 @@ impl Worker {
         }
     }
 
-    async fn send_email(self: &Arc<Self>, claimed: Claimed) -> Outcome {
+    /// None when the job was handed back (at shutdown) before its send began.
+    async fn send_email(self: &Arc<Self>, claimed: Claimed) -> Option<Outcome> {
         let payload: EmailPayload = match serde_json::from_str(&claimed.job.payload) {
             Ok(p) => p,
-            Err(e) => return Outcome::Failed(format!("bad payload: {e}")),
+            Err(e) => return Some(Outcome::Failed(format!("bad payload: {e}"))),
+        };
+        // Waiting for a send slot, the job is claimed but not started: shutdown hands it back.
+        let Ok(_slot) = Arc::clone(&self.send_slots).acquire_owned().await else {
+            return Some(Outcome::Retry("the worker is stopping".into()));
         };
         // A page goes out only while the alert is open, decided under the alert's lock and
         // while this worker still holds the job: after an acknowledgement commits, no page
@@ -328,9 +444,9 @@ impl Worker {
                 .await;
             match go {
                 Ok(Some(true)) => {}
-                Ok(Some(false)) => return Outcome::Cancelled,
-                Ok(None) => return Outcome::Cancelled,
-                Err(e) => return Outcome::Retry(e.to_string()),
+                Ok(Some(false)) => return Some(Outcome::Cancelled),
+                Ok(None) => return Some(Outcome::Cancelled),
+                Err(e) => return Some(Outcome::Retry(e.to_string())),
             }
         }
         let message = match notify::build(
@@ -339,14 +455,17 @@ impl Worker {
             &self.settings.mail,
         ) {
             Ok(m) => m,
-            Err(e) => return Outcome::Failed(e.to_string()),
+            Err(e) => return Some(Outcome::Failed(e.to_string())),
         };
         let from = self.settings.mail.from.parse().ok();
         let message_id = from
             .as_ref()
             .map(|f| notify::message_id(&claimed.job.unique_key, f))
             .unwrap_or_default();
-        match self.mailer.send(&message, &message_id).await {
+        if !self.start(&claimed.job.id) {
+            return None;
+        }
+        Some(match self.mailer.send(&message, &message_id).await {
             Ok(()) => {
                 tracing::info!(job = %claimed.job.id, alert = ?claimed.job.alert_id, "email accepted");
                 self.metrics.delivery("sent");
@@ -364,7 +483,7 @@ impl Worker {
                 self.metrics.delivery("failed");
                 Outcome::Failed(e)
             }
-        }
+        })
     }
 
     /// Records the mail path's health for every instance (`mail.alarm_after`): a transient

@@ -613,9 +613,105 @@ async fn two_workers_send_each_delivery_once(backend: Backend, n: usize) {
     ));
 }
 
+/// SIGTERM while one send hangs and three claimed deliveries wait for a send slot
+/// (`mail.pool_size` 1, `worker.concurrency` 4): the three are handed back at once and a second
+/// worker sends them long before the 40 s lease would have freed them; the hanging one is
+/// handed back when the shutdown timeout aborts it, and sent by the second worker too.
+async fn sigterm_hands_claimed_jobs_back_at_once(backend: Backend) {
+    let hanging = Smtp::start();
+    hanging.hold_next();
+    let working = Smtp::start();
+    let jobs = Jobs::open(&backend).await;
+    let lease = Duration::from_secs(40);
+    let keys: Vec<(String, String)> = (0..4)
+        .map(|i| (format!("handback:{i}"), format!("h{i}@example.org")))
+        .collect();
+    let mut a = WorkerProcess::start_with(
+        "a",
+        &jobs.url,
+        &hanging,
+        lease,
+        &[
+            ("CARELINE__MAIL__POOL_SIZE", "1"),
+            ("CARELINE__WORKER__CONCURRENCY", "4"),
+            ("CARELINE__WORKER__SHUTDOWN_TIMEOUT", "2s"),
+        ],
+    );
+    eventually(Duration::from_secs(30), "worker a to run", || async {
+        (jobs.workers_seen().await >= 1).then_some(())
+    })
+    .await;
+    jobs.enqueue(keys.clone()).await;
+    eventually(
+        Duration::from_secs(30),
+        "a to hold all four, one of them mid-send",
+        || async {
+            let emails = jobs.emails().await;
+            (hanging.holding() && emails.iter().filter(|j| a.claimed(j)).count() == 4).then_some(())
+        },
+    )
+    .await;
+    let b = WorkerProcess::start_with("b", &jobs.url, &working, lease, &[]);
+    eventually(Duration::from_secs(30), "worker b to run", || async {
+        (jobs.workers_seen().await >= 2).then_some(())
+    })
+    .await;
+    assert!(working.mails().is_empty(), "b found nothing to claim yet");
+
+    a.terminate();
+    let terminated = Instant::now();
+    eventually(
+        Duration::from_secs(20),
+        "b to send the three waiting deliveries",
+        || async { (working.mails().len() >= 3).then_some(()) },
+    )
+    .await;
+    let waiting_took = terminated.elapsed();
+    let all_took = eventually(
+        Duration::from_secs(20),
+        "b to send the aborted one too",
+        || async {
+            let emails = jobs.emails().await;
+            emails
+                .iter()
+                .all(|j| j.status == "done")
+                .then_some(terminated.elapsed())
+        },
+    )
+    .await;
+    let status = eventually(Duration::from_secs(10), "a to exit", || {
+        let status = a.exited();
+        async move { status }
+    })
+    .await;
+    assert!(status.success(), "exit 0: {status:?}\n{}", a.log());
+    assert!(a.log().contains("handed claimed jobs back"), "{}", a.log());
+    // Far below the lease: nobody waited for it to run out.
+    assert!(waiting_took < Duration::from_secs(10), "{waiting_took:?}");
+    assert!(all_took < Duration::from_secs(15), "{all_took:?}");
+    let done = jobs.emails().await;
+    assert!(
+        done.iter().all(|j| b.claimed(j)),
+        "b sent all four: {done:?}"
+    );
+    let mut attempts: Vec<i32> = done.iter().map(|j| j.attempts).collect();
+    attempts.sort();
+    // The three that never started did not use up an attempt; the aborted one did.
+    assert_eq!(attempts, vec![1, 1, 1, 2], "{done:?}");
+    for (key, to) in &keys {
+        let got = working.mails_to(to);
+        assert_eq!(got.len(), 1, "{key}: {got:?}");
+        assert_eq!(got[0].message_id, message_id(key));
+    }
+    note(&format!(
+        "SIGTERM hand-back: waiting jobs sent by another worker {waiting_took:?} after SIGTERM, the aborted one {all_took:?} (lease {lease:?})"
+    ));
+}
+
 backend_tests!(
     a_worker_killed_mid_send_is_taken_over_after_the_lease,
     sigterm_lets_the_running_send_finish_and_claims_nothing_more,
+    sigterm_hands_claimed_jobs_back_at_once,
 );
 
 /// Issue 5: two `careline worker` processes on one PostgreSQL, 500 queued deliveries.
