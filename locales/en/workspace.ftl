@@ -52,6 +52,7 @@ ws-queue-take-next = Take next
 ws-queue-empty = No alerts here right now.
 ws-queue-none-open = There is no open alert to take.
 ws-queue-no-js = New alerts appear here by themselves; without JavaScript, reload the page.
+ws-queue-more = { $count } more alerts: next page
 ws-live-on = Live: new alerts appear by themselves
 ws-live-off = Live updates paused; reload the page to be sure
 ws-filter-status = Status

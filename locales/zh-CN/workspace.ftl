@@ -49,6 +49,7 @@ ws-queue-take-next = 接手下一条
 ws-queue-empty = 目前这里没有预警。
 ws-queue-none-open = 没有待接手的预警。
 ws-queue-no-js = 新预警会自动出现；如果浏览器没有开启 JavaScript，请刷新页面。
+ws-queue-more = 还有 { $count } 条预警：下一页
 ws-live-on = 实时更新中：新预警会自动出现
 ws-live-off = 实时更新已暂停，请刷新页面确认
 ws-filter-status = 状态

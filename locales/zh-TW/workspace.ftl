@@ -49,6 +49,7 @@ ws-queue-take-next = 接手下一則
 ws-queue-empty = 目前這裡沒有預警。
 ws-queue-none-open = 沒有待接手的預警。
 ws-queue-no-js = 新預警會自動出現；如果瀏覽器沒有啟用 JavaScript，請重新整理頁面。
+ws-queue-more = 還有 { $count } 筆預警：下一頁
 ws-live-on = 即時更新中：新預警會自動出現
 ws-live-off = 即時更新已暫停，請重新整理頁面確認
 ws-filter-status = 狀態

@@ -237,6 +237,19 @@ pub struct QueueQuery {
     pub tiers: Vec<Tier>,
     pub site: Option<String>,
     pub limit: Option<i64>,
+    /// Where the page starts (`next_cursor` of the page before).
+    pub after: Option<store::Cursor>,
+}
+
+/// One page of the queue.
+#[derive(Debug, Clone)]
+pub struct QueuePage {
+    /// In queue order.
+    pub alerts: Vec<AlertSummary>,
+    /// Every alert the filters select, over all pages (a count query).
+    pub total: i64,
+    /// Where the next page starts; `None` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 fn names_for(
@@ -269,33 +282,70 @@ pub fn changes_after(
     }
 }
 
+fn queue_filter(who: &Principal, q: &QueueQuery) -> Filter {
+    let statuses = if q.statuses.is_empty() {
+        vec![Status::Open, Status::Acknowledged]
+    } else {
+        q.statuses.clone()
+    };
+    Filter {
+        statuses: statuses.iter().map(|s| s.as_str().to_string()).collect(),
+        tiers: q.tiers.iter().map(|t| t.as_str().to_string()).collect(),
+        site: q.site.clone(),
+        visible_sites: who.visible_sites(),
+        limit: q.limit.unwrap_or(200).clamp(1, 500),
+        after: q.after.clone(),
+    }
+}
+
+/// The alerts of one page outside clusters, and whether more follow.
+fn page_rows(
+    conn: &mut AnyConnection,
+    filter: &Filter,
+) -> Result<(Vec<AlertSummary>, Option<String>), AlertError> {
+    let mut probe = filter.clone();
+    probe.limit = filter.limit + 1;
+    let mut rows = store::list(conn, &probe)?;
+    let more = rows.len() > usize::try_from(filter.limit).unwrap_or(usize::MAX);
+    rows.truncate(usize::try_from(filter.limit).unwrap_or(usize::MAX));
+    let next = if more {
+        rows.last().map(|r| store::Cursor::of(r).encode())
+    } else {
+        None
+    };
+    let names = names_for(
+        conn,
+        rows.iter().filter_map(|r| r.assignee_id.clone()).collect(),
+    )?;
+    let now = Utc::now().naive_utc();
+    Ok((rows.iter().map(|r| summary(r, &names, now)).collect(), next))
+}
+
+/// The queue the user may see: urgent red, red, yellow, each by deadline (the first page).
 pub fn queue(
     conn: &mut AnyConnection,
     who: &Principal,
     q: &QueueQuery,
 ) -> Result<Vec<AlertSummary>, AlertError> {
     require_worker(who)?;
-    let statuses = if q.statuses.is_empty() {
-        vec![Status::Open, Status::Acknowledged]
-    } else {
-        q.statuses.clone()
-    };
-    let rows = store::list(
-        conn,
-        &Filter {
-            statuses: statuses.iter().map(|s| s.as_str().to_string()).collect(),
-            tiers: q.tiers.iter().map(|t| t.as_str().to_string()).collect(),
-            site: q.site.clone(),
-            visible_sites: who.visible_sites(),
-            limit: q.limit.unwrap_or(200).clamp(1, 500),
-        },
-    )?;
-    let names = names_for(
-        conn,
-        rows.iter().filter_map(|r| r.assignee_id.clone()).collect(),
-    )?;
-    let now = Utc::now().naive_utc();
-    Ok(rows.iter().map(|r| summary(r, &names, now)).collect())
+    Ok(page_rows(conn, &queue_filter(who, q))?.0)
+}
+
+/// One page of the queue: its alerts, the exact total, and where the next page starts.
+pub fn queue_page(
+    conn: &mut AnyConnection,
+    who: &Principal,
+    q: &QueueQuery,
+) -> Result<QueuePage, AlertError> {
+    require_worker(who)?;
+    let filter = queue_filter(who, q);
+    let (alerts, next_cursor) = page_rows(conn, &filter)?;
+    let total = store::count(conn, &filter)?;
+    Ok(QueuePage {
+        alerts,
+        total,
+        next_cursor,
+    })
 }
 
 /// Loads an alert by id or reference if this user may see it. A counselor asking for another
@@ -959,19 +1009,20 @@ pub fn reassign(
     audited(conn, who, result)
 }
 
-/// How many red alerts are open (not yet taken) for this user: the page title shows it.
+/// How many red alerts are open (not yet taken) for this user: a count query, never the
+/// length of a capped list (the page title shows it).
 pub fn open_red_count(conn: &mut AnyConnection, who: &Principal) -> Result<usize, AlertError> {
-    Ok(queue(
+    require_worker(who)?;
+    let n = store::count(
         conn,
-        who,
-        &QueueQuery {
-            statuses: vec![Status::Open],
-            tiers: vec![Tier::Red],
-            limit: Some(500),
+        &Filter {
+            statuses: vec!["open".into()],
+            tiers: vec!["red".into()],
+            visible_sites: who.visible_sites(),
             ..Default::default()
         },
-    )?
-    .len())
+    )?;
+    Ok(usize::try_from(n).unwrap_or(0))
 }
 
 #[cfg(test)]

@@ -49,6 +49,80 @@ pub struct Filter {
     pub site: Option<String>,
     pub visible_sites: Option<Vec<String>>,
     pub limit: i64,
+    /// Keyset paging: only rows after this one in queue order.
+    pub after: Option<Cursor>,
+}
+
+/// A position in the queue order (priority, deadline, id): where the next page starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub priority: i32,
+    pub deadline_at: NaiveDateTime,
+    pub id: String,
+}
+
+impl Cursor {
+    pub fn of(row: &AlertRow) -> Cursor {
+        Cursor {
+            priority: row.priority,
+            deadline_at: row.deadline_at,
+            id: row.id.clone(),
+        }
+    }
+
+    /// `priority.deadline-in-nanoseconds.id`: opaque to clients, exact to the nanosecond
+    /// (both backends give back the deadline they stored).
+    pub fn encode(&self) -> String {
+        let nanos = self
+            .deadline_at
+            .and_utc()
+            .timestamp_nanos_opt()
+            .unwrap_or_default();
+        format!("{}.{nanos}.{}", self.priority, self.id)
+    }
+
+    pub fn parse(s: &str) -> Option<Cursor> {
+        let mut parts = s.splitn(3, '.');
+        let priority = parts.next()?.parse().ok()?;
+        let nanos: i64 = parts.next()?.parse().ok()?;
+        let id = parts.next()?;
+        if id.is_empty()
+            || id.len() > 64
+            || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return None;
+        }
+        Some(Cursor {
+            priority,
+            deadline_at: chrono::DateTime::from_timestamp_nanos(nanos).naive_utc(),
+            id: id.to_string(),
+        })
+    }
+}
+
+type Db = <AnyConnection as diesel::Connection>::Backend;
+
+/// The rows a filter selects (without the cursor and the limit).
+fn filtered(filter: &Filter) -> alerts::BoxedQuery<'static, Db> {
+    let mut q = alerts::table.into_boxed();
+    if !filter.statuses.is_empty() {
+        q = q.filter(alerts::status.eq_any(filter.statuses.clone()));
+    }
+    if !filter.tiers.is_empty() {
+        q = q.filter(alerts::tier.eq_any(filter.tiers.clone()));
+    }
+    if let Some(site) = &filter.site {
+        q = q.filter(alerts::site.eq(site.clone()));
+    }
+    if let Some(sites) = &filter.visible_sites {
+        q = q.filter(alerts::site.eq_any(sites.clone()));
+    }
+    q
+}
+
+/// How many alerts a filter selects: a count, never the length of a capped list.
+pub fn count(conn: &mut AnyConnection, filter: &Filter) -> Result<i64, DbError> {
+    Ok(filtered(filter).count().get_result(conn)?)
 }
 
 /// The alert a yellow or red screening opens (or the rider's open alert it joins).
@@ -409,20 +483,19 @@ pub fn alert_of_screening(
         .map_err(DbError::from)
 }
 
-/// The queue: most urgent first (priority), then the nearest deadline.
+/// The queue: most urgent first (priority), then the nearest deadline; after the cursor.
 pub fn list(conn: &mut AnyConnection, filter: &Filter) -> Result<Vec<AlertRow>, DbError> {
-    let mut q = alerts::table.into_boxed();
-    if !filter.statuses.is_empty() {
-        q = q.filter(alerts::status.eq_any(filter.statuses.clone()));
-    }
-    if !filter.tiers.is_empty() {
-        q = q.filter(alerts::tier.eq_any(filter.tiers.clone()));
-    }
-    if let Some(site) = &filter.site {
-        q = q.filter(alerts::site.eq(site.clone()));
-    }
-    if let Some(sites) = &filter.visible_sites {
-        q = q.filter(alerts::site.eq_any(sites.clone()));
+    let mut q = filtered(filter);
+    if let Some(c) = &filter.after {
+        q = q.filter(
+            alerts::priority
+                .gt(c.priority)
+                .or(alerts::priority.eq(c.priority).and(
+                    alerts::deadline_at.gt(c.deadline_at).or(alerts::deadline_at
+                        .eq(c.deadline_at)
+                        .and(alerts::id.gt(c.id.clone()))),
+                )),
+        );
     }
     Ok(q.order((
         alerts::priority.asc(),

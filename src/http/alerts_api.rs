@@ -39,6 +39,9 @@ pub struct QueueParams {
     /// At most this many (1 to 500, default 200).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+    /// The `next_cursor` of the page before: where this page starts.
+    #[param(pattern = r"^-?[0-9]+\.-?[0-9]+\.[A-Za-z0-9-]{1,64}$")]
+    pub cursor: Option<String>,
 }
 
 impl QueueParams {
@@ -85,11 +88,21 @@ impl QueueParams {
         {
             return Err(ApiError::BadRequest("limit: must be 1 to 500".into()));
         }
+        let after = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
+            Some(c) => Some(crate::db::alerts::Cursor::parse(c).ok_or_else(|| {
+                ApiError::BadRequest(
+                    "cursor: not a cursor of this queue; pass `next_cursor` of the page before as it is"
+                        .into(),
+                )
+            })?),
+            None => None,
+        };
         Ok(QueueQuery {
             statuses,
             tiers,
             site: self.site.clone().filter(|s| !s.is_empty()),
             limit: self.limit,
+            after,
         })
     }
 }
@@ -97,10 +110,14 @@ impl QueueParams {
 /// `GET /api/v1/alerts`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AlertList {
-    /// Urgent red first, then red, then yellow; each by deadline.
+    /// Urgent red first, then red, then yellow; each by deadline: one page (`limit`).
     pub alerts: Vec<AlertSummary>,
-    /// Open (not yet taken) red alerts this user may see.
+    /// Open (not yet taken) red alerts this user may see (a count, not the page's length).
     pub open_red: usize,
+    /// Every alert the filters select, over all pages (a count).
+    pub total: i64,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// The risk-ordered queue of the alerts this user's sites have.
@@ -126,9 +143,14 @@ pub(super) async fn list(
     let q = query.parse()?;
     let who = auth.principal;
     let list = run(&state, move |conn, _| {
-        let alerts = alerts::queue(conn, &who, &q)?;
+        let page = alerts::queue_page(conn, &who, &q)?;
         let open_red = alerts::open_red_count(conn, &who)?;
-        Ok::<_, alerts::AlertError>(AlertList { alerts, open_red })
+        Ok::<_, alerts::AlertError>(AlertList {
+            alerts: page.alerts,
+            open_red,
+            total: page.total,
+            next_cursor: page.next_cursor,
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().json(list))

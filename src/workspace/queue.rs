@@ -10,8 +10,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::views::{
-    AlertPage, AnswerLine, Cols, Contact, CrisisLine, EarlierLine, EventLine, QueuePage, QueueRow,
-    QueueRows, ReasonLine, ScoreLine, ScreeningBlock, SelectOption,
+    AlertPage, AnswerLine, Cols, Contact, CrisisLine, EarlierLine, EventLine, MoreLink, QueuePage,
+    QueueRow, QueueRows, ReasonLine, ScoreLine, ScreeningBlock, SelectOption,
 };
 use super::{
     Anonymous, Ctx, Fields, display_time, render, run_failure, see_other, signed_in, tier_label,
@@ -35,6 +35,7 @@ pub(super) struct QueueFilters {
     tier: Option<String>,
     site: Option<String>,
     limit: Option<i64>,
+    cursor: Option<String>,
     notice: Option<String>,
 }
 
@@ -47,6 +48,7 @@ impl QueueFilters {
             tier: keep(&self.tier),
             site: keep(&self.site),
             limit: self.limit,
+            cursor: keep(&self.cursor),
         }
         .parse()
     }
@@ -66,7 +68,25 @@ impl QueueFilters {
         if let Some(limit) = self.limit {
             parts.push(format!("limit={limit}"));
         }
+        if let Some(c) = self.cursor.as_deref().filter(|c| !c.is_empty()) {
+            parts.push(format!("cursor={}", url_encode(c)));
+        }
         parts.join("&")
+    }
+
+    /// The query string of the next page (these filters, from `cursor`).
+    fn next_page(&self, cursor: &str) -> String {
+        let mut next = QueueFilters {
+            status: self.status.clone(),
+            tier: self.tier.clone(),
+            site: self.site.clone(),
+            limit: self.limit,
+            cursor: Some(cursor.to_string()),
+            notice: None,
+        }
+        .query_string();
+        next.insert_str(0, "/queue?");
+        next
     }
 }
 
@@ -156,9 +176,18 @@ fn options(current: Option<&str>, all: Vec<(String, String)>) -> Vec<SelectOptio
 }
 
 struct Listing {
-    alerts: Vec<AlertSummary>,
+    page: alerts::QueuePage,
     open_red: usize,
     sites: Vec<accounts::Site>,
+}
+
+/// "N more" after this page's rows, with the next page's link; `None` on the last page.
+fn more_link(t: Tr, filters: &QueueFilters, page: &alerts::QueuePage) -> Option<MoreLink> {
+    let shown = i64::try_from(page.alerts.len()).unwrap_or(i64::MAX);
+    page.next_cursor.as_deref().map(|c| MoreLink {
+        label: t.tr_n("ws-queue-more", "count", (page.total - shown).max(0)),
+        href: filters.next_page(c),
+    })
 }
 
 async fn listing(
@@ -169,11 +198,11 @@ async fn listing(
     let who = ctx.who().clone();
     run(state, move |conn, _| {
         let listed = (|| {
-            let alerts = alerts::queue(conn, &who, &q)?;
+            let page = alerts::queue_page(conn, &who, &q)?;
             let open_red = alerts::open_red_count(conn, &who)?;
             let sites = accounts::list_sites(conn).map_err(admin_to_alert)?;
             Ok(Listing {
-                alerts,
+                page,
                 open_red,
                 sites,
             })
@@ -227,6 +256,7 @@ pub(super) async fn page(
     let me = ctx.who().user_id.as_str();
     let qs = filters.query_string();
     let title = queue_title(t, listing.open_red);
+    let more = more_link(t, &filters, &listing.page);
     let mut base = ctx.base(t.tr("ws-queue-title"), "/queue");
     // The count of open red alerts comes first, so it shows in a narrow browser tab.
     base.title = title.clone();
@@ -277,10 +307,12 @@ pub(super) async fn page(
             _ => None,
         },
         rows: listing
+            .page
             .alerts
             .iter()
             .map(|a| row(t, me, &listing.sites, a))
             .collect(),
+        more,
         title,
         open_red: listing.open_red,
         empty: t.tr("ws-queue-empty"),
@@ -309,13 +341,16 @@ pub(super) async fn rows(
     };
     let t = ctx.t();
     let me = ctx.who().user_id.as_str();
+    let more = more_link(t, &filters, &listing.page);
     render(
         &QueueRows {
             rows: listing
+                .page
                 .alerts
                 .iter()
                 .map(|a| row(t, me, &listing.sites, a))
                 .collect(),
+            more,
             title: queue_title(t, listing.open_red),
             open_red: listing.open_red,
             empty: t.tr("ws-queue-empty"),
@@ -797,6 +832,7 @@ mod tests {
             tier: None,
             site: Some("station-7".into()),
             limit: None,
+            cursor: None,
             notice: Some("none-open".into()),
         };
         assert_eq!(
@@ -804,11 +840,17 @@ mod tests {
             "status=open%2Cacknowledged&site=station-7"
         );
         assert!(f.query().is_ok());
+        // The next page keeps the filters and starts at the cursor.
+        assert_eq!(
+            f.next_page("1.5.abc-1"),
+            "/queue?status=open%2Cacknowledged&site=station-7&cursor=1.5.abc-1"
+        );
         let bad = QueueFilters {
             status: Some("closed".into()),
             tier: None,
             site: None,
             limit: None,
+            cursor: None,
             notice: None,
         };
         assert!(bad.query().is_err());

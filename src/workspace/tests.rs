@@ -784,6 +784,41 @@ async fn the_alert_page_shows_contact_details_only_with_consent() {
 
 // ---- the queue ----------------------------------------------------------------------------
 
+/// Issue 11: the page says how many more alerts there are and links to the next page.
+#[actix_web::test]
+async fn the_queue_page_says_how_many_more_and_pages_to_them() {
+    let h = harness().await;
+    let s = h.counselor().await;
+    let mut refs = Vec::new();
+    for _ in 0..3 {
+        refs.push(h.red("north").await.reference);
+    }
+    let page = h.get(&s, "/queue?limit=2").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("还有 1 条预警"), "{}", page.body);
+    let start = page.body.find("id=\"queue-more\"").expect("the more link");
+    let href_at = page.body[..start].rfind("href=\"").expect("its href") + 6;
+    let href = page.body[href_at..]
+        .split('"')
+        .next()
+        .expect("the href")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    let next = h.get(&s, &href).await;
+    assert_eq!(next.status, StatusCode::OK, "{href}");
+    assert!(
+        !next.body.contains("id=\"queue-more\""),
+        "the last page: {href}"
+    );
+    let shown = |body: &str| refs.iter().filter(|r| body.contains(r.as_str())).count();
+    assert_eq!(shown(&page.body), 2);
+    assert_eq!(shown(&next.body), 1);
+    assert_eq!(
+        h.get(&s, "/queue?cursor=bad").await.status,
+        StatusCode::BAD_REQUEST
+    );
+}
+
 #[actix_web::test]
 async fn the_queue_title_counts_open_red_alerts_and_the_rows_fragment_follows() {
     let h = harness().await;

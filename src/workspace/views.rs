@@ -156,6 +156,13 @@ pub struct QueueRow {
     pub mine: bool,
 }
 
+/// "N more": the alerts after this page, and the link to the next page.
+#[derive(Debug)]
+pub struct MoreLink {
+    pub label: String,
+    pub href: String,
+}
+
 /// The queue's column headings (also the labels of a row shown as a card on a phone).
 #[derive(Debug)]
 pub struct Cols {
@@ -203,6 +210,7 @@ pub struct QueuePage {
     pub notice: Option<String>,
     // The table body (shared with `QueueRows`).
     pub rows: Vec<QueueRow>,
+    pub more: Option<MoreLink>,
     pub title: String,
     pub open_red: usize,
     pub empty: String,
@@ -214,6 +222,7 @@ pub struct QueuePage {
 #[template(path = "workspace/queue_fragment.html")]
 pub struct QueueRows {
     pub rows: Vec<QueueRow>,
+    pub more: Option<MoreLink>,
     pub title: String,
     pub open_red: usize,
     pub empty: String,

@@ -1028,11 +1028,69 @@ async fn unknown_alerts_and_bad_bodies_change_nothing(backend: Backend) {
     assert_eq!(row.assignee_id.as_deref(), Some(counselor.id.as_str()));
 }
 
+/// Issue 11: nothing is hidden. The queue pages through every alert with a cursor, says the
+/// exact total, and `open_red` is a count, not the length of the page.
+async fn the_queue_pages_through_every_alert_and_counts_exactly(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let counselor = app.staff("counselor", &[]).await;
+    let mut opened = Vec::new();
+    for _ in 0..5 {
+        opened.push(app.red_alert(None).await);
+    }
+    opened.push(
+        app.submit(&phq9_body(YELLOW))
+            .await
+            .alert_id
+            .expect("alert"),
+    );
+    opened.push(app.submit(&asq_urgent()).await.alert_id.expect("alert"));
+    let everything = ids(&queue(&app, &counselor, "").await);
+    assert_eq!(everything.len(), 7);
+
+    let mut seen = Vec::new();
+    let mut query = "?limit=3".to_string();
+    let mut pages = 0;
+    loop {
+        let body = ok(app
+            .get_as(&counselor.token, &format!("/api/v1/alerts{query}"))
+            .await)
+        .await;
+        pages += 1;
+        assert_eq!(body["total"], 7, "the total counts every page: {body}");
+        assert_eq!(
+            body["open_red"], 6,
+            "a count, not the page's length: {body}"
+        );
+        let page = body["alerts"].as_array().expect("alerts");
+        assert!(page.len() <= 3);
+        seen.extend(ids(page));
+        match body["next_cursor"].as_str() {
+            Some(c) => query = format!("?limit=3&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    // Every alert once, in the queue's order.
+    assert_eq!(seen, everything);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    opened.sort();
+    assert_eq!(sorted, opened);
+
+    for bad in ["nonsense", "1.2", "x.1.abc", "1.2.a%20b"] {
+        let response = app
+            .get_as(&counselor.token, &format!("/api/v1/alerts?cursor={bad}"))
+            .await;
+        assert_error(response, 400, "bad_request").await;
+    }
+}
+
 backend_tests!(
     red_and_yellow_screenings_open_alerts_with_their_deadlines,
     the_red_deadline_comes_from_configuration,
     a_site_is_kept_only_when_it_is_a_known_site,
     the_queue_is_urgent_red_then_red_then_yellow_each_by_deadline,
+    the_queue_pages_through_every_alert_and_counts_exactly,
     a_filter_that_is_not_a_number_is_a_json_400,
     an_alert_is_acknowledged_noted_and_resolved_on_its_timeline,
     every_outcome_code_resolves,

@@ -833,6 +833,7 @@ impl Session {
                 site: None,
                 visible_sites: None,
                 limit: 100,
+                after: None,
             },
         )
         .expect("the alerts")
