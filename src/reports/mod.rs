@@ -196,17 +196,41 @@ pub struct Table {
     pub row_totals: Vec<Figure>,
     #[schema(value_type = Vec<Object>)]
     pub column_totals: Vec<Figure>,
-    #[schema(value_type = Object)]
-    pub total: Figure,
+    /// Absent for tables of separate counts that publish no total.
+    #[schema(value_type = Option<Object>)]
+    pub total: Option<Figure>,
 }
 
 impl Table {
+    /// Counts published one by one, without totals (nothing sums them, so a small one is
+    /// only ever "<10").
+    fn cells_only(rows: &[&str], columns: &[&str], counts: &[Vec<u64>], min_cell: u64) -> Table {
+        let small = |n: u64| {
+            if n < min_cell {
+                Figure::Small
+            } else {
+                Figure::Count(n)
+            }
+        };
+        Table {
+            rows: rows.iter().map(|r| r.to_string()).collect(),
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            cells: counts
+                .iter()
+                .map(|r| r.iter().map(|&n| small(n)).collect())
+                .collect(),
+            row_totals: Vec::new(),
+            column_totals: Vec::new(),
+            total: None,
+        }
+    }
+
     /// The table, or only its total when it cannot be protected (`total` is shared with
     /// the period's other tables and shown there anyway).
     fn new(rows: Vec<String>, columns: &[&str], p: Option<Protected>, total: Figure) -> Table {
         let Some(p) = p else {
             let mut t = empty_table(columns);
-            t.total = total;
+            t.total = Some(total);
             return t;
         };
         Table {
@@ -215,7 +239,7 @@ impl Table {
             cells: p.cells,
             row_totals: p.row_totals,
             column_totals: p.column_totals,
-            total: p.total,
+            total: Some(p.total),
         }
     }
 
@@ -236,6 +260,7 @@ fn site_table(
     per_site: BTreeMap<String, Vec<u64>>,
     columns: &[&str],
     min_cell: u64,
+    keep_total: bool,
 ) -> (Table, BTreeMap<String, String>) {
     let rows: Vec<(String, Vec<u64>)> = per_site.into_iter().collect();
     let (kept, other) = fold_small(&rows, columns.len(), min_cell);
@@ -250,7 +275,7 @@ fn site_table(
         labels.push(OTHER_SITES.into());
         counts.push(r);
     }
-    let p = protect(&counts, columns.len(), min_cell, true);
+    let p = protect(&counts, columns.len(), min_cell, keep_total);
     let total = sum(&counts, min_cell);
     (Table::new(labels, columns, p, total), row_of)
 }
@@ -289,8 +314,8 @@ fn empty_table(columns: &[&str]) -> Table {
         columns: columns.iter().map(|c| c.to_string()).collect(),
         cells: Vec::new(),
         row_totals: Vec::new(),
-        column_totals: columns.iter().map(|_| Figure::Withheld).collect(),
-        total: Figure::Small,
+        column_totals: Vec::new(),
+        total: Some(Figure::Small),
     }
 }
 
@@ -337,12 +362,12 @@ pub fn screening_report(q: &Query, facts: &[ScreeningFact]) -> ScreeningReport {
                 per_q.entry(f.questionnaire_id.clone()).or_insert(vec![0])[0] += 1;
                 identified[usize::from(!f.identified)] += 1;
             }
-            let (mut by_site, row_of) = site_table(per_site, &TIERS, m);
+            let (mut by_site, row_of) = site_table(per_site, &TIERS, m, true);
             if let Some(site) = &q.site {
                 let label = row_of.get(site).cloned().unwrap_or_else(|| site.clone());
                 by_site = by_site.only(&label);
             }
-            let (by_questionnaire, _) = site_table(per_q, &["screenings"], m);
+            let (by_questionnaire, _) = site_table(per_q, &["screenings"], m, true);
             let identified = Table::new(
                 vec!["all".into()],
                 &["identified", "anonymous"],
@@ -383,12 +408,14 @@ pub struct AlertPeriod {
     pub period: Period,
     /// Alerts opened in the bucket, sites by tier (`yellow`, `red`).
     pub opened: Table,
-    /// Alerts acknowledged in the bucket: tiers by `within_deadline`, `late`.
+    /// Alerts acknowledged in the bucket: tiers by `within_deadline`, `late` (separate
+    /// counts, no totals).
     pub acknowledged: Table,
     pub ack_times: Vec<AckTimes>,
-    /// Alerts paged at each escalation level in the bucket (`level_1` = on-duty counselors).
+    /// Alerts paged at each escalation level in the bucket (`level_1` = on-duty counselors;
+    /// separate counts: one alert may reach several levels).
     pub escalation: Table,
-    /// Alerts resolved in the bucket, by outcome.
+    /// Alerts resolved in the bucket, by outcome (separate counts, no total).
     pub outcomes: Table,
 }
 
@@ -448,17 +475,13 @@ pub fn alert_report(
                     resolved[i] += 1;
                 }
             }
-            let (mut opened, row_of) = site_table(per_site, &ALERT_TIERS, m);
+            let (mut opened, row_of) = site_table(per_site, &ALERT_TIERS, m, false);
             if let Some(site) = &q.site {
                 let label = row_of.get(site).cloned().unwrap_or_else(|| site.clone());
                 opened = opened.only(&label);
             }
-            let acknowledged = Table::new(
-                ALERT_TIERS.iter().map(|t| t.to_string()).collect(),
-                &["within_deadline", "late"],
-                protect(&ack, 2, m, true),
-                sum(&ack, m),
-            );
+            let acknowledged =
+                Table::cells_only(&ALERT_TIERS, &["within_deadline", "late"], &ack, m);
             let ack_times = ALERT_TIERS
                 .iter()
                 .enumerate()
@@ -491,18 +514,8 @@ pub fn alert_report(
                 opened,
                 acknowledged,
                 ack_times,
-                escalation: Table::new(
-                    vec!["alerts".into()],
-                    &LEVELS,
-                    protect(&[level_counts.clone()], LEVELS.len(), m, true),
-                    sum(&[level_counts], m),
-                ),
-                outcomes: Table::new(
-                    vec!["resolved".into()],
-                    &outcomes,
-                    protect(&[resolved.clone()], outcomes.len(), m, true),
-                    sum(&[resolved], m),
-                ),
+                escalation: Table::cells_only(&["alerts"], &LEVELS, &[level_counts], m),
+                outcomes: Table::cells_only(&["resolved"], &outcomes, &[resolved], m),
             }
         })
         .collect();
@@ -706,12 +719,18 @@ pub fn csv(tables: &[(&Period, &str, &Table)], min_cell: u64) -> String {
             for (j, col) in t.columns.iter().enumerate() {
                 line(p, name, row, col, t.cells[i][j]);
             }
-            line(p, name, row, "total", t.row_totals[i]);
+            if let Some(&f) = t.row_totals.get(i) {
+                line(p, name, row, "total", f);
+            }
         }
         for (j, col) in t.columns.iter().enumerate() {
-            line(p, name, "total", col, t.column_totals[j]);
+            if let Some(&f) = t.column_totals.get(j) {
+                line(p, name, "total", col, f);
+            }
         }
-        line(p, name, "total", "total", t.total);
+        if let Some(f) = t.total {
+            line(p, name, "total", "total", f);
+        }
     }
     out
 }
