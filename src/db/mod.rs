@@ -12,6 +12,7 @@ pub mod audit;
 pub mod backup;
 pub mod jobs;
 pub mod listen;
+pub mod reports;
 pub mod rosters;
 pub mod schema;
 pub mod screenings;

@@ -11,6 +11,7 @@ mod auth_api;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+mod reports_api;
 mod rosters_api;
 
 pub use admin_api::{AuditParams, audit_page};
@@ -95,6 +96,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .route("/admin/audit", web::get().to(admin_api::audit))
             .route("/admin/jobs", web::get().to(admin_api::troubled_jobs))
+            .route(
+                "/reports/screenings",
+                web::get().to(reports_api::screenings),
+            )
+            .route("/reports/alerts", web::get().to(reports_api::alerts))
+            .route("/reports/coverage", web::get().to(reports_api::coverage))
             .route("/shifts", web::get().to(rosters_api::list_shifts))
             .route("/shifts", web::post().to(rosters_api::create_shift))
             // Before `/shifts/{id}`: "on-duty" is not a shift.

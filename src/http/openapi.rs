@@ -53,6 +53,9 @@ use utoipa::OpenApi;
         super::rosters_api::create_shift,
         super::rosters_api::delete_shift,
         super::rosters_api::on_duty,
+        super::reports_api::screenings,
+        super::reports_api::alerts,
+        super::reports_api::coverage,
     ),
     // Referenced only from `ErrorObject.details`, which the derive does not follow.
     components(schemas(crate::scoring::AnswerError, crate::screening::FieldError)),
@@ -66,6 +69,7 @@ use utoipa::OpenApi;
         (name = "alerts", description = "The counselors' queue and the alert lifecycle."),
         (name = "admin", description = "Users, sites and the audit log (admins only)."),
         (name = "rosters", description = "Duty rosters: shifts (stored in UTC, shown in China time) and who is on duty now."),
+        (name = "reports", description = "Programme reports per finished week or month (China time), small counts suppressed so no rider can be singled out (admins and supervisors)."),
     )
 )]
 pub struct ApiDoc;

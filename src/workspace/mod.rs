@@ -6,7 +6,8 @@
 //! `POST /queue/{ref}/{acknowledge|unacknowledge|notes|resolve|assign}`; `GET /admin`,
 //! `POST /admin/users`, `POST /admin/users/{id}`, `POST /admin/sites`,
 //! `POST /admin/sites/{slug}` and `GET /admin/audit`; `GET|POST /rosters` (duty rosters, for
-//! everyone; changes by supervisors and admins) and `POST /rosters/{id}/delete`.
+//! everyone; changes by supervisors and admins) and `POST /rosters/{id}/delete`; `GET /reports`
+//! (programme reports, supervisors and admins).
 //!
 //! Access: not signed in -> 303 to `/login?next=`; a signed-in user of the wrong role -> 403
 //! (whole areas); an alert that is not theirs to see -> 404. Every POST made with the session
@@ -21,6 +22,7 @@ mod account;
 mod admin;
 mod notifier;
 mod queue;
+mod reports;
 mod rosters;
 mod views;
 
@@ -94,6 +96,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(post("/queue/{ref}/{action}", web::post().to(queue::act)))
     .route("/admin", web::get().to(admin::page))
     .route("/admin/audit", web::get().to(admin::audit))
+    .route("/reports", web::get().to(reports::page))
     .service(post("/admin/users", web::post().to(admin::create_user)))
     .service(post(
         "/admin/users/{id}",

@@ -1314,3 +1314,31 @@ fn every_workspace_string_exists_in_every_language() {
     }
     assert_eq!(Tr(Lang::ZhTw).tr("ws-queue-title"), "預警佇列");
 }
+
+#[actix_web::test]
+async fn the_reports_page_shows_charts_and_tables_to_admins_and_supervisors_only() {
+    let h = harness().await;
+    let counselor = h.counselor().await;
+    h.user("root@example.org", "Root", "admin", &[], "en");
+    let admin = h.login("root@example.org").await;
+    let answer = h.get(&counselor, "/reports").await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    let page = h
+        .get(&admin, "/reports?from=2026-11-02&to=2026-11-29")
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Programme reports"));
+    // Server-rendered SVG with a title, and the same figures as tables.
+    assert!(page.body.contains("<svg class=\"chart\""));
+    assert!(page.body.contains("<title id="));
+    assert!(page.body.contains("<caption>2026-W45</caption>"));
+    // No screenings at all: every period shows only "<10".
+    assert!(page.body.contains("<td>&lt;10</td>") || page.body.contains("<td>&#60;10</td>"));
+    assert!(
+        page.body
+            .contains("/api/v1/reports/screenings?from=2026-11-02")
+    );
+    assert!(page.body.contains("href=\"/reports\""));
+    let bad = h.get(&admin, "/reports?by=day").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}

@@ -46,6 +46,9 @@ impl WsBase {
             links.push(("/admin", "ws-nav-admin"));
             links.push(("/admin/audit", "ws-nav-audit"));
         }
+        if who.role != crate::accounts::Role::Counselor {
+            links.push(("/reports", "ws-nav-reports"));
+        }
         links.push(("/rosters", "roster-nav"));
         links.push(("/account/password", "ws-nav-password"));
         let links = links
@@ -418,4 +421,58 @@ pub struct AuditPage {
     pub entries: Vec<AuditLine>,
     pub next: Option<String>,
     pub first: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct ReportRow {
+    pub label: String,
+    pub cells: Vec<String>,
+    pub total: String,
+}
+
+/// One protected table as shown: figures already "<10" or "—" where suppressed.
+#[derive(Debug)]
+pub struct ReportTable {
+    pub period: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<ReportRow>,
+    pub totals: Vec<String>,
+    pub total: String,
+}
+
+#[derive(Debug)]
+pub struct ReportAlertRow {
+    pub period: String,
+    pub tier: String,
+    pub opened: String,
+    pub median: String,
+    pub p90: String,
+    pub share: String,
+}
+
+#[derive(Debug)]
+pub struct ReportCoverageRow {
+    pub period: String,
+    pub hours: String,
+    pub uncovered: String,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "workspace/reports.html")]
+pub struct ReportsPage {
+    pub base: WsBase,
+    pub intro: String,
+    pub from: String,
+    pub to: String,
+    pub monthly: bool,
+    pub empty: bool,
+    /// Server-rendered SVG (built from numbers and escaped labels only).
+    pub screening_chart: String,
+    pub coverage_chart: String,
+    pub screening_tables: Vec<ReportTable>,
+    pub alert_rows: Vec<ReportAlertRow>,
+    pub coverage_rows: Vec<ReportCoverageRow>,
+    pub csv_screenings: String,
+    pub csv_alerts: String,
+    pub csv_coverage: String,
 }

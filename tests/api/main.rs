@@ -48,6 +48,7 @@ mod notifier_smtp;
 mod pool;
 mod questionnaires;
 mod reload;
+mod reports;
 mod rosters;
 mod screenings;
 mod throttle_instances;

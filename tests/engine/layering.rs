@@ -31,6 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "alerts",
             "screening",
             "rosters",
+            "reports",
             "admin",
         ],
     ),
