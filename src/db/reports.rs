@@ -24,13 +24,14 @@ pub fn screenings(
     from: NaiveDateTime,
     to: NaiveDateTime,
 ) -> Result<Vec<ScreeningFact>, DbError> {
-    let rows: Vec<(
+    type Row = (
         String,
         String,
         Option<String>,
         NaiveDateTime,
         Option<String>,
-    )> = screenings::table
+    );
+    let rows: Vec<Row> = screenings::table
         .left_join(contacts::table)
         .filter(screenings::submitted_at.ge(from))
         .filter(screenings::submitted_at.lt(to))

@@ -268,11 +268,7 @@ pub fn protect(
 /// sites" row; if that row is itself under `min_cell` (and not empty), the smallest named
 /// site joins it until it is not, so no named site can be had by subtracting. Returns the
 /// named rows kept (in their order) and the folded row with the names folded into it.
-pub fn fold_small<K: Clone>(
-    rows: &[(K, Vec<u64>)],
-    columns: usize,
-    min_cell: u64,
-) -> (Vec<(K, Vec<u64>)>, Option<(Vec<K>, Vec<u64>)>) {
+pub fn fold_small<K: Clone>(rows: &[(K, Vec<u64>)], columns: usize, min_cell: u64) -> Folded<K> {
     let total = |r: &[u64]| r.iter().sum::<u64>();
     let (mut kept, small): (Vec<_>, Vec<_>) = rows
         .iter()
@@ -312,6 +308,9 @@ pub fn quantile(values: &[f64], q: f64, min_cell: u64) -> Option<f64> {
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     Some(sorted[rank - 1])
 }
+
+/// The kept named rows, and the folded row with the names folded into it.
+pub type Folded<K> = (Vec<(K, Vec<u64>)>, Option<(Vec<K>, Vec<u64>)>);
 
 #[cfg(test)]
 mod tests {

@@ -60,9 +60,14 @@ fn table_view(t: &Tr, period: &str, table: &Table, columns: &[String], m: u64) -
     }
 }
 
+/// One bar's segments: (value, fill), the value None when it is not shown as a number.
+type Segments<'a> = Vec<(Option<f64>, &'a str)>;
+/// Labelled bars.
+type Bars<'a> = Vec<(String, Segments<'a>)>;
+
 /// A bar chart: one group of stacked bars per period. `bars` are (label, segments), each
 /// segment (value, fill) drawn only when shown as a number.
-fn bar_chart(title: &str, bars: &[(String, Vec<(Option<f64>, &str)>)]) -> String {
+fn bar_chart(title: &str, bars: &[(String, Segments<'_>)]) -> String {
     let (width, height, left, bottom) = (640.0, 220.0, 40.0, 30.0);
     let max = bars
         .iter()
@@ -149,7 +154,7 @@ pub(super) async fn page(
         .iter()
         .map(|x| t.tr(&format!("rep-tier-{x}")))
         .collect();
-    let screening_bars: Vec<(String, Vec<(Option<f64>, &str)>)> = screenings
+    let screening_bars: Bars<'_> = screenings
         .periods
         .iter()
         .map(|p| {
@@ -165,7 +170,7 @@ pub(super) async fn page(
             (p.period.label.clone(), segments)
         })
         .collect();
-    let coverage_bars: Vec<(String, Vec<(Option<f64>, &str)>)> = coverage
+    let coverage_bars: Bars<'_> = coverage
         .periods
         .iter()
         .map(|p| {
