@@ -88,7 +88,7 @@ impl QueueParams {
         {
             return Err(ApiError::BadRequest("limit: must be 1 to 500".into()));
         }
-        let after = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
+        let after = match self.cursor.as_deref() {
             Some(c) => Some(crate::db::alerts::Cursor::parse(c).ok_or_else(|| {
                 ApiError::BadRequest(
                     "cursor: not a cursor of this queue; pass `next_cursor` of the page before as it is"

@@ -210,20 +210,47 @@ fn unavailable(
     lang: Lang,
     questionnaire: &str,
 ) -> HttpResponse {
-    let mut response = error_page(
+    unavailable_page(
         req,
+        state,
         lang,
-        "error-503-title",
-        "error-503-body",
-        crisis_lines(state, lang),
+        ("error-503-title", "error-503-body"),
         reopen(lang, questionnaire),
     )
-    .render_status(StatusCode::SERVICE_UNAVAILABLE, Vec::new());
+}
+
+/// 503 with `Retry-After` and the crisis lines first, under the given heading and text.
+fn unavailable_page(
+    req: &HttpRequest,
+    state: &AppState,
+    lang: Lang,
+    (heading, body): (&str, &str),
+    back: Option<(String, String)>,
+) -> HttpResponse {
+    let mut response = error_page(req, lang, heading, body, crisis_lines(state, lang), back)
+        .render_status(StatusCode::SERVICE_UNAVAILABLE, Vec::new());
     response.headers_mut().insert(
         actix_web::http::header::RETRY_AFTER,
         actix_web::http::header::HeaderValue::from(crate::http::error::RETRY_AFTER_SECONDS),
     );
     response
+}
+
+/// A database error on a result page (its reload or the contact form): 503 with
+/// `Retry-After` when the database cannot be reached, else the 500 page; crisis lines first
+/// in both.
+fn result_failure(
+    req: &HttpRequest,
+    state: &AppState,
+    lang: Lang,
+    error: &crate::db::DbError,
+    texts: (&str, &str),
+) -> HttpResponse {
+    if error.is_unavailable() {
+        unavailable_page(req, state, lang, texts, None)
+    } else {
+        failure(req, state, lang)
+    }
 }
 
 fn reopen(lang: Lang, questionnaire: &str) -> Option<(String, String)> {
@@ -688,7 +715,13 @@ async fn show_result(
         Ok(Ok(None)) => return not_found(&req, lang).with_cookies(cookies),
         Ok(Err(e)) => {
             tracing::error!(screening = %id, error = %e, "cannot load a result");
-            return failure(&req, &state, lang);
+            return result_failure(
+                &req,
+                &state,
+                lang,
+                &e,
+                ("error-503-result-title", "error-503-result-body"),
+            );
         }
         Err(e) => {
             tracing::error!(screening = %id, error = %e, "cannot load a result");
@@ -847,7 +880,13 @@ async fn add_contact(
         }
         Ok(Err(e)) => {
             tracing::error!(screening = %id, error = %e, "cannot add contact details");
-            failure(&req, &state, lang)
+            result_failure(
+                &req,
+                &state,
+                lang,
+                &e,
+                ("error-503-contact-title", "error-503-contact-body"),
+            )
         }
         Err(e) => {
             tracing::error!(screening = %id, error = %e, "cannot add contact details");

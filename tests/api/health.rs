@@ -138,6 +138,51 @@ async fn postgres_an_unreachable_database_is_503_with_retry_after_on_pages_and_a
             .as_u16(),
         200
     );
+    let csrf = "ab".repeat(32);
+    let cookie = format!("careline_csrf={csrf}");
+    let mut form: Vec<(String, String)> = crate::helpers::RED
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (format!("q{}", i + 1), v.to_string()))
+        .collect();
+    form.push(("csrf-token".into(), csrf.clone()));
+    form.push(("lang".into(), "en".into()));
+
+    // A rider's red result, saved while the database was there: its page carries the
+    // result's token and the contact form's address.
+    let saved = app
+        .client
+        .post(app.url("/s/phq9"))
+        .header("Cookie", &cookie)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(urlencoded(&form))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        saved.status().as_u16(),
+        200,
+        "the form while the database is up"
+    );
+    let saved = saved.text().await.expect("a page");
+    let token = saved
+        .split("name=\"token\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the result's token")
+        .to_string();
+    let contact_action = saved
+        .split("id=\"contact\" method=\"post\" action=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the contact form")
+        .to_string();
+    let result_action = contact_action
+        .strip_suffix("/contact#contact")
+        .unwrap_or_else(|| panic!("/r/{{id}}/contact, not {contact_action}"))
+        .to_string();
+    let screenings_before = app.rows().await.screenings;
+
     let name = database_name(&app);
     admin_sql(
         &backend,
@@ -159,17 +204,7 @@ async fn postgres_an_unreachable_database_is_503_with_retry_after_on_pages_and_a
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
     };
-    let csrf = "ab".repeat(32);
-    let cookie = format!("careline_csrf={csrf}");
-
     // The rider's form, a red answer set.
-    let mut form: Vec<(String, String)> = crate::helpers::RED
-        .iter()
-        .enumerate()
-        .map(|(i, v)| (format!("q{}", i + 1), v.to_string()))
-        .collect();
-    form.push(("csrf-token".into(), csrf.clone()));
-    form.push(("lang".into(), "en".into()));
     let r = app
         .client
         .post(app.url("/s/phq9"))
@@ -191,6 +226,57 @@ async fn postgres_an_unreachable_database_is_503_with_retry_after_on_pages_and_a
     for line in ["110", "120"] {
         assert!(page.contains(line), "{page}");
     }
+
+    // The result page again (its language switcher) and the contact form under it: 503
+    // with the crisis lines first, never the 500 page.
+    let crisis_first = |page: &str, heading: &str| {
+        let body = &page[page.find("<body").expect("a body")..];
+        let crisis = body.find("12356").expect("the crisis line");
+        let at = body
+            .find(&format!("<h1>{heading}</h1>"))
+            .unwrap_or_else(|| panic!("the heading {heading}:\n{page}"));
+        assert!(crisis < at, "crisis lines first:\n{page}");
+    };
+    let r = app
+        .client
+        .post(app.url(&result_action))
+        .header("Cookie", &cookie)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(urlencoded(&[
+            ("csrf-token".into(), csrf.clone()),
+            ("token".into(), token.clone()),
+            ("lang".into(), "en".into()),
+        ]))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status().as_u16(), 503, "the result page");
+    assert!(retry_after(&r).is_some(), "{:?}", r.headers());
+    crisis_first(
+        &r.text().await.expect("a page"),
+        "Your result cannot be shown just now",
+    );
+    let r = app
+        .client
+        .post(app.url(&contact_action))
+        .header("Cookie", &cookie)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(urlencoded(&[
+            ("csrf-token".into(), csrf.clone()),
+            ("token".into(), token.clone()),
+            ("lang".into(), "en".into()),
+            ("phone".into(), "138 0000 0000".into()),
+            ("consent".into(), "yes".into()),
+        ]))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status().as_u16(), 503, "the contact form");
+    assert!(retry_after(&r).is_some(), "{:?}", r.headers());
+    crisis_first(
+        &r.text().await.expect("a page"),
+        "Your contact details could not be saved just now",
+    );
 
     // The sign-in page.
     let r = app
@@ -254,6 +340,9 @@ async fn postgres_an_unreachable_database_is_503_with_retry_after_on_pages_and_a
         },
     )
     .await;
+    // Nothing was stored while it was away: no screening, no contact.
+    assert_eq!(app.rows().await.screenings, screenings_before);
+    assert_eq!(app.rows().await.contacts, 0);
 }
 
 fn urlencoded(fields: &[(String, String)]) -> String {
