@@ -386,9 +386,14 @@ pub fn events_after(
     visible_sites: Option<Vec<String>>,
     limit: i64,
 ) -> Result<Vec<EventRef>, DbError> {
+    // Event ids (UUIDv7) are taken before their transaction commits, so one with an earlier id
+    // can commit after `after` was read; read back a margin before it (the stream skips what
+    // it has sent; a reconnecting client gets a few changes twice, which only refreshes rows).
+    let floor = replay_floor(after, REPLAY_MARGIN);
     let mut q = alert_events::table
         .inner_join(alerts::table)
-        .filter(alert_events::id.gt(after))
+        .filter(alert_events::id.gt(floor))
+        .filter(alert_events::id.ne(after.to_string()))
         .into_boxed();
     if let Some(sites) = visible_sites {
         q = q.filter(alerts::site.eq_any(sites));
@@ -402,6 +407,31 @@ pub fn events_after(
         .into_iter()
         .map(|(event, alert, site)| EventRef { event, alert, site })
         .collect())
+}
+
+/// How far before a stream's cursor a replay reads: longer than any transaction that writes
+/// a timeline row stays open (those are short and bounded by the pool's timeout).
+pub const REPLAY_MARGIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The smallest UUIDv7 (as stored: lowercase, hyphenated) of `margin` before the time in the
+/// event id `after`; `after` itself when it is not a UUIDv7 (such as `""`, "from the start").
+pub fn replay_floor(after: &str, margin: std::time::Duration) -> String {
+    let Ok(id) = uuid::Uuid::parse_str(after) else {
+        return after.to_string();
+    };
+    if id.get_version_num() != 7 {
+        return after.to_string();
+    }
+    let b = id.as_bytes();
+    let ms = b[..6]
+        .iter()
+        .fold(0u64, |acc, x| (acc << 8) | u64::from(*x));
+    let floor = ms.saturating_sub(u64::try_from(margin.as_millis()).unwrap_or(u64::MAX));
+    let mut bytes = [0u8; 16];
+    bytes[..6].copy_from_slice(&floor.to_be_bytes()[2..]);
+    bytes[6] = 0x70; // version 7, the rest zero
+    bytes[8] = 0x80; // the RFC 9562 variant, the rest zero
+    uuid::Uuid::from_bytes(bytes).hyphenated().to_string()
 }
 
 /// The newest timeline row's id, if any (where a fresh stream starts).
@@ -739,4 +769,44 @@ pub fn pages_at_level(conn: &mut AnyConnection, level: usize) -> Result<i64, DbE
         .filter(alert_events::detail.like(format!("%\"level\":{level},%")))
         .count()
         .get_result(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_replay_reads_back_the_margin_before_its_cursor() {
+        let ts = uuid::Timestamp::from_unix(uuid::NoContext, 1_800_000_000, 500_000_000);
+        let after = uuid::Uuid::new_v7(ts).hyphenated().to_string();
+        let floor = replay_floor(&after, Duration::from_secs(30));
+        let earlier = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            1_799_999_990,
+            0,
+        ))
+        .hyphenated()
+        .to_string();
+        let too_early = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            1_799_999_970,
+            400_000_000,
+        ))
+        .hyphenated()
+        .to_string();
+        // Stored ids compare as strings: 10 s before the cursor is read again, 30.1 s is not.
+        assert!(
+            floor < earlier && earlier < after,
+            "{floor} {earlier} {after}"
+        );
+        assert!(too_early < floor, "{too_early} {floor}");
+        let parsed = uuid::Uuid::parse_str(&floor).expect("a UUID");
+        let (secs, nanos) = parsed.get_timestamp().expect("v7").to_unix();
+        assert_eq!((secs, nanos), (1_799_999_970, 500_000_000));
+        // Not a UUIDv7: the cursor as it is.
+        assert_eq!(replay_floor("", Duration::from_secs(30)), "");
+        let v4 = "c2a1b0a6-2f5e-4e8a-9c3d-0d6f3b1a2e4f";
+        assert_eq!(replay_floor(v4, Duration::from_secs(30)), v4);
+    }
 }
