@@ -69,6 +69,8 @@ fn bench(c: &mut Criterion) {
         contact_retention: Duration::from_secs(3600),
         alerts: &settings.alerts,
         escalation: &settings.escalation,
+        abuse: &settings.abuse,
+        source: None,
     };
     let body = r#"{"questionnaire":"phq9","answers":{"q1":2,"q2":2,"q3":1,"q4":2,"q5":1,"q6":1,"q7":1,"q8":1,"q9":0},"locale":"zh-CN","site":"station-1"}"#;
     let request: SubmitRequest = serde_json::from_str(body).unwrap();

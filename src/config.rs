@@ -28,6 +28,9 @@ pub struct Settings {
     pub escalation: EscalationPolicy,
     pub worker: WorkerSettings,
     pub metrics: MetricsSettings,
+    /// Flood guard (issue 11): source fingerprints, suspected-flood clusters, hard limits.
+    #[serde(default)]
+    pub abuse: AbuseSettings,
     /// `CARELINE_ENV` (not a file key): "production" turns on the strict start-up checks.
     #[serde(skip)]
     pub environment: Option<String>,
@@ -242,6 +245,99 @@ pub struct WorkerSettings {
 
 fn run_in_serve() -> bool {
     true
+}
+
+/// The flood guard. A screening's source is a keyed hash of its network (IPv4 /24, IPv6 /48)
+/// and user agent. Counts are over the last `window`, read from the stored screenings (so
+/// every instance sees the same counts).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AbuseSettings {
+    /// The counting window.
+    #[serde(with = "humantime_serde")]
+    pub window: std::time::Duration,
+    /// More yellow or red screenings than this from one source in the window: the next ones'
+    /// alerts join a suspected-flood cluster.
+    pub cluster_per_source: u32,
+    /// More yellow or red screenings than this at one site in the window (outside source
+    /// clusters): the next ones join the site's suspected-flood cluster.
+    pub cluster_per_site: u32,
+    /// Screenings (any tier) one source may store in the window; over it: 429.
+    pub limit_per_source: u32,
+    /// Screenings (any tier) one site may store in the window; over it: 429.
+    pub limit_per_site: u32,
+    /// Fingerprints are cleared from screenings this long after they were stored.
+    #[serde(with = "humantime_serde")]
+    pub retention: std::time::Duration,
+}
+
+impl Default for AbuseSettings {
+    fn default() -> Self {
+        AbuseSettings {
+            window: std::time::Duration::from_secs(3600),
+            cluster_per_source: 20,
+            cluster_per_site: 150,
+            limit_per_source: 60,
+            limit_per_site: 1000,
+            retention: std::time::Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+impl AbuseSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        let bad = |key: &'static str, message: String| Err(SettingsError::Invalid { key, message });
+        if !(60..=86_400).contains(&self.window.as_secs()) {
+            return bad(
+                "abuse.window",
+                "must be 1m to 24h (the default is \"1h\")".into(),
+            );
+        }
+        if self.cluster_per_source < 5 {
+            return bad(
+                "abuse.cluster_per_source",
+                format!(
+                    "must be at least 5, is {}: a few riders sharing one phone or one network must never form a flood (the default is 20)",
+                    self.cluster_per_source
+                ),
+            );
+        }
+        if self.cluster_per_site < 20 {
+            return bad(
+                "abuse.cluster_per_site",
+                format!(
+                    "must be at least 20, is {}: a busy station must never form a flood (the default is 150)",
+                    self.cluster_per_site
+                ),
+            );
+        }
+        if self.limit_per_source <= self.cluster_per_source {
+            return bad(
+                "abuse.limit_per_source",
+                format!(
+                    "must be more than abuse.cluster_per_source ({}): screenings are clustered before any is refused (the default is 60)",
+                    self.cluster_per_source
+                ),
+            );
+        }
+        if self.limit_per_site <= self.cluster_per_site {
+            return bad(
+                "abuse.limit_per_site",
+                format!(
+                    "must be more than abuse.cluster_per_site ({}): screenings are clustered before any is refused (the default is 1000)",
+                    self.cluster_per_site
+                ),
+            );
+        }
+        if self.retention < self.window || self.retention.as_secs() > 90 * 86_400 {
+            return bad(
+                "abuse.retention",
+                "must be at least abuse.window and at most 90days (the default is \"7days\")"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
 }
 
 /// `GET /metrics`.
@@ -649,6 +745,7 @@ impl Settings {
                 message: "must start with sqlite:// or postgres://".into(),
             });
         }
+        self.abuse.validate()?;
         if !(2..=1000).contains(&self.privacy.min_cell) {
             return Err(SettingsError::Invalid {
                 key: "privacy.min_cell",
@@ -1064,6 +1161,45 @@ mod tests {
             assert!(dialable(good), "{good}");
         }
         assert!(Settings::load_from(&sources(&[])).is_ok());
+    }
+
+    #[test]
+    fn abuse_settings_that_would_cluster_real_riders_or_refuse_before_clustering_are_refused() {
+        for (key, bad, named) in [
+            ("CARELINE__ABUSE__WINDOW", "10s", "`abuse.window`"),
+            ("CARELINE__ABUSE__WINDOW", "2days", "`abuse.window`"),
+            (
+                "CARELINE__ABUSE__CLUSTER_PER_SOURCE",
+                "2",
+                "`abuse.cluster_per_source`",
+            ),
+            (
+                "CARELINE__ABUSE__CLUSTER_PER_SITE",
+                "5",
+                "`abuse.cluster_per_site`",
+            ),
+            (
+                "CARELINE__ABUSE__LIMIT_PER_SOURCE",
+                "20",
+                "`abuse.limit_per_source`",
+            ),
+            (
+                "CARELINE__ABUSE__LIMIT_PER_SITE",
+                "100",
+                "`abuse.limit_per_site`",
+            ),
+            ("CARELINE__ABUSE__RETENTION", "1m", "`abuse.retention`"),
+            ("CARELINE__ABUSE__RETENTION", "365days", "`abuse.retention`"),
+        ] {
+            let err = refusal(&[(key, bad)]);
+            assert!(err.contains(named), "{key}={bad}: {err}");
+        }
+        let defaults = Settings::load_from(&sources(&[])).unwrap().abuse;
+        assert_eq!(defaults, AbuseSettings::default());
+        assert_eq!(defaults.window.as_secs(), 3600);
+        let ok = Settings::load_from(&sources(&[("CARELINE__ABUSE__CLUSTER_PER_SOURCE", "30")]))
+            .unwrap();
+        assert_eq!(ok.abuse.cluster_per_source, 30);
     }
 
     #[test]

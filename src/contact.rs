@@ -60,6 +60,8 @@ pub struct ContactCipher {
     cipher: Aes256Gcm,
     /// HMAC key for `rider_key`, derived from the contact key (never the key itself).
     rider_mac_key: [u8; 32],
+    /// HMAC key for `source_fingerprint`, derived the same way under another label.
+    source_mac_key: [u8; 32],
 }
 
 impl std::fmt::Debug for ContactCipher {
@@ -87,9 +89,15 @@ impl ContactCipher {
             .chain_update(&bytes)
             .finalize()
             .into();
+        let source_mac_key: [u8; 32] = sha2::Sha256::new()
+            .chain_update(b"careline source fingerprint v1\0")
+            .chain_update(&bytes)
+            .finalize()
+            .into();
         Ok(ContactCipher {
             cipher,
             rider_mac_key,
+            source_mac_key,
         })
     }
 
@@ -103,6 +111,24 @@ impl ContactCipher {
             .expect("HMAC takes a key of any length");
         mac.update(digits.as_bytes());
         hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Where a screening came from, without the address: 32 hex characters of a keyed hash of
+    /// the client's network (IPv4 /24, IPv6 /48) and its user agent. Riders behind one carrier
+    /// network with one phone model share it; that is why the flood thresholds sit far above
+    /// what a station sends.
+    pub fn source_fingerprint(
+        &self,
+        client: Option<core::net::IpAddr>,
+        user_agent: &str,
+    ) -> String {
+        use hmac::{KeyInit, Mac};
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.source_mac_key)
+            .expect("HMAC takes a key of any length");
+        mac.update(network_of(client).as_bytes());
+        mac.update(b"\0");
+        mac.update(user_agent.trim().as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
     }
 
     /// Returns (nonce, ciphertext). `aad` binds the ciphertext to its screening, so a row copied
@@ -140,6 +166,26 @@ impl ContactCipher {
     }
 }
 
+/// The network a client address belongs to, as counted by the flood guard: IPv4 /24, IPv6 /48
+/// (an IPv4-mapped IPv6 address counts as its IPv4), `-` when unknown.
+pub fn network_of(client: Option<core::net::IpAddr>) -> String {
+    use core::net::IpAddr;
+    match client.map(|ip| match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }) {
+        Some(IpAddr::V4(v4)) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/24")
+        }
+        Some(IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+        None => "-".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +205,33 @@ mod tests {
         assert_eq!(c.decrypt(&nonce, &ct, "s2"), None);
         let (nonce2, _) = c.encrypt(&contact, "s1");
         assert_ne!(nonce, nonce2, "a fresh nonce every time");
+    }
+
+    #[test]
+    fn a_source_fingerprint_is_keyed_and_counts_a_network_not_an_address() {
+        let c = ContactCipher::from_base64(KEY).unwrap();
+        let ip = |s: &str| Some(s.parse::<core::net::IpAddr>().unwrap());
+        let ua = "Mozilla/5.0 (iPhone) MicroMessenger/8.0";
+        let fp = c.source_fingerprint(ip("203.0.113.7"), ua);
+        assert_eq!(fp.len(), 32);
+        assert!(fp.chars().all(|ch| ch.is_ascii_hexdigit()));
+        // The same /24: the same source; another /24 or another agent: another.
+        assert_eq!(fp, c.source_fingerprint(ip("203.0.113.200"), ua));
+        assert_eq!(fp, c.source_fingerprint(ip("::ffff:203.0.113.9"), ua));
+        assert_ne!(fp, c.source_fingerprint(ip("203.0.114.7"), ua));
+        assert_ne!(fp, c.source_fingerprint(ip("203.0.113.7"), "curl/8"));
+        // IPv6: the same /48.
+        let v6 = c.source_fingerprint(ip("2001:db8:1:2::5"), ua);
+        assert_eq!(v6, c.source_fingerprint(ip("2001:db8:1:ffff::9"), ua));
+        assert_ne!(v6, c.source_fingerprint(ip("2001:db8:2::5"), ua));
+        // Keyed: another deployment's key gives another hash; the address is not in it.
+        let other =
+            ContactCipher::from_base64("ZGV2ZWxvcG1lbnQgb25seTogbm90IGEgc2VjcmV0ISE=").unwrap();
+        assert_ne!(fp, other.source_fingerprint(ip("203.0.113.7"), ua));
+        assert!(!fp.contains("203"));
+        assert_eq!(network_of(None), "-");
+        assert_eq!(network_of(ip("10.1.2.3")), "10.1.2.0/24");
+        assert_eq!(network_of(ip("2001:db8:1:2::5")), "2001:db8:1::/48");
     }
 
     #[test]

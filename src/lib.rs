@@ -25,6 +25,7 @@ pub mod metrics;
 
 pub mod db;
 
+pub mod abuse;
 pub mod accounts;
 pub mod admin;
 pub mod alerts;

@@ -291,6 +291,7 @@ impl Application {
             }
         });
         let pool = self.state.pool.clone();
+        let abuse = self.state.settings.abuse.clone();
         let auth = &self.state.settings.auth;
         let throttle = std::sync::Arc::new(crate::accounts::LoginThrottle::new(
             auth.login_free_failures,
@@ -304,6 +305,7 @@ impl Application {
                 every.tick().await;
                 let pool = pool.clone();
                 let throttle = std::sync::Arc::clone(&throttle);
+                let abuse = abuse.clone();
                 let purged = tokio::task::spawn_blocking(move || -> Result<usize, db::DbError> {
                     let mut conn = pool.get()?;
                     let now = chrono::Utc::now().naive_utc();
@@ -311,6 +313,8 @@ impl Application {
                     db::accounts::delete_old_sessions(&mut conn, now - chrono::Duration::days(1))?;
                     // Sign-in failures older than the throttle's ceiling no longer count.
                     throttle.purge(&mut conn, now)?;
+                    // Source fingerprints are kept only for abuse.retention.
+                    crate::abuse::forget_old_sources(&mut conn, &abuse, now)?;
                     db::screenings::delete_expired_contacts(&mut conn, now)
                 })
                 .await;

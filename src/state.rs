@@ -177,6 +177,8 @@ impl AppState {
             contact_retention: self.settings.privacy.contact_retention,
             alerts: &self.settings.alerts,
             escalation: &self.settings.escalation,
+            abuse: &self.settings.abuse,
+            source: None,
         }
     }
 }

@@ -27,4 +27,12 @@ email-digest-body =
 
     Open the queue:
     { $link }
+email-flood-subject = [Careline] Suspected flood at { $site }: { $count } screenings in { $minutes } minutes
+email-flood-body =
+    Suspected flood at { $site }: { $count } yellow or red screenings in { $minutes } minutes, far more than a station sends.
+
+    They are grouped as one row in the queue instead of paging one by one; each keeps its
+    deadline. Please open the group, move any that look real back to the queue (those with a
+    phone number are listed first), and resolve the rest as false positives:
+    { $link }
 email-footer = Sent automatically by Careline; please do not reply.

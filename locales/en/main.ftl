@@ -79,4 +79,6 @@ error-503-result-title = Your result cannot be shown just now
 error-503-result-body = The service cannot reach its database for a moment. Your answers were saved; please try again in a few minutes. If you need help now, call one of the numbers above.
 error-503-contact-title = Your contact details could not be saved just now
 error-503-contact-body = The service cannot reach its database for a moment, so nobody has your number yet; please send it again in a few minutes. If you need help now, call one of the numbers above.
+error-429-title = Your answers could not be saved just now
+error-429-body = Very many screenings were sent from this network or station in a short time, so yours was not saved. If you need help now, call one of the numbers above; you can send the form again later.
 error-reopen = Open the check again

@@ -27,4 +27,11 @@ email-digest-body =
 
     查看预警队列：
     { $link }
+email-flood-subject = [Careline] 疑似刷量：{ $site } 在 { $minutes } 分钟内有 { $count } 份筛查
+email-flood-body =
+    疑似刷量：{ $site } 在 { $minutes } 分钟内收到 { $count } 份黄色或红色筛查，远超一个站点的正常数量。
+
+    这些预警已在队列中合并为一行，不再逐条通知；每条仍保留原来的期限。请打开该组，把看起来真实的
+    预警移回队列（留了电话的排在最前），其余标记为误报：
+    { $link }
 email-footer = 此邮件由 Careline 自动发送，请勿回复。

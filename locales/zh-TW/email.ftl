@@ -27,4 +27,11 @@ email-digest-body =
 
     查看預警佇列：
     { $link }
+email-flood-subject = [Careline] 疑似灌量：{ $site } 在 { $minutes } 分鐘內有 { $count } 份篩查
+email-flood-body =
+    疑似灌量：{ $site } 在 { $minutes } 分鐘內收到 { $count } 份黃色或紅色篩查，遠超一個站點的正常數量。
+
+    這些預警已在佇列中合併為一列，不再逐條通知；每條仍保留原來的期限。請打開該組，把看起來真實的
+    預警移回佇列（留了電話的排在最前），其餘標記為誤報：
+    { $link }
 email-footer = 此郵件由 Careline 自動發送，請勿回覆。

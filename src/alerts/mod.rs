@@ -7,6 +7,8 @@
 //!
 //! Layer: use cases (above `jobs`). ARCHITECTURE.md maps the layers.
 
+pub mod clusters;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -250,6 +252,8 @@ pub struct QueuePage {
     pub total: i64,
     /// Where the next page starts; `None` on the last page.
     pub next_cursor: Option<String>,
+    /// Suspected floods, one row each (their alerts are not in `alerts` nor `total`).
+    pub clusters: Vec<clusters::ClusterSummary>,
 }
 
 fn names_for(
@@ -295,6 +299,8 @@ fn queue_filter(who: &Principal, q: &QueueQuery) -> Filter {
         visible_sites: who.visible_sites(),
         limit: q.limit.unwrap_or(200).clamp(1, 500),
         after: q.after.clone(),
+        // A suspected flood is one row of its own (`clusters`), not hundreds in the queue.
+        cluster: Some(None),
     }
 }
 
@@ -341,10 +347,12 @@ pub fn queue_page(
     let filter = queue_filter(who, q);
     let (alerts, next_cursor) = page_rows(conn, &filter)?;
     let total = store::count(conn, &filter)?;
+    let clusters = clusters::queue_clusters(conn, who, q.site.as_deref())?;
     Ok(QueuePage {
         alerts,
         total,
         next_cursor,
+        clusters,
     })
 }
 

@@ -27,6 +27,8 @@ pub struct AlertRow {
     pub updated_at: NaiveDateTime,
     /// The escalation policy copied at opening (JSON).
     pub policy: Option<String>,
+    /// The suspected-flood cluster it is in (`None`: in the queue as usual).
+    pub cluster_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Insertable, Queryable, Selectable)]
@@ -51,6 +53,9 @@ pub struct Filter {
     pub limit: i64,
     /// Keyset paging: only rows after this one in queue order.
     pub after: Option<Cursor>,
+    /// `Some(None)`: only alerts in no cluster (the queue); `Some(Some(id))`: only that
+    /// cluster's; `None`: either.
+    pub cluster: Option<Option<String>>,
 }
 
 /// A position in the queue order (priority, deadline, id): where the next page starts.
@@ -116,6 +121,11 @@ fn filtered(filter: &Filter) -> alerts::BoxedQuery<'static, Db> {
     }
     if let Some(sites) = &filter.visible_sites {
         q = q.filter(alerts::site.eq_any(sites.clone()));
+    }
+    match &filter.cluster {
+        None => {}
+        Some(None) => q = q.filter(alerts::cluster_id.is_null()),
+        Some(Some(id)) => q = q.filter(alerts::cluster_id.eq(id.clone())),
     }
     q
 }
@@ -262,6 +272,7 @@ fn open(
         outcome: None,
         updated_at: new.created_at,
         policy: new.policy.clone(),
+        cluster_id: None,
     };
     insert_with_free_reference(conn, &mut row, &new.references)?;
     link_screening(conn, &row.id, screening_id)?;
@@ -616,6 +627,33 @@ pub fn reassign(
     Ok(n == 1)
 }
 
+/// Resolves an alert of a suspected flood in bulk: only while it is open, or acknowledged by
+/// `by` (one another counselor took is being worked and stays). Returns whether it changed.
+pub fn resolve_flooded(
+    conn: &mut AnyConnection,
+    id: &str,
+    by: &str,
+    outcome: &str,
+    now: NaiveDateTime,
+) -> Result<bool, DbError> {
+    let n = diesel::update(
+        alerts::table.find(id).filter(
+            alerts::status.eq("open").or(alerts::status
+                .eq("acknowledged")
+                .and(alerts::assignee_id.eq(by))),
+        ),
+    )
+    .set((
+        alerts::status.eq("resolved"),
+        alerts::assignee_id.eq(Some(by)),
+        alerts::outcome.eq(Some(outcome)),
+        alerts::resolved_at.eq(Some(now)),
+        alerts::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
 pub fn resolve(
     conn: &mut AnyConnection,
     id: &str,
@@ -705,6 +743,8 @@ pub fn overdue_red(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<Vec<A
         .filter(alerts::status.eq("open"))
         .filter(alerts::tier.eq("red"))
         .filter(alerts::deadline_at.lt(now))
+        // A suspected flood's alerts are paged as one cluster, not one by one.
+        .filter(alerts::cluster_id.is_null())
         .select(AlertRow::as_select())
         .load(conn)?)
 }

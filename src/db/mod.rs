@@ -6,6 +6,7 @@
 //!
 //! Layer: storage (under the use cases; imports only the core and the vocabulary). ARCHITECTURE.md maps the layers.
 
+pub mod abuse;
 pub mod accounts;
 pub mod alerts;
 pub mod audit;

@@ -28,6 +28,7 @@ diesel::table! {
         request_hash -> Nullable<Text>,
         response -> Nullable<Text>,
         contact_token_hash -> Nullable<Text>,
+        source_fp -> Nullable<Text>,
     }
 }
 
@@ -100,6 +101,22 @@ diesel::table! {
         outcome -> Nullable<Text>,
         updated_at -> Timestamp,
         policy -> Nullable<Text>,
+        cluster_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    flood_clusters (id) {
+        id -> Text,
+        kind -> Text,
+        source_key -> Text,
+        site -> Nullable<Text>,
+        status -> Text,
+        first_at -> Timestamp,
+        last_at -> Timestamp,
+        alert_count -> Integer,
+        paged_at -> Nullable<Timestamp>,
+        paged_count -> Integer,
     }
 }
 
@@ -204,6 +221,7 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(alert_screenings -> alerts (alert_id));
 diesel::joinable!(alert_screenings -> screenings (screening_id));
 diesel::joinable!(alert_events -> alerts (alert_id));
+diesel::joinable!(alerts -> flood_clusters (cluster_id));
 diesel::joinable!(shifts -> users (user_id));
 diesel::joinable!(shift_sites -> shifts (shift_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -224,4 +242,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_failures,
     shifts,
     shift_sites,
+    flood_clusters,
 );

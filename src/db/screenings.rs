@@ -36,6 +36,8 @@ pub struct ScreeningRow {
     pub request_hash: Option<String>,
     pub response: Option<String>,
     pub contact_token_hash: Option<String>,
+    /// Keyed hash of the source (network and user agent), cleared after `abuse.retention`.
+    pub source_fp: Option<String>,
 }
 
 impl std::fmt::Debug for ScreeningRow {
@@ -257,6 +259,7 @@ mod tests {
             request_hash: None,
             response: None,
             contact_token_hash: None,
+            source_fp: None,
         }
     }
 

@@ -118,6 +118,9 @@ pub struct AlertList {
     pub total: i64,
     /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
+    /// Suspected floods, one row each, newest first (their alerts are counted in `open_red`
+    /// but are not in `alerts` or `total`; `GET /api/v1/clusters/{id}` lists them).
+    pub clusters: Vec<alerts::clusters::ClusterSummary>,
 }
 
 /// The risk-ordered queue of the alerts this user's sites have.
@@ -150,6 +153,7 @@ pub(super) async fn list(
             open_red,
             total: page.total,
             next_cursor: page.next_cursor,
+            clusters: page.clusters,
         })
     })
     .await?;

@@ -51,6 +51,15 @@ pub enum ApiError {
     /// Scored but not stored: a 503 that still carries the rider's result.
     #[error("your answers could not be saved; the result below is still valid")]
     NotSaved(Box<crate::screening::ScreeningResponse>),
+    /// Over a flood limit: a 429 with `Retry-After` that still carries the rider's result.
+    #[error(
+        "too many screenings from this {scope} just now, so your answers were not saved; the result below is still valid"
+    )]
+    Limited {
+        response: Box<crate::screening::ScreeningResponse>,
+        scope: &'static str,
+        retry_after: u64,
+    },
 }
 
 /// The body of every error response of the JSON API.
@@ -129,6 +138,7 @@ impl ApiError {
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
             ApiError::NotSaved(_) => "not_saved",
+            ApiError::Limited { .. } => "too_many_requests",
         }
     }
 }
@@ -149,6 +159,7 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::NotSaved(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Limited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -167,10 +178,19 @@ impl ResponseError for ApiError {
             }
             _ => &[],
         };
-        if let ApiError::NotSaved(result) = self {
+        let not_saved = match self {
+            ApiError::NotSaved(result) => Some((result, RETRY_AFTER_SECONDS)),
+            ApiError::Limited {
+                response,
+                retry_after,
+                ..
+            } => Some((response, *retry_after)),
+            _ => None,
+        };
+        if let Some((result, retry_after)) = not_saved {
             // Whatever failed, the rider still gets the result: crisis lines first on red.
             return HttpResponse::build(self.status_code())
-                .insert_header(("Retry-After", RETRY_AFTER_SECONDS.to_string()))
+                .insert_header(("Retry-After", retry_after.to_string()))
                 .json(NotSavedBody {
                     error: Inner {
                         code: self.code(),
@@ -235,6 +255,18 @@ impl From<SubmitError> for ApiError {
             SubmitError::NotSaved(response, e) => {
                 tracing::error!(error = %e, tier = %response.outcome.tier, "a screening could not be saved");
                 ApiError::NotSaved(response)
+            }
+            SubmitError::Limited {
+                response,
+                scope,
+                retry_after,
+            } => {
+                tracing::warn!(scope, tier = %response.outcome.tier, "a screening was refused: over the flood limit");
+                ApiError::Limited {
+                    response,
+                    scope,
+                    retry_after,
+                }
             }
             SubmitError::Db(e) => e.into(),
         }

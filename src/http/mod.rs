@@ -9,6 +9,7 @@ mod alerts_api;
 pub mod auth;
 mod auth_api;
 pub mod error;
+mod flood_api;
 pub mod metrics;
 pub mod openapi;
 mod reports_api;
@@ -85,6 +86,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/alerts/{id}/notes", web::post().to(alerts_api::add_note))
             .route("/alerts/{id}/resolve", web::post().to(alerts_api::resolve))
             .route("/alerts/{id}/assign", web::post().to(alerts_api::assign))
+            .route("/clusters/{id}", web::get().to(flood_api::detail))
+            .route("/clusters/{id}/release", web::post().to(flood_api::release))
+            .route("/clusters/{id}/resolve", web::post().to(flood_api::resolve))
+            .route("/admin/abuse", web::get().to(flood_api::abuse))
             .route("/admin/users", web::get().to(admin_api::list_users))
             .route("/admin/users", web::post().to(admin_api::create_user))
             .route("/admin/users/{id}", web::patch().to(admin_api::update_user))
@@ -144,10 +149,12 @@ pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
 /// Runs the submit use case on the blocking pool (diesel is synchronous).
 pub async fn submit(
     state: &web::Data<AppState>,
+    req: &HttpRequest,
     request: SubmitRequest,
     idempotency_key: Option<String>,
     request_hash: String,
 ) -> Result<Submitted, ApiError> {
+    let source = source_of(req, state);
     let state = web::Data::clone(state);
     let span = tracing::Span::current();
     let notify = web::Data::clone(&state);
@@ -155,10 +162,12 @@ pub async fn submit(
         let _entered = span.enter();
         let catalog = state.catalog.get();
         let mut conn = state.pool.get().map_err(db::DbError::from);
+        let mut ctx = state.context(&catalog);
+        ctx.source = Some(&source);
         screening::submit_or_not_saved(
             conn.as_deref_mut()
                 .map_err(|e| db::DbError::Connect(e.to_string())),
-            state.context(&catalog),
+            ctx,
             &request,
             idempotency_key.as_deref(),
             &request_hash,
@@ -175,12 +184,22 @@ pub async fn submit(
     if let Some(alert) = &submitted.alert {
         tracing::info!(alert = %alert.alert_id, opened = alert.opened, tier = %alert.tier, "alert written");
         notify.tell_streams(&alert.alert_id, alert.site.as_deref());
-        if alert.became_red {
-            // Its first pages are committed: send them now.
-            notify.wake.notify_one();
-        }
+        // Its first pages (or its cluster's) are committed: send them now.
+        notify.wake.notify_one();
     }
     Ok(submitted)
+}
+
+/// The request's source fingerprint for the flood guard: the client's network (read through
+/// `auth.trusted_proxies`, as sign-in does) and user agent, under a keyed hash.
+pub fn source_of(req: &HttpRequest, state: &AppState) -> String {
+    let ip = auth::client_ip(req, state).and_then(|ip| ip.parse().ok());
+    let agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    state.cipher.source_fingerprint(ip, agent)
 }
 
 /// Runs `f` with a pooled connection on the blocking pool (diesel and argon2 block).
@@ -478,6 +497,8 @@ struct IdempotencyKey {
         (status = 413, description = "The body is larger than the configured limit.", body = error::Body),
         (status = 415, description = "The body is not sent as application/json.", body = error::Body),
         (status = 422, description = "Invalid answers (one `details` entry per bad item) or fields.", body = error::Body),
+        (status = 429, description = "Scored but not stored: too many screenings from this source or site in `abuse.window` (a flood). `Retry-After` says when to try again; `result` still carries what the rider must be shown, crisis lines included.", body = error::NotSavedBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait."))),
         (status = 500, description = "Unexpected failure.", body = error::Body),
         (status = 503, description = "Scored but not stored (the database failed): `result` still carries what the rider must be shown, crisis lines included.", body = error::NotSavedBody),
     )
@@ -499,7 +520,7 @@ async fn submit_screening(
         None => None,
     };
     let request_hash = screening::sha256_hex(&body);
-    let submitted = submit(&state, request, key, request_hash).await?;
+    let submitted = submit(&state, &req, request, key, request_hash).await?;
     let id = submitted.response.id.clone();
     tracing::info!(screening = %id, tier = %submitted.response.outcome.tier, replayed = submitted.replayed, "screening recorded");
     // A replay answers exactly what the first request was answered.

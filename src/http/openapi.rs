@@ -41,6 +41,10 @@ use utoipa::OpenApi;
         super::alerts_api::add_note,
         super::alerts_api::resolve,
         super::alerts_api::assign,
+        super::flood_api::detail,
+        super::flood_api::release,
+        super::flood_api::resolve,
+        super::flood_api::abuse,
         super::admin_api::list_users,
         super::admin_api::create_user,
         super::admin_api::update_user,
@@ -677,14 +681,14 @@ mod tests {
         assert_eq!(
             statuses,
             [
-                "201", "400", "404", "409", "413", "415", "422", "500", "503"
+                "201", "400", "404", "409", "413", "415", "422", "429", "500", "503"
             ]
         );
         for (status, response) in post["responses"].as_object().unwrap() {
             let schema = &response["content"]["application/json"]["schema"]["$ref"];
             let expected = match status.as_str() {
                 "201" => "ScreeningResponse",
-                "503" => "NotSavedResponse",
+                "429" | "503" => "NotSavedResponse",
                 _ => "ErrorResponse",
             };
             assert_eq!(

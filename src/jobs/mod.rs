@@ -48,6 +48,8 @@ pub enum Purpose {
     Page,
     Remind,
     Digest,
+    /// A suspected flood (one mail for a cluster of alerts).
+    Flood,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -526,6 +528,56 @@ pub fn remind(
         now + secs(policy.reminder_interval),
         now,
     )
+}
+
+/// Pages a suspected-flood cluster: one mail to each on-duty supervisor of its site (or,
+/// with none on duty, the chain's last level: every supervisor and `backup_emails`), with the
+/// cluster's count and how long it has been going. Runs in the caller's transaction. Returns
+/// how many were paged.
+pub fn page_flood(
+    conn: &mut AnyConnection,
+    cluster: &crate::db::abuse::ClusterRow,
+    policy: &EscalationPolicy,
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    let site = cluster.site.as_deref();
+    let mut recipients = audience(conn, Audience::OnDutySupervisors, site, policy, now)?;
+    if recipients.is_empty() {
+        recipients = audience(conn, Audience::AllSupervisors, site, policy, now)?;
+    }
+    let minutes = (now - cluster.first_at).num_minutes().max(1);
+    for r in &recipients {
+        let payload = EmailPayload {
+            purpose: Purpose::Flood,
+            delivery: Delivery {
+                to: r.email.clone(),
+                locale: r.locale.clone(),
+                content: Content::Flood {
+                    cluster: cluster.id.clone(),
+                    site: cluster.site.clone(),
+                    count: i64::from(cluster.alert_count),
+                    minutes,
+                },
+            },
+        };
+        store::enqueue(
+            conn,
+            &JobRow::new(
+                EMAIL,
+                format!(
+                    "flood:{}:{}:{}",
+                    cluster.id,
+                    cluster.alert_count,
+                    r.email.to_ascii_lowercase()
+                ),
+                None,
+                serde_json::to_value(&payload).unwrap_or_default(),
+                now,
+                now,
+            ),
+        )?;
+    }
+    Ok(recipients.len())
 }
 
 /// Runs the daily digest: each counselor gets the counts of open yellow alerts at the sites

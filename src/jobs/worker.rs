@@ -423,7 +423,7 @@ impl Worker {
         // A page goes out only while the alert is open, decided under the alert's lock and
         // while this worker still holds the job: after an acknowledgement commits, no page
         // starts.
-        if payload.purpose != Purpose::Digest {
+        if !matches!(payload.purpose, Purpose::Digest | Purpose::Flood) {
             let alert_id = claimed.job.alert_id.clone().unwrap_or_default();
             let job_id = claimed.job.id.clone();
             let token = claimed.token.clone();

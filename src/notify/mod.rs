@@ -39,6 +39,13 @@ pub enum Content {
         /// (site, open yellow alerts)
         counts: Vec<(String, i64)>,
     },
+    /// A suspected flood of screenings: one mail for the whole cluster.
+    Flood {
+        cluster: String,
+        site: Option<String>,
+        count: i64,
+        minutes: i64,
+    },
 }
 
 /// One delivery: a message to one address, with its deterministic Message-ID.
@@ -152,6 +159,23 @@ pub fn build(
             (
                 t.tr_args("email-digest-subject", &args),
                 t.tr_args("email-digest-body", &args),
+            )
+        }
+        Content::Flood {
+            cluster,
+            site,
+            count,
+            minutes,
+        } => {
+            let args = [
+                ("site", site_name(site)),
+                ("count", count.to_string()),
+                ("minutes", minutes.to_string()),
+                ("link", format!("{base}/queue/clusters/{}", safe(cluster))),
+            ];
+            (
+                t.tr_args("email-flood-subject", &args),
+                t.tr_args("email-flood-body", &args),
             )
         }
     };

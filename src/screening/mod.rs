@@ -65,6 +65,14 @@ pub enum SubmitError {
     /// (crisis lines first on red): `response` carries it, with an empty `id`.
     #[error("the screening could not be saved: {1}")]
     NotSaved(Box<ScreeningResponse>, DbError),
+    /// Over a flood limit (`abuse.limit_per_*`): not stored. The rider must still see the
+    /// result (crisis lines first on red): `response` carries it, with an empty `id`.
+    #[error("too many screenings from this {scope} just now")]
+    Limited {
+        response: Box<ScreeningResponse>,
+        scope: &'static str,
+        retry_after: u64,
+    },
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -123,6 +131,9 @@ pub struct Context<'a> {
     pub contact_retention: std::time::Duration,
     pub alerts: &'a crate::config::AlertSettings,
     pub escalation: &'a crate::config::EscalationPolicy,
+    pub abuse: &'a crate::config::AbuseSettings,
+    /// The request's source fingerprint (`ContactCipher::source_fingerprint`), when known.
+    pub source: Option<&'a str>,
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -259,6 +270,23 @@ pub fn submit_or_not_saved(
             Err(e) => return Err(not_saved(&response, e)),
         }
     }
+    let site = req
+        .site
+        .as_deref()
+        .map(str::trim)
+        .filter(|site| valid_site(site));
+    let now = Utc::now().naive_utc();
+    match crate::abuse::admit(conn, ctx.abuse, ctx.source, site, now) {
+        Ok(crate::abuse::Admission::Accepted) => {}
+        Ok(crate::abuse::Admission::Refused { scope, retry_after }) => {
+            return Err(SubmitError::Limited {
+                response: Box::new(unsaved(&response)),
+                scope,
+                retry_after,
+            });
+        }
+        Err(e) => return Err(not_saved(&response, e)),
+    }
     let scored = Scored {
         q,
         answers: &answers,
@@ -269,8 +297,8 @@ pub fn submit_or_not_saved(
     let mut token = [0u8; 24];
     rand::fill(&mut token);
     let contact_token = hex::encode(token);
-    let now = Utc::now().naive_utc();
-    let row = screening_row(&scored, &contact_token, idempotency_key, request_hash, now)?;
+    let mut row = screening_row(&scored, &contact_token, idempotency_key, request_hash, now)?;
+    row.source_fp = ctx.source.map(str::to_string);
     let contact_row = contact.map(|c| contact_row(ctx, &id, &c));
     match write(conn, ctx, &scored, &row, contact_row.as_ref(), now) {
         Ok(Inserted::New(alert)) => Ok(Submitted {
@@ -368,6 +396,7 @@ fn screening_row(
         request_hash: Some(request_hash.to_string()),
         response: Some(response_json),
         contact_token_hash: Some(sha256_hex(contact_token.as_bytes())),
+        source_fp: None,
     })
 }
 
@@ -396,7 +425,10 @@ fn write(
         };
         let written =
             alert_store::open_or_attach(c, alert, &stored.id, stored.site.as_deref(), rider_key)?;
-        crate::jobs::on_alert_written(c, &written, ctx.escalation, now)?;
+        // A suspected flood's alert is paged with its cluster, not on its own.
+        if crate::abuse::place(c, ctx.abuse, ctx.escalation, &written, ctx.source, now)?.is_none() {
+            crate::jobs::on_alert_written(c, &written, ctx.escalation, now)?;
+        }
         Ok(Some(written))
     };
     store::insert(conn, &version, row, contact, &then)
@@ -404,9 +436,14 @@ fn write(
 
 /// What the rider is shown when the screening could not be stored: the result without an id.
 fn not_saved(response: &ScreeningResponse, e: DbError) -> SubmitError {
+    SubmitError::NotSaved(Box::new(unsaved(response)), e)
+}
+
+/// The result as shown when nothing was stored: no id.
+fn unsaved(response: &ScreeningResponse) -> ScreeningResponse {
     let mut shown = response.clone();
     shown.id = String::new();
-    SubmitError::NotSaved(Box::new(shown), e)
+    shown
 }
 
 fn contact_row(ctx: Context<'_>, screening_id: &str, contact: &Contact) -> ContactRow {
@@ -527,6 +564,8 @@ mod tests {
             contact_retention: std::time::Duration::from_secs(60),
             alerts: &settings.alerts,
             escalation: &settings.escalation,
+            abuse: &settings.abuse,
+            source: None,
         };
 
         // No connection at all (the pool timed out).

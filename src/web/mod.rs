@@ -495,7 +495,7 @@ async fn submit_form(
         contact: None,
         consent_to_contact: false,
     };
-    let submitted = crate::http::submit(&state, request, key.clone(), hash).await;
+    let submitted = crate::http::submit(&state, &req, request, key.clone(), hash).await;
     let mut cookies = lang_cookie(&req, lang, chosen);
     match submitted {
         Ok(s) => {
@@ -563,6 +563,26 @@ async fn submit_form(
         Err(ApiError::NotSaved(response)) => {
             tracing::error!(questionnaire = %q.id, tier = %response.outcome.tier, "the form's answers could not be saved");
             unavailable(&req, &state, lang, &q.id)
+        }
+        Err(ApiError::Limited {
+            response,
+            retry_after,
+            ..
+        }) => {
+            tracing::warn!(questionnaire = %q.id, tier = %response.outcome.tier, "the form's answers were refused: over the flood limit");
+            let mut page = unavailable_page(
+                &req,
+                &state,
+                lang,
+                ("error-429-title", "error-429-body"),
+                reopen(lang, &q.id),
+            );
+            *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            page.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from(retry_after),
+            );
+            page
         }
         Err(ApiError::Unavailable(m)) => {
             tracing::error!(questionnaire = %q.id, error = %m, "the form could not be submitted: no database");

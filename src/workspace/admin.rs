@@ -93,6 +93,7 @@ fn admin_page(
     users: Vec<UserView>,
     sites: Vec<Site>,
     notifier: NotifierView,
+    abuse: crate::abuse::AbuseOverview,
     extra: Extra,
 ) -> HttpResponse {
     let t = ctx.t();
@@ -137,6 +138,7 @@ fn admin_page(
         new_slug: extra.new_slug,
         new_site_name: extra.new_site_name,
         notifier,
+        abuse,
     };
     render(&page, extra.status.unwrap_or(StatusCode::OK))
 }
@@ -148,11 +150,15 @@ async fn show(state: &web::Data<AppState>, ctx: &Ctx, extra: Extra) -> HttpRespo
         let users = accounts::list_users(conn)?;
         let sites = accounts::list_sites(conn)?;
         let notifier = notifier_section(conn, t, state.settings.mail.alarm_after)?;
-        Ok::<_, AdminError>((users, sites, notifier))
+        let abuse =
+            crate::abuse::overview(conn, &state.settings.abuse, chrono::Utc::now().naive_utc())?;
+        Ok::<_, AdminError>((users, sites, notifier, abuse))
     })
     .await;
     match lists {
-        Ok((users, sites, notifier)) => admin_page(ctx, users, sites, notifier, extra),
+        Ok((users, sites, notifier, abuse)) => {
+            admin_page(ctx, users, sites, notifier, abuse, extra)
+        }
         Err(e) => run_failure(ctx, e),
     }
 }

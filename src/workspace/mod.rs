@@ -92,6 +92,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     // Before `/queue/{ref}`: neither is an alert.
     .route("/queue/rows", web::get().to(queue::rows))
     .service(post("/queue/take-next", web::post().to(queue::take_next)))
+    .route("/queue/clusters/{id}", web::get().to(queue::cluster))
+    .service(post(
+        "/queue/clusters/{id}/{action}",
+        web::post().to(queue::cluster_act),
+    ))
     .route("/queue/{ref}", web::get().to(queue::alert))
     .service(post("/queue/{ref}/{action}", web::post().to(queue::act)))
     .route("/admin", web::get().to(admin::page))

@@ -10,8 +10,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::views::{
-    AlertPage, AnswerLine, Cols, Contact, CrisisLine, EarlierLine, EventLine, MoreLink, QueuePage,
-    QueueRow, QueueRows, ReasonLine, ScoreLine, ScreeningBlock, SelectOption,
+    AlertPage, AnswerLine, ClusterLine, ClusterPage, Cols, Contact, CrisisLine, EarlierLine,
+    EventLine, MoreLink, QueuePage, QueueRow, QueueRows, ReasonLine, ScoreLine, ScreeningBlock,
+    SelectOption,
 };
 use super::{
     Anonymous, Ctx, Fields, display_time, render, run_failure, see_other, signed_in, tier_label,
@@ -181,6 +182,35 @@ struct Listing {
     sites: Vec<accounts::Site>,
 }
 
+/// The queue's row of each suspected flood (on the first page only).
+fn cluster_lines(
+    t: Tr,
+    sites: &[accounts::Site],
+    page: &alerts::QueuePage,
+    first_page: bool,
+) -> Vec<ClusterLine> {
+    if !first_page {
+        return Vec::new();
+    }
+    page.clusters
+        .iter()
+        .map(|c| ClusterLine {
+            href: format!("/queue/clusters/{}", c.id),
+            label: t.tr_args(
+                "ws-cluster-row",
+                &[
+                    ("site", site_label(t, sites, c.site.as_deref())),
+                    ("count", c.unresolved.to_string()),
+                    ("red", c.red.to_string()),
+                    ("first", display_time(&c.first_at)),
+                    ("last", display_time(&c.last_at)),
+                ],
+            ),
+            red: c.red > 0,
+        })
+        .collect()
+}
+
 /// "N more" after this page's rows, with the next page's link; `None` on the last page.
 fn more_link(t: Tr, filters: &QueueFilters, page: &alerts::QueuePage) -> Option<MoreLink> {
     let shown = i64::try_from(page.alerts.len()).unwrap_or(i64::MAX);
@@ -312,6 +342,7 @@ pub(super) async fn page(
             .iter()
             .map(|a| row(t, me, &listing.sites, a))
             .collect(),
+        clusters: cluster_lines(t, &listing.sites, &listing.page, filters.cursor.is_none()),
         more,
         title,
         open_red: listing.open_red,
@@ -350,6 +381,7 @@ pub(super) async fn rows(
                 .iter()
                 .map(|a| row(t, me, &listing.sites, a))
                 .collect(),
+            clusters: cluster_lines(t, &listing.sites, &listing.page, filters.cursor.is_none()),
             more,
             title: queue_title(t, listing.open_red),
             open_red: listing.open_red,
@@ -392,6 +424,153 @@ pub(super) async fn take_next(
         Ok(Ok(None)) => see_other("/queue?notice=none-open"),
         Ok(Err(e)) => alert_error(&ctx, e),
         Err(e) => run_failure(&ctx, e),
+    }
+}
+
+// ---- a suspected flood ------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ClusterQuery {
+    notice: Option<String>,
+    count: Option<i64>,
+    kept: Option<i64>,
+}
+
+/// `GET /queue/clusters/{id}`: a suspected flood's alerts; supervisors move some back to the
+/// queue or resolve the rest.
+pub(super) async fn cluster(
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<ClusterQuery>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let ctx = match signed_in(&req, &WORKERS, Anonymous::SignIn).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    let who = ctx.who().clone();
+    let id = path.into_inner();
+    let loaded = run(&state, move |conn, _| {
+        let detail = alerts::clusters::cluster_detail(conn, &who, &id);
+        let sites = accounts::list_sites(conn).map_err(admin_to_alert);
+        Ok::<_, ApiError>(detail.and_then(|d| Ok((d, sites?))))
+    })
+    .await;
+    let (detail, sites) = match loaded {
+        Ok(Ok(l)) => l,
+        Ok(Err(e)) => return alert_error(&ctx, e),
+        Err(e) => return run_failure(&ctx, e),
+    };
+    let t = ctx.t();
+    let me = ctx.who().user_id.as_str();
+    let c = &detail.cluster;
+    let summary = t.tr_args(
+        "ws-cluster-summary",
+        &[
+            ("site", site_label(t, &sites, c.site.as_deref())),
+            ("count", c.unresolved.to_string()),
+            ("red", c.red.to_string()),
+            ("contact", c.with_contact.to_string()),
+            ("first", display_time(&c.first_at)),
+            ("last", display_time(&c.last_at)),
+        ],
+    );
+    let count = query.count.unwrap_or(0).max(0);
+    let notice = match query.notice.as_deref() {
+        Some("released") => Some(t.tr_n("ws-cluster-released", "count", count)),
+        Some("resolved") => Some(t.tr_args(
+            "ws-cluster-resolved",
+            &[
+                ("count", count.to_string()),
+                ("kept", query.kept.unwrap_or(0).max(0).to_string()),
+            ],
+        )),
+        _ => None,
+    };
+    let page = ClusterPage {
+        base: ctx.base(t.tr("ws-cluster-title"), "/queue"),
+        csrf: ctx.csrf.clone(),
+        heading: t.tr("ws-cluster-title"),
+        summary,
+        action_base: format!("/queue/clusters/{}", c.id),
+        may_act: ctx.who().role == Role::Supervisor,
+        rows: detail
+            .alerts
+            .iter()
+            .map(|a| row(t, me, &sites, &a.alert))
+            .collect(),
+        contact: detail.alerts.iter().map(|a| a.has_contact).collect(),
+        ids: detail.alerts.iter().map(|a| a.alert.id.clone()).collect(),
+        notice,
+        cols: Cols::new(t),
+    };
+    render(&page, StatusCode::OK)
+}
+
+/// `POST /queue/clusters/{id}/{release|resolve}` from the cluster page's forms.
+pub(super) async fn cluster_act(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let ctx = match signed_in(&req, &WORKERS, Anonymous::SignInPlain).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    let fields = Fields(form.into_inner());
+    if !fields.csrf_ok(&req, &state, &ctx) {
+        return ctx.csrf_refused("cluster");
+    }
+    let (id, action) = path.into_inner();
+    let who = ctx.who().clone();
+    let back = format!("/queue/clusters/{id}");
+    match action.as_str() {
+        "release" => {
+            let ids: Vec<String> = fields
+                .0
+                .iter()
+                .filter(|(k, _)| k == "alert")
+                .map(|(_, v)| v.clone())
+                .collect();
+            let moved = run(&state, move |conn, s| {
+                Ok::<_, ApiError>(alerts::clusters::release(
+                    conn,
+                    &who,
+                    &id,
+                    &ids,
+                    &s.settings.escalation,
+                ))
+            })
+            .await;
+            match moved {
+                Ok(Ok(n)) => {
+                    state.alert_changed("", None);
+                    see_other(&format!("{back}?notice=released&count={n}"))
+                }
+                Ok(Err(e)) => alert_error(&ctx, e),
+                Err(e) => run_failure(&ctx, e),
+            }
+        }
+        "resolve" => {
+            let note = fields.get("note").unwrap_or_default().to_string();
+            let done = run(&state, move |conn, _| {
+                Ok::<_, ApiError>(alerts::clusters::resolve_all(conn, &who, &id, &note))
+            })
+            .await;
+            match done {
+                Ok(Ok(d)) => {
+                    state.alert_changed("", None);
+                    see_other(&format!(
+                        "{back}?notice=resolved&count={}&kept={}",
+                        d.resolved, d.kept
+                    ))
+                }
+                Ok(Err(e)) => alert_error(&ctx, e),
+                Err(e) => run_failure(&ctx, e),
+            }
+        }
+        _ => ctx.not_found(),
     }
 }
 

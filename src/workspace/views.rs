@@ -166,6 +166,34 @@ pub struct MoreLink {
     pub href: String,
 }
 
+/// A suspected flood: one row of the queue (after every alert outside clusters).
+#[derive(Debug)]
+pub struct ClusterLine {
+    pub href: String,
+    /// "Suspected flood at Station 1: 300 alerts (300 red), 12:01 to 12:05".
+    pub label: String,
+    pub red: bool,
+}
+
+/// `GET /queue/clusters/{id}`.
+#[derive(Template, Debug)]
+#[template(path = "workspace/cluster.html")]
+pub struct ClusterPage {
+    pub base: WsBase,
+    pub csrf: String,
+    pub heading: String,
+    pub summary: String,
+    pub action_base: String,
+    /// Supervisors may move alerts back and resolve the rest.
+    pub may_act: bool,
+    pub rows: Vec<QueueRow>,
+    /// Per row: the rider left a number; the alert's id.
+    pub contact: Vec<bool>,
+    pub ids: Vec<String>,
+    pub notice: Option<String>,
+    pub cols: Cols,
+}
+
 /// The queue's column headings (also the labels of a row shown as a card on a phone).
 #[derive(Debug)]
 pub struct Cols {
@@ -213,6 +241,7 @@ pub struct QueuePage {
     pub notice: Option<String>,
     // The table body (shared with `QueueRows`).
     pub rows: Vec<QueueRow>,
+    pub clusters: Vec<ClusterLine>,
     pub more: Option<MoreLink>,
     pub title: String,
     pub open_red: usize,
@@ -225,6 +254,7 @@ pub struct QueuePage {
 #[template(path = "workspace/queue_fragment.html")]
 pub struct QueueRows {
     pub rows: Vec<QueueRow>,
+    pub clusters: Vec<ClusterLine>,
     pub more: Option<MoreLink>,
     pub title: String,
     pub open_red: usize,
@@ -401,6 +431,8 @@ pub struct AdminPage {
     pub new_site_name: String,
     /// Failed and dead jobs and escalation gaps.
     pub notifier: super::notifier::NotifierView,
+    /// The flood guard: clusters, busy sources and sites.
+    pub abuse: crate::abuse::AbuseOverview,
 }
 
 #[derive(Debug)]

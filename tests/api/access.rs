@@ -45,6 +45,8 @@ enum Target {
     AShift,
     /// A shift id that does not exist.
     NoShift,
+    /// A suspected-flood cluster id that does not exist.
+    NoCluster,
 }
 use Target::*;
 
@@ -92,6 +94,10 @@ const MATRIX: &[Row] = &[
     row("POST",  "/api/v1/alerts/{id}/resolve",         OpenElsewhere,     [401,  404,   404,    403]),
     row("POST",  "/api/v1/alerts/{id}/assign",          TakenByCaller,     [401,  403,   200,    403]),
     row("POST",  "/api/v1/alerts/{id}/assign",          OpenElsewhere,     [401,  403,   404,    403]),
+    row("GET",   "/api/v1/clusters/{id}",               NoCluster,         [401,  404,   404,    403]),
+    row("POST",  "/api/v1/clusters/{id}/release",       NoCluster,         [401,  403,   404,    403]),
+    row("POST",  "/api/v1/clusters/{id}/resolve",       NoCluster,         [401,  403,   404,    403]),
+    row("GET",   "/api/v1/admin/abuse",                 Nothing,           [401,  403,   403,    200]),
     row("GET",   "/api/v1/admin/users",                 Nothing,           [401,  403,   403,    200]),
     row("POST",  "/api/v1/admin/users",                 Nothing,           [401,  403,   403,    201]),
     row("PATCH", "/api/v1/admin/users/{id}",            AUser,             [401,  403,   403,    200]),
@@ -168,6 +174,7 @@ async fn fill(app: &TestApp, cast: &Cast, target: Target, caller: Option<&Staff>
             shift["id"].as_str().expect("a shift id").to_string()
         }
         NoShift => "0190f5c2-7a1b-7cc3-9d2e-3f4a5b6c7d8e".into(),
+        NoCluster => "0190f5c2-7a1b-7cc3-9d2e-3f4a5b6c7d8f".into(),
     }
 }
 
@@ -202,6 +209,10 @@ fn body_for(method: &str, route: &str, cast: &Cast, n: usize) -> Option<Value> {
         }
         ("PATCH", "/api/v1/admin/sites/{slug}") => Some(json!({"name": "North station"})),
         ("POST", "/api/v1/shifts") => Some(shift_body(cast)),
+        ("POST", "/api/v1/clusters/{id}/release") => {
+            Some(json!({"alert_ids": ["0190f5c2-7a1b-7cc3-9d2e-3f4a5b6c7d8e"]}))
+        }
+        ("POST", "/api/v1/clusters/{id}/resolve") => Some(json!({"note": "A script, not riders."})),
         _ => None,
     }
 }

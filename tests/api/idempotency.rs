@@ -259,6 +259,7 @@ async fn the_store_turns_a_duplicate_key_into_a_replay(backend: Backend) {
                 request_hash: Some(hash.into()),
                 response: Some(format!("{{\"first\":\"{id}\"}}")),
                 contact_token_hash: None,
+                source_fp: None,
             };
             let first = insert(c, &version, &row("s-1", "h-1"), None, &|_, _| Ok(()))
                 .expect("first insert");

@@ -67,6 +67,7 @@ async fn screening(
                 request_hash: None,
                 response: None,
                 contact_token_hash: None,
+                source_fp: None,
             };
             let contact_row = screenings::ContactRow {
                 screening_id: id,
@@ -121,6 +122,7 @@ async fn alert(app: &TestApp, a: Alert) {
             outcome: a.outcome.map(str::to_string),
             updated_at: a.created,
             policy: None,
+            cluster_id: None,
         };
         diesel::insert_into(db::schema::alerts::table)
             .values(&row)

@@ -834,6 +834,7 @@ impl Session {
                 visible_sites: None,
                 limit: 100,
                 after: None,
+                cluster: None,
             },
         )
         .expect("the alerts")

@@ -28,6 +28,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "accounts",
             "notify",
             "jobs",
+            "abuse",
             "alerts",
             "screening",
             "rosters",
