@@ -269,6 +269,16 @@ pub struct AbuseSettings {
     /// Fingerprints are cleared from screenings this long after they were stored.
     #[serde(with = "humantime_serde")]
     pub retention: std::time::Duration,
+    /// Screenings (any tier) one source may store in the window before the next ones must
+    /// carry a solved proof-of-work challenge (the form's script solves it unseen).
+    pub challenge_per_source: u32,
+    /// The same for one site.
+    pub challenge_per_site: u32,
+    /// The challenge's size: the solver tries up to this many hashes (half on average).
+    pub challenge_max_number: u64,
+    /// How long a challenge can be solved and used (once).
+    #[serde(with = "humantime_serde")]
+    pub challenge_ttl: std::time::Duration,
 }
 
 impl Default for AbuseSettings {
@@ -280,6 +290,10 @@ impl Default for AbuseSettings {
             limit_per_source: 60,
             limit_per_site: 1000,
             retention: std::time::Duration::from_secs(7 * 24 * 3600),
+            challenge_per_source: 10,
+            challenge_per_site: 300,
+            challenge_max_number: 20_000,
+            challenge_ttl: std::time::Duration::from_secs(30 * 60),
         }
     }
 }
@@ -327,6 +341,37 @@ impl AbuseSettings {
                     "must be more than abuse.cluster_per_site ({}): screenings are clustered before any is refused (the default is 1000)",
                     self.cluster_per_site
                 ),
+            );
+        }
+        if self.challenge_per_source == 0 || self.challenge_per_source >= self.limit_per_source {
+            return bad(
+                "abuse.challenge_per_source",
+                format!(
+                    "must be 1 to less than abuse.limit_per_source ({}): the challenge comes before the refusal (the default is 10)",
+                    self.limit_per_source
+                ),
+            );
+        }
+        if self.challenge_per_site == 0 || self.challenge_per_site >= self.limit_per_site {
+            return bad(
+                "abuse.challenge_per_site",
+                format!(
+                    "must be 1 to less than abuse.limit_per_site ({}) (the default is 300)",
+                    self.limit_per_site
+                ),
+            );
+        }
+        if !(1_000..=1_000_000).contains(&self.challenge_max_number) {
+            return bad(
+                "abuse.challenge_max_number",
+                "must be 1000 to 1000000: larger takes a phone seconds (the default is 20000)"
+                    .into(),
+            );
+        }
+        if !(1..=86_400).contains(&self.challenge_ttl.as_secs()) {
+            return bad(
+                "abuse.challenge_ttl",
+                "must be 1s to 24h (the default is \"30m\")".into(),
             );
         }
         if self.retention < self.window || self.retention.as_secs() > 90 * 86_400 {
@@ -1190,6 +1235,26 @@ mod tests {
             ),
             ("CARELINE__ABUSE__RETENTION", "1m", "`abuse.retention`"),
             ("CARELINE__ABUSE__RETENTION", "365days", "`abuse.retention`"),
+            (
+                "CARELINE__ABUSE__CHALLENGE_PER_SOURCE",
+                "60",
+                "`abuse.challenge_per_source`",
+            ),
+            (
+                "CARELINE__ABUSE__CHALLENGE_PER_SITE",
+                "0",
+                "`abuse.challenge_per_site`",
+            ),
+            (
+                "CARELINE__ABUSE__CHALLENGE_MAX_NUMBER",
+                "5000000",
+                "`abuse.challenge_max_number`",
+            ),
+            (
+                "CARELINE__ABUSE__CHALLENGE_TTL",
+                "0s",
+                "`abuse.challenge_ttl`",
+            ),
         ] {
             let err = refusal(&[(key, bad)]);
             assert!(err.contains(named), "{key}={bad}: {err}");

@@ -62,6 +62,8 @@ pub struct ContactCipher {
     rider_mac_key: [u8; 32],
     /// HMAC key for `source_fingerprint`, derived the same way under another label.
     source_mac_key: [u8; 32],
+    /// HMAC key (hex) that signs proof-of-work challenges, derived under a third label.
+    challenge_key: String,
 }
 
 impl std::fmt::Debug for ContactCipher {
@@ -94,10 +96,17 @@ impl ContactCipher {
             .chain_update(&bytes)
             .finalize()
             .into();
+        let challenge_key = hex::encode(
+            sha2::Sha256::new()
+                .chain_update(b"careline proof-of-work challenge v1\0")
+                .chain_update(&bytes)
+                .finalize(),
+        );
         Ok(ContactCipher {
             cipher,
             rider_mac_key,
             source_mac_key,
+            challenge_key,
         })
     }
 
@@ -129,6 +138,11 @@ impl ContactCipher {
         mac.update(b"\0");
         mac.update(user_agent.trim().as_bytes());
         hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
+    /// The key that signs the flood guard's proof-of-work challenges.
+    pub fn challenge_key(&self) -> &str {
+        &self.challenge_key
     }
 
     /// Returns (nonce, ciphertext). `aad` binds the ciphertext to its screening, so a row copied

@@ -28,6 +28,32 @@ pub(crate) async fn harness() -> Harness {
             format!("sqlite://{}/t.db", dir.path().display()),
         ),
         ("CARELINE__SERVER__PORT".to_string(), "0".to_string()),
+        // Every request of a page test comes from one client: the flood guard's own tests
+        // are in tests/api/flood.rs.
+        (
+            "CARELINE__ABUSE__CLUSTER_PER_SOURCE".to_string(),
+            "1000000".to_string(),
+        ),
+        (
+            "CARELINE__ABUSE__CLUSTER_PER_SITE".to_string(),
+            "1000000".to_string(),
+        ),
+        (
+            "CARELINE__ABUSE__CHALLENGE_PER_SOURCE".to_string(),
+            "1500000".to_string(),
+        ),
+        (
+            "CARELINE__ABUSE__CHALLENGE_PER_SITE".to_string(),
+            "1500000".to_string(),
+        ),
+        (
+            "CARELINE__ABUSE__LIMIT_PER_SOURCE".to_string(),
+            "2000000".to_string(),
+        ),
+        (
+            "CARELINE__ABUSE__LIMIT_PER_SITE".to_string(),
+            "2000000".to_string(),
+        ),
         (
             "CARELINE__QUESTIONNAIRES__DIR".to_string(),
             concat!(env!("CARGO_MANIFEST_DIR"), "/questionnaires").to_string(),

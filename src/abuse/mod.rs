@@ -24,6 +24,8 @@ use crate::db::{AnyConnection, DbError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {
     Accepted,
+    /// Over a soft limit: stored only with a solved proof-of-work challenge.
+    ChallengeNeeded,
     /// Over a hard limit: nothing is stored; try again after `retry_after` seconds.
     Refused {
         scope: &'static str,
@@ -63,7 +65,96 @@ pub fn admit(
             retry_after,
         });
     }
-    Ok(Admission::Accepted)
+    // The counts again would cost a query each: the soft limits are read from the same ones.
+    let soft = match (source, site) {
+        (Some(source), _)
+            if store::from_source(conn, source, since)?
+                >= i64::from(settings.challenge_per_source) =>
+        {
+            true
+        }
+        (_, Some(site))
+            if store::at_site(conn, site, since)? >= i64::from(settings.challenge_per_site) =>
+        {
+            true
+        }
+        _ => false,
+    };
+    Ok(if soft {
+        Admission::ChallengeNeeded
+    } else {
+        Admission::Accepted
+    })
+}
+
+/// A proof-of-work challenge (ALTCHA v1: find `number` <= `maxnumber` with
+/// SHA-256(`salt` + number) = `challenge`), signed and expiring after `abuse.challenge_ttl`.
+pub fn new_challenge(
+    settings: &AbuseSettings,
+    key: &str,
+) -> Result<altcha_lib_rs::Challenge, String> {
+    let ttl =
+        chrono::Duration::from_std(settings.challenge_ttl).unwrap_or(chrono::Duration::minutes(30));
+    altcha_lib_rs::create_challenge(altcha_lib_rs::ChallengeOptions {
+        hmac_key: key,
+        max_number: Some(settings.challenge_max_number),
+        expires: Some(chrono::Utc::now() + ttl),
+        ..Default::default()
+    })
+    .map_err(|e| e.to_string())
+}
+
+/// Why a solution was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChallengeRefusal {
+    Missing,
+    Malformed,
+    Wrong,
+    Expired,
+    Spent,
+}
+
+/// Checks a solved challenge (the base64 JSON payload the ALTCHA widget submits) and spends
+/// it: a solution is accepted once, before its expiry.
+pub fn spend(
+    conn: &mut AnyConnection,
+    key: &str,
+    payload: Option<&str>,
+) -> Result<Result<(), ChallengeRefusal>, DbError> {
+    use base64::Engine;
+    let Some(payload) = payload.map(str::trim).filter(|p| !p.is_empty()) else {
+        return Ok(Err(ChallengeRefusal::Missing));
+    };
+    if payload.len() > 4096 {
+        return Ok(Err(ChallengeRefusal::Malformed));
+    }
+    let Some(solved) = base64::engine::general_purpose::STANDARD
+        .decode(payload)
+        .ok()
+        .and_then(|json| serde_json::from_slice::<altcha_lib_rs::Payload>(&json).ok())
+    else {
+        return Ok(Err(ChallengeRefusal::Malformed));
+    };
+    // Every challenge of ours carries its expiry in the salt; one without is not ours.
+    let Some(expires) = solved
+        .salt
+        .split_once('?')
+        .and_then(|(_, q)| q.split('&').find_map(|kv| kv.strip_prefix("expires=")))
+        .and_then(|t| t.parse::<i64>().ok())
+        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+    else {
+        return Ok(Err(ChallengeRefusal::Malformed));
+    };
+    if expires < chrono::Utc::now() {
+        return Ok(Err(ChallengeRefusal::Expired));
+    }
+    if altcha_lib_rs::verify_solution(&solved, key, true).is_err() {
+        return Ok(Err(ChallengeRefusal::Wrong));
+    }
+    if !store::spend_challenge(conn, &solved.signature, expires.naive_utc())? {
+        return Ok(Err(ChallengeRefusal::Spent));
+    }
+    Ok(Ok(()))
 }
 
 /// In the submit transaction, after a new alert was opened (and its screening stored): puts
@@ -173,6 +264,7 @@ pub fn forget_old_sources(
 ) -> Result<usize, DbError> {
     let retention =
         chrono::Duration::from_std(settings.retention).unwrap_or(chrono::Duration::days(7));
+    store::forget_spent_challenges(conn, now)?;
     store::clear_fingerprints(conn, now - retention)
 }
 

@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{alerts, flood_clusters, screenings};
+use super::schema::{alerts, flood_clusters, screenings, spent_challenges};
 use super::{AnyConnection, DbError};
 
 /// Screenings (any tier) stored from one source since `since`.
@@ -406,4 +406,38 @@ pub fn absorb(
         .set(flood_clusters::alert_count.eq(flood_clusters::alert_count + ids.len() as i32))
         .execute(conn)?;
     Ok(ids)
+}
+
+/// Marks a proof-of-work challenge used. Returns false when it was used before.
+pub fn spend_challenge(
+    conn: &mut AnyConnection,
+    signature: &str,
+    expires_at: NaiveDateTime,
+) -> Result<bool, DbError> {
+    let row = (
+        spent_challenges::signature.eq(signature),
+        spent_challenges::expires_at.eq(expires_at),
+    );
+    let n = match conn {
+        AnyConnection::Sqlite(c) => diesel::insert_into(spent_challenges::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+        AnyConnection::Postgresql(c) => diesel::insert_into(spent_challenges::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+    };
+    Ok(n == 1)
+}
+
+/// Forgets used challenges that have expired anyway; returns how many.
+pub fn forget_spent_challenges(
+    conn: &mut AnyConnection,
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    Ok(
+        diesel::delete(spent_challenges::table.filter(spent_challenges::expires_at.lt(now)))
+            .execute(conn)?,
+    )
 }

@@ -106,6 +106,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    spent_challenges (signature) {
+        signature -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     flood_clusters (id) {
         id -> Text,
         kind -> Text,
@@ -243,4 +250,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     shifts,
     shift_sites,
     flood_clusters,
+    spent_challenges,
 );

@@ -51,6 +51,15 @@ pub enum ApiError {
     /// Scored but not stored: a 503 that still carries the rider's result.
     #[error("your answers could not be saved; the result below is still valid")]
     NotSaved(Box<crate::screening::ScreeningResponse>),
+    /// Over a soft flood limit without a solved challenge: a 428 that still carries the
+    /// rider's result.
+    #[error(
+        "a solved proof-of-work challenge is needed just now ({reason}): fetch one from GET /api/v1/challenge, solve it and send it as `altcha`; the result below is still valid"
+    )]
+    ChallengeRequired {
+        response: Box<crate::screening::ScreeningResponse>,
+        reason: &'static str,
+    },
     /// Over a flood limit: a 429 with `Retry-After` that still carries the rider's result.
     #[error(
         "too many screenings from this {scope} just now, so your answers were not saved; the result below is still valid"
@@ -86,7 +95,7 @@ pub(super) struct Inner<'a> {
     /// A stable machine-readable code: `bad_request`, `not_found`, `payload_too_large`,
     /// `unsupported_media_type`, `invalid_answers`, `invalid_request`, `consent_required`,
     /// `idempotency_key_reused`, `contact_already_given`, `unauthorized`, `forbidden`,
-    /// `bad_credentials`, `method_not_allowed`, `too_many_requests`, `conflict`, `unavailable`, `not_saved` or
+    /// `bad_credentials`, `method_not_allowed`, `too_many_requests`, `challenge_required`, `conflict`, `unavailable`, `not_saved` or
     /// `internal`.
     #[schema(value_type = String, example = "invalid_answers")]
     code: &'a str,
@@ -139,6 +148,7 @@ impl ApiError {
             ApiError::Internal(_) => "internal",
             ApiError::NotSaved(_) => "not_saved",
             ApiError::Limited { .. } => "too_many_requests",
+            ApiError::ChallengeRequired { .. } => "challenge_required",
         }
     }
 }
@@ -160,6 +170,7 @@ impl ResponseError for ApiError {
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::NotSaved(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Limited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::ChallengeRequired { .. } => StatusCode::PRECONDITION_REQUIRED,
         }
     }
 
@@ -185,20 +196,23 @@ impl ResponseError for ApiError {
                 retry_after,
                 ..
             } => Some((response, *retry_after)),
+            ApiError::ChallengeRequired { response, .. } => Some((response, 0)),
             _ => None,
         };
         if let Some((result, retry_after)) = not_saved {
             // Whatever failed, the rider still gets the result: crisis lines first on red.
-            return HttpResponse::build(self.status_code())
-                .insert_header(("Retry-After", retry_after.to_string()))
-                .json(NotSavedBody {
-                    error: Inner {
-                        code: self.code(),
-                        message,
-                        details,
-                    },
-                    result,
-                });
+            let mut response = HttpResponse::build(self.status_code());
+            if retry_after > 0 {
+                response.insert_header(("Retry-After", retry_after.to_string()));
+            }
+            return response.json(NotSavedBody {
+                error: Inner {
+                    code: self.code(),
+                    message,
+                    details,
+                },
+                result,
+            });
         }
         let mut response = HttpResponse::build(self.status_code());
         match self {
@@ -255,6 +269,10 @@ impl From<SubmitError> for ApiError {
             SubmitError::NotSaved(response, e) => {
                 tracing::error!(error = %e, tier = %response.outcome.tier, "a screening could not be saved");
                 ApiError::NotSaved(response)
+            }
+            SubmitError::ChallengeRequired { response, reason } => {
+                tracing::info!(reason, tier = %response.outcome.tier, "a screening was refused: a proof-of-work challenge was needed");
+                ApiError::ChallengeRequired { response, reason }
             }
             SubmitError::Limited {
                 response,

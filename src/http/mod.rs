@@ -66,6 +66,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/questionnaires", web::get().to(list_questionnaires))
             .route("/questionnaires/{id}", web::get().to(get_questionnaire))
             .route("/screenings", web::post().to(submit_screening))
+            .route("/challenge", web::get().to(challenge))
             .route("/auth/login", web::post().to(auth_api::login))
             .route("/auth/logout", web::post().to(auth_api::logout))
             .route("/auth/me", web::get().to(auth_api::whoami))
@@ -188,6 +189,47 @@ pub async fn submit(
         notify.wake.notify_one();
     }
     Ok(submitted)
+}
+
+/// A proof-of-work challenge (ALTCHA v1, SHA-256).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChallengeBody {
+    #[schema(example = "SHA-256")]
+    pub algorithm: String,
+    /// Hex SHA-256 of `salt` followed by the secret number.
+    pub challenge: String,
+    /// The number is at most this.
+    pub maxnumber: u64,
+    /// Random hex, then `?expires=<unix seconds>`.
+    pub salt: String,
+    /// HMAC of `challenge`: the server's proof that it made it.
+    pub signature: String,
+}
+
+/// A proof-of-work challenge for `POST /api/v1/screenings` (its `altcha` field), needed only
+/// while a source or site is over its soft limit. Solve: find `number` in 0..=`maxnumber`
+/// with hex(SHA-256(`salt` + `number`)) = `challenge`; send base64 of the JSON
+/// `{"algorithm","challenge","number","salt","signature"}`. Used once; expires.
+#[utoipa::path(
+    get,
+    path = "/api/v1/challenge",
+    tag = "screenings",
+    responses(
+        (status = 200, description = "A fresh challenge (never cached).", body = ChallengeBody),
+    )
+)]
+async fn challenge(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let c = crate::abuse::new_challenge(&state.settings.abuse, state.cipher.challenge_key())
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ChallengeBody {
+            algorithm: c.algorithm.to_string(),
+            challenge: c.challenge,
+            maxnumber: c.maxnumber,
+            salt: c.salt,
+            signature: c.signature,
+        }))
 }
 
 /// The request's source fingerprint for the flood guard: the client's network (read through
@@ -497,6 +539,7 @@ struct IdempotencyKey {
         (status = 413, description = "The body is larger than the configured limit.", body = error::Body),
         (status = 415, description = "The body is not sent as application/json.", body = error::Body),
         (status = 422, description = "Invalid answers (one `details` entry per bad item) or fields.", body = error::Body),
+        (status = 428, description = "Scored but not stored: this source or site is over its soft limit (`abuse.challenge_per_*`) and the request has no valid solved challenge (`altcha`; from `GET /api/v1/challenge`, each used once). `result` still carries what the rider must be shown.", body = error::NotSavedBody),
         (status = 429, description = "Scored but not stored: too many screenings from this source or site in `abuse.window` (a flood). `Retry-After` says when to try again; `result` still carries what the rider must be shown, crisis lines included.", body = error::NotSavedBody,
             headers(("Retry-After" = u64, description = "Seconds to wait."))),
         (status = 500, description = "Unexpected failure.", body = error::Body),

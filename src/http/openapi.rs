@@ -28,6 +28,7 @@ use utoipa::OpenApi;
         super::list_questionnaires,
         super::get_questionnaire,
         super::submit_screening,
+        super::challenge,
         super::auth_api::login,
         super::auth_api::logout,
         super::auth_api::whoami,
@@ -681,14 +682,14 @@ mod tests {
         assert_eq!(
             statuses,
             [
-                "201", "400", "404", "409", "413", "415", "422", "429", "500", "503"
+                "201", "400", "404", "409", "413", "415", "422", "428", "429", "500", "503"
             ]
         );
         for (status, response) in post["responses"].as_object().unwrap() {
             let schema = &response["content"]["application/json"]["schema"]["$ref"];
             let expected = match status.as_str() {
                 "201" => "ScreeningResponse",
-                "429" | "503" => "NotSavedResponse",
+                "428" | "429" | "503" => "NotSavedResponse",
                 _ => "ErrorResponse",
             };
             assert_eq!(

@@ -42,6 +42,12 @@ pub struct SubmitRequest {
     /// Explicit consent to be contacted by a counselor; required when `contact` is given.
     #[serde(default)]
     pub consent_to_contact: bool,
+    /// A solved proof-of-work challenge (from `GET /api/v1/challenge`), as the base64 JSON
+    /// payload the ALTCHA widget submits. Needed only while this source or site is over its
+    /// soft limit (`abuse.challenge_per_*`); otherwise ignored.
+    #[serde(default)]
+    #[schema(max_length = 4096)]
+    pub altcha: Option<String>,
 }
 
 /// A problem with a field of the request other than the answers.
@@ -65,6 +71,13 @@ pub enum SubmitError {
     /// (crisis lines first on red): `response` carries it, with an empty `id`.
     #[error("the screening could not be saved: {1}")]
     NotSaved(Box<ScreeningResponse>, DbError),
+    /// Over a soft flood limit without a valid solved challenge: not stored. The rider must
+    /// still see the result: `response` carries it, with an empty `id`.
+    #[error("this screening needs a solved proof-of-work challenge ({reason})")]
+    ChallengeRequired {
+        response: Box<ScreeningResponse>,
+        reason: &'static str,
+    },
     /// Over a flood limit (`abuse.limit_per_*`): not stored. The rider must still see the
     /// result (crisis lines first on red): `response` carries it, with an empty `id`.
     #[error("too many screenings from this {scope} just now")]
@@ -278,6 +291,25 @@ pub fn submit_or_not_saved(
     let now = Utc::now().naive_utc();
     match crate::abuse::admit(conn, ctx.abuse, ctx.source, site, now) {
         Ok(crate::abuse::Admission::Accepted) => {}
+        Ok(crate::abuse::Admission::ChallengeNeeded) => {
+            use crate::abuse::ChallengeRefusal as R;
+            match crate::abuse::spend(conn, ctx.cipher.challenge_key(), req.altcha.as_deref()) {
+                Ok(Ok(())) => {}
+                Ok(Err(refusal)) => {
+                    return Err(SubmitError::ChallengeRequired {
+                        response: Box::new(unsaved(&response)),
+                        reason: match refusal {
+                            R::Missing => "none was sent",
+                            R::Malformed => "not a solution payload",
+                            R::Wrong => "not solved, or not ours",
+                            R::Expired => "expired",
+                            R::Spent => "already used",
+                        },
+                    });
+                }
+                Err(e) => return Err(not_saved(&response, e)),
+            }
+        }
         Ok(crate::abuse::Admission::Refused { scope, retry_after }) => {
             return Err(SubmitError::Limited {
                 response: Box::new(unsaved(&response)),

@@ -115,8 +115,9 @@ impl<T: Template> Render for T {
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header((
                 header::CONTENT_SECURITY_POLICY,
+                // connect-src: the form's script fetches its proof-of-work challenge.
                 "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-                 form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                 connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
             ))
             .insert_header((header::REFERRER_POLICY, "no-referrer"))
             .insert_header((header::X_FRAME_OPTIONS, "DENY"));
@@ -380,7 +381,7 @@ async fn show_form(
 }
 
 fn is_control_field(name: &str) -> bool {
-    matches!(name, csrf::FIELD | KEY_FIELD | "lang" | "site")
+    matches!(name, csrf::FIELD | KEY_FIELD | "lang" | "site" | "altcha")
 }
 
 /// The answers of the form as the API takes them: values that are whole numbers become
@@ -494,6 +495,7 @@ async fn submit_form(
         site: site.clone(),
         contact: None,
         consent_to_contact: false,
+        altcha: fields.get("altcha").map(str::to_string),
     };
     let submitted = crate::http::submit(&state, &req, request, key.clone(), hash).await;
     let mut cookies = lang_cookie(&req, lang, chosen);
@@ -582,6 +584,18 @@ async fn submit_form(
                 actix_web::http::header::RETRY_AFTER,
                 actix_web::http::header::HeaderValue::from(retry_after),
             );
+            page
+        }
+        Err(ApiError::ChallengeRequired { response, reason }) => {
+            tracing::warn!(questionnaire = %q.id, tier = %response.outcome.tier, reason, "the form's answers were refused: a proof-of-work challenge was needed");
+            let mut page = unavailable_page(
+                &req,
+                &state,
+                lang,
+                ("error-429-title", "error-429-body"),
+                reopen(lang, &q.id),
+            );
+            *page.status_mut() = StatusCode::PRECONDITION_REQUIRED;
             page
         }
         Err(ApiError::Unavailable(m)) => {

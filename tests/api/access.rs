@@ -12,8 +12,9 @@ use crate::helpers::{
 };
 
 /// Endpoints anyone may call: the rider's side and signing in.
-const PUBLIC: [(&str, &str); 4] = [
+const PUBLIC: [(&str, &str); 5] = [
     ("GET", "/api/v1/questionnaires"),
+    ("GET", "/api/v1/challenge"),
     ("GET", "/api/v1/questionnaires/{id}"),
     ("POST", "/api/v1/screenings"),
     ("POST", "/api/v1/auth/login"),

@@ -20,6 +20,9 @@ async fn app(backend: Backend, smtp: Option<&TestSmtp>, tune: fn(&mut AbuseSetti
     let url = smtp.map(TestSmtp::url);
     let tweak = move |s: &mut Settings| {
         s.abuse = AbuseSettings::default();
+        // The proof of work has its own test; elsewhere it would only stop the flood early.
+        s.abuse.challenge_per_source = 1_000_000;
+        s.abuse.challenge_per_site = 1_000_000;
         tune(&mut s.abuse);
         if let Some(url) = &url {
             s.mail.smtp_url = url.clone();
@@ -455,7 +458,102 @@ async fn admins_see_the_flood_guard(backend: Backend) {
     assert_eq!(cleared, 6);
 }
 
+/// Solves a challenge from `GET /api/v1/challenge` as the form's script does.
+async fn solved_challenge(app: &TestApp) -> String {
+    use base64::Engine;
+    let c = ok(app.get("/api/v1/challenge").await).await;
+    let number = altcha_lib_rs::solve_challenge(
+        c["challenge"].as_str().expect("a challenge"),
+        c["salt"].as_str().expect("a salt"),
+        None,
+        c["maxnumber"].as_u64(),
+        0,
+    )
+    .expect("solvable");
+    let payload = json!({
+        "algorithm": c["algorithm"], "challenge": c["challenge"], "number": number,
+        "salt": c["salt"], "signature": c["signature"],
+    });
+    base64::engine::general_purpose::STANDARD.encode(payload.to_string())
+}
+
+async fn over_the_soft_limit_a_solved_challenge_is_needed_once_each(backend: Backend) {
+    let app = app(backend, None, |a| {
+        a.cluster_per_source = 5;
+        a.challenge_per_source = 2;
+        a.limit_per_source = 100;
+        a.challenge_ttl = Duration::from_secs(2);
+        a.challenge_max_number = 5000;
+    })
+    .await;
+    for _ in 0..2 {
+        assert_eq!(
+            post_from(&app, FLOOD_AGENT, &phq9_body(RED)).await.status(),
+            201
+        );
+    }
+    let stored = app.rows().await.screenings;
+    // No solution: 428, the result (crisis lines) still there, nothing stored.
+    let r = post_from(&app, FLOOD_AGENT, &phq9_body(RED)).await;
+    assert_eq!(r.status().as_u16(), 428);
+    let body: Value = r.json().await.expect("JSON");
+    assert_eq!(body["error"]["code"], "challenge_required", "{body}");
+    assert_eq!(body["result"]["crisis_lines"][0]["number"], "12356");
+    assert_eq!(app.rows().await.screenings, stored);
+    // Another source is not asked.
+    assert_eq!(
+        post_from(&app, RIDER_AGENT, &phq9_body(RED)).await.status(),
+        201
+    );
+    let stored = stored + 1;
+
+    // Solved: stored once; the same solution again is refused.
+    let solution = solved_challenge(&app).await;
+    let mut body = phq9_body(RED);
+    body["altcha"] = solution.clone().into();
+    assert_eq!(post_from(&app, FLOOD_AGENT, &body).await.status(), 201);
+    assert_eq!(app.rows().await.screenings, stored + 1);
+    let mut again = phq9_body([1, 1, 1, 1, 1, 1, 1, 1, 1]);
+    again["altcha"] = solution.into();
+    let r = post_from(&app, FLOOD_AGENT, &again).await;
+    assert_eq!(r.status().as_u16(), 428, "a replayed solution");
+    let text = r.text().await.expect("a body");
+    assert!(text.contains("already used"), "{text}");
+
+    // Tampered (another number) and not base64: refused.
+    use base64::Engine;
+    let fresh = solved_challenge(&app).await;
+    let mut payload: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(&fresh)
+            .expect("base64"),
+    )
+    .expect("JSON");
+    payload["number"] = (payload["number"].as_u64().expect("a number") + 1).into();
+    for bad in [
+        base64::engine::general_purpose::STANDARD.encode(payload.to_string()),
+        "not a payload".to_string(),
+    ] {
+        let mut body = phq9_body(RED);
+        body["altcha"] = bad.into();
+        assert_eq!(post_from(&app, FLOOD_AGENT, &body).await.status(), 428);
+    }
+    // Expired (abuse.challenge_ttl is 2 s here).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut body = phq9_body(RED);
+    body["altcha"] = fresh.into();
+    let r = post_from(&app, FLOOD_AGENT, &body).await;
+    assert_eq!(r.status().as_u16(), 428);
+    assert!(r.text().await.expect("a body").contains("expired"));
+    assert_eq!(
+        app.rows().await.screenings,
+        stored + 1,
+        "nothing else stored"
+    );
+}
+
 backend_tests!(
+    over_the_soft_limit_a_solved_challenge_is_needed_once_each,
     a_flood_is_one_row_and_the_real_red_alert_keeps_its_place,
     a_supervisor_moves_a_real_alert_out_of_a_cluster_and_it_pages,
     over_the_hard_limit_nothing_is_stored_and_the_rider_still_sees_the_crisis_lines,

@@ -179,6 +179,8 @@ pub fn test_settings(database_url: &str, questionnaires: &Path) -> Settings {
     settings.abuse.cluster_per_site = 1_000_000;
     settings.abuse.limit_per_source = 2_000_000;
     settings.abuse.limit_per_site = 2_000_000;
+    settings.abuse.challenge_per_source = 1_500_000;
+    settings.abuse.challenge_per_site = 1_500_000;
     settings
 }
 

@@ -141,6 +141,9 @@ struct Setup {
     db: Db,
     /// A desktop window instead of a phone's.
     desktop: bool,
+    /// `abuse.challenge_per_source`: screenings one source stores before a proof of work is
+    /// needed (every request of a test comes from one browser).
+    challenge_per_source: u32,
 }
 
 fn free_port() -> u16 {
@@ -208,6 +211,7 @@ async fn session(name: &'static str, javascript: bool) -> Option<Session> {
             javascript,
             db: Db::Sqlite,
             desktop: false,
+            challenge_per_source: 1_500_000,
         },
     )
     .await
@@ -254,6 +258,32 @@ async fn session_with(name: &'static str, setup: Setup) -> Option<Session> {
     let vars = HashMap::from([
         ("CARELINE__DATABASE__URL".to_string(), database_url),
         ("CARELINE__SERVER__PORT".to_string(), "0".to_string()),
+        // Every request of a page test comes from one client: the flood guard's own tests
+        // are in tests/api/flood.rs.
+        (
+            "CARELINE__ABUSE__CLUSTER_PER_SOURCE".to_string(),
+            "1000000".to_string(),
+        ),
+        (
+            "CARELINE__ABUSE__CLUSTER_PER_SITE".to_string(),
+            "1000000".to_string(),
+        ),
+        (
+            "CARELINE__ABUSE__CHALLENGE_PER_SOURCE".to_string(),
+            setup.challenge_per_source.to_string(),
+        ),
+        (
+            "CARELINE__ABUSE__CHALLENGE_PER_SITE".to_string(),
+            "1500000".to_string(),
+        ),
+        (
+            "CARELINE__ABUSE__LIMIT_PER_SOURCE".to_string(),
+            "2000000".to_string(),
+        ),
+        (
+            "CARELINE__ABUSE__LIMIT_PER_SITE".to_string(),
+            "2000000".to_string(),
+        ),
         (
             "CARELINE__QUESTIONNAIRES__DIR".to_string(),
             concat!(env!("CARGO_MANIFEST_DIR"), "/questionnaires").to_string(),
@@ -706,6 +736,73 @@ async fn with_javascript_off_the_form_still_works() {
     s.close().await;
 }
 
+/// Issue 11: while this browser's source is over its soft limit, the form's script solves the
+/// proof-of-work challenge unseen and the screening is stored as usual.
+#[actix_web::test]
+async fn over_the_soft_limit_the_script_solves_the_challenge_unseen() {
+    let Some(mut s) = session_with(
+        "proof-of-work",
+        Setup {
+            javascript: true,
+            db: Db::Sqlite,
+            desktop: false,
+            challenge_per_source: 1,
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let answers = [
+        ("q1", "1"),
+        ("q2", "2"),
+        ("q3", "1"),
+        ("q4", "2"),
+        ("q5", "1"),
+        ("q6", "1"),
+        ("q7", "1"),
+        ("q8", "1"),
+        ("q9", "0"),
+    ];
+    for n in 1..=2 {
+        let opened = Instant::now();
+        s.open("/s/phq9").await;
+        s.wait_until("the challenge solved", Duration::from_secs(20), || async {
+            let seen = s
+                .client
+                .execute(
+                    "return document.querySelector('form.screening').getAttribute('data-pow')",
+                    vec![],
+                )
+                .await
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            (seen == "\"solved\"", seen)
+        })
+        .await;
+        #[expect(clippy::print_stderr, reason = "the measured figure goes in the log")]
+        {
+            eprintln!(
+                "proof of work fetched and solved {:?} after the form opened",
+                opened.elapsed()
+            );
+        }
+        s.answer_all(&answers).await;
+        s.shot(if n == 1 {
+            "first-answered"
+        } else {
+            "second-answered"
+        })
+        .await;
+        s.submit("form.screening", ".result").await;
+        if n == 2 {
+            s.shot("result").await;
+        }
+        assert_eq!(s.count().0, n, "screening {n} stored");
+    }
+    s.close().await;
+}
+
 #[actix_web::test]
 async fn a_validation_error_keeps_the_answers_and_points_at_the_question() {
     let Some(mut s) = session("validation", true).await else {
@@ -850,6 +947,7 @@ async fn counselor_works_a_red_alert(name: &'static str, db: Db) {
             javascript: true,
             db,
             desktop: true,
+            challenge_per_source: 1_500_000,
         },
     )
     .await

@@ -28,3 +28,9 @@ CREATE UNIQUE INDEX flood_clusters_one_active ON flood_clusters (kind, source_ke
 -- The cluster an alert joined (NULL: in the queue as usual).
 ALTER TABLE alerts ADD COLUMN cluster_id TEXT REFERENCES flood_clusters (id);
 CREATE INDEX alerts_cluster ON alerts (cluster_id, status);
+
+-- Proof-of-work challenges already used (ALTCHA signatures): each is accepted once.
+CREATE TABLE spent_challenges (
+    signature TEXT PRIMARY KEY NOT NULL,
+    expires_at TIMESTAMP NOT NULL
+);

@@ -1,3 +1,4 @@
+DROP TABLE spent_challenges;
 DROP INDEX alerts_cluster;
 ALTER TABLE alerts DROP COLUMN cluster_id;
 DROP TABLE flood_clusters;
