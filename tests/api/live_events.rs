@@ -169,6 +169,17 @@ fn free_port() -> u16 {
 
 impl Process {
     fn start(name: &'static str, command: &str, database_url: &str, outbox: &str) -> Process {
+        Process::start_with(name, command, database_url, outbox, &[])
+    }
+
+    /// `start` with further `CARELINE__*` variables.
+    fn start_with(
+        name: &'static str,
+        command: &str,
+        database_url: &str,
+        outbox: &str,
+        extra: &[(&str, &str)],
+    ) -> Process {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_careline"));
         cmd.arg(command)
             .current_dir(crate::helpers::root())
@@ -195,6 +206,7 @@ impl Process {
         if let Some(port) = port {
             cmd.env("CARELINE__SERVER__PORT", port.to_string());
         }
+        cmd.envs(extra.iter().copied());
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("start careline {command}: {e}"));
@@ -702,4 +714,118 @@ async fn the_notify_payload_holds_ids_only(backend: Backend) {
             assert!(!p.contains(secret), "{secret} in {p}");
         }
     }
+}
+
+mod a_flood_split_across_two_instances_reaches_the_limits_once {
+    #[actix_web::test]
+    async fn postgres() {
+        if let Some(backend) = crate::helpers::Backend::postgres().await {
+            super::a_flood_split_across_two_instances_reaches_the_limits_once(backend).await;
+        }
+    }
+}
+
+/// Issue 11: the flood guard counts in the database, so a flood sent half to each of two
+/// `careline serve` processes on one PostgreSQL is limited and clustered as one.
+async fn a_flood_split_across_two_instances_reaches_the_limits_once(backend: Backend) {
+    let shared = Shared::open(&backend).await;
+    let outbox = tempfile::tempdir().expect("an outbox");
+    let outbox = outbox.path().display().to_string();
+    let abuse = [
+        ("CARELINE__ABUSE__CLUSTER_PER_SOURCE", "5"),
+        ("CARELINE__ABUSE__CHALLENGE_PER_SOURCE", "11"),
+        ("CARELINE__ABUSE__LIMIT_PER_SOURCE", "12"),
+    ];
+    let mut a = Process::start_with("serve A", "serve", &shared.url, &outbox, &abuse);
+    let mut b = Process::start_with("serve B", "serve", &shared.url, &outbox, &abuse);
+    a.ready().await;
+    b.ready().await;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .user_agent("flood-script/1.0")
+        .build()
+        .expect("a client");
+    let body = json!({"questionnaire": "asq", "answers": {}});
+    let (mut stored, mut refused) = (0, 0);
+    for i in 0..30 {
+        let base = if i % 2 == 0 { a.base() } else { b.base() };
+        let r = client
+            .post(format!("{base}/api/v1/screenings"))
+            .json(&body)
+            .send()
+            .await
+            .expect("sent");
+        match r.status().as_u16() {
+            201 => stored += 1,
+            // 428 past the soft limit (no challenge sent), 429 past the hard one.
+            428 | 429 => refused += 1,
+            other => panic!("screening {i}: {other}"),
+        }
+    }
+    // The soft limit (11) holds across both: 11 stored, not 11 per instance.
+    assert_eq!((stored, refused), (11, 19));
+    // With solved challenges (from either instance) the script gets one more, then the hard
+    // limit (12) refuses it on both.
+    let mut statuses = Vec::new();
+    for base in [a.base(), b.base(), a.base()] {
+        let c: Value = client
+            .get(format!("{base}/api/v1/challenge"))
+            .send()
+            .await
+            .expect("a challenge")
+            .json()
+            .await
+            .expect("JSON");
+        let number = altcha_lib_rs::solve_challenge(
+            c["challenge"].as_str().expect("a challenge"),
+            c["salt"].as_str().expect("a salt"),
+            None,
+            c["maxnumber"].as_u64(),
+            0,
+        )
+        .expect("solvable");
+        use base64::Engine;
+        let solved = base64::engine::general_purpose::STANDARD.encode(
+            json!({"algorithm": c["algorithm"], "challenge": c["challenge"], "number": number,
+                   "salt": c["salt"], "signature": c["signature"]})
+            .to_string(),
+        );
+        let mut with = body.clone();
+        with["altcha"] = solved.into();
+        let r = client
+            .post(format!("{base}/api/v1/screenings"))
+            .json(&with)
+            .send()
+            .await
+            .expect("sent");
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, [201, 429, 429]);
+    let stored = stored + 1;
+    let (screenings, clusters, clustered) = shared
+        .run(|c| {
+            use careline::db::schema::{alerts, flood_clusters, screenings};
+            (
+                screenings::table
+                    .count()
+                    .get_result::<i64>(c)
+                    .expect("count"),
+                flood_clusters::table
+                    .count()
+                    .get_result::<i64>(c)
+                    .expect("count"),
+                alerts::table
+                    .filter(alerts::cluster_id.is_not_null())
+                    .count()
+                    .get_result::<i64>(c)
+                    .expect("count"),
+            )
+        })
+        .await;
+    assert_eq!(screenings, stored);
+    assert_eq!(
+        clusters, 1,
+        "one cluster for the flood, whichever instance saw it"
+    );
+    assert_eq!(clustered, stored, "the whole flood in it");
 }
