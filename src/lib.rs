@@ -7,8 +7,8 @@
 //! - shared vocabulary: `i18n`, `china_time`, `contact`, `config` (settings as plain data), `metrics`
 //!   (the families every layer above records into);
 //! - storage: `db`, the only home of diesel;
-//! - use cases: `audit`, `accounts`, `notify`, `jobs`, `alerts`, `screening`, `rosters`,
-//!   `reports`, `admin`;
+//! - use cases: `audit`, `accounts`, `poster`, `notify`, `jobs`, `alerts`, `screening`,
+//!   `rosters`, `reports`, `admin`;
 //! - edges: `state` (what handlers share), `http` (JSON API), `web` (rider pages),
 //!   `workspace` (staff pages);
 //! - wiring: `telemetry`, `startup`, `cli`.
@@ -31,6 +31,7 @@ pub mod alerts;
 pub mod audit;
 pub mod jobs;
 pub mod notify;
+pub mod poster;
 pub mod reports;
 pub mod rosters;
 pub mod screening;

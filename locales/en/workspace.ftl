@@ -176,6 +176,7 @@ ws-admin-slug = Code
 ws-admin-slug-hint = Lowercase letters, digits, - and _; it is part of the station's QR code link and cannot change.
 ws-admin-site-name = Name
 ws-admin-qr = QR code link
+ws-admin-poster = Printable poster
 ws-admin-rename = Rename
 ws-admin-new-site = Add a station
 ws-admin-create-site = Add station

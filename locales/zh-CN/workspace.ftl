@@ -167,6 +167,7 @@ ws-admin-slug = 代码
 ws-admin-slug-hint = 小写字母、数字、- 和 _；它是站点二维码链接的一部分，创建后不能修改。
 ws-admin-site-name = 名称
 ws-admin-qr = 二维码链接
+ws-admin-poster = 打印海报
 ws-admin-rename = 改名
 ws-admin-new-site = 添加站点
 ws-admin-create-site = 添加站点

@@ -167,6 +167,7 @@ ws-admin-slug = 代碼
 ws-admin-slug-hint = 小寫字母、數字、- 和 _；它是站點 QR 碼連結的一部分，建立後不能修改。
 ws-admin-site-name = 名稱
 ws-admin-qr = QR 碼連結
+ws-admin-poster = 列印海報
 ws-admin-rename = 改名
 ws-admin-new-site = 新增站點
 ws-admin-create-site = 新增站點

@@ -94,6 +94,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/admin/sites/{slug}",
                 web::patch().to(admin_api::rename_site),
             )
+            .route(
+                "/admin/sites/{slug}/poster.svg",
+                web::get().to(admin_api::poster_svg),
+            )
+            .route(
+                "/admin/sites/{slug}/poster.png",
+                web::get().to(admin_api::poster_png),
+            )
             .route("/admin/audit", web::get().to(admin_api::audit))
             .route("/admin/jobs", web::get().to(admin_api::troubled_jobs))
             .route(

@@ -47,6 +47,8 @@ use utoipa::OpenApi;
         super::admin_api::list_sites,
         super::admin_api::create_site,
         super::admin_api::rename_site,
+        super::admin_api::poster_svg,
+        super::admin_api::poster_png,
         super::admin_api::audit,
         super::admin_api::troubled_jobs,
         super::rosters_api::list_shifts,

@@ -20,9 +20,6 @@ use crate::web::request;
 
 const ADMIN: [Role; 1] = [Role::Admin];
 
-/// The screening a station's QR code opens.
-const QR_QUESTIONNAIRE: &str = "rider_wellbeing";
-
 /// Actions the audit filter offers (any other valid name can still be typed into the URL).
 const AUDIT_ACTIONS: [&str; 15] = [
     "auth.login_succeeded",
@@ -94,6 +91,7 @@ fn admin_page(
     sites: Vec<Site>,
     notifier: NotifierView,
     extra: Extra,
+    public_url: String,
 ) -> HttpResponse {
     let t = ctx.t();
     let users = users
@@ -124,7 +122,7 @@ fn admin_page(
         sites: sites
             .into_iter()
             .map(|s| SiteLine {
-                link: format!("/s/{QR_QUESTIONNAIRE}?site={}", s.slug),
+                link: crate::poster::station_url(&public_url, &s.slug),
                 slug: s.slug,
                 name: s.name,
             })
@@ -152,7 +150,14 @@ async fn show(state: &web::Data<AppState>, ctx: &Ctx, extra: Extra) -> HttpRespo
     })
     .await;
     match lists {
-        Ok((users, sites, notifier)) => admin_page(ctx, users, sites, notifier, extra),
+        Ok((users, sites, notifier)) => admin_page(
+            ctx,
+            users,
+            sites,
+            notifier,
+            extra,
+            state.settings.public_url().to_string(),
+        ),
         Err(e) => run_failure(ctx, e),
     }
 }

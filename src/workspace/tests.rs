@@ -913,7 +913,19 @@ async fn an_admin_creates_sites_and_users_and_a_generated_password_is_shown_once
     assert_eq!(answer.location(), "/admin?done=site");
     let page = h.get(&admin, "/admin").await;
     assert!(page.body.contains("东三站"));
-    assert!(page.body.contains("/s/rider_wellbeing?site=east-3"));
+    assert!(
+        page.body
+            .contains("http://127.0.0.1:8080/s/rider_wellbeing?site=east-3"),
+        "the full link a poster prints"
+    );
+    for poster in [
+        "/api/v1/admin/sites/east-3/poster.svg?size=a4",
+        "/api/v1/admin/sites/east-3/poster.svg?size=a6",
+        "/api/v1/admin/sites/east-3/poster.png?size=a4",
+        "/api/v1/admin/sites/east-3/poster.png?size=a6",
+    ] {
+        assert!(page.body.contains(poster), "{poster}");
+    }
     // A bad slug and a duplicate are refused with the form kept.
     let answer = h
         .post(&admin, "/admin/sites", &[("slug", "East 3"), ("name", "x")])

