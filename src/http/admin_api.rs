@@ -146,6 +146,36 @@ pub(super) async fn list_sites(
     Ok(HttpResponse::Ok().json(SiteList { sites }))
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnknownSiteList {
+    /// Codes of the last 7 days (China time, today included), most recent first.
+    pub codes: Vec<accounts::UnknownSite>,
+}
+
+/// Station codes that screenings used in the last 7 days but no site has (a misprinted or
+/// retired poster): each with its count and when it was last seen. The screenings themselves
+/// were stored with no site.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/sites/unknown",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The unknown codes.", body = UnknownSiteList),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "Not an admin.", body = error::Body),
+    )
+)]
+pub(super) async fn unknown_sites(
+    auth: Auth,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&ADMIN)?;
+    let now = chrono::Utc::now().naive_utc();
+    let codes = run(&state, move |conn, _| accounts::unknown_sites(conn, now)).await?;
+    Ok(HttpResponse::Ok().json(UnknownSiteList { codes }))
+}
+
 /// Creates a site. Its slug goes in QR code links: `/s/rider_wellbeing?site=<slug>`.
 #[utoipa::path(
     post,

@@ -90,6 +90,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/admin/users/{id}", web::patch().to(admin_api::update_user))
             .route("/admin/sites", web::get().to(admin_api::list_sites))
             .route("/admin/sites", web::post().to(admin_api::create_site))
+            // Before `/admin/sites/{slug}`: "unknown" is the list of unknown codes.
+            .route(
+                "/admin/sites/unknown",
+                web::get().to(admin_api::unknown_sites),
+            )
             .route(
                 "/admin/sites/{slug}",
                 web::patch().to(admin_api::rename_site),

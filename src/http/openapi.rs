@@ -46,6 +46,7 @@ use utoipa::OpenApi;
         super::admin_api::update_user,
         super::admin_api::list_sites,
         super::admin_api::create_site,
+        super::admin_api::unknown_sites,
         super::admin_api::rename_site,
         super::admin_api::poster_svg,
         super::admin_api::poster_png,

@@ -7,12 +7,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::notifier::{NotifierView, notifier_section};
 use super::views::{
-    AdminPage, AuditLine, AuditPage, Check, Created, SelectOption, SiteLine, UserLine,
+    AdminPage, AuditLine, AuditPage, Check, Created, SelectOption, SiteLine, UnknownSiteLine,
+    UserLine,
 };
 use super::{
     Anonymous, Ctx, Fields, render, role_label, run_failure, see_other, signed_in, url_encode,
 };
-use crate::accounts::{self, AdminError, NewUser, Role, Site, UserPatch, UserView};
+use crate::accounts::{self, AdminError, NewUser, Role, Site, UnknownSite, UserPatch, UserView};
 use crate::http::{ApiError, AuditParams, audit_page, run};
 use crate::i18n::{self, Tr};
 use crate::state::AppState;
@@ -90,6 +91,7 @@ fn admin_page(
     users: Vec<UserView>,
     sites: Vec<Site>,
     notifier: NotifierView,
+    unknown: Vec<UnknownSite>,
     extra: Extra,
     public_url: String,
 ) -> HttpResponse {
@@ -127,6 +129,18 @@ fn admin_page(
                 name: s.name,
             })
             .collect(),
+        unknown_sites: unknown
+            .into_iter()
+            .map(|u| UnknownSiteLine {
+                last_seen: u
+                    .last_seen_local
+                    .get(..16)
+                    .unwrap_or(&u.last_seen_local)
+                    .replace('T', " "),
+                code: u.code,
+                count: u.count,
+            })
+            .collect(),
         notice: extra.notice,
         error: extra.error,
         created: extra.created,
@@ -146,15 +160,17 @@ async fn show(state: &web::Data<AppState>, ctx: &Ctx, extra: Extra) -> HttpRespo
         let users = accounts::list_users(conn)?;
         let sites = accounts::list_sites(conn)?;
         let notifier = notifier_section(conn, t, state.settings.mail.alarm_after)?;
-        Ok::<_, AdminError>((users, sites, notifier))
+        let unknown = accounts::unknown_sites(conn, chrono::Utc::now().naive_utc())?;
+        Ok::<_, AdminError>((users, sites, notifier, unknown))
     })
     .await;
     match lists {
-        Ok((users, sites, notifier)) => admin_page(
+        Ok((users, sites, notifier, unknown)) => admin_page(
             ctx,
             users,
             sites,
             notifier,
+            unknown,
             extra,
             state.settings.public_url().to_string(),
         ),

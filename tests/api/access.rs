@@ -98,6 +98,7 @@ const MATRIX: &[Row] = &[
     row("PATCH", "/api/v1/admin/users/{id}",            NoUser,            [401,  403,   403,    404]),
     row("GET",   "/api/v1/admin/sites",                 Nothing,           [401,  403,   403,    200]),
     row("POST",  "/api/v1/admin/sites",                 Nothing,           [401,  403,   403,    201]),
+    row("GET",   "/api/v1/admin/sites/unknown",         Nothing,           [401,  403,   403,    200]),
     row("PATCH", "/api/v1/admin/sites/{slug}",          ASite,             [401,  403,   403,    200]),
     row("PATCH", "/api/v1/admin/sites/{slug}",          NoSite,            [401,  403,   403,    404]),
     row("GET",   "/api/v1/admin/sites/{slug}/poster.svg", ASite,           [401,  403,   403,    200]),

@@ -4,7 +4,12 @@
 
 use std::sync::Arc;
 
-use crate::helpers::{AppOptions, Backend, Tweak, assert_error, spawn_app_with};
+use serde_json::json;
+
+use crate::helpers::{
+    AppOptions, Backend, GREEN, PASSWORD, RED, Tweak, assert_error, ok, phq9_body, spawn_app,
+    spawn_app_with,
+};
 
 /// Decodes the one QR code in a greyscale or RGB(A) PNG with `rqrr` (an independent decoder).
 fn decode_qr(png_bytes: &[u8]) -> (u32, u32, String) {
@@ -122,4 +127,139 @@ async fn poster_refusals(backend: Backend) {
     );
 }
 
-backend_tests!(posters_carry_the_exact_station_link, poster_refusals);
+async fn unknown_station_codes_are_counted_and_listed_to_admins(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.create_site("station-1").await;
+    let admin = app.staff("admin", &[]).await;
+    let supervisor = app.staff("supervisor", &[]).await;
+    let empty = ok(app
+        .get_as(&admin.token, "/api/v1/admin/sites/unknown")
+        .await)
+    .await;
+    assert_eq!(empty, json!({"codes": []}));
+
+    let at = |site: &str, values| {
+        let mut body = phq9_body(values);
+        body["site"] = site.into();
+        body
+    };
+    for (site, values) in [
+        ("statoin-1", GREEN),
+        ("old-7", RED),
+        ("statoin-1", RED),
+        ("station-1", GREEN),
+        // Not of the slug alphabet, or too long: dropped and not counted.
+        ("Bad Code!", GREEN),
+        (&"x".repeat(65), GREEN),
+    ] {
+        let r = app.post_screening(&at(site, values)).await;
+        assert_eq!(
+            r.status(),
+            201,
+            "a bad station code never blocks a rider: {site}"
+        );
+    }
+    assert_eq!(app.rows().await.screenings, 6, "every screening stored");
+    let sites: Vec<Option<String>> = app
+        .with_conn(|c| {
+            use diesel::prelude::*;
+            careline::db::schema::screenings::table
+                .select(careline::db::schema::screenings::site)
+                .load::<Option<String>>(c)
+        })
+        .await
+        .expect("sites");
+    assert_eq!(
+        sites.iter().filter(|s| s.is_some()).count(),
+        1,
+        "only the known site is stored: {sites:?}"
+    );
+
+    let list = ok(app
+        .get_as(&admin.token, "/api/v1/admin/sites/unknown")
+        .await)
+    .await;
+    let codes = list["codes"].as_array().expect("codes");
+    let pairs: Vec<(String, i64)> = codes
+        .iter()
+        .map(|c| {
+            (
+                c["code"].as_str().expect("code").to_string(),
+                c["count"].as_i64().expect("count"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pairs,
+        [("statoin-1".to_string(), 2), ("old-7".to_string(), 1)],
+        "most recently seen first: {list}"
+    );
+    assert!(
+        codes[0]["last_seen"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
+    assert!(
+        codes[0]["last_seen_local"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("+08:00"))
+    );
+    assert_error(
+        app.get_as(&supervisor.token, "/api/v1/admin/sites/unknown")
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
+
+    // The admin page lists them.
+    let session = app.cookie_session(&admin.email, PASSWORD).await;
+    let page = app
+        .client
+        .get(app.url("/admin"))
+        .header("Cookie", &session.cookie)
+        .send()
+        .await
+        .expect("the admin page")
+        .text()
+        .await
+        .expect("a body");
+    assert!(page.contains("data-code=\"statoin-1\""), "{page}");
+    assert!(page.contains("data-code=\"old-7\""));
+
+    // Once the station exists, its code is no longer unknown.
+    app.create_site("statoin-1").await;
+    let list = ok(app
+        .get_as(&admin.token, "/api/v1/admin/sites/unknown")
+        .await)
+    .await;
+    assert_eq!(list["codes"].as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list["codes"][0]["code"], "old-7");
+}
+
+async fn at_most_a_hundred_new_unknown_codes_a_day(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let now = chrono::Utc::now().naive_utc();
+    app.with_conn(move |c| {
+        for i in 0..105 {
+            careline::db::accounts::count_unknown_site(c, &format!("made-up-{i}"), now)?;
+        }
+        // A code already counted today still counts.
+        careline::db::accounts::count_unknown_site(c, "made-up-0", now)
+    })
+    .await
+    .expect("counted");
+    let rows = app
+        .with_conn(move |c| careline::accounts::unknown_sites(c, now))
+        .await
+        .expect("listed");
+    assert_eq!(rows.len(), 100);
+    assert_eq!(rows.iter().map(|r| r.count).sum::<i64>(), 101);
+}
+
+backend_tests!(
+    posters_carry_the_exact_station_link,
+    poster_refusals,
+    unknown_station_codes_are_counted_and_listed_to_admins,
+    at_most_a_hundred_new_unknown_codes_a_day,
+);
