@@ -7,7 +7,7 @@
 //! - shared vocabulary: `i18n`, `china_time`, `contact`, `config` (settings as plain data), `metrics`
 //!   (the families every layer above records into);
 //! - storage: `db`, the only home of diesel;
-//! - use cases: `audit`, `accounts`, `poster`, `notify`, `jobs`, `alerts`, `screening`,
+//! - use cases: `audit`, `accounts`, `poster`, `fhir`, `notify`, `jobs`, `alerts`, `screening`,
 //!   `rosters`, `reports`, `admin`;
 //! - edges: `state` (what handlers share), `http` (JSON API), `web` (rider pages),
 //!   `workspace` (staff pages);
@@ -29,6 +29,7 @@ pub mod accounts;
 pub mod admin;
 pub mod alerts;
 pub mod audit;
+pub mod fhir;
 pub mod jobs;
 pub mod notify;
 pub mod poster;

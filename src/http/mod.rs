@@ -9,6 +9,7 @@ mod alerts_api;
 pub mod auth;
 mod auth_api;
 pub mod error;
+pub mod fhir_api;
 pub mod metrics;
 pub mod openapi;
 mod reports_api;
@@ -85,6 +86,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/alerts/{id}/notes", web::post().to(alerts_api::add_note))
             .route("/alerts/{id}/resolve", web::post().to(alerts_api::resolve))
             .route("/alerts/{id}/assign", web::post().to(alerts_api::assign))
+            .route("/alerts/{id}/fhir", web::get().to(fhir_api::alert_export))
+            .route(
+                "/fhir/Questionnaire/{id}",
+                web::get().to(fhir_api::questionnaire),
+            )
             .route("/admin/users", web::get().to(admin_api::list_users))
             .route("/admin/users", web::post().to(admin_api::create_user))
             .route("/admin/users/{id}", web::patch().to(admin_api::update_user))

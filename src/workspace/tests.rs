@@ -578,6 +578,12 @@ async fn acknowledge_note_and_resolve_through_the_alert_page() {
     assert!(view.body.contains("有不如死掉或用某种方式伤害自己的念头"));
     assert!(view.body.contains("一半以上的天数 (2)"));
     assert!(view.body.contains("tel:12356"), "the crisis reminder");
+    // The referral export: a GET form to the FHIR endpoint; no contact was given, so no box.
+    assert!(view.body.contains(&format!(
+        "<form method=\"get\" action=\"/api/v1/alerts/{}/fhir\" class=\"act-fhir\">",
+        alert.reference
+    )));
+    assert!(!view.body.contains("name=\"include_contact\""));
 
     let answer = h.post(&s, &format!("{page}/acknowledge"), &[]).await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER);
@@ -777,6 +783,10 @@ async fn the_alert_page_shows_contact_details_only_with_consent() {
     );
     assert!(view.body.contains("Several days (1)"));
     assert!(view.body.contains("13800000000") && view.body.contains("小张"));
+    // The referral export offers the contact details, unticked.
+    assert!(view.body.contains(
+        "<input type=\"checkbox\" name=\"include_contact\" value=\"true\"> Include contact details"
+    ));
     let without = h.red("north").await;
     let view = h.get(&s, &format!("/queue/{}", without.reference)).await;
     assert!(!view.body.contains("contact-title"));

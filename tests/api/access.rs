@@ -12,9 +12,10 @@ use crate::helpers::{
 };
 
 /// Endpoints anyone may call: the rider's side and signing in.
-const PUBLIC: [(&str, &str); 4] = [
+const PUBLIC: [(&str, &str); 5] = [
     ("GET", "/api/v1/questionnaires"),
     ("GET", "/api/v1/questionnaires/{id}"),
+    ("GET", "/api/v1/fhir/Questionnaire/{id}"),
     ("POST", "/api/v1/screenings"),
     ("POST", "/api/v1/auth/login"),
 ];
@@ -92,6 +93,8 @@ const MATRIX: &[Row] = &[
     row("POST",  "/api/v1/alerts/{id}/resolve",         OpenElsewhere,     [401,  404,   404,    403]),
     row("POST",  "/api/v1/alerts/{id}/assign",          TakenByCaller,     [401,  403,   200,    403]),
     row("POST",  "/api/v1/alerts/{id}/assign",          OpenElsewhere,     [401,  403,   404,    403]),
+    row("GET",   "/api/v1/alerts/{id}/fhir",            OpenHere,          [401,  200,   200,    403]),
+    row("GET",   "/api/v1/alerts/{id}/fhir",            OpenElsewhere,     [401,  404,   404,    403]),
     row("GET",   "/api/v1/admin/users",                 Nothing,           [401,  403,   403,    200]),
     row("POST",  "/api/v1/admin/users",                 Nothing,           [401,  403,   403,    201]),
     row("PATCH", "/api/v1/admin/users/{id}",            AUser,             [401,  403,   403,    200]),

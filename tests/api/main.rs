@@ -35,6 +35,7 @@ mod backup;
 mod bad_input;
 mod cli_user;
 mod contacts;
+mod fhir;
 mod health;
 mod helpers;
 mod idempotency;

@@ -27,6 +27,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "audit",
             "accounts",
             "poster",
+            "fhir",
             "notify",
             "jobs",
             "alerts",
