@@ -2,7 +2,8 @@
 //! screening link, the station's name, the first crisis line and a line on privacy.
 //!
 //! Layer: use case, pure (no I/O). The QR code is encoded by the `qrcode` crate; the PNG is
-//! drawn here and written by the `png` crate. The PNG carries the QR code and the link only
+//! drawn here and written by the `png` crate. The PNG carries the QR code, the link and the
+//! hotline's number only
 //! (its text is drawn from the 8x8 ASCII bitmaps of `font8x8`, since Chinese text in a raster
 //! needs a CJK font file); the SVG carries the full text and is the one to print.
 
@@ -205,7 +206,8 @@ impl Canvas {
     }
 }
 
-/// The poster as a PNG at 150 dpi: the QR code, and the link beneath it in ASCII.
+/// The poster as a PNG at 150 dpi: the QR code, the link beneath it and the hotline's number
+/// (ASCII only).
 pub fn png(poster: &Poster, size: Size) -> Result<Vec<u8>, PosterError> {
     let (dark, width) = modules(&poster.url)?;
     let (w_mm, h_mm) = size.mm();
@@ -244,6 +246,11 @@ pub fn png(poster: &Poster, size: Size) -> Result<Vec<u8>, PosterError> {
     for line in chars.chunks(per_line) {
         canvas.text(&line.iter().collect::<String>(), y, scale);
         y += 10 * scale;
+    }
+    // The hotline's number (digits are ASCII), large.
+    if !poster.hotline_number.is_empty() {
+        let big = (usable / (8 * poster.hotline_number.chars().count().max(6))).clamp(1, 8);
+        canvas.text(&poster.hotline_number, y + 16 * scale, big);
     }
     let mut out = Vec::new();
     {

@@ -349,7 +349,7 @@ pub(super) async fn poster_svg(
     security(("bearer" = [])),
     params(("slug" = String, Path, description = "The site's slug."), PosterParams),
     responses(
-        (status = 200, description = "The poster (A4 or A6 at 150 dpi).", content_type = "image/png", body = Vec<u8>),
+        (status = 200, description = "The poster (A4 or A6 at 150 dpi).", content_type = "image/png", body = String),
         (status = 400, description = "A bad `size`.", body = error::Body),
         (status = 401, description = "Not signed in.", body = error::Body),
         (status = 403, description = "Not an admin.", body = error::Body),

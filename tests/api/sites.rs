@@ -28,6 +28,13 @@ fn decode_qr(png_bytes: &[u8]) -> (u32, u32, String) {
     (info.width, info.height, content)
 }
 
+/// Writes a poster to `target/screenshots/` to be looked at.
+fn keep_for_looking(name: &str, bytes: &[u8]) {
+    let dir = crate::helpers::root().join("target/screenshots");
+    std::fs::create_dir_all(&dir).expect("the screenshot folder");
+    std::fs::write(dir.join(name), bytes).expect("written");
+}
+
 fn public_url(url: &'static str) -> AppOptions {
     AppOptions {
         tweak: Some(Tweak(Arc::new(move |s| {
@@ -57,6 +64,10 @@ async fn posters_carry_the_exact_station_link(backend: Backend) {
         assert_eq!(r.status(), 200, "{query}");
         assert_eq!(r.headers()["content-type"], "image/png");
         let bytes = r.bytes().await.expect("a body");
+        keep_for_looking(
+            &format!("poster{}.png", query.replace("?size=", "-")),
+            &bytes,
+        );
         let (w, h, content) = decode_qr(&bytes);
         assert_eq!((w, h), size, "{query}");
         assert_eq!(content, expected, "{query}");
@@ -71,6 +82,7 @@ async fn posters_carry_the_exact_station_link(backend: Backend) {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "image/svg+xml; charset=utf-8");
     let svg = r.text().await.expect("a body");
+    keep_for_looking("poster-a6.svg", svg.as_bytes());
     assert!(svg.contains("width=\"105mm\" height=\"148mm\""), "{svg}");
     assert!(svg.contains("Station station-1"), "the station's name");
     assert!(svg.contains(expected), "the link in words");

@@ -1208,6 +1208,19 @@ async fn the_reports_dashboard(name: &'static str, desktop: bool) {
     assert_eq!(viewport, json!(expected), "the viewport");
     // The chart is server-rendered SVG with a title, and its numbers are in tables.
     assert!(s.displayed("figure.chart svg.chart").await);
+    let axis = s
+        .client
+        .execute(
+            "return document.querySelector('figure.chart svg').textContent",
+            vec![],
+        )
+        .await
+        .expect("runs");
+    let axis = axis.as_str().unwrap_or_default();
+    assert!(
+        axis.contains('W') && !axis.contains("-W"),
+        "12 weeks are labelled without the year, so the labels do not overlap: {axis}"
+    );
     let tables = s.text("section[aria-labelledby='rep-screenings']").await;
     assert!(
         tables.contains("north") && tables.contains("2026-W"),
