@@ -260,8 +260,8 @@ pub(super) async fn rename_site(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PosterParams {
-    /// `a4` (the default) or `a6`.
-    #[param(example = "a4", pattern = "^(a4|a6)$")]
+    /// `a4` (the default, also when empty) or `a6`.
+    #[param(example = "a4", pattern = "^$|^(a4|a6)$")]
     pub size: Option<String>,
 }
 
