@@ -201,6 +201,33 @@ async fn phq9_carries_the_published_loinc_codes(backend: Backend) {
         k10["item"][0]["code"][0]["system"],
         "https://careline.invalid/fhir/CodeSystem/k10"
     );
+    // A conditional item (ASQ's acuity question) is not required and carries its condition.
+    let asq = fhir_get(&app, None, "/api/v1/fhir/Questionnaire/asq").await;
+    let q5 = asq["item"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["linkId"] == "q5")
+        .expect("q5");
+    assert_eq!(q5["required"], false);
+    assert_eq!(
+        q5["extension"][0]["url"],
+        "https://careline.invalid/fhir/StructureDefinition/show-if"
+    );
+    assert!(
+        q5["extension"][0]["valueString"]
+            .as_str()
+            .is_some_and(|c| c.contains("q1"))
+    );
+    // The other languages ride along as translations.
+    let langs: Vec<&str> = asq["_title"]["extension"]
+        .as_array()
+        .expect("translations")
+        .iter()
+        .map(|t| t["extension"][0]["valueCode"].as_str().expect("a language"))
+        .collect();
+    assert_eq!(langs, ["zh-TW", "en"]);
+    assert_eq!(asq["language"], "zh-CN");
     assert_error(
         app.get("/api/v1/fhir/Questionnaire/nope").await,
         404,
