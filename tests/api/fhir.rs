@@ -31,6 +31,25 @@ fn validator_python() -> Option<PathBuf> {
     if has(&python) {
         return Some(python);
     }
+    // The SQLite and PostgreSQL runs are separate processes: one makes the venv, the other
+    // waits for it (a folder is the lock: creating one is atomic).
+    let lock = root().join("target").join("fhir-venv.lock");
+    let _ = std::fs::create_dir_all(root().join("target"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    while std::fs::create_dir(&lock).is_err() {
+        if has(&python) {
+            return Some(python);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = std::fs::remove_dir(&lock);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    if has(&python) {
+        let _ = std::fs::remove_dir(&lock);
+        return Some(python);
+    }
     let made = Command::new("python3")
         .args(["-m", "venv"])
         .arg(&venv)
@@ -45,6 +64,7 @@ fn validator_python() -> Option<PathBuf> {
             ])
             .status()
             .is_ok_and(|s| s.success());
+    let _ = std::fs::remove_dir(&lock);
     if made && has(&python) {
         return Some(python);
     }
