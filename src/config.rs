@@ -42,6 +42,10 @@ pub struct ServerSettings {
     pub host: String,
     pub port: u16,
     pub body_limit: usize,
+    /// The address riders reach the service at (`https://host`), printed in station posters'
+    /// QR codes. Empty: `mail.public_url`.
+    #[serde(default)]
+    pub public_url: String,
 }
 
 #[derive(Clone, Deserialize)]
@@ -623,6 +627,63 @@ impl Settings {
         Ok(())
     }
 
+    /// The base URL printed in station posters: `server.public_url`, else `mail.public_url`
+    /// (without a trailing `/`).
+    pub fn public_url(&self) -> &str {
+        let own = self.server.public_url.trim();
+        if own.is_empty() {
+            self.mail.public_url.trim_end_matches('/')
+        } else {
+            own.trim_end_matches('/')
+        }
+    }
+
+    fn validate_public_url(&self) -> Result<(), SettingsError> {
+        let key = if self.server.public_url.trim().is_empty() {
+            "mail.public_url"
+        } else {
+            "server.public_url"
+        };
+        let url = self.public_url();
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"));
+        // The authority without a port: `host`, `host:8080`, `[::1]:8080`.
+        let host = rest.map(|r| {
+            let authority = r.split('/').next().unwrap_or_default();
+            match authority.strip_prefix('[') {
+                Some(v6) => v6.split(']').next().unwrap_or_default(),
+                None => authority.split(':').next().unwrap_or_default(),
+            }
+        });
+        let host_ok = host.is_some_and(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+        });
+        let path_ok = rest.is_some_and(|r| !r.contains(['?', '#', ' ']));
+        if !host_ok || !path_ok {
+            return Err(SettingsError::Invalid {
+                key,
+                message: format!(
+                    "\"{url}\" is not a base URL like \"https://careline.your-union.cn\" (http:// or https://, a host, no query)"
+                ),
+            });
+        }
+        if self.is_production() {
+            let name = host.unwrap_or_default().to_ascii_lowercase();
+            if placeholder_host(&name) {
+                return Err(SettingsError::Invalid {
+                    key,
+                    message: format!(
+                        "\"{url}\" is a placeholder host: station posters would print a QR code that leads nowhere; set CARELINE__SERVER__PUBLIC_URL to the address riders reach"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     pub fn is_production(&self) -> bool {
         self.environment.as_deref() == Some("production")
     }
@@ -631,6 +692,24 @@ impl Settings {
     pub fn is_development(&self) -> bool {
         matches!(self.environment.as_deref(), None | Some("development"))
     }
+}
+
+/// Hosts reserved for examples and documentation (RFC 2606, RFC 6761), and this project's own
+/// placeholder: never a real deployment's address.
+fn placeholder_host(name: &str) -> bool {
+    let name = name.trim_end_matches('.');
+    [
+        "example.org",
+        "example.com",
+        "example.net",
+        "careline.example",
+    ]
+    .iter()
+    .any(|p| name == *p || name.ends_with(&format!(".{p}")))
+        || [".example", ".invalid", ".test"]
+            .iter()
+            .any(|tld| name.ends_with(tld))
+        || ["example", "invalid", "test"].contains(&name)
 }
 
 /// A number a phone can dial: digits, optionally with `+`, `-` and spaces, at least 3 digits.
@@ -876,6 +955,7 @@ impl Settings {
             });
         }
         self.validate_notifier()?;
+        self.validate_public_url()?;
         if self.metrics.refresh_interval.is_zero() {
             return Err(SettingsError::Invalid {
                 key: "metrics.refresh_interval",
@@ -1319,5 +1399,72 @@ mod tests {
         assert!(staging(&[jwt, contact]).is_ok());
         // Development (no CARELINE_ENV, or "development") accepts both.
         assert!(Settings::load_from(&sources(&[])).is_ok());
+    }
+
+    #[test]
+    fn the_public_url_falls_back_to_mail_and_refuses_placeholders_in_production() {
+        let s = Settings::load_from(&sources(&[])).unwrap();
+        assert_eq!(s.public_url(), "http://127.0.0.1:8080");
+        let s = Settings::load_from(&sources(&[(
+            "CARELINE__SERVER__PUBLIC_URL",
+            "https://care.union.cn/",
+        )]))
+        .unwrap();
+        assert_eq!(s.public_url(), "https://care.union.cn");
+        for bad in [
+            "care.union.cn",
+            "ftp://x.cn",
+            "https://",
+            "https://a b.cn",
+            "https://x.cn/?q=1",
+        ] {
+            let err = Settings::load_from(&sources(&[("CARELINE__SERVER__PUBLIC_URL", bad)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("`server.public_url`"), "{bad}: {err}");
+        }
+        let production = |vars: &[(&str, &str)]| {
+            let mut all = vec![
+                (
+                    "CARELINE__AUTH__JWT_KEY",
+                    "a production key that is long enough to be accepted",
+                ),
+                (
+                    "CARELINE__PRIVACY__CONTACT_KEY",
+                    "c3RhZ2luZyBrZXk6IDMyIGJ5dGVzIG9mIG5vdGhpbmc=",
+                ),
+            ];
+            all.extend_from_slice(vars);
+            Settings::load_from(&Sources {
+                env_name: Some("production".into()),
+                ..sources(&all)
+            })
+        };
+        for placeholder in [
+            "https://careline.example.org",
+            "https://careline.example",
+            "https://example.com:8443",
+            "https://x.invalid",
+        ] {
+            let err = production(&[("CARELINE__SERVER__PUBLIC_URL", placeholder)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("placeholder host"), "{placeholder}: {err}");
+            // Through the fallback, the mail key is named.
+            let err = production(&[("CARELINE__MAIL__PUBLIC_URL", placeholder)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("`mail.public_url`"), "{placeholder}: {err}");
+        }
+        let s = production(&[("CARELINE__SERVER__PUBLIC_URL", "https://care.union.cn")]).unwrap();
+        assert_eq!(s.public_url(), "https://care.union.cn");
+        // Outside production a placeholder is fine (tests, demos).
+        assert!(
+            Settings::load_from(&sources(&[(
+                "CARELINE__SERVER__PUBLIC_URL",
+                "https://careline.example"
+            )]))
+            .is_ok()
+        );
     }
 }

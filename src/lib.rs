@@ -7,8 +7,8 @@
 //! - shared vocabulary: `i18n`, `china_time`, `contact`, `config` (settings as plain data), `metrics`
 //!   (the families every layer above records into);
 //! - storage: `db`, the only home of diesel;
-//! - use cases: `audit`, `accounts`, `notify`, `jobs`, `alerts`, `screening`, `rosters`,
-//!   `reports`, `admin`;
+//! - use cases: `audit`, `accounts`, `poster`, `fhir`, `notify`, `jobs`, `alerts`, `screening`,
+//!   `rosters`, `reports`, `admin`;
 //! - edges: `state` (what handlers share), `http` (JSON API), `web` (rider pages),
 //!   `workspace` (staff pages);
 //! - wiring: `telemetry`, `startup`, `cli`.
@@ -30,8 +30,10 @@ pub mod accounts;
 pub mod admin;
 pub mod alerts;
 pub mod audit;
+pub mod fhir;
 pub mod jobs;
 pub mod notify;
+pub mod poster;
 pub mod reports;
 pub mod rosters;
 pub mod screening;

@@ -686,6 +686,61 @@ pub struct Site {
     pub name: String,
 }
 
+/// A station code that screenings used but no site has: a misprinted or retired poster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct UnknownSite {
+    #[schema(example = "statoin-1", pattern = "^[a-z0-9_-]{1,64}$")]
+    pub code: String,
+    /// Screenings with this code in the window.
+    #[schema(example = 3, minimum = 1)]
+    pub count: i64,
+    /// The latest, in UTC (RFC 3339).
+    #[schema(example = "2026-12-02T06:30:00Z")]
+    pub last_seen: String,
+    /// The same in China time.
+    #[schema(example = "2026-12-02T14:30:00+08:00")]
+    pub last_seen_local: String,
+}
+
+/// How many China-time days (today included) the unknown codes are listed for.
+pub const UNKNOWN_SITE_DAYS: i64 = 7;
+
+/// Unknown station codes of the last 7 China-time days (today and the 6 before), most recent
+/// first; a code that has since been created as a site is left out.
+pub fn unknown_sites(
+    conn: &mut AnyConnection,
+    now: NaiveDateTime,
+) -> Result<Vec<UnknownSite>, AdminError> {
+    let since =
+        crate::china_time::local(now).date() - chrono::Duration::days(UNKNOWN_SITE_DAYS - 1);
+    let known: std::collections::HashSet<String> = store::list_sites(conn)?
+        .into_iter()
+        .map(|s| s.slug)
+        .collect();
+    let mut by_code: std::collections::BTreeMap<String, (i64, NaiveDateTime)> =
+        std::collections::BTreeMap::new();
+    for (code, _day, count, last_seen) in store::unknown_site_codes(conn, since)? {
+        if known.contains(&code) {
+            continue;
+        }
+        let e = by_code.entry(code).or_insert((0, last_seen));
+        e.0 += i64::from(count);
+        e.1 = e.1.max(last_seen);
+    }
+    let mut seen: Vec<(String, (i64, NaiveDateTime))> = by_code.into_iter().collect();
+    seen.sort_by(|a, b| b.1.1.cmp(&a.1.1).then(a.0.cmp(&b.0)));
+    let list = seen
+        .into_iter()
+        .map(|(code, (count, last))| UnknownSite {
+            code,
+            count,
+            last_seen: crate::china_time::utc_rfc3339(last),
+            last_seen_local: crate::china_time::local_rfc3339(last),
+        })
+        .collect();
+    Ok(list)
+}
+
 pub fn valid_slug(slug: &str) -> bool {
     (1..=64).contains(&slug.len())
         && slug

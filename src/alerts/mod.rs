@@ -697,6 +697,112 @@ pub fn detail(
     audited(conn, who, result)
 }
 
+/// The alert's screenings as a FHIR R4 `Bundle` (`collection`) of `QuestionnaireResponse`s,
+/// newest first, for a referral; with `include_contact` and a consented contact, a `Patient`
+/// with the name and phone that each response's `subject` refers to. Same access as
+/// [`detail`]; writes exactly one audit row (`alert.fhir_exported`, saying whether contact
+/// details went out), or `alert.access_denied`.
+pub fn fhir_export(
+    conn: &mut AnyConnection,
+    ctx: DetailContext<'_>,
+    who: &Principal,
+    key: &str,
+    include_contact: bool,
+) -> Result<(String, serde_json::Value), AlertError> {
+    let result = write_transaction(conn, |conn| {
+        let row = visible(conn, who, key)?;
+        let now = Utc::now().naive_utc();
+        let mut cache = HashMap::new();
+        let screening_rows = store::screenings_of(conn, &row.id)?;
+        let mut contact = None;
+        if include_contact {
+            for s in screening_rows.iter().rev() {
+                if let Some((nonce, sealed)) = crate::db::screenings::find_contact(conn, &s.id)?
+                    && let Some(c) = ctx.cipher.decrypt(&nonce, &sealed, &s.id)
+                {
+                    contact = Some((s.id.clone(), c));
+                    break;
+                }
+            }
+        }
+        let mut entries = Vec::new();
+        let subject = contact
+            .as_ref()
+            .map(|(id, _)| format!("urn:uuid:{}", uuid_of(&format!("patient:{id}"))));
+        if let (Some(subject), Some((id, c))) = (&subject, &contact) {
+            entries.push((
+                subject.clone(),
+                crate::fhir::patient(&format!("rider-{id}"), c.name.as_deref(), &c.phone),
+            ));
+        }
+        let mut responses = Vec::new();
+        for s in &screening_rows {
+            let q = questionnaire_for(
+                conn,
+                ctx.catalog,
+                &s.questionnaire_id,
+                &s.content_hash,
+                &mut cache,
+            )?;
+            let answers: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&s.answers).unwrap_or_default();
+            let scores: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&s.scores).unwrap_or_default();
+            let bands: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&s.bands).unwrap_or_default();
+            let response = crate::fhir::questionnaire_response(
+                &crate::fhir::Screening {
+                    id: &s.id,
+                    questionnaire_id: &s.questionnaire_id,
+                    questionnaire: q.as_deref(),
+                    submitted_at: rfc3339(s.submitted_at),
+                    locale: &s.locale,
+                    tier: &s.tier,
+                    urgent: s.urgent,
+                    site: s.site.as_deref(),
+                    answers: &answers,
+                    scores: &scores,
+                    bands: &bands,
+                },
+                subject.as_deref(),
+            );
+            responses.push((format!("urn:uuid:{}", uuid_of(&s.id)), response));
+        }
+        entries.extend(responses);
+        audit::record(
+            conn,
+            &who.who(),
+            "alert.fhir_exported",
+            Some(&row.id),
+            serde_json::json!({
+                "reference": row.reference,
+                "answers": true,
+                "contact": contact.is_some(),
+                "contact_requested": include_contact,
+                "screenings": screening_rows.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+            }),
+        )?;
+        let bundle = crate::fhir::bundle(
+            &format!("alert-{}", row.reference.to_ascii_lowercase()),
+            &rfc3339(now),
+            entries,
+        );
+        Ok((row.reference.clone(), bundle))
+    });
+    audited(conn, who, result)
+}
+
+/// A stable UUID for a `urn:uuid:` full URL: the id itself when it is one, else derived from it.
+fn uuid_of(id: &str) -> uuid::Uuid {
+    uuid::Uuid::parse_str(id).unwrap_or_else(|_| {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(id.as_bytes());
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        uuid::Builder::from_random_bytes(bytes).into_uuid()
+    })
+}
+
 fn event(
     conn: &mut AnyConnection,
     alert_id: &str,

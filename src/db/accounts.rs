@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{login_failures, sessions, sites, user_sites, users};
+use super::schema::{login_failures, sessions, sites, unknown_site_codes, user_sites, users};
 use super::{AnyConnection, DbError};
 
 #[derive(Clone, Insertable, Queryable, Selectable)]
@@ -218,6 +218,70 @@ pub fn list_sites(conn: &mut AnyConnection) -> Result<Vec<SiteRow>, DbError> {
 
 pub fn site_exists(conn: &mut AnyConnection, slug: &str) -> Result<bool, DbError> {
     Ok(sites::table.find(slug).count().get_result::<i64>(conn)? > 0)
+}
+
+/// The most new unknown codes counted per day: made-up codes cannot grow the table unbounded.
+pub const UNKNOWN_CODES_PER_DAY: i64 = 100;
+
+/// Counts one screening whose site code names no site, on the China-time day of `at`. Runs in
+/// the screening's transaction; a code beyond the day's limit is not counted.
+pub fn count_unknown_site(
+    conn: &mut AnyConnection,
+    code: &str,
+    at: NaiveDateTime,
+) -> Result<(), DbError> {
+    use unknown_site_codes::dsl as u;
+    let day = crate::china_time::local(at).date();
+    let known_today = u::unknown_site_codes
+        .filter(u::code.eq(code))
+        .filter(u::day.eq(day))
+        .count()
+        .get_result::<i64>(conn)?
+        > 0;
+    if !known_today
+        && u::unknown_site_codes
+            .filter(u::day.eq(day))
+            .count()
+            .get_result::<i64>(conn)?
+            >= UNKNOWN_CODES_PER_DAY
+    {
+        return Ok(());
+    }
+    let row = (
+        u::code.eq(code),
+        u::day.eq(day),
+        u::count.eq(1),
+        u::last_seen.eq(at),
+    );
+    // ON CONFLICT is not in diesel's common dialect: each backend runs its own statement.
+    match conn {
+        AnyConnection::Sqlite(c) => diesel::insert_into(u::unknown_site_codes)
+            .values(row)
+            .on_conflict((u::code, u::day))
+            .do_update()
+            .set((u::count.eq(u::count + 1), u::last_seen.eq(at)))
+            .execute(c)?,
+        AnyConnection::Postgresql(c) => diesel::insert_into(u::unknown_site_codes)
+            .values(row)
+            .on_conflict((u::code, u::day))
+            .do_update()
+            .set((u::count.eq(u::count + 1), u::last_seen.eq(at)))
+            .execute(c)?,
+    };
+    Ok(())
+}
+
+/// Unknown site codes counted on `since` (a China-time date) or later: (code, day, count,
+/// last seen in UTC).
+pub fn unknown_site_codes(
+    conn: &mut AnyConnection,
+    since: chrono::NaiveDate,
+) -> Result<Vec<(String, chrono::NaiveDate, i32, NaiveDateTime)>, DbError> {
+    use unknown_site_codes::dsl as u;
+    Ok(u::unknown_site_codes
+        .filter(u::day.ge(since))
+        .select((u::code, u::day, u::count, u::last_seen))
+        .load(conn)?)
 }
 
 pub fn insert_site(conn: &mut AnyConnection, row: &SiteRow) -> Result<(), DbError> {

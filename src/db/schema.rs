@@ -222,6 +222,15 @@ diesel::table! {
 }
 
 diesel::joinable!(screenings -> questionnaire_versions (content_hash));
+diesel::table! {
+    unknown_site_codes (code, day) {
+        code -> Text,
+        day -> Date,
+        count -> Integer,
+        last_seen -> Timestamp,
+    }
+}
+
 diesel::joinable!(contacts -> screenings (screening_id));
 diesel::joinable!(user_sites -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -251,4 +260,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     shift_sites,
     flood_clusters,
     spent_challenges,
+    unknown_site_codes,
 );

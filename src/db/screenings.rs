@@ -88,7 +88,8 @@ pub enum Inserted<T> {
 
 /// Writes the screening, its version row and the contact if any in one transaction, then runs
 /// `then` in the same transaction with the row as stored (its alert and jobs: no screening
-/// without them). A site that names no known site is dropped.
+/// without them). A site that names no known site is dropped and its code counted
+/// (`accounts::count_unknown_site`).
 pub fn insert<T>(
     conn: &mut AnyConnection,
     version: &NewVersion<'_>,
@@ -112,7 +113,9 @@ pub fn insert<T>(
         if let Some(site) = &row.site
             && !super::accounts::site_exists(c, site)?
         {
-            // A mistyped or retired QR code must never block a rider.
+            // A mistyped or retired QR code must never block a rider: stored without a site,
+            // and the code counted so administrators notice the poster.
+            super::accounts::count_unknown_site(c, site, row.submitted_at)?;
             row.site = None;
         }
         diesel::insert_into(screenings::table)

@@ -146,6 +146,36 @@ pub(super) async fn list_sites(
     Ok(HttpResponse::Ok().json(SiteList { sites }))
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnknownSiteList {
+    /// Codes of the last 7 days (China time, today included), most recent first.
+    pub codes: Vec<accounts::UnknownSite>,
+}
+
+/// Station codes that screenings used in the last 7 days but no site has (a misprinted or
+/// retired poster): each with its count and when it was last seen. The screenings themselves
+/// were stored with no site.
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/sites/unknown",
+    tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The unknown codes.", body = UnknownSiteList),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "Not an admin.", body = error::Body),
+    )
+)]
+pub(super) async fn unknown_sites(
+    auth: Auth,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&ADMIN)?;
+    let now = chrono::Utc::now().naive_utc();
+    let codes = run(&state, move |conn, _| accounts::unknown_sites(conn, now)).await?;
+    Ok(HttpResponse::Ok().json(UnknownSiteList { codes }))
+}
+
 /// Creates a site. Its slug goes in QR code links: `/s/rider_wellbeing?site=<slug>`.
 #[utoipa::path(
     post,
@@ -224,6 +254,122 @@ pub(super) async fn rename_site(
     })
     .await?;
     Ok(HttpResponse::Ok().json(site))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PosterParams {
+    /// `a4` (the default, also when empty) or `a6`.
+    #[param(example = "a4", pattern = "^$|^(a4|a6)$")]
+    pub size: Option<String>,
+}
+
+/// The poster of a site, or the error to answer (unknown site: 404; bad size: 400).
+async fn poster_of(
+    state: &web::Data<AppState>,
+    slug: String,
+    params: &PosterParams,
+) -> Result<(crate::poster::Poster, crate::poster::Size), ApiError> {
+    let size = match params.size.as_deref() {
+        None | Some("") => crate::poster::Size::A4,
+        Some(s) => crate::poster::Size::parse(s)
+            .ok_or_else(|| ApiError::BadRequest("`size` must be `a4` or `a6`".into()))?,
+    };
+    let sites = run(state, |conn, _| accounts::list_sites(conn)).await?;
+    let site = sites.into_iter().find(|s| s.slug == slug).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no site `{}`",
+            slug.chars().take(64).collect::<String>()
+        ))
+    })?;
+    let settings = &state.settings;
+    let line = settings.crisis.lines.first();
+    Ok((
+        crate::poster::Poster {
+            url: crate::poster::station_url(settings.public_url(), &site.slug),
+            station: site.name,
+            hotline_name: line.map_or_else(String::new, |l| l.name_in("zh-CN").to_string()),
+            hotline_number: line.map_or_else(String::new, |l| l.number.clone()),
+        },
+        size,
+    ))
+}
+
+fn poster_response(content_type: &str, slug: &str, ext: &str, body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("inline; filename=\"careline-poster-{slug}.{ext}\""),
+        ))
+        .body(body)
+}
+
+/// A site's printable poster as SVG: the QR code of `{public_url}/s/rider_wellbeing?site={slug}`,
+/// the station's name, the first crisis line and a line on privacy (zh-CN).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/sites/{slug}/poster.svg",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("slug" = String, Path, description = "The site's slug."), PosterParams),
+    responses(
+        (status = 200, description = "The poster (A4 or A6, in millimetres).", content_type = "image/svg+xml", body = String),
+        (status = 400, description = "A bad `size`.", body = error::Body),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "Not an admin.", body = error::Body),
+        (status = 404, description = "No such site.", body = error::Body),
+    )
+)]
+pub(super) async fn poster_svg(
+    auth: Auth,
+    slug: web::Path<String>,
+    query: web::Query<PosterParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&ADMIN)?;
+    let slug = slug.into_inner();
+    let (poster, size) = poster_of(&state, slug.clone(), &query).await?;
+    let body =
+        crate::poster::svg(&poster, size).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(poster_response(
+        "image/svg+xml; charset=utf-8",
+        &slug,
+        "svg",
+        body.into_bytes(),
+    ))
+}
+
+/// A site's poster as PNG at 150 dpi: the QR code and the link (the SVG has the full text).
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/sites/{slug}/poster.png",
+    tag = "admin",
+    security(("bearer" = [])),
+    params(("slug" = String, Path, description = "The site's slug."), PosterParams),
+    responses(
+        (status = 200, description = "The poster (A4 or A6 at 150 dpi).", content_type = "image/png", body = String),
+        (status = 400, description = "A bad `size`.", body = error::Body),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "Not an admin.", body = error::Body),
+        (status = 404, description = "No such site.", body = error::Body),
+    )
+)]
+pub(super) async fn poster_png(
+    auth: Auth,
+    slug: web::Path<String>,
+    query: web::Query<PosterParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&ADMIN)?;
+    let slug = slug.into_inner();
+    let (poster, size) = poster_of(&state, slug.clone(), &query).await?;
+    let body = web::block(move || crate::poster::png(&poster, size))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(poster_response("image/png", &slug, "png", body))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

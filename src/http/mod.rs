@@ -9,6 +9,7 @@ mod alerts_api;
 pub mod auth;
 mod auth_api;
 pub mod error;
+pub mod fhir_api;
 mod flood_api;
 pub mod metrics;
 pub mod openapi;
@@ -91,14 +92,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/clusters/{id}/release", web::post().to(flood_api::release))
             .route("/clusters/{id}/resolve", web::post().to(flood_api::resolve))
             .route("/admin/abuse", web::get().to(flood_api::abuse))
+            .route("/alerts/{id}/fhir", web::get().to(fhir_api::alert_export))
+            .route(
+                "/fhir/Questionnaire/{id}",
+                web::get().to(fhir_api::questionnaire),
+            )
             .route("/admin/users", web::get().to(admin_api::list_users))
             .route("/admin/users", web::post().to(admin_api::create_user))
             .route("/admin/users/{id}", web::patch().to(admin_api::update_user))
             .route("/admin/sites", web::get().to(admin_api::list_sites))
             .route("/admin/sites", web::post().to(admin_api::create_site))
+            // Before `/admin/sites/{slug}`: "unknown" is the list of unknown codes.
+            .route(
+                "/admin/sites/unknown",
+                web::get().to(admin_api::unknown_sites),
+            )
             .route(
                 "/admin/sites/{slug}",
                 web::patch().to(admin_api::rename_site),
+            )
+            .route(
+                "/admin/sites/{slug}/poster.svg",
+                web::get().to(admin_api::poster_svg),
+            )
+            .route(
+                "/admin/sites/{slug}/poster.png",
+                web::get().to(admin_api::poster_png),
             )
             .route("/admin/audit", web::get().to(admin_api::audit))
             .route("/admin/jobs", web::get().to(admin_api::troubled_jobs))

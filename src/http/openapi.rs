@@ -51,7 +51,10 @@ use utoipa::OpenApi;
         super::admin_api::update_user,
         super::admin_api::list_sites,
         super::admin_api::create_site,
+        super::admin_api::unknown_sites,
         super::admin_api::rename_site,
+        super::admin_api::poster_svg,
+        super::admin_api::poster_png,
         super::admin_api::audit,
         super::admin_api::troubled_jobs,
         super::rosters_api::list_shifts,
@@ -61,6 +64,8 @@ use utoipa::OpenApi;
         super::reports_api::screenings,
         super::reports_api::alerts,
         super::reports_api::coverage,
+        super::fhir_api::questionnaire,
+        super::fhir_api::alert_export,
     ),
     // Referenced only from `ErrorObject.details`, which the derive does not follow.
     components(schemas(crate::scoring::AnswerError, crate::screening::FieldError)),
@@ -74,6 +79,7 @@ use utoipa::OpenApi;
         (name = "alerts", description = "The counselors' queue and the alert lifecycle."),
         (name = "admin", description = "Users, sites and the audit log (admins only)."),
         (name = "rosters", description = "Duty rosters: shifts (stored in UTC, shown in China time) and who is on duty now."),
+        (name = "fhir", description = "FHIR R4 exports (application/fhir+json): questionnaires, and an alert's screenings for a referral."),
         (name = "reports", description = "Programme reports per finished week or month (China time), small counts suppressed so no rider can be singled out (admins and supervisors)."),
     )
 )]

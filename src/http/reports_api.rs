@@ -41,8 +41,8 @@ pub struct ReportParams {
     /// sites it is folded with).
     #[param(example = "station-1")]
     pub site: Option<String>,
-    /// `csv` for a CSV file (UTF-8 with a BOM) instead of JSON.
-    #[param(example = "csv", pattern = "^(json|csv)$")]
+    /// `csv` for a CSV file (UTF-8 with a BOM) instead of JSON (`json` or empty: JSON).
+    #[param(example = "csv", pattern = "^$|^(json|csv)$")]
     pub format: Option<String>,
 }
 

@@ -671,3 +671,33 @@ async fn a_station_tag_that_is_not_a_slug_is_dropped_and_the_screening_kept() {
     // Links never carry it.
     assert!(!form.page.contains("site=Station"));
 }
+
+#[actix_web::test]
+async fn a_station_code_that_names_no_site_is_counted_for_the_admins() {
+    let h = harness().await;
+    let form = open_form(&h, "/s/phq9?site=statoin-7").await;
+    let answers = phq9_answers("0");
+    let mut fields = with_controls(&form, &answers);
+    fields.push(("site", "statoin-7"));
+    let (status, _, page) = h.send(post("/s/phq9", &form.csrf, &fields)).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a misprinted poster never blocks a rider"
+    );
+    let id = page
+        .split("action=\"/r/")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the result id")
+        .to_string();
+    assert_eq!(h.row(&id).site, None);
+    let mut conn = h.state.pool.get().expect("a connection");
+    let unknown =
+        crate::accounts::unknown_sites(&mut conn, chrono::Utc::now().naive_utc()).expect("listed");
+    assert_eq!(unknown.len(), 1);
+    assert_eq!(
+        (unknown[0].code.as_str(), unknown[0].count),
+        ("statoin-7", 1)
+    );
+}

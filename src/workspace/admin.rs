@@ -7,21 +7,19 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::notifier::{NotifierView, notifier_section};
 use super::views::{
-    AdminPage, AuditLine, AuditPage, Check, Created, SelectOption, SiteLine, UserLine,
+    AdminPage, AuditLine, AuditPage, Check, Created, SelectOption, SiteLine, UnknownSiteLine,
+    UserLine,
 };
 use super::{
     Anonymous, Ctx, Fields, render, role_label, run_failure, see_other, signed_in, url_encode,
 };
-use crate::accounts::{self, AdminError, NewUser, Role, Site, UserPatch, UserView};
+use crate::accounts::{self, AdminError, NewUser, Role, Site, UnknownSite, UserPatch, UserView};
 use crate::http::{ApiError, AuditParams, audit_page, run};
 use crate::i18n::{self, Tr};
 use crate::state::AppState;
 use crate::web::request;
 
 const ADMIN: [Role; 1] = [Role::Admin];
-
-/// The screening a station's QR code opens.
-const QR_QUESTIONNAIRE: &str = "rider_wellbeing";
 
 /// Actions the audit filter offers (any other valid name can still be typed into the URL).
 const AUDIT_ACTIONS: [&str; 15] = [
@@ -88,14 +86,22 @@ fn site_checks(sites: &[Site], chosen: &[String]) -> Vec<Check> {
         .collect()
 }
 
+/// What the admin page watches besides users and sites: floods and misprinted posters.
+struct Watch {
+    abuse: crate::abuse::AbuseOverview,
+    unknown: Vec<UnknownSite>,
+}
+
 fn admin_page(
     ctx: &Ctx,
     users: Vec<UserView>,
     sites: Vec<Site>,
     notifier: NotifierView,
-    abuse: crate::abuse::AbuseOverview,
+    watch: Watch,
     extra: Extra,
+    public_url: String,
 ) -> HttpResponse {
+    let Watch { abuse, unknown } = watch;
     let t = ctx.t();
     let users = users
         .into_iter()
@@ -125,9 +131,21 @@ fn admin_page(
         sites: sites
             .into_iter()
             .map(|s| SiteLine {
-                link: format!("/s/{QR_QUESTIONNAIRE}?site={}", s.slug),
+                link: crate::poster::station_url(&public_url, &s.slug),
                 slug: s.slug,
                 name: s.name,
+            })
+            .collect(),
+        unknown_sites: unknown
+            .into_iter()
+            .map(|u| UnknownSiteLine {
+                last_seen: u
+                    .last_seen_local
+                    .get(..16)
+                    .unwrap_or(&u.last_seen_local)
+                    .replace('T', " "),
+                code: u.code,
+                count: u.count,
             })
             .collect(),
         notice: extra.notice,
@@ -152,13 +170,20 @@ async fn show(state: &web::Data<AppState>, ctx: &Ctx, extra: Extra) -> HttpRespo
         let notifier = notifier_section(conn, t, state.settings.mail.alarm_after)?;
         let abuse =
             crate::abuse::overview(conn, &state.settings.abuse, chrono::Utc::now().naive_utc())?;
-        Ok::<_, AdminError>((users, sites, notifier, abuse))
+        let unknown = accounts::unknown_sites(conn, chrono::Utc::now().naive_utc())?;
+        Ok::<_, AdminError>((users, sites, notifier, abuse, unknown))
     })
     .await;
     match lists {
-        Ok((users, sites, notifier, abuse)) => {
-            admin_page(ctx, users, sites, notifier, abuse, extra)
-        }
+        Ok((users, sites, notifier, abuse, unknown)) => admin_page(
+            ctx,
+            users,
+            sites,
+            notifier,
+            Watch { abuse, unknown },
+            extra,
+            state.settings.public_url().to_string(),
+        ),
         Err(e) => run_failure(ctx, e),
     }
 }

@@ -88,6 +88,19 @@ fn bar_chart(title: &str, bars: &[(String, Segments<'_>)]) -> String {
         "<text x=\"{x}\" y=\"12\" font-size=\"11\" text-anchor=\"end\" fill=\"#333\">{max}</text>",
         x = left - 4.0
     ));
+    // Many periods: "2026-W37" would overlap its neighbours; the year is in the tables below.
+    let short = |label: &str| -> String {
+        match label.split_once('-') {
+            Some((year, rest))
+                if bars.len() > 6
+                    && year.len() == 4
+                    && year.chars().all(|c| c.is_ascii_digit()) =>
+            {
+                rest.to_string()
+            }
+            _ => label.to_string(),
+        }
+    };
     for (i, (label, segments)) in bars.iter().enumerate() {
         let x = left + i as f64 * slot + slot * 0.15;
         let mut y = height - bottom;
@@ -105,7 +118,7 @@ fn bar_chart(title: &str, bars: &[(String, Segments<'_>)]) -> String {
             "<text x=\"{cx:.1}\" y=\"{ty}\" font-size=\"11\" text-anchor=\"middle\" fill=\"#333\">{l}</text>",
             cx = x + slot * 0.35,
             ty = height - bottom + 16.0,
-            l = escape(label)
+            l = escape(&short(label))
         ));
     }
     out.push_str("</svg>");

@@ -578,6 +578,12 @@ async fn acknowledge_note_and_resolve_through_the_alert_page() {
     assert!(view.body.contains("有不如死掉或用某种方式伤害自己的念头"));
     assert!(view.body.contains("一半以上的天数 (2)"));
     assert!(view.body.contains("tel:12356"), "the crisis reminder");
+    // The referral export: a GET form to the FHIR endpoint; no contact was given, so no box.
+    assert!(view.body.contains(&format!(
+        "<form method=\"get\" action=\"/api/v1/alerts/{}/fhir\" class=\"act-fhir\">",
+        alert.reference
+    )));
+    assert!(!view.body.contains("name=\"include_contact\""));
 
     let answer = h.post(&s, &format!("{page}/acknowledge"), &[]).await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER);
@@ -777,6 +783,10 @@ async fn the_alert_page_shows_contact_details_only_with_consent() {
     );
     assert!(view.body.contains("Several days (1)"));
     assert!(view.body.contains("13800000000") && view.body.contains("小张"));
+    // The referral export offers the contact details, unticked.
+    assert!(view.body.contains(
+        "<input type=\"checkbox\" name=\"include_contact\" value=\"true\"> Include contact details"
+    ));
     let without = h.red("north").await;
     let view = h.get(&s, &format!("/queue/{}", without.reference)).await;
     assert!(!view.body.contains("contact-title"));
@@ -913,7 +923,19 @@ async fn an_admin_creates_sites_and_users_and_a_generated_password_is_shown_once
     assert_eq!(answer.location(), "/admin?done=site");
     let page = h.get(&admin, "/admin").await;
     assert!(page.body.contains("东三站"));
-    assert!(page.body.contains("/s/rider_wellbeing?site=east-3"));
+    assert!(
+        page.body
+            .contains("http://127.0.0.1:8080/s/rider_wellbeing?site=east-3"),
+        "the full link a poster prints"
+    );
+    for poster in [
+        "/api/v1/admin/sites/east-3/poster.svg?size=a4",
+        "/api/v1/admin/sites/east-3/poster.svg?size=a6",
+        "/api/v1/admin/sites/east-3/poster.png?size=a4",
+        "/api/v1/admin/sites/east-3/poster.png?size=a6",
+    ] {
+        assert!(page.body.contains(poster), "{poster}");
+    }
     // A bad slug and a duplicate are refused with the form kept.
     let answer = h
         .post(&admin, "/admin/sites", &[("slug", "East 3"), ("name", "x")])

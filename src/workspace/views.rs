@@ -404,6 +404,15 @@ pub struct SiteLine {
     pub link: String,
 }
 
+/// A station code screenings used that no site has (last 7 days).
+#[derive(Debug)]
+pub struct UnknownSiteLine {
+    pub code: String,
+    pub count: i64,
+    /// China time, `YYYY-MM-DD HH:MM`.
+    pub last_seen: String,
+}
+
 /// A user just created with a generated password: shown once, here, and nowhere else.
 #[derive(Debug)]
 pub struct Created {
@@ -418,6 +427,7 @@ pub struct AdminPage {
     pub csrf: String,
     pub users: Vec<UserLine>,
     pub sites: Vec<SiteLine>,
+    pub unknown_sites: Vec<UnknownSiteLine>,
     pub roles: Vec<SelectOption>,
     pub locales: Vec<SelectOption>,
     pub site_checks: Vec<Check>,

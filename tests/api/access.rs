@@ -12,10 +12,11 @@ use crate::helpers::{
 };
 
 /// Endpoints anyone may call: the rider's side and signing in.
-const PUBLIC: [(&str, &str); 5] = [
+const PUBLIC: [(&str, &str); 6] = [
     ("GET", "/api/v1/questionnaires"),
     ("GET", "/api/v1/challenge"),
     ("GET", "/api/v1/questionnaires/{id}"),
+    ("GET", "/api/v1/fhir/Questionnaire/{id}"),
     ("POST", "/api/v1/screenings"),
     ("POST", "/api/v1/auth/login"),
 ];
@@ -99,14 +100,21 @@ const MATRIX: &[Row] = &[
     row("POST",  "/api/v1/clusters/{id}/release",       NoCluster,         [401,  403,   404,    403]),
     row("POST",  "/api/v1/clusters/{id}/resolve",       NoCluster,         [401,  403,   404,    403]),
     row("GET",   "/api/v1/admin/abuse",                 Nothing,           [401,  403,   403,    200]),
+    row("GET",   "/api/v1/alerts/{id}/fhir",            OpenHere,          [401,  200,   200,    403]),
+    row("GET",   "/api/v1/alerts/{id}/fhir",            OpenElsewhere,     [401,  404,   404,    403]),
     row("GET",   "/api/v1/admin/users",                 Nothing,           [401,  403,   403,    200]),
     row("POST",  "/api/v1/admin/users",                 Nothing,           [401,  403,   403,    201]),
     row("PATCH", "/api/v1/admin/users/{id}",            AUser,             [401,  403,   403,    200]),
     row("PATCH", "/api/v1/admin/users/{id}",            NoUser,            [401,  403,   403,    404]),
     row("GET",   "/api/v1/admin/sites",                 Nothing,           [401,  403,   403,    200]),
     row("POST",  "/api/v1/admin/sites",                 Nothing,           [401,  403,   403,    201]),
+    row("GET",   "/api/v1/admin/sites/unknown",         Nothing,           [401,  403,   403,    200]),
     row("PATCH", "/api/v1/admin/sites/{slug}",          ASite,             [401,  403,   403,    200]),
     row("PATCH", "/api/v1/admin/sites/{slug}",          NoSite,            [401,  403,   403,    404]),
+    row("GET",   "/api/v1/admin/sites/{slug}/poster.svg", ASite,           [401,  403,   403,    200]),
+    row("GET",   "/api/v1/admin/sites/{slug}/poster.svg", NoSite,          [401,  403,   403,    404]),
+    row("GET",   "/api/v1/admin/sites/{slug}/poster.png", ASite,           [401,  403,   403,    200]),
+    row("GET",   "/api/v1/admin/sites/{slug}/poster.png", NoSite,          [401,  403,   403,    404]),
     row("GET",   "/api/v1/admin/audit",                 Nothing,           [401,  403,   403,    200]),
     row("GET",   "/api/v1/admin/jobs",                  Nothing,           [401,  403,   403,    200]),
     row("GET",   "/api/v1/reports/screenings",          Nothing,           [401,  403,   200,    200]),

@@ -1146,3 +1146,239 @@ async fn a_counselor_sees_a_red_alert_arrive_and_works_it_on_sqlite() {
 async fn a_counselor_sees_a_red_alert_arrive_and_works_it_on_postgresql() {
     counselor_works_a_red_alert("workspace-postgres", Db::Postgres).await;
 }
+
+// ---- the programme reports dashboard ---------------------------------------------------------
+
+/// axe-core 4.14.1 (Deque Systems, MPL-2.0; `vendor/axe-core-LICENSE.txt`), from the npm
+/// package, kept here so the test needs no network. Injected through WebDriver, which the
+/// page's Content-Security-Policy does not govern.
+const AXE: &str = include_str!("vendor/axe.min.js");
+const ADMIN_PASSWORD: &str = "a long admin password";
+
+impl Session {
+    /// Runs axe-core on the page: every violation as "rule (impact): help: targets".
+    async fn axe_violations(&self) -> Vec<String> {
+        let script = format!(
+            "{AXE}\nreturn axe.run(document, {{resultTypes: ['violations']}}).then(r => r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.help + ': ' + v.nodes.slice(0, 5).map(n => n.target.join(' ')).join(', ')));"
+        );
+        let out = self
+            .client
+            .execute(&script, vec![])
+            .await
+            .expect("axe runs");
+        out.as_array()
+            .expect("a list of violations")
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// `n` stored screenings of `tier` at `site`, `days_ago` days back.
+    fn seed(&self, n: usize, q: &str, tier: &str, site: &str, days_ago: i64) {
+        use careline::db::screenings;
+        let mut conn = self.state.pool.get().expect("a connection");
+        let at = chrono::Utc::now().naive_utc() - chrono::Duration::days(days_ago);
+        let hash = format!("sha256:seed-{q}");
+        for i in 0..n {
+            let version = screenings::NewVersion {
+                content_hash: &hash,
+                questionnaire_id: q,
+                version: "1",
+                source: "",
+                first_used_at: at,
+            };
+            let row = screenings::ScreeningRow {
+                id: uuid::Uuid::new_v4().to_string(),
+                questionnaire_id: q.into(),
+                content_hash: hash.clone(),
+                answers: "{}".into(),
+                scores: "{}".into(),
+                bands: "{}".into(),
+                reasons: "[]".into(),
+                tier: tier.into(),
+                urgent: false,
+                locale: "zh-CN".into(),
+                site: Some(site.into()),
+                submitted_at: at + chrono::Duration::seconds(i as i64),
+                idempotency_key: None,
+                request_hash: None,
+                response: None,
+                contact_token_hash: None,
+                source_fp: None,
+            };
+            screenings::insert(&mut conn, &version, &row, None, &|_, _| Ok(()))
+                .expect("a seeded screening");
+        }
+    }
+}
+
+async fn the_reports_dashboard(name: &'static str, desktop: bool) {
+    let Some(mut s) = session_with(
+        name,
+        Setup {
+            javascript: true,
+            db: Db::Sqlite,
+            desktop,
+            challenge_per_source: 1_500_000,
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    if desktop {
+        // A viewport of 1280x800: the window's size less what its frame takes.
+        s.client.set_window_size(1280, 800).await.expect("a window");
+        let inner = s
+            .client
+            .execute("return [window.innerWidth, window.innerHeight]", vec![])
+            .await
+            .expect("runs");
+        let dw = 1280 - inner[0].as_u64().unwrap_or(1280) as u32;
+        let dh = 800 - inner[1].as_u64().unwrap_or(800) as u32;
+        s.client
+            .set_window_size(1280 + dw, 800 + dh)
+            .await
+            .expect("a 1280x800 viewport");
+    }
+    s.create_site("north", "北站");
+    s.create_site("south", "南站");
+    s.create_site("east", "东站");
+    s.create_site("west", "西站");
+    // Three finished weeks: three big stations and a small one (folded into "other sites").
+    for week in 1..=3 {
+        let days = 7 * week;
+        s.seed(
+            18 + week as usize,
+            "rider_wellbeing",
+            "green",
+            "north",
+            days,
+        );
+        s.seed(12, "rider_wellbeing", "yellow", "north", days);
+        s.seed(11, "phq9", "red", "north", days);
+        s.seed(15, "phq9", "green", "south", days);
+        s.seed(10, "phq9", "yellow", "south", days);
+        s.seed(10, "phq9", "red", "south", days);
+        s.seed(14, "gad7", "green", "west", days);
+        s.seed(11, "gad7", "yellow", "west", days);
+        s.seed(12, "phq9", "red", "west", days);
+        s.seed(3, "phq9", "red", "east", days);
+    }
+    {
+        let mut conn = s.state.pool.get().expect("a connection");
+        careline::accounts::create_user(
+            &mut conn,
+            &careline::audit::Who::system(),
+            &careline::accounts::NewUser {
+                email: "admin@example.org".into(),
+                name: "管理员".into(),
+                role: "admin".into(),
+                sites: vec![],
+                password: Some(ADMIN_PASSWORD.into()),
+                locale: Some("zh-CN".into()),
+            },
+        )
+        .expect("an admin");
+    }
+
+    s.open("/reports").await;
+    s.client
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("form.ws-login"))
+        .await
+        .expect("the sign-in form");
+    s.type_into("#email", "admin@example.org").await;
+    s.type_into("#password", ADMIN_PASSWORD).await;
+    s.submit("form.ws-login", "#rep-screenings").await;
+    assert!(
+        s.client
+            .current_url()
+            .await
+            .expect("url")
+            .path()
+            .ends_with("/reports")
+    );
+    let viewport = s
+        .client
+        .execute("return [window.innerWidth, window.innerHeight]", vec![])
+        .await
+        .expect("runs");
+    let expected = if desktop { [1280, 800] } else { [390, 844] };
+    assert_eq!(viewport, json!(expected), "the viewport");
+    // The chart is server-rendered SVG with a title, and its numbers are in tables.
+    assert!(s.displayed("figure.chart svg.chart").await);
+    let axis = s
+        .client
+        .execute(
+            "return document.querySelector('figure.chart svg').textContent",
+            vec![],
+        )
+        .await
+        .expect("runs");
+    let axis = axis.as_str().unwrap_or_default();
+    assert!(
+        axis.contains('W') && !axis.contains("-W"),
+        "12 weeks are labelled without the year, so the labels do not overlap: {axis}"
+    );
+    let tables = s.text("section[aria-labelledby='rep-screenings']").await;
+    assert!(
+        tables.contains("north") && tables.contains("2026-W"),
+        "{tables}"
+    );
+    assert!(
+        !tables.contains("east") && tables.contains("其他站点"),
+        "the small station is folded into other sites: {tables}"
+    );
+    assert!(
+        tables.contains("<10"),
+        "small counts are shown as <10: {tables}"
+    );
+    // Nothing wider than the window: no sideways scrolling of the page itself.
+    let overflow = s
+        .client
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+            vec![],
+        )
+        .await
+        .expect("runs");
+    assert_eq!(overflow.as_i64(), Some(0), "the page scrolls sideways");
+    s.shot("reports-top").await;
+    s.scroll_to("#rep-alerts").await;
+    s.shot("reports-alerts").await;
+    s.scroll_to("#rep-coverage").await;
+    s.shot("reports-coverage").await;
+
+    let violations = s.axe_violations().await;
+    assert!(
+        violations.is_empty(),
+        "axe-core found violations:\n{}",
+        violations.join("\n")
+    );
+    // The check can fail: an image without a text alternative is a violation.
+    s.client
+        .execute(
+            "const i = document.createElement('img'); i.src = '/static/none.png'; document.querySelector('main').appendChild(i); return true",
+            vec![],
+        )
+        .await
+        .expect("runs");
+    let planted = s.axe_violations().await;
+    assert!(
+        planted.iter().any(|v| v.starts_with("image-alt")),
+        "axe-core runs and reports: {planted:?}"
+    );
+    s.close().await;
+}
+
+#[actix_web::test]
+async fn the_reports_dashboard_at_1280x800_has_no_axe_violations() {
+    the_reports_dashboard("reports-desktop", true).await;
+}
+
+#[actix_web::test]
+async fn the_reports_dashboard_at_390x844_has_no_axe_violations() {
+    the_reports_dashboard("reports-phone", false).await;
+}

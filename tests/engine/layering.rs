@@ -26,6 +26,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "audit",
             "accounts",
+            "poster",
+            "fhir",
             "notify",
             "jobs",
             "abuse",
