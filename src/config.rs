@@ -39,6 +39,14 @@ pub struct ServerSettings {
     pub host: String,
     pub port: u16,
     pub body_limit: usize,
+    /// How long a rider's form (and result page) stays sendable: its token is signed with the
+    /// time it was issued. An older form is not lost: it comes back filled, ready to send.
+    #[serde(default = "default_form_token_ttl", with = "humantime_serde")]
+    pub form_token_ttl: std::time::Duration,
+}
+
+fn default_form_token_ttl() -> std::time::Duration {
+    std::time::Duration::from_secs(24 * 3600)
 }
 
 #[derive(Clone, Deserialize)]
@@ -658,6 +666,14 @@ impl Settings {
                 ),
             });
         }
+        if !(std::time::Duration::from_secs(600)..=std::time::Duration::from_secs(7 * 86_400))
+            .contains(&self.server.form_token_ttl)
+        {
+            return Err(SettingsError::Invalid {
+                key: "server.form_token_ttl",
+                message: "must be between 10m and 7days (the default is 24h): riders are interrupted by orders, and a form opened in the morning should still send in the evening".into(),
+            });
+        }
         if self.database.pool_size == 0 {
             return Err(SettingsError::Invalid {
                 key: "database.pool_size",
@@ -1064,6 +1080,25 @@ mod tests {
             assert!(dialable(good), "{good}");
         }
         assert!(Settings::load_from(&sources(&[])).is_ok());
+    }
+
+    #[test]
+    fn a_form_token_lifetime_out_of_bounds_is_refused() {
+        for bad in ["1m", "9m", "8days"] {
+            let err = refusal(&[("CARELINE__SERVER__FORM_TOKEN_TTL", bad)]);
+            assert!(err.contains("`server.form_token_ttl`"), "{bad}: {err}");
+        }
+        let ok =
+            Settings::load_from(&sources(&[("CARELINE__SERVER__FORM_TOKEN_TTL", "2h")])).unwrap();
+        assert_eq!(ok.server.form_token_ttl.as_secs(), 7200);
+        assert_eq!(
+            Settings::load_from(&sources(&[]))
+                .unwrap()
+                .server
+                .form_token_ttl
+                .as_secs(),
+            24 * 3600
+        );
     }
 
     #[test]

@@ -60,6 +60,11 @@ thanks-meanwhile = 在等待的时候，如果感到撑不住，请马上拨打�
 
 ## Problems
 
+form-resend-expired = 这个页面打开得有点久了，为了安全需要再确认一次。你的回答都还在，请检查后再点一次“提交”。
+form-resend-check = 我们没能确认这份表格来自本网站，所以还没有保存。你的回答都还在，请检查后再点一次“提交”。
+result-resend-expired = 这个页面打开得有点久了。你的结果在下面；如果刚才在填联系方式，内容都还在，请再点一次提交。
+result-resend-check = 我们没能确认刚才的操作来自本网站，所以什么都没有改。你的结果在下面，可以再试一次。
+hotline-default-name = 全国心理援助热线
 error-403-title = 页面已经过期
 error-403-body = 为了保护你的信息，这个页面需要重新打开。刚才的内容没有提交，请重新打开再填写。
 error-404-title = 没有找到这个页面

@@ -60,6 +60,11 @@ thanks-meanwhile = 在等待的時候，如果感到撐不住，請馬上撥打�
 
 ## Problems
 
+form-resend-expired = 這個頁面打開得有點久了，為了安全需要再確認一次。你的回答都還在，請檢查後再點一次「提交」。
+form-resend-check = 我們沒能確認這份表格來自本網站，所以還沒有儲存。你的回答都還在，請檢查後再點一次「提交」。
+result-resend-expired = 這個頁面打開得有點久了。你的結果在下面；如果剛才在填聯絡方式，內容都還在，請再點一次提交。
+result-resend-check = 我們沒能確認剛才的操作來自本網站，所以什麼都沒有改。你的結果在下面，可以再試一次。
+hotline-default-name = 全國心理援助熱線
 error-403-title = 頁面已經過期
 error-403-body = 為了保護你的資訊，這個頁面需要重新打開。剛才的內容沒有提交，請重新打開再填寫。
 error-404-title = 沒有找到這個頁面

@@ -145,6 +145,10 @@ pub struct FormPage {
     pub sections: Vec<SectionView>,
     pub error_links: Vec<ErrorLink>,
     pub general_errors: Vec<String>,
+    /// Crisis lines at the very top: the form came back and the answers sent score red.
+    pub crisis: Vec<CrisisLineView>,
+    /// The hotline under the problems, when the form came back and the answers are not red.
+    pub hotline: Vec<CrisisLineView>,
 }
 
 impl FormPage {
@@ -185,6 +189,8 @@ pub struct FormParts {
     pub csrf: String,
     pub key: String,
     pub site: Option<String>,
+    pub crisis: Vec<CrisisLineView>,
+    pub hotline: Vec<CrisisLineView>,
 }
 
 pub fn form_page(q: &Questionnaire, parts: FormParts, kept: &Kept<'_>) -> FormPage {
@@ -274,6 +280,8 @@ pub fn form_page(q: &Questionnaire, parts: FormParts, kept: &Kept<'_>) -> FormPa
         sections,
         error_links,
         general_errors: kept.general_errors.clone(),
+        crisis: parts.crisis,
+        hotline: parts.hotline,
         base: parts.base,
     }
 }
@@ -322,6 +330,8 @@ pub struct ResultPage {
     pub contact_unavailable: bool,
     /// A class for the page's accent colour (never shown as text).
     pub accent: &'static str,
+    /// Said above the result when a form of this page was not accepted as sent.
+    pub notice: Option<String>,
 }
 
 pub fn result_page(
@@ -361,6 +371,7 @@ pub fn result_page(
             Tier::Yellow => "accent-care",
             Tier::Red => "accent-urgent",
         },
+        notice: None,
         base,
     }
 }
@@ -384,5 +395,7 @@ pub struct ErrorPage {
     pub body: String,
     /// Crisis lines first, when the failure may have kept a result from the rider.
     pub crisis: Vec<CrisisLineView>,
+    /// The hotline, below the text, when the crisis lines are not at the top.
+    pub hotline: Vec<CrisisLineView>,
     pub back: Option<(String, String)>,
 }
