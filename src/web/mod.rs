@@ -46,6 +46,9 @@ const FORM_LIMIT: usize = 64 * 1024;
 /// The cookie that lets a refreshed or repeated result page still offer the contact form.
 const RESULT_COOKIE: &str = "careline_result";
 const KEY_FIELD: &str = "idempotency-key";
+/// Set on a form that came back once because sensitive questions were left unanswered: the
+/// next send is accepted as it is.
+const SENSITIVE_SEEN_FIELD: &str = "sensitive-seen";
 
 /// Registers the pages.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -395,6 +398,8 @@ fn form_parts(
         site,
         crisis: Vec::new(),
         hotline: Vec::new(),
+        decided: false,
+        prompt: None,
     }
 }
 
@@ -430,7 +435,10 @@ async fn show_form(
 }
 
 fn is_control_field(name: &str) -> bool {
-    matches!(name, form_token::FIELD | KEY_FIELD | "lang" | "site")
+    matches!(
+        name,
+        form_token::FIELD | KEY_FIELD | SENSITIVE_SEEN_FIELD | "lang" | "site"
+    )
 }
 
 /// The answers of the form as the API takes them: values that are whole numbers become
@@ -532,6 +540,7 @@ fn resend_form(
     let t = Tr(lang);
     let token = form_key(state).issue(Purpose::Screening, &q.id, &key);
     let mut parts = form_parts(req, q, lang, token, key, site);
+    parts.decided = fields.get(SENSITIVE_SEEN_FIELD) == Some("1");
     parts.crisis = crisis_if_red(state, q, lang, fields);
     let red = !parts.crisis.is_empty();
     if !red {
@@ -544,6 +553,45 @@ fn resend_form(
         Refusal::Unverifiable | Refusal::ForeignOrigin => "form-resend-check",
     }));
     pages::form_page(q, parts, &kept).render_status(StatusCode::FORBIDDEN, Vec::new())
+}
+
+/// Sensitive questions left unanswered: the form comes back once (nothing stored) with a
+/// gentle prompt, the answers kept and a marker that makes the next send accepted as it is (a
+/// refusal still counts as positive). A red from an answer given puts the crisis lines first;
+/// else the hotline is in the prompt.
+fn soft_prompt(
+    req: &HttpRequest,
+    state: &AppState,
+    q: &Questionnaire,
+    lang: Lang,
+    fields: &Fields,
+    (key, site): (String, Option<String>),
+    declined: &[&str],
+) -> HttpResponse {
+    let t = Tr(lang);
+    let token = form_key(state).issue(Purpose::Screening, &q.id, &key);
+    let mut parts = form_parts(req, q, lang, token, key, site);
+    let raw = AnswerSet::without_unasked(q, &raw_answers(fields));
+    let disclosed_red = AnswerSet::parse_raw(q, &raw).is_ok_and(|a| {
+        let outcome = crate::scoring::score(&a);
+        outcome.tier == Tier::Red && !crate::scoring::red_only_from_refusals(&a, &outcome)
+    });
+    if disclosed_red {
+        parts.crisis = crisis_lines(state, lang);
+    } else {
+        parts.hotline = crisis_lines(state, lang).into_iter().take(1).collect();
+    }
+    parts.decided = true;
+    parts.prompt = Some(pages::SoftPrompt {
+        text: t.tr_n(
+            "form-sensitive-prompt",
+            "count",
+            i64::try_from(declined.len()).unwrap_or(0),
+        ),
+        items: declined.iter().map(|s| (*s).to_string()).collect(),
+    });
+    tracing::info!(questionnaire = %q.id, declined = declined.len(), "sensitive questions unanswered: the form shown once more");
+    pages::form_page(q, parts, &kept_values(fields)).render_status(StatusCode::OK, Vec::new())
 }
 
 async fn submit_form(
@@ -586,6 +634,14 @@ async fn submit_form(
     // With JavaScript off every question is on the page: answers to those that do not apply
     // are set aside, not refused.
     let raw = AnswerSet::without_unasked(q, &raw_answers(&fields));
+    let seen = fields.get(SENSITIVE_SEEN_FIELD) == Some("1");
+    if !seen {
+        let declined = AnswerSet::declined_sensitive(q, &raw);
+        if !declined.is_empty() {
+            let key = key.unwrap_or_else(new_render_id);
+            return soft_prompt(&req, &state, q, lang, &fields, (key, site), &declined);
+        }
+    }
     let hash = request_hash(q, lang, site.as_deref(), &raw);
     let request = screening::SubmitRequest {
         questionnaire: q.id.clone(),
@@ -635,7 +691,8 @@ async fn submit_form(
             tracing::info!(questionnaire = %q.id, problems = details.len(), "form answers refused");
             let key = key.unwrap_or_else(new_render_id);
             let token = form_key(&state).issue(Purpose::Screening, &q.id, &key);
-            let parts = form_parts(&req, q, lang, token, key, site);
+            let mut parts = form_parts(&req, q, lang, token, key, site);
+            parts.decided = seen;
             pages::form_page(q, parts, &kept)
                 .render_status(StatusCode::UNPROCESSABLE_ENTITY, cookies)
         }
@@ -774,13 +831,19 @@ fn load_result(
     };
     let catalog = state.catalog.get();
     Ok(Some(match catalog.get(&row.questionnaire_id) {
-        Some(q) if q.content_hash == stored.outcome.content_hash => screening::response_for(
-            q,
-            id,
-            stored.outcome,
-            &screening::pick_locale(q, Some(lang.code())),
-            &state.settings.crisis.lines,
-        ),
+        Some(q) if q.content_hash == stored.outcome.content_hash => {
+            let locale = screening::pick_locale(q, Some(lang.code()));
+            let lines = &state.settings.crisis.lines;
+            let answers = serde_json::from_str::<Value>(&row.answers)
+                .ok()
+                .and_then(|a| AnswerSet::parse(q, &a).ok());
+            match answers {
+                Some(a) => {
+                    screening::response_for_answers(q, id, &a, stored.outcome, &locale, lines)
+                }
+                None => screening::response_for(q, id, stored.outcome, &locale, lines),
+            }
+        }
         _ => stored,
     }))
 }

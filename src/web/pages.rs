@@ -149,6 +149,24 @@ pub struct FormPage {
     pub crisis: Vec<CrisisLineView>,
     /// The hotline under the problems, when the form came back and the answers are not red.
     pub hotline: Vec<CrisisLineView>,
+    /// The rider has seen the prompt about sensitive questions: the next send is accepted as
+    /// it is, and the script takes unanswered for what the server does (a refusal).
+    pub decided: bool,
+    /// The gentle prompt, with links to the questions left unanswered.
+    pub prompt: Option<SoftPromptView>,
+}
+
+/// What `form_parts` is given for the prompt: its text and the unanswered items' ids.
+#[derive(Debug)]
+pub struct SoftPrompt {
+    pub text: String,
+    pub items: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct SoftPromptView {
+    pub text: String,
+    pub links: Vec<ErrorLink>,
 }
 
 impl FormPage {
@@ -191,6 +209,8 @@ pub struct FormParts {
     pub site: Option<String>,
     pub crisis: Vec<CrisisLineView>,
     pub hotline: Vec<CrisisLineView>,
+    pub decided: bool,
+    pub prompt: Option<SoftPrompt>,
 }
 
 pub fn form_page(q: &Questionnaire, parts: FormParts, kept: &Kept<'_>) -> FormPage {
@@ -201,6 +221,8 @@ pub fn form_page(q: &Questionnaire, parts: FormParts, kept: &Kept<'_>) -> FormPa
     let mut current: Option<&str> = None;
     let mut error_links = Vec::new();
     let mut answered = 0;
+    let mut prompt_links = Vec::new();
+    let mut asked = 0;
     let mut numbered = 0;
     for item in &q.items {
         let number = item.show_if.is_none().then(|| {
@@ -218,9 +240,25 @@ pub fn form_page(q: &Questionnaire, parts: FormParts, kept: &Kept<'_>) -> FormPa
                 items: Vec::new(),
             });
         }
+        if let Some(p) = &parts.prompt
+            && p.items.contains(&item.id)
+        {
+            prompt_links.push(ErrorLink {
+                href: format!("#item-{}", item.id),
+                text: match number {
+                    Some(n) => t.tr_n("form-error-link", "number", i64::try_from(n).unwrap_or(0)),
+                    None => text(&item.text),
+                },
+            });
+        }
         let value = kept.value(&item.id);
         if value.is_some() {
             answered += 1;
+        }
+        // Questions asked: of everyone, and follow-ups already answered (the script counts
+        // a follow-up once an earlier answer calls for it).
+        if item.show_if.is_none() || value.is_some() {
+            asked += 1;
         }
         let error = kept
             .item_errors
@@ -275,13 +313,18 @@ pub fn form_page(q: &Questionnaire, parts: FormParts, kept: &Kept<'_>) -> FormPa
         csrf: parts.csrf,
         key: parts.key,
         site: parts.site,
-        total: q.items.len(),
+        total: asked,
         answered,
         sections,
         error_links,
         general_errors: kept.general_errors.clone(),
         crisis: parts.crisis,
         hotline: parts.hotline,
+        decided: parts.decided,
+        prompt: parts.prompt.map(|p| SoftPromptView {
+            text: p.text,
+            links: prompt_links,
+        }),
         base: parts.base,
     }
 }

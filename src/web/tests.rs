@@ -194,7 +194,7 @@ async fn the_form_is_accessible_self_contained_and_small() {
     let page = &form.page;
     assert_eq!(page.matches("<fieldset class=\"item\"").count(), 17);
     assert_eq!(page.matches("<legend>").count(), 17);
-    assert!(page.contains("0 / 17"), "progress");
+    assert!(page.contains("0 / 16"), "progress");
     assert!(page.contains("name=\"site\" value=\"station-7\""));
     assert!(page.contains("data-show-if=\"sh1 != 0 || sh2 != 0 || sh3 != 0 || sh4 != 0\""));
     assert!(form.key.starts_with("web-"));
@@ -962,4 +962,117 @@ async fn a_station_tag_that_is_not_a_slug_is_dropped_and_the_screening_kept() {
     assert_eq!(h.row(&id).site, None);
     // Links never carry it.
     assert!(!form.page.contains("site=Station"));
+}
+
+/// rider_wellbeing's answers: everything "no"/"never", with the self-harm questions as given.
+fn wellbeing_answers(
+    self_harm: &[(&'static str, &'static str)],
+) -> Vec<(&'static str, &'static str)> {
+    let mut a = vec![
+        ("anx1", "0"),
+        ("anx2", "0"),
+        ("dep1", "0"),
+        ("dep2", "0"),
+        ("sleep_short", "0"),
+        ("sleep_drowsy", "0"),
+        ("sleep_exhausted", "0"),
+        ("work_time", "0"),
+        ("work_ratings", "0"),
+        ("work_income", "0"),
+        ("work_traffic", "0"),
+        ("work_lonely", "0"),
+    ];
+    a.extend_from_slice(self_harm);
+    a
+}
+
+#[actix_web::test]
+async fn skipped_sensitive_questions_bring_a_gentle_prompt_once_then_the_form_is_accepted() {
+    let h = harness().await;
+    let form = open_form(&h, "/s/rider_wellbeing?site=station-7").await;
+    assert!(!form.page.contains("data-decided"));
+    let answers = wellbeing_answers(&[]);
+    let mut fields = with_controls(&form, &answers);
+    fields.push(("site", "station-7"));
+    let (status, _, page) = h.send(post("/s/rider_wellbeing", &fields)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(h.rows(), (0, 0), "nothing stored on the prompt");
+    let text = visible_text(&page);
+    assert!(text.contains("你可以跳过这些问题，但"), "{text}");
+    assert!(text.contains("有 4 个问题你没有回答"), "{text}");
+    assert!(
+        !text.starts_with("12356"),
+        "refusals alone: no alarm block on top"
+    );
+    assert!(page.contains("href=\"tel:12356\""), "the hotline in reach");
+    for sh in ["sh1", "sh2", "sh3", "sh4"] {
+        assert!(page.contains(&format!("<a href=\"#item-{sh}\">")), "{sh}");
+    }
+    assert!(page.contains("id=\"work_lonely-0\" name=\"work_lonely\" value=\"0\" checked"));
+    assert!(page.contains("name=\"sensitive-seen\" value=\"1\""));
+    assert!(page.contains(" novalidate data-decided>"));
+    assert!(page.contains("name=\"site\" value=\"station-7\""));
+    let key = hidden(&page, "idempotency-key");
+    assert_eq!(key, form.key);
+
+    // Sent again as it is: accepted, red (a refusal counts), with the words for refusals.
+    let again = Form {
+        csrf: hidden(&page, "csrf-token"),
+        key,
+        page: String::new(),
+    };
+    let mut fields = with_controls(&again, &answers);
+    fields.push(("sensitive-seen", "1"));
+    let (status, _, result) = h.send(post("/s/rider_wellbeing", &fields)).await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert_eq!(h.rows(), (1, 0));
+    let row = h.row(&result_id(&result));
+    assert_eq!(row.tier, "red");
+    let text = visible_text(&result);
+    assert!(text.starts_with("12356"), "crisis lines first: {text}");
+    assert!(text.contains("有几个关于安全的问题你没有回答"), "{text}");
+    assert!(!text.contains("谢谢你如实告诉我们"), "{text}");
+}
+
+#[actix_web::test]
+async fn a_yes_with_other_sensitive_questions_skipped_puts_the_crisis_lines_on_the_prompt() {
+    let h = harness().await;
+    let form = open_form(&h, "/s/rider_wellbeing").await;
+    let answers = wellbeing_answers(&[("sh1", "1")]);
+    let (status, _, page) = h
+        .send(post("/s/rider_wellbeing", &with_controls(&form, &answers)))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h.rows(), (0, 0));
+    let text = visible_text(&page);
+    assert!(
+        text.starts_with("12356"),
+        "a disclosure: lines first: {text}"
+    );
+    assert!(text.contains("有 3 个问题你没有回答"), "{text}");
+    assert!(!page.contains("<a href=\"#item-sh1\">"));
+    // Sent with the marker: stored, and the usual red words (the rider told us).
+    let again = Form {
+        csrf: hidden(&page, "csrf-token"),
+        key: form.key.clone(),
+        page: String::new(),
+    };
+    let mut fields = with_controls(&again, &answers);
+    fields.push(("sensitive-seen", "1"));
+    let (_, _, result) = h.send(post("/s/rider_wellbeing", &fields)).await;
+    assert_eq!(h.rows(), (1, 0));
+    assert!(visible_text(&result).contains("谢谢你如实告诉我们"));
+}
+
+#[actix_web::test]
+async fn answered_sensitive_questions_bring_no_prompt() {
+    let h = harness().await;
+    let form = open_form(&h, "/s/asq").await;
+    let answers = [("q1", "0"), ("q2", "0"), ("q3", "0"), ("q4", "0")];
+    let (status, _, page) = h
+        .send(post("/s/asq", &with_controls(&form, &answers)))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("sensitive-seen"));
+    assert_eq!(h.rows(), (1, 0));
 }

@@ -110,3 +110,42 @@ async fn a_form_that_cannot_be_stored_shows_the_crisis_lines_and_a_way_back(back
 }
 
 backend_tests!(a_form_that_cannot_be_stored_shows_the_crisis_lines_and_a_way_back);
+
+async fn the_api_tells_a_red_from_refusals_alone_by_its_message(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let post = |answers: serde_json::Value| {
+        let app = &app;
+        async move {
+            crate::helpers::created(
+                app.post_screening(&serde_json::json!({
+                    "questionnaire": "asq",
+                    "answers": answers,
+                    "locale": "zh-CN",
+                }))
+                .await,
+            )
+            .await
+        }
+    };
+    // Nothing answered: still red (a refusal counts as positive), in its own words.
+    let refused = post(serde_json::json!({})).await;
+    assert_eq!(refused["outcome"]["tier"], "red");
+    let message = refused["message"].as_str().expect("a message");
+    assert!(
+        message.contains("有几个关于安全的问题你没有回答"),
+        "{message}"
+    );
+    assert!(!message.contains("谢谢你如实告诉我们"), "{message}");
+    // A "yes": the words for a rider who told us.
+    let told = post(serde_json::json!({"q1": 1})).await;
+    assert_eq!(told["outcome"]["tier"], "red");
+    assert!(
+        told["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("谢谢你如实告诉我们")),
+        "{told}"
+    );
+    assert_eq!(app.rows().await.screenings, 2, "both stored, as before");
+}
+
+backend_tests!(the_api_tells_a_red_from_refusals_alone_by_its_message);
