@@ -284,6 +284,23 @@ pub const DEVELOPMENT_CONTACT_KEY: &str = "ZGV2ZWxvcG1lbnQgb25seTogbm90IGEgc2Vjc
 #[serde(deny_unknown_fields)]
 pub struct CrisisSettings {
     pub lines: Vec<CrisisLine>,
+    /// What a rider with a serious result is told about the call to expect: when, and from
+    /// which number (keyed by locale as the line names are: `zh_cn`, `zh_tw`, `en`). Empty:
+    /// nothing is promised.
+    #[serde(default)]
+    pub callback_hint: std::collections::BTreeMap<String, String>,
+}
+
+impl CrisisSettings {
+    /// The callback hint in `locale` (e.g. "zh-CN"), falling back to zh-CN, then to any.
+    pub fn callback_hint_in(&self, locale: &str) -> Option<&str> {
+        let key = locale.to_ascii_lowercase().replace('-', "_");
+        self.callback_hint
+            .get(&key)
+            .or_else(|| self.callback_hint.get("zh_cn"))
+            .or_else(|| self.callback_hint.values().next())
+            .map(String::as_str)
+    }
 }
 
 /// A crisis line. `name` is keyed by locale written with an underscore (`zh_cn`), because
@@ -770,6 +787,18 @@ impl Settings {
                 message: "list at least one crisis line".into(),
             });
         }
+        if let Some((key, hint)) = self.crisis.callback_hint.iter().find(|(k, h)| {
+            !["zh_cn", "zh_tw", "en"].contains(&k.as_str())
+                || !(1..=300).contains(&h.trim().chars().count())
+        }) {
+            return Err(SettingsError::Invalid {
+                key: "crisis.callback_hint",
+                message: format!(
+                    "`{key}` ({} characters): keys are zh_cn, zh_tw and en, each a text of 1 to 300 characters, e.g. zh_cn = \"留下电话后，值班咨询师一般会在 30 分钟内用 010-12345678 给你回电。\"",
+                    hint.trim().chars().count()
+                ),
+            });
+        }
         if let Some(line) = self.crisis.lines.iter().find(|l| !dialable(&l.number)) {
             return Err(SettingsError::Invalid {
                 key: "crisis.lines",
@@ -1080,6 +1109,28 @@ mod tests {
             assert!(dialable(good), "{good}");
         }
         assert!(Settings::load_from(&sources(&[])).is_ok());
+    }
+
+    #[test]
+    fn a_callback_hint_is_localized_and_bounded() {
+        let s = Settings::load_from(&sources(&[
+            ("CARELINE__CRISIS__CALLBACK_HINT__ZH_CN", "30 分钟内回电"),
+            ("CARELINE__CRISIS__CALLBACK_HINT__EN", "within 30 minutes"),
+        ]))
+        .unwrap();
+        assert_eq!(s.crisis.callback_hint_in("en"), Some("within 30 minutes"));
+        assert_eq!(s.crisis.callback_hint_in("zh-TW"), Some("30 分钟内回电"));
+        let none = Settings::load_from(&sources(&[])).unwrap();
+        assert_eq!(none.crisis.callback_hint_in("zh-CN"), None);
+        let long = "x".repeat(301);
+        for bad in [
+            ("CARELINE__CRISIS__CALLBACK_HINT__ZH_CN", " "),
+            ("CARELINE__CRISIS__CALLBACK_HINT__ZH_CN", long.as_str()),
+            ("CARELINE__CRISIS__CALLBACK_HINT__FR", "bientôt"),
+        ] {
+            let err = refusal(&[bad]);
+            assert!(err.contains("`crisis.callback_hint`"), "{bad:?}: {err}");
+        }
     }
 
     #[test]

@@ -159,6 +159,15 @@ fn base(t: Tr, title: String, switcher: Switcher) -> Base {
     }
 }
 
+/// `crisis.callback_hint` in the page's language, if the deployment set one.
+fn callback_hint(state: &AppState, lang: Lang) -> Option<String> {
+    state
+        .settings
+        .crisis
+        .callback_hint_in(lang.code())
+        .map(|h| h.trim().to_string())
+}
+
 fn crisis_lines(state: &AppState, lang: Lang) -> Vec<CrisisLineView> {
     state
         .settings
@@ -800,6 +809,11 @@ fn result_response(
     });
     let mut page = pages::result_page(base(t, t.tr("result-title"), switcher), response, contact);
     page.notice = notice;
+    match response.outcome.tier {
+        Tier::Red => page.callback_hint = callback_hint(state, lang),
+        Tier::Green => page.small_hotline = crisis_lines(state, lang).into_iter().take(1).collect(),
+        Tier::Yellow => {}
+    }
     page.render_status(status, Vec::new())
 }
 
@@ -942,9 +956,15 @@ fn thanks(
             view: "thanks",
         },
     );
+    let urgent = response.outcome.tier == Tier::Red;
     ThanksPage {
         base: base(t, t.tr("thanks-title"), switcher),
-        urgent: response.outcome.tier == Tier::Red,
+        urgent,
+        callback_hint: if urgent {
+            callback_hint(state, lang)
+        } else {
+            None
+        },
         crisis: response.crisis_lines.clone(),
         already,
     }

@@ -365,7 +365,10 @@ pub struct ResultPage {
     /// Crisis lines at the very top (the most serious results, and failures).
     pub urgent: bool,
     pub crisis: Vec<CrisisLineView>,
+    /// The message's first line.
     pub message: String,
+    /// Its further lines, shown as short steps (a file writes them one per line).
+    pub steps: Vec<String>,
     pub resources: Vec<LinkView>,
     /// The contact form, when the result offers one and this browser may use it.
     pub contact: Option<ContactForm>,
@@ -375,6 +378,10 @@ pub struct ResultPage {
     pub accent: &'static str,
     /// Said above the result when a form of this page was not accepted as sent.
     pub notice: Option<String>,
+    /// On the most serious results: when a counselor calls, and from which number.
+    pub callback_hint: Option<String>,
+    /// On the mildest results: the hotline, small, for a rider who wants to talk anyway.
+    pub small_hotline: Vec<CrisisLineView>,
 }
 
 pub fn result_page(
@@ -402,10 +409,18 @@ pub fn result_page(
             }
         })
         .collect();
+    let lines: Vec<String> = response
+        .message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
     ResultPage {
         urgent: tier == Tier::Red,
         crisis: response.crisis_lines.clone(),
-        message: response.message.clone(),
+        message: lines.first().cloned().unwrap_or_default(),
+        steps: lines.into_iter().skip(1).collect(),
         resources,
         contact_unavailable: response.contact_offer && contact.is_none(),
         contact: contact.filter(|_| response.contact_offer),
@@ -415,6 +430,8 @@ pub fn result_page(
             Tier::Red => "accent-urgent",
         },
         notice: None,
+        callback_hint: None,
+        small_hotline: Vec::new(),
         base,
     }
 }
@@ -424,6 +441,7 @@ pub fn result_page(
 pub struct ThanksPage {
     pub base: Base,
     pub urgent: bool,
+    pub callback_hint: Option<String>,
     pub crisis: Vec<CrisisLineView>,
     pub already: bool,
 }

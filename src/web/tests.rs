@@ -1076,3 +1076,83 @@ async fn answered_sensitive_questions_bring_no_prompt() {
     assert!(!page.contains("sensitive-seen"));
     assert_eq!(h.rows(), (1, 0));
 }
+
+/// asq with a "yes" to the first question, every other question answered.
+const ASQ_YES: [(&str, &str); 5] = [
+    ("q1", "1"),
+    ("q2", "0"),
+    ("q3", "0"),
+    ("q4", "0"),
+    ("q5", "0"),
+];
+
+#[actix_web::test]
+async fn a_red_result_says_when_and_from_which_number_a_counselor_calls_and_has_no_off_site_card() {
+    let h = Harness(
+        test_support::harness_with(&[(
+            "CARELINE__CRISIS__CALLBACK_HINT__ZH_CN",
+            "值班咨询师一般会在 30 分钟内用 010-12345678 给你回电。",
+        )])
+        .await,
+    );
+    let form = open_form(&h, "/s/asq").await;
+    let (_, _, page) = h
+        .send(post("/s/asq", &with_controls(&form, &ASQ_YES)))
+        .await;
+    let contact = &page[page.find("id=\"contact\"").expect("the contact form")..];
+    assert!(
+        contact.contains(
+            "<p class=\"callback\">值班咨询师一般会在 30 分钟内用 010-12345678 给你回电。</p>"
+        ),
+        "{page}"
+    );
+    assert!(
+        !page.contains("careline.example"),
+        "no placeholder card: {page}"
+    );
+    assert!(!page.contains("class=\"cards\""), "no off-site card at all");
+    // The message as short steps: a sentence, then one thing to do per line.
+    let steps = &page[page.find("<ol class=\"steps\">").expect("steps")..];
+    let steps = &steps[..steps.find("</ol>").expect("the end")];
+    assert_eq!(steps.matches("<li>").count(), 3, "{steps}");
+    assert!(
+        steps.contains("<li>现在就拨打上面的心理援助热线，和专业的人聊一聊。</li>"),
+        "{steps}"
+    );
+    let fields = [
+        ("csrf-token", hidden(&page, "csrf-token")),
+        ("token", hidden(&page, "token")),
+        ("lang", "zh-CN".into()),
+        ("phone", "13800000000".into()),
+        ("consent", "yes".into()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (_, _, thanks) = h
+        .send(post(&format!("/r/{}/contact", result_id(&page)), &fields))
+        .await;
+    assert!(thanks.contains("010-12345678"), "{thanks}");
+
+    // Not configured: nothing is promised.
+    let h = harness().await;
+    let form = open_form(&h, "/s/asq").await;
+    let (_, _, page) = h
+        .send(post("/s/asq", &with_controls(&form, &ASQ_YES)))
+        .await;
+    assert!(!page.contains("class=\"callback\""));
+}
+
+#[actix_web::test]
+async fn a_green_result_offers_the_hotline_small() {
+    let h = harness().await;
+    let form = open_form(&h, "/s/phq9").await;
+    let (_, _, page) = h
+        .send(post("/s/phq9", &with_controls(&form, &phq9_answers("0"))))
+        .await;
+    assert!(page.contains("accent-calm"));
+    let small = &page[page
+        .find("class=\"hotline-small\"")
+        .expect("the small hotline")..];
+    assert!(small.contains("href=\"tel:12356\""), "{small}");
+    assert!(!page.contains("href=\"tel:110\""), "only the hotline");
+    assert!(!visible_text(&page).starts_with("12356"), "not at the top");
+}
