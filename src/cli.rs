@@ -354,9 +354,21 @@ fn check(paths: &[PathBuf], out: &mut dyn Write) -> std::io::Result<u8> {
         match load_file(f) {
             Ok(q) => {
                 ok += 1;
+                // Sensitive items are named: the author sees which ones bring the soft prompt.
+                let sensitive: Vec<&str> = q
+                    .items
+                    .iter()
+                    .filter(|i| i.sensitive)
+                    .map(|i| i.id.as_str())
+                    .collect();
+                let sensitive = if sensitive.is_empty() {
+                    String::new()
+                } else {
+                    format!(", sensitive: {}", sensitive.join(" "))
+                };
                 writeln!(
                     out,
-                    "{}: ok {} {} ({} items, {} examples)",
+                    "{}: ok {} {} ({} items, {} examples{sensitive})",
                     f.display(),
                     q.id,
                     q.version,

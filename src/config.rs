@@ -46,6 +46,14 @@ pub struct ServerSettings {
     /// QR codes. Empty: `mail.public_url`.
     #[serde(default)]
     pub public_url: String,
+    /// How long a rider's form (and result page) stays sendable: its token is signed with the
+    /// time it was issued. An older form is not lost: it comes back filled, ready to send.
+    #[serde(default = "default_form_token_ttl", with = "humantime_serde")]
+    pub form_token_ttl: std::time::Duration,
+}
+
+fn default_form_token_ttl() -> std::time::Duration {
+    std::time::Duration::from_secs(24 * 3600)
 }
 
 #[derive(Clone, Deserialize)]
@@ -421,6 +429,23 @@ pub const DEVELOPMENT_CONTACT_KEY: &str = "ZGV2ZWxvcG1lbnQgb25seTogbm90IGEgc2Vjc
 #[serde(deny_unknown_fields)]
 pub struct CrisisSettings {
     pub lines: Vec<CrisisLine>,
+    /// What a rider with a serious result is told about the call to expect: when, and from
+    /// which number (keyed by locale as the line names are: `zh_cn`, `zh_tw`, `en`). Empty:
+    /// nothing is promised.
+    #[serde(default)]
+    pub callback_hint: std::collections::BTreeMap<String, String>,
+}
+
+impl CrisisSettings {
+    /// The callback hint in `locale` (e.g. "zh-CN"), falling back to zh-CN, then to any.
+    pub fn callback_hint_in(&self, locale: &str) -> Option<&str> {
+        let key = locale.to_ascii_lowercase().replace('-', "_");
+        self.callback_hint
+            .get(&key)
+            .or_else(|| self.callback_hint.get("zh_cn"))
+            .or_else(|| self.callback_hint.values().next())
+            .map(String::as_str)
+    }
 }
 
 /// A crisis line. `name` is keyed by locale written with an underscore (`zh_cn`), because
@@ -879,6 +904,14 @@ impl Settings {
                 ),
             });
         }
+        if !(std::time::Duration::from_secs(600)..=std::time::Duration::from_secs(7 * 86_400))
+            .contains(&self.server.form_token_ttl)
+        {
+            return Err(SettingsError::Invalid {
+                key: "server.form_token_ttl",
+                message: "must be between 10m and 7days (the default is 24h): riders are interrupted by orders, and a form opened in the morning should still send in the evening".into(),
+            });
+        }
         if self.database.pool_size == 0 {
             return Err(SettingsError::Invalid {
                 key: "database.pool_size",
@@ -974,6 +1007,18 @@ impl Settings {
             return Err(SettingsError::Invalid {
                 key: "crisis.lines",
                 message: "list at least one crisis line".into(),
+            });
+        }
+        if let Some((key, hint)) = self.crisis.callback_hint.iter().find(|(k, h)| {
+            !["zh_cn", "zh_tw", "en"].contains(&k.as_str())
+                || !(1..=300).contains(&h.trim().chars().count())
+        }) {
+            return Err(SettingsError::Invalid {
+                key: "crisis.callback_hint",
+                message: format!(
+                    "`{key}` ({} characters): keys are zh_cn, zh_tw and en, each a text of 1 to 300 characters, e.g. zh_cn = \"留下电话后，值班咨询师一般会在 30 分钟内用 010-12345678 给你回电。\"",
+                    hint.trim().chars().count()
+                ),
             });
         }
         if let Some(line) = self.crisis.lines.iter().find(|l| !dialable(&l.number)) {
@@ -1345,6 +1390,47 @@ mod tests {
         let ok = Settings::load_from(&sources(&[("CARELINE__ABUSE__CLUSTER_PER_SOURCE", "30")]))
             .unwrap();
         assert_eq!(ok.abuse.cluster_per_source, 30);
+    }
+
+    #[test]
+    fn a_callback_hint_is_localized_and_bounded() {
+        let s = Settings::load_from(&sources(&[
+            ("CARELINE__CRISIS__CALLBACK_HINT__ZH_CN", "30 分钟内回电"),
+            ("CARELINE__CRISIS__CALLBACK_HINT__EN", "within 30 minutes"),
+        ]))
+        .unwrap();
+        assert_eq!(s.crisis.callback_hint_in("en"), Some("within 30 minutes"));
+        assert_eq!(s.crisis.callback_hint_in("zh-TW"), Some("30 分钟内回电"));
+        let none = Settings::load_from(&sources(&[])).unwrap();
+        assert_eq!(none.crisis.callback_hint_in("zh-CN"), None);
+        let long = "x".repeat(301);
+        for bad in [
+            ("CARELINE__CRISIS__CALLBACK_HINT__ZH_CN", " "),
+            ("CARELINE__CRISIS__CALLBACK_HINT__ZH_CN", long.as_str()),
+            ("CARELINE__CRISIS__CALLBACK_HINT__FR", "bientôt"),
+        ] {
+            let err = refusal(&[bad]);
+            assert!(err.contains("`crisis.callback_hint`"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_form_token_lifetime_out_of_bounds_is_refused() {
+        for bad in ["1m", "9m", "8days"] {
+            let err = refusal(&[("CARELINE__SERVER__FORM_TOKEN_TTL", bad)]);
+            assert!(err.contains("`server.form_token_ttl`"), "{bad}: {err}");
+        }
+        let ok =
+            Settings::load_from(&sources(&[("CARELINE__SERVER__FORM_TOKEN_TTL", "2h")])).unwrap();
+        assert_eq!(ok.server.form_token_ttl.as_secs(), 7200);
+        assert_eq!(
+            Settings::load_from(&sources(&[]))
+                .unwrap()
+                .server
+                .form_token_ttl
+                .as_secs(),
+            24 * 3600
+        );
     }
 
     #[test]

@@ -21,8 +21,13 @@ pub(crate) struct Harness {
 
 /// A fresh database in a temporary folder, the shipped questionnaires, default settings.
 pub(crate) async fn harness() -> Harness {
+    harness_with(&[]).await
+}
+
+/// `harness`, with these `CARELINE__*` variables on top of the defaults.
+pub(crate) async fn harness_with(extra: &[(&str, &str)]) -> Harness {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let vars = HashMap::from([
+    let mut vars = HashMap::from([
         (
             "CARELINE__DATABASE__URL".to_string(),
             format!("sqlite://{}/t.db", dir.path().display()),
@@ -59,6 +64,7 @@ pub(crate) async fn harness() -> Harness {
             concat!(env!("CARGO_MANIFEST_DIR"), "/questionnaires").to_string(),
         ),
     ]);
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let settings = Settings::load_from(&Sources {
         config_dir: "/nonexistent".into(),
         env_name: None,

@@ -2,14 +2,19 @@
    without this script; the server checks every answer again and is the source of truth.
    show_if conditions are CEL; this evaluates the simple part of it the shipped files use:
    item names, whole numbers, true/false/null, == != < <= > >=, !, unary -, && || and ( ).
-   Anything else, or an error (such as null >= 1), shows the question: asking too much is
-   safe, skipping a question is not (the server does the same). */
+   A condition this cannot parse shows the question: asking too much is safe, skipping a
+   question is not.
+   While the rider fills the form, a question not answered yet is undecided, not a refusal: a
+   follow-up appears only once an earlier answer calls for it (a "yes"), never at load. When
+   the form came back because sensitive questions were left unanswered (data-decided on the
+   form), unanswered is what the server takes it for, null (a refusal), and a follow-up that
+   the server would ask is shown. The server decides in the end. */
 (function () {
   'use strict';
   var doc = document;
   doc.documentElement.className += ' js';
 
-  var summary = doc.getElementById('error-summary');
+  var summary = doc.getElementById('error-summary') || doc.getElementById('soft-prompt');
   if (summary) { summary.focus(); }
 
   var form = doc.querySelector('form.screening');
@@ -85,12 +90,14 @@
 
   // CEL semantics: == and != work on anything (null != 0 is true); ordering needs numbers;
   // && and || absorb an error when the other side decides the result.
+  var UNDECIDED = {};
   function evaluate(n, vals) {
     var a, b;
     switch (n[0]) {
       case 'lit': return n[1];
       case 'var':
         if (!(n[1] in vals)) { throw new Error('unknown'); }
+        if (vals[n[1]] === UNDECIDED) { throw new Error('undecided'); }
         return vals[n[1]];
       case 'neg':
         a = evaluate(n[1], vals);
@@ -107,7 +114,7 @@
             r = evaluate(n[k], vals);
             if (typeof r !== 'boolean') { throw new Error('type'); }
             if (r === wanted) { return wanted; }
-          } catch (e) { err = e; }
+          } catch (e) { if (!err || e.message === 'undecided') { err = e; } }
         }
         if (err) { throw err; }
         return !wanted;
@@ -132,19 +139,26 @@
   });
   var text = doc.getElementById('progress-text');
   var bar = doc.getElementById('progress-bar');
+  var decided = form.hasAttribute('data-decided');
+
+  // Shown when the condition holds; an undecided answer in it waits (hidden) unless the
+  // other side of an || already decides; any other error shows the question.
+  function shown(tree, vals) {
+    try { return evaluate(tree, vals) !== false; } catch (e) { return e.message !== 'undecided'; }
+  }
 
   function update() {
     var vals = {}, asked = 0, answered = 0;
     items.forEach(function (fs, idx) {
       var tree = trees[idx], show = true;
-      if (tree && tree !== 'show') {
-        try { show = evaluate(tree, vals) !== false; } catch (e) { show = true; }
-      }
+      if (tree && tree !== 'show') { show = shown(tree, vals); }
       fs.hidden = !show;
       var inputs = fs.querySelectorAll('input');
       for (var j = 0; j < inputs.length; j++) { inputs[j].disabled = !show; }
       var checked = show ? fs.querySelector('input:checked') : null;
-      vals[fs.getAttribute('data-item')] = checked ? parseInt(checked.value, 10) : null;
+      // Not asked: null, as on the server. Asked, not answered: undecided while filling.
+      vals[fs.getAttribute('data-item')] = checked ? parseInt(checked.value, 10)
+        : (show && !decided ? UNDECIDED : null);
       if (show) {
         asked++;
         if (checked) { answered++; }

@@ -63,6 +63,15 @@ thanks-meanwhile = While you wait, if things feel too much, call one of the numb
 
 ## Problems
 
+form-sensitive-prompt = You left { $count ->
+    [one] one question
+   *[other] { $count } questions
+} unanswered. You can skip these questions, but they help us know whether you are safe and whether someone should contact you soon. Have another look if you like; if you would rather not answer, just tap "Submit" again.
+form-resend-expired = This page has been open for a while, so we need you to send it once more. Your answers are all still here: check them and tap "Submit" again.
+form-resend-check = We could not confirm this form came from this site, so nothing was saved yet. Your answers are all still here: check them and tap "Submit" again.
+result-resend-expired = This page has been open for a while. Your result is below; if you were giving your contact details, they are still here: please send them again.
+result-resend-check = We could not confirm that came from this site, so nothing was changed. Your result is below; you can try again.
+hotline-default-name = National psychological assistance hotline
 error-403-title = This page has expired
 error-403-body = To protect your information, this page needs to be opened again. Nothing was sent; please open the form again and fill it in.
 error-404-title = Page not found

@@ -31,7 +31,14 @@ const TOP_KEYS: &[&str] = &[
     "resources",
 ];
 const ITEM_KEYS: &[&str] = &[
-    "id", "text", "options", "reverse", "optional", "show_if", "section",
+    "id",
+    "text",
+    "options",
+    "reverse",
+    "optional",
+    "sensitive",
+    "show_if",
+    "section",
 ];
 const SCORE_KEYS: &[&str] = &["id", "items", "method", "multiply", "missing"];
 const MISSING_KEYS: &[&str] = &["max", "complete", "round"];
@@ -45,7 +52,7 @@ const SCALE_KEYS: &[&str] = &["choices"];
 const CHOICE_KEYS: &[&str] = &["value", "label"];
 const SECTION_KEYS: &[&str] = &["title"];
 const RESOURCE_TIERS: &[&str] = &["green", "yellow", "red"];
-const TIER_RESOURCE_KEYS: &[&str] = &["message", "links"];
+const TIER_RESOURCE_KEYS: &[&str] = &["message", "refused_message", "links"];
 const LINK_KEYS: &[&str] = &["kind", "title", "url"];
 const LINK_KINDS: &[&str] = &["self_help", "course", "booking", "hotline"];
 
@@ -550,6 +557,16 @@ impl Loader<'_, '_> {
                 .opt("optional")
                 .and_then(|n| as_bool(self.d, n, "`optional`"))
                 .unwrap_or(false);
+            let sensitive = t.opt("sensitive").is_some_and(|n| {
+                let sensitive = as_bool(self.d, n, "`sensitive`").unwrap_or(false);
+                if sensitive && !optional {
+                    self.d.error(
+                        &n.span(),
+                        format!("{label} is sensitive but not optional; a rider may always decline a sensitive question: add `optional = true` (the form then asks once, gently, before accepting it unanswered)"),
+                    );
+                }
+                sensitive
+            });
             let section = t.opt("section").and_then(|n| {
                 let s = as_str(self.d, n, "`section`")?;
                 if !sections.iter().any(|x| x.id == s) {
@@ -593,6 +610,7 @@ impl Loader<'_, '_> {
                     scale,
                     reverse,
                     optional,
+                    sensitive,
                     show_if,
                     section,
                 });
@@ -1015,6 +1033,9 @@ impl Loader<'_, '_> {
             let message = rt
                 .req(self.d, "message")
                 .and_then(|n| self.localized(n, &format!("the message of {what}"), locales));
+            let refused_message = rt.opt("refused_message").and_then(|n| {
+                self.localized(n, &format!("the refused_message of {what}"), locales)
+            });
             let mut links = Vec::new();
             if let Some(ln) = rt.opt("links")
                 && let Some(arr) = as_array(self.d, ln, &format!("the links of {what}"))
@@ -1060,7 +1081,14 @@ impl Loader<'_, '_> {
             }
             rt.finish(self.d);
             if let Some(message) = message {
-                out.insert(tier, TierResources { message, links });
+                out.insert(
+                    tier,
+                    TierResources {
+                        message,
+                        refused_message,
+                        links,
+                    },
+                );
             }
         }
         t.finish(self.d);

@@ -110,6 +110,10 @@ pub struct Item {
     pub scale_name: String,
     pub reverse: bool,
     pub optional: bool,
+    /// A question a rider may find hard to answer (self-harm): left unanswered, the rider's
+    /// form comes back once with a gentle prompt before it is accepted as it is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
     /// A CEL expression over earlier answers; the item is asked only when it holds.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
@@ -191,6 +195,10 @@ pub struct Link {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TierResources {
     pub message: Localized,
+    /// Said instead of `message` when the tier comes only from sensitive questions left
+    /// unanswered (a refusal counts as positive, but the rider disclosed nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused_message: Option<Localized>,
     pub links: Vec<Link>,
 }
 

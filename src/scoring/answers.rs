@@ -292,6 +292,34 @@ impl<'q> AnswerSet<'q> {
         )
     }
 
+    /// The sensitive questions the earlier answers ask that `raw` leaves unanswered, in item
+    /// order: what the rider's form asks about once, gently, before accepting it as it is.
+    pub fn declined_sensitive<'a>(q: &'a Questionnaire, raw: &RawAnswers) -> Vec<&'a str> {
+        let mut values: Vec<Option<i64>> = vec![None; q.items.len()];
+        for (k, v) in &raw.0 {
+            if let (Some(idx), Some(v)) = (q.item_index(k), v.as_i64()) {
+                values[idx] = Some(v);
+            }
+        }
+        let mut declined = Vec::new();
+        for idx in 0..q.items.len() {
+            let asked = q.items[idx].show_if.as_ref().is_none_or(|cond| {
+                let lookup = ItemValues {
+                    q,
+                    values: &values,
+                    upto: idx,
+                };
+                !matches!(cond.eval(&q.env, &lookup), Eval::False)
+            });
+            if !asked {
+                values[idx] = None;
+            } else if q.items[idx].sensitive && values[idx].is_none() {
+                declined.push(q.items[idx].id.as_str());
+            }
+        }
+        declined
+    }
+
     pub fn questionnaire(&self) -> &'q Questionnaire {
         self.questionnaire
     }

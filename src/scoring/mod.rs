@@ -237,6 +237,43 @@ pub fn score(answers: &AnswerSet<'_>) -> Outcome {
     }
 }
 
+/// Whether a red `outcome` of `answers` is red only because sensitive questions were left
+/// unanswered: with each declined sensitive question answered with its lowest choice ("no")
+/// and every answer given kept, it would not be red. A refusal still counts as positive (the
+/// tier is not changed); this only chooses the words the rider reads, who disclosed nothing.
+/// An answer given that such a "no" would leave unasked (an acuity follow-up answered after
+/// the refusals) is a disclosure: then the red is not only from refusals.
+pub fn red_only_from_refusals(answers: &AnswerSet<'_>, outcome: &Outcome) -> bool {
+    if outcome.tier != Tier::Red {
+        return false;
+    }
+    let q = answers.questionnaire();
+    let mut entries: Vec<(String, serde_json::Value)> = Vec::with_capacity(q.items.len());
+    let mut declined = false;
+    for (i, item) in q.items.iter().enumerate() {
+        match answers.value(i) {
+            Some(v) => entries.push((item.id.clone(), v.into())),
+            None if item.sensitive && answers.was_asked(i) => {
+                declined = true;
+                let lowest = q.scale_of(item).choices.iter().map(|c| c.value).min();
+                if let Some(lowest) = lowest {
+                    entries.push((item.id.clone(), lowest.into()));
+                }
+            }
+            None => {}
+        }
+    }
+    if !declined {
+        return false;
+    }
+    let raw = RawAnswers(entries);
+    let kept = AnswerSet::without_unasked(q, &raw);
+    if kept.0.len() < raw.0.len() {
+        return false;
+    }
+    AnswerSet::parse_raw(q, &kept).is_ok_and(|a| score(&a).tier != Tier::Red)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

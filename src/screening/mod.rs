@@ -180,13 +180,45 @@ pub fn response_for(
     locale: &str,
     crisis: &[CrisisLine],
 ) -> ScreeningResponse {
+    response_with(q, id, outcome, locale, crisis, false)
+}
+
+/// `response_for`, knowing the answers: a red that comes only from sensitive questions left
+/// unanswered gets the tier's `refused_message` (when the file has one), never the words for a
+/// rider who told us these thoughts.
+pub fn response_for_answers(
+    q: &Questionnaire,
+    id: &str,
+    answers: &AnswerSet<'_>,
+    outcome: Outcome,
+    locale: &str,
+    crisis: &[CrisisLine],
+) -> ScreeningResponse {
+    let refused = scoring::red_only_from_refusals(answers, &outcome);
+    response_with(q, id, outcome, locale, crisis, refused)
+}
+
+fn response_with(
+    q: &Questionnaire,
+    id: &str,
+    outcome: Outcome,
+    locale: &str,
+    crisis: &[CrisisLine],
+    refused_only: bool,
+) -> ScreeningResponse {
     let tier = outcome.tier;
     let resources = q
         .resources
         .get(&tier)
         .or_else(|| q.resources.get(&Tier::Yellow));
     let message = resources
-        .map(|r| r.message.get(locale, &q.default_locale).to_string())
+        .map(|r| {
+            let m = match &r.refused_message {
+                Some(refused) if refused_only => refused,
+                _ => &r.message,
+            };
+            m.get(locale, &q.default_locale).to_string()
+        })
         .unwrap_or_default();
     let links = resources
         .map(|r| {
@@ -271,7 +303,8 @@ pub fn submit_or_not_saved(
     let outcome = scoring::score(&answers);
     let id = uuid::Uuid::now_v7().to_string();
     let locale = pick_locale(q, req.locale.as_deref());
-    let response = response_for(q, &id, outcome.clone(), &locale, ctx.crisis_lines);
+    let response =
+        response_for_answers(q, &id, &answers, outcome.clone(), &locale, ctx.crisis_lines);
     let conn = match conn {
         Ok(conn) => conn,
         Err(e) => return Err(not_saved(&response, e)),

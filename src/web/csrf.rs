@@ -1,4 +1,5 @@
-//! CSRF protection for the rider's forms: a double-submit token (a random value in a cookie
+//! CSRF protection for the staff sign-in form (the rider forms use `form_token`, which needs no
+//! cookie): a double-submit token (a random value in a cookie
 //! and the same value in a hidden field), plus an `Origin` check when the browser sends one.
 //! A cross-site page can make the browser send the cookie, but cannot read it to fill the field.
 

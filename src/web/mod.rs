@@ -12,6 +12,7 @@
 
 pub(crate) mod assets;
 pub(crate) mod csrf;
+pub(crate) mod form_token;
 mod pages;
 pub(crate) mod request;
 
@@ -36,6 +37,7 @@ use crate::questionnaire::{Questionnaire, Tier};
 use crate::scoring::{AnswerSet, RawAnswers};
 use crate::screening::{self, ContactError, CrisisLineView, ScreeningResponse};
 use crate::state::AppState;
+use form_token::{FormKey, Purpose, Refusal};
 
 /// The screening a station's QR code opens by default: listed first.
 const FEATURED: &str = "rider_wellbeing";
@@ -44,6 +46,9 @@ const FORM_LIMIT: usize = 64 * 1024;
 /// The cookie that lets a refreshed or repeated result page still offer the contact form.
 const RESULT_COOKIE: &str = "careline_result";
 const KEY_FIELD: &str = "idempotency-key";
+/// Set on a form that came back once because sensitive questions were left unanswered: the
+/// next send is accepted as it is.
+const SENSITIVE_SEEN_FIELD: &str = "sensitive-seen";
 
 /// Registers the pages.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -57,8 +62,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 _ => StatusCode::BAD_REQUEST,
             };
             tracing::info!(status = status.as_u16(), "form body refused");
+            let state = req.app_data::<web::Data<AppState>>();
             let page = error_page(
                 req,
+                state.map(|s| &***s),
                 lang,
                 "error-400-title",
                 "error-400-body",
@@ -88,7 +95,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/r/{id}/contact")
                 .app_data(form_config)
                 .route(web::post().to(add_contact)),
-        );
+        )
+        .default_service(web::to(not_routed));
+}
+
+/// Any other path: the 404 page, with the hotline.
+async fn not_routed(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let (lang, _) = request::negotiate(&req);
+    not_found(&req, &state, lang)
 }
 
 // ---- responses --------------------------------------------------------------------------
@@ -146,6 +160,15 @@ fn base(t: Tr, title: String, switcher: Switcher) -> Base {
     }
 }
 
+/// `crisis.callback_hint` in the page's language, if the deployment set one.
+fn callback_hint(state: &AppState, lang: Lang) -> Option<String> {
+    state
+        .settings
+        .crisis
+        .callback_hint_in(lang.code())
+        .map(|h| h.trim().to_string())
+}
+
 fn crisis_lines(state: &AppState, lang: Lang) -> Vec<CrisisLineView> {
     state
         .settings
@@ -159,8 +182,12 @@ fn crisis_lines(state: &AppState, lang: Lang) -> Vec<CrisisLineView> {
         .collect()
 }
 
+/// An error page: the crisis lines first when given (a red answer, a failure that may have
+/// kept a result from the rider), else the hotline below the text. Every rider error page has
+/// one or the other. `state` is `None` only where the application state is not reachable.
 fn error_page(
     req: &HttpRequest,
+    state: Option<&AppState>,
     lang: Lang,
     heading: &str,
     body: &str,
@@ -169,18 +196,31 @@ fn error_page(
 ) -> ErrorPage {
     let t = Tr(lang);
     let heading = t.tr(heading);
+    let hotline = if crisis.is_empty() {
+        match state {
+            Some(state) => crisis_lines(state, lang).into_iter().take(1).collect(),
+            None => vec![CrisisLineView {
+                number: "12356".into(),
+                name: t.tr("hotline-default-name"),
+            }],
+        }
+    } else {
+        Vec::new()
+    };
     ErrorPage {
         base: base(t, heading.clone(), Switcher::links(lang, req.path(), &[])),
         heading,
         body: t.tr(body),
         crisis,
+        hotline,
         back,
     }
 }
 
-fn not_found(req: &HttpRequest, lang: Lang) -> HttpResponse {
+fn not_found(req: &HttpRequest, state: &AppState, lang: Lang) -> HttpResponse {
     error_page(
         req,
+        Some(state),
         lang,
         "error-404-title",
         "error-404-body",
@@ -194,6 +234,7 @@ fn not_found(req: &HttpRequest, lang: Lang) -> HttpResponse {
 fn failure(req: &HttpRequest, state: &AppState, lang: Lang) -> HttpResponse {
     error_page(
         req,
+        Some(state),
         lang,
         "error-500-title",
         "error-500-body",
@@ -210,13 +251,14 @@ fn unavailable(
     state: &AppState,
     lang: Lang,
     questionnaire: &str,
+    site: Option<&str>,
 ) -> HttpResponse {
     unavailable_page(
         req,
         state,
         lang,
         ("error-503-title", "error-503-body"),
-        reopen(lang, questionnaire),
+        reopen(lang, questionnaire, site),
     )
 }
 
@@ -228,8 +270,16 @@ fn unavailable_page(
     (heading, body): (&str, &str),
     back: Option<(String, String)>,
 ) -> HttpResponse {
-    let mut response = error_page(req, lang, heading, body, crisis_lines(state, lang), back)
-        .render_status(StatusCode::SERVICE_UNAVAILABLE, Vec::new());
+    let mut response = error_page(
+        req,
+        Some(state),
+        lang,
+        heading,
+        body,
+        crisis_lines(state, lang),
+        back,
+    )
+    .render_status(StatusCode::SERVICE_UNAVAILABLE, Vec::new());
     response.headers_mut().insert(
         actix_web::http::header::RETRY_AFTER,
         actix_web::http::header::HeaderValue::from(crate::http::error::RETRY_AFTER_SECONDS),
@@ -254,11 +304,13 @@ fn result_failure(
     }
 }
 
-fn reopen(lang: Lang, questionnaire: &str) -> Option<(String, String)> {
-    Some((
-        format!("/s/{questionnaire}?lang={}", lang.code()),
-        Tr(lang).tr("error-reopen"),
-    ))
+/// The link back to a fresh form, with the station tag of the one sent (when URL-safe).
+fn reopen(lang: Lang, questionnaire: &str, site: Option<&str>) -> Option<(String, String)> {
+    let mut href = format!("/s/{questionnaire}?lang={}", lang.code());
+    if let Some(site) = site.filter(|s| url_safe_site(s)) {
+        href.push_str(&format!("&site={site}"));
+    }
+    Some((href, Tr(lang).tr("error-reopen")))
 }
 
 fn lang_cookie(req: &HttpRequest, lang: Lang, chosen: bool) -> Vec<Cookie<'static>> {
@@ -354,7 +406,22 @@ fn form_parts(
         csrf,
         key,
         site,
+        crisis: Vec::new(),
+        hotline: Vec::new(),
+        decided: false,
+        prompt: None,
     }
+}
+
+fn form_key(state: &AppState) -> FormKey {
+    FormKey::from_settings(&state.settings)
+}
+
+/// A new render id: every rendering of a form has its own, so a refresh or a double tap of
+/// this one form sends the same key, and is answered from the first submission instead of
+/// stored twice.
+fn new_render_id() -> String {
+    format!("web-{}", csrf::random_hex::<16>())
 }
 
 async fn show_form(
@@ -365,23 +432,23 @@ async fn show_form(
     let (lang, chosen) = request::negotiate(&req);
     let catalog = state.catalog.get();
     let Some(q) = catalog.get(path.as_str()) else {
-        return not_found(&req, lang);
+        return not_found(&req, &state, lang);
     };
-    let (csrf, csrf_cookie) = csrf::token(&req);
-    // A new key for every rendering: a refresh or a double tap of this one form sends the
-    // same key, and is answered from the first submission instead of stored twice.
-    let key = format!("web-{}", csrf::random_hex::<16>());
+    let key = new_render_id();
+    let token = form_key(&state).issue(Purpose::Screening, &q.id, &key);
     let site = request::query_param(&req, "site")
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty() && s.len() <= 200);
-    let parts = form_parts(&req, q, lang, csrf, key, site);
-    let mut cookies = lang_cookie(&req, lang, chosen);
-    cookies.extend(csrf_cookie);
-    pages::form_page(q, parts, &Kept::default()).render_status(StatusCode::OK, cookies)
+    let parts = form_parts(&req, q, lang, token, key, site);
+    pages::form_page(q, parts, &Kept::default())
+        .render_status(StatusCode::OK, lang_cookie(&req, lang, chosen))
 }
 
 fn is_control_field(name: &str) -> bool {
-    matches!(name, csrf::FIELD | KEY_FIELD | "lang" | "site" | "altcha")
+    matches!(
+        name,
+        form_token::FIELD | KEY_FIELD | SENSITIVE_SEEN_FIELD | "lang" | "site" | "altcha"
+    )
 }
 
 /// The answers of the form as the API takes them: values that are whole numbers become
@@ -431,31 +498,110 @@ fn answer_error_message(t: Tr, code: &str) -> String {
     })
 }
 
-/// The 403 page for a POST whose CSRF token is missing or does not match its cookie; `None`
-/// when the token is good. Nothing is stored on a refusal.
-fn csrf_refusal(
-    req: &HttpRequest,
-    fields: &Fields,
+/// Whether answers sent (and not stored) already score red: scored with the live
+/// questionnaire, never written anywhere. Answers that do not score (a required item left
+/// out) are not red by themselves.
+fn sent_answers_are_red(q: &Questionnaire, fields: &Fields) -> bool {
+    let raw = AnswerSet::without_unasked(q, &raw_answers(fields));
+    AnswerSet::parse_raw(q, &raw).is_ok_and(|a| crate::scoring::score(&a).tier == Tier::Red)
+}
+
+/// The crisis lines for a page that answers a form not stored: all of them when the answers
+/// sent score red, else none (the page shows the hotline).
+fn crisis_if_red(
+    state: &AppState,
+    q: &Questionnaire,
     lang: Lang,
-    back: Option<(String, String)>,
-    cookies: Vec<Cookie<'static>>,
-    form: &'static str,
-) -> Option<HttpResponse> {
-    if csrf::verify(req, fields.get(csrf::FIELD)) {
-        return None;
+    fields: &Fields,
+) -> Vec<CrisisLineView> {
+    if sent_answers_are_red(q, fields) {
+        crisis_lines(state, lang)
+    } else {
+        Vec::new()
     }
-    tracing::warn!(form, "refused: the CSRF token is missing or does not match");
-    Some(
-        error_page(
-            req,
-            lang,
-            "error-403-title",
-            "error-403-body",
-            Vec::new(),
-            back,
-        )
-        .render_status(StatusCode::FORBIDDEN, cookies),
-    )
+}
+
+/// The answers as the rider left them, for a form that comes back.
+fn kept_values(fields: &Fields) -> Kept<'_> {
+    Kept {
+        values: fields
+            .0
+            .iter()
+            .filter(|(k, _)| !is_control_field(k))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
+        ..Kept::default()
+    }
+}
+
+/// A form whose token did not verify (expired, made for another form, or sent from another
+/// site): never a dead end. Nothing is stored; the form comes back filled with what was sent,
+/// with a fresh token (same render id, so a send that did get through is not doubled), the
+/// station kept, and the crisis lines first when the answers already score red.
+fn resend_form(
+    req: &HttpRequest,
+    state: &AppState,
+    q: &Questionnaire,
+    lang: Lang,
+    fields: &Fields,
+    (key, site): (String, Option<String>),
+    refusal: Refusal,
+) -> HttpResponse {
+    let t = Tr(lang);
+    let token = form_key(state).issue(Purpose::Screening, &q.id, &key);
+    let mut parts = form_parts(req, q, lang, token, key, site);
+    parts.decided = fields.get(SENSITIVE_SEEN_FIELD) == Some("1");
+    parts.crisis = crisis_if_red(state, q, lang, fields);
+    let red = !parts.crisis.is_empty();
+    if !red {
+        parts.hotline = crisis_lines(state, lang).into_iter().take(1).collect();
+    }
+    tracing::info!(questionnaire = %q.id, reason = refusal.as_str(), red, "form not accepted as sent: shown again, filled");
+    let mut kept = kept_values(fields);
+    kept.general_errors.push(t.tr(match refusal {
+        Refusal::Expired => "form-resend-expired",
+        Refusal::Unverifiable | Refusal::ForeignOrigin => "form-resend-check",
+    }));
+    pages::form_page(q, parts, &kept).render_status(StatusCode::FORBIDDEN, Vec::new())
+}
+
+/// Sensitive questions left unanswered: the form comes back once (nothing stored) with a
+/// gentle prompt, the answers kept and a marker that makes the next send accepted as it is (a
+/// refusal still counts as positive). A red from an answer given puts the crisis lines first;
+/// else the hotline is in the prompt.
+fn soft_prompt(
+    req: &HttpRequest,
+    state: &AppState,
+    q: &Questionnaire,
+    lang: Lang,
+    fields: &Fields,
+    (key, site): (String, Option<String>),
+    declined: &[&str],
+) -> HttpResponse {
+    let t = Tr(lang);
+    let token = form_key(state).issue(Purpose::Screening, &q.id, &key);
+    let mut parts = form_parts(req, q, lang, token, key, site);
+    let raw = AnswerSet::without_unasked(q, &raw_answers(fields));
+    let disclosed_red = AnswerSet::parse_raw(q, &raw).is_ok_and(|a| {
+        let outcome = crate::scoring::score(&a);
+        outcome.tier == Tier::Red && !crate::scoring::red_only_from_refusals(&a, &outcome)
+    });
+    if disclosed_red {
+        parts.crisis = crisis_lines(state, lang);
+    } else {
+        parts.hotline = crisis_lines(state, lang).into_iter().take(1).collect();
+    }
+    parts.decided = true;
+    parts.prompt = Some(pages::SoftPrompt {
+        text: t.tr_n(
+            "form-sensitive-prompt",
+            "count",
+            i64::try_from(declined.len()).unwrap_or(0),
+        ),
+        items: declined.iter().map(|s| (*s).to_string()).collect(),
+    });
+    tracing::info!(questionnaire = %q.id, declined = declined.len(), "sensitive questions unanswered: the form shown once more");
+    pages::form_page(q, parts, &kept_values(fields)).render_status(StatusCode::OK, Vec::new())
 }
 
 async fn submit_form(
@@ -468,25 +614,44 @@ async fn submit_form(
     let (lang, chosen) = fields.lang(&req);
     let catalog = state.catalog.get();
     let Some(q) = catalog.get(path.as_str()) else {
-        return not_found(&req, lang);
+        return not_found(&req, &state, lang);
     };
-    if let Some(refused) =
-        csrf_refusal(&req, &fields, lang, reopen(lang, &q.id), Vec::new(), "form")
-    {
-        return refused;
-    }
     let site = fields
         .get("site")
         .map(str::trim)
-        .filter(|s| !s.is_empty())
+        .filter(|s| !s.is_empty() && s.len() <= 200)
         .map(str::to_string);
-    let key = fields
+    let sent_key = fields
         .get(KEY_FIELD)
         .filter(|k| screening::valid_idempotency_key(k))
         .map(str::to_string);
+    let checked = form_key(&state).verify(
+        &req,
+        fields.get(form_token::FIELD),
+        Purpose::Screening,
+        &q.id,
+        sent_key.as_deref().unwrap_or_default(),
+    );
+    if let Err(refusal) = checked {
+        // A foreign page chose the key: the form comes back under a key of our own.
+        let key = match (refusal, sent_key) {
+            (Refusal::ForeignOrigin, _) | (_, None) => new_render_id(),
+            (_, Some(k)) => k,
+        };
+        return resend_form(&req, &state, q, lang, &fields, (key, site), refusal);
+    }
+    let key = sent_key;
     // With JavaScript off every question is on the page: answers to those that do not apply
     // are set aside, not refused.
     let raw = AnswerSet::without_unasked(q, &raw_answers(&fields));
+    let seen = fields.get(SENSITIVE_SEEN_FIELD) == Some("1");
+    if !seen {
+        let declined = AnswerSet::declined_sensitive(q, &raw);
+        if !declined.is_empty() {
+            let key = key.unwrap_or_else(new_render_id);
+            return soft_prompt(&req, &state, q, lang, &fields, (key, site), &declined);
+        }
+    }
     let hash = request_hash(q, lang, site.as_deref(), &raw);
     let request = screening::SubmitRequest {
         questionnaire: q.id.clone(),
@@ -510,21 +675,12 @@ async fn submit_form(
                 }
                 None => remembered_token(&req, &id),
             };
-            let csrf = fields.get(csrf::FIELD).unwrap_or_default().to_string();
-            result_response(&state, lang, &s.response, token, csrf, None, StatusCode::OK)
+            result_response(&state, lang, &s.response, token, None, None, StatusCode::OK)
                 .with_cookies(cookies)
         }
         Err(ApiError::Unprocessable { code, details, .. }) => {
             let t = Tr(lang);
-            let mut kept = Kept {
-                values: fields
-                    .0
-                    .iter()
-                    .filter(|(k, _)| !is_control_field(k))
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect(),
-                ..Kept::default()
-            };
+            let mut kept = kept_values(&fields);
             for d in &details {
                 let item = d.get("item").and_then(Value::as_str);
                 let code = d.get("code").and_then(Value::as_str).unwrap_or_default();
@@ -544,27 +700,30 @@ async fn submit_form(
                 kept.general_errors.push(t.tr("form-outdated"));
             }
             tracing::info!(questionnaire = %q.id, problems = details.len(), "form answers refused");
-            let csrf = fields.get(csrf::FIELD).unwrap_or_default().to_string();
-            let parts = form_parts(&req, q, lang, csrf, key.unwrap_or_default(), site);
+            let key = key.unwrap_or_else(new_render_id);
+            let token = form_key(&state).issue(Purpose::Screening, &q.id, &key);
+            let mut parts = form_parts(&req, q, lang, token, key, site);
+            parts.decided = seen;
             pages::form_page(q, parts, &kept)
                 .render_status(StatusCode::UNPROCESSABLE_ENTITY, cookies)
         }
-        Err(ApiError::NotFound(_)) => not_found(&req, lang),
+        Err(ApiError::NotFound(_)) => not_found(&req, &state, lang),
         Err(ApiError::Conflict(..)) => {
             tracing::info!(questionnaire = %q.id, "form refused: its key was used for other answers");
             error_page(
                 &req,
+                Some(&state),
                 lang,
                 "error-409-title",
                 "error-409-body",
-                Vec::new(),
-                reopen(lang, &q.id),
+                crisis_if_red(&state, q, lang, &fields),
+                reopen(lang, &q.id, site.as_deref()),
             )
             .render_status(StatusCode::CONFLICT, cookies)
         }
         Err(ApiError::NotSaved(response)) => {
             tracing::error!(questionnaire = %q.id, tier = %response.outcome.tier, "the form's answers could not be saved");
-            unavailable(&req, &state, lang, &q.id)
+            unavailable(&req, &state, lang, &q.id, site.as_deref())
         }
         Err(ApiError::Limited {
             response,
@@ -577,7 +736,7 @@ async fn submit_form(
                 &state,
                 lang,
                 ("error-429-title", "error-429-body"),
-                reopen(lang, &q.id),
+                reopen(lang, &q.id, site.as_deref()),
             );
             *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
             page.headers_mut().insert(
@@ -593,14 +752,14 @@ async fn submit_form(
                 &state,
                 lang,
                 ("error-429-title", "error-429-body"),
-                reopen(lang, &q.id),
+                reopen(lang, &q.id, site.as_deref()),
             );
             *page.status_mut() = StatusCode::PRECONDITION_REQUIRED;
             page
         }
         Err(ApiError::Unavailable(m)) => {
             tracing::error!(questionnaire = %q.id, error = %m, "the form could not be submitted: no database");
-            unavailable(&req, &state, lang, &q.id)
+            unavailable(&req, &state, lang, &q.id, site.as_deref())
         }
         Err(e) => {
             // ApiError's own mapping logs internals with a reference; here the rider gets a
@@ -654,12 +813,13 @@ fn result_response(
     lang: Lang,
     response: &ScreeningResponse,
     token: Option<String>,
-    csrf: String,
+    notice: Option<String>,
     contact: Option<ContactForm>,
     status: StatusCode,
 ) -> HttpResponse {
     let t = Tr(lang);
     let id = &response.id;
+    let csrf = form_key(state).issue(Purpose::Result, "", id);
     let switcher = match &token {
         Some(token) => Switcher::form(
             lang,
@@ -681,7 +841,13 @@ fn result_response(
         form.retention_days = retention_days(state);
         form
     });
-    let page = pages::result_page(base(t, t.tr("result-title"), switcher), response, contact);
+    let mut page = pages::result_page(base(t, t.tr("result-title"), switcher), response, contact);
+    page.notice = notice;
+    match response.outcome.tier {
+        Tier::Red => page.callback_hint = callback_hint(state, lang),
+        Tier::Green => page.small_hotline = crisis_lines(state, lang).into_iter().take(1).collect(),
+        Tier::Yellow => {}
+    }
     page.render_status(status, Vec::new())
 }
 
@@ -713,15 +879,46 @@ fn load_result(
     };
     let catalog = state.catalog.get();
     Ok(Some(match catalog.get(&row.questionnaire_id) {
-        Some(q) if q.content_hash == stored.outcome.content_hash => screening::response_for(
-            q,
-            id,
-            stored.outcome,
-            &screening::pick_locale(q, Some(lang.code())),
-            &state.settings.crisis.lines,
-        ),
+        Some(q) if q.content_hash == stored.outcome.content_hash => {
+            let locale = screening::pick_locale(q, Some(lang.code()));
+            let lines = &state.settings.crisis.lines;
+            let answers = serde_json::from_str::<Value>(&row.answers)
+                .ok()
+                .and_then(|a| AnswerSet::parse(q, &a).ok());
+            match answers {
+                Some(a) => {
+                    screening::response_for_answers(q, id, &a, stored.outcome, &locale, lines)
+                }
+                None => screening::response_for(q, id, stored.outcome, &locale, lines),
+            }
+        }
         _ => stored,
     }))
+}
+
+/// Checks a result page's form token (bound to the screening): `Err` with the notice that
+/// goes on the page shown instead.
+fn check_result_form(
+    req: &HttpRequest,
+    state: &AppState,
+    fields: &Fields,
+    id: &str,
+    lang: Lang,
+    form: &'static str,
+) -> Result<(), String> {
+    form_key(state)
+        .verify(req, fields.get(form_token::FIELD), Purpose::Result, "", id)
+        .map_err(|refusal| {
+            tracing::info!(
+                form,
+                reason = refusal.as_str(),
+                "a result form not accepted as sent: the result shown again"
+            );
+            Tr(lang).tr(match refusal {
+                Refusal::Expired => "result-resend-expired",
+                Refusal::Unverifiable | Refusal::ForeignOrigin => "result-resend-check",
+            })
+        })
 }
 
 /// The result again (for the language switcher of the result and thank-you pages).
@@ -733,12 +930,14 @@ async fn show_result(
 ) -> HttpResponse {
     let fields = Fields(form.into_inner());
     let (lang, _) = fields.lang(&req);
-    let cookies = vec![request::cookie(&req, lang)];
-    if let Some(refused) = csrf_refusal(&req, &fields, lang, None, cookies.clone(), "result") {
-        return refused;
-    }
-    let csrf = fields.get(csrf::FIELD).unwrap_or_default().to_string();
     let id = path.into_inner();
+    let refused = check_result_form(&req, &state, &fields, &id, lang, "result").err();
+    // The language is remembered only from a form of this site.
+    let cookies = if refused.is_none() {
+        vec![request::cookie(&req, lang)]
+    } else {
+        Vec::new()
+    };
     let token = fields.get("token").unwrap_or_default().to_string();
     let loaded = {
         let (state, id, token) = (state.clone(), id.clone(), token.clone());
@@ -746,7 +945,7 @@ async fn show_result(
     };
     let response = match loaded {
         Ok(Ok(Some(r))) => r,
-        Ok(Ok(None)) => return not_found(&req, lang).with_cookies(cookies),
+        Ok(Ok(None)) => return not_found(&req, &state, lang).with_cookies(cookies),
         Ok(Err(e)) => {
             tracing::error!(screening = %id, error = %e, "cannot load a result");
             return result_failure(
@@ -762,26 +961,23 @@ async fn show_result(
             return failure(&req, &state, lang);
         }
     };
-    if fields.get("view") == Some("thanks") {
-        return thanks(lang, &response, token, csrf, false).with_cookies(cookies);
+    let status = if refused.is_some() {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::OK
+    };
+    if fields.get("view") == Some("thanks") && refused.is_none() {
+        return thanks(&state, lang, &response, token, false).with_cookies(cookies);
     }
-    result_response(
-        &state,
-        lang,
-        &response,
-        Some(token),
-        csrf,
-        None,
-        StatusCode::OK,
-    )
-    .with_cookies(cookies)
+    result_response(&state, lang, &response, Some(token), refused, None, status)
+        .with_cookies(cookies)
 }
 
 fn thanks(
+    state: &AppState,
     lang: Lang,
     response: &ScreeningResponse,
     token: String,
-    csrf: String,
     already: bool,
 ) -> HttpResponse {
     let t = Tr(lang);
@@ -789,14 +985,20 @@ fn thanks(
         lang,
         SwitchForm {
             action: format!("/r/{}", response.id),
-            csrf,
+            csrf: form_key(state).issue(Purpose::Result, "", &response.id),
             token,
             view: "thanks",
         },
     );
+    let urgent = response.outcome.tier == Tier::Red;
     ThanksPage {
         base: base(t, t.tr("thanks-title"), switcher),
-        urgent: response.outcome.tier == Tier::Red,
+        urgent,
+        callback_hint: if urgent {
+            callback_hint(state, lang)
+        } else {
+            None
+        },
         crisis: response.crisis_lines.clone(),
         already,
     }
@@ -809,6 +1011,8 @@ enum ContactOutcome {
     Added(ScreeningResponse),
     AlreadyGiven(ScreeningResponse),
     Refused(ScreeningResponse, Box<ContactForm>),
+    /// The form's token did not verify: the result again, the details kept, nothing stored.
+    Resend(ScreeningResponse, Box<ContactForm>, String),
     NotFound,
 }
 
@@ -821,12 +1025,9 @@ async fn add_contact(
     let fields = Fields(form.into_inner());
     let (lang, chosen) = fields.lang(&req);
     let cookies = lang_cookie(&req, lang, chosen);
-    if let Some(refused) = csrf_refusal(&req, &fields, lang, None, cookies.clone(), "contact") {
-        return refused;
-    }
-    let csrf = fields.get(csrf::FIELD).unwrap_or_default().to_string();
     let t = Tr(lang);
     let id = path.into_inner();
+    let refused = check_result_form(&req, &state, &fields, &id, lang, "contact").err();
     let token = fields.get("token").unwrap_or_default().to_string();
     let consent = fields.get("consent").is_some_and(|v| !v.is_empty());
     let contact = Contact {
@@ -838,13 +1039,15 @@ async fn add_contact(
         phone: contact.phone.clone(),
         name: contact.name.clone().unwrap_or_default(),
         consent,
-        consent_error: (!consent).then(|| t.tr("err-consent")),
         ..ContactForm::default()
     };
-    match contact.normalized() {
-        Err(("name", _)) => form.name_error = Some(t.tr("err-name")),
-        Err(_) => form.phone_error = Some(t.tr("err-phone")),
-        Ok(_) => {}
+    if refused.is_none() {
+        form.consent_error = (!consent).then(|| t.tr("err-consent"));
+        match contact.normalized() {
+            Err(("name", _)) => form.name_error = Some(t.tr("err-name")),
+            Err(_) => form.phone_error = Some(t.tr("err-phone")),
+            Ok(_) => {}
+        }
     }
     let outcome = {
         let (state, id, token) = (state.clone(), id.clone(), token.clone());
@@ -852,6 +1055,9 @@ async fn add_contact(
             let Some(response) = load_result(&state, &id, &token, lang)? else {
                 return Ok(ContactOutcome::NotFound);
             };
+            if let Some(notice) = refused {
+                return Ok(ContactOutcome::Resend(response, Box::new(form), notice));
+            }
             if form.has_errors() {
                 return Ok(ContactOutcome::Refused(response, Box::new(form)));
             }
@@ -888,12 +1094,12 @@ async fn add_contact(
     match outcome {
         Ok(Ok(ContactOutcome::Added(r))) => {
             tracing::info!(screening = %id, "contact details added from the result page");
-            thanks(lang, &r, token, csrf, false).with_cookies(cookies)
+            thanks(&state, lang, &r, token, false).with_cookies(cookies)
         }
         // A double tap: the first request stored them; this one says the same thing.
         Ok(Ok(ContactOutcome::AlreadyGiven(r))) => {
             tracing::info!(screening = %id, "contact details were already given");
-            thanks(lang, &r, token, csrf, true).with_cookies(cookies)
+            thanks(&state, lang, &r, token, true).with_cookies(cookies)
         }
         Ok(Ok(ContactOutcome::Refused(r, form))) => {
             tracing::info!(screening = %id, "contact details refused as incomplete");
@@ -902,15 +1108,24 @@ async fn add_contact(
                 lang,
                 &r,
                 Some(token),
-                csrf,
+                None,
                 Some(*form),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .with_cookies(cookies)
         }
+        Ok(Ok(ContactOutcome::Resend(r, form, notice))) => result_response(
+            &state,
+            lang,
+            &r,
+            Some(token),
+            Some(notice),
+            Some(*form),
+            StatusCode::FORBIDDEN,
+        ),
         Ok(Ok(ContactOutcome::NotFound)) => {
             tracing::info!(screening = %id, "contact refused: unknown screening or wrong token");
-            not_found(&req, lang).with_cookies(cookies)
+            not_found(&req, &state, lang).with_cookies(cookies)
         }
         Ok(Err(e)) => {
             tracing::error!(screening = %id, error = %e, "cannot add contact details");

@@ -145,6 +145,28 @@ pub struct FormPage {
     pub sections: Vec<SectionView>,
     pub error_links: Vec<ErrorLink>,
     pub general_errors: Vec<String>,
+    /// Crisis lines at the very top: the form came back and the answers sent score red.
+    pub crisis: Vec<CrisisLineView>,
+    /// The hotline under the problems, when the form came back and the answers are not red.
+    pub hotline: Vec<CrisisLineView>,
+    /// The rider has seen the prompt about sensitive questions: the next send is accepted as
+    /// it is, and the script takes unanswered for what the server does (a refusal).
+    pub decided: bool,
+    /// The gentle prompt, with links to the questions left unanswered.
+    pub prompt: Option<SoftPromptView>,
+}
+
+/// What `form_parts` is given for the prompt: its text and the unanswered items' ids.
+#[derive(Debug)]
+pub struct SoftPrompt {
+    pub text: String,
+    pub items: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct SoftPromptView {
+    pub text: String,
+    pub links: Vec<ErrorLink>,
 }
 
 impl FormPage {
@@ -185,6 +207,10 @@ pub struct FormParts {
     pub csrf: String,
     pub key: String,
     pub site: Option<String>,
+    pub crisis: Vec<CrisisLineView>,
+    pub hotline: Vec<CrisisLineView>,
+    pub decided: bool,
+    pub prompt: Option<SoftPrompt>,
 }
 
 pub fn form_page(q: &Questionnaire, parts: FormParts, kept: &Kept<'_>) -> FormPage {
@@ -195,6 +221,8 @@ pub fn form_page(q: &Questionnaire, parts: FormParts, kept: &Kept<'_>) -> FormPa
     let mut current: Option<&str> = None;
     let mut error_links = Vec::new();
     let mut answered = 0;
+    let mut prompt_links = Vec::new();
+    let mut asked = 0;
     let mut numbered = 0;
     for item in &q.items {
         let number = item.show_if.is_none().then(|| {
@@ -212,9 +240,25 @@ pub fn form_page(q: &Questionnaire, parts: FormParts, kept: &Kept<'_>) -> FormPa
                 items: Vec::new(),
             });
         }
+        if let Some(p) = &parts.prompt
+            && p.items.contains(&item.id)
+        {
+            prompt_links.push(ErrorLink {
+                href: format!("#item-{}", item.id),
+                text: match number {
+                    Some(n) => t.tr_n("form-error-link", "number", i64::try_from(n).unwrap_or(0)),
+                    None => text(&item.text),
+                },
+            });
+        }
         let value = kept.value(&item.id);
         if value.is_some() {
             answered += 1;
+        }
+        // Questions asked: of everyone, and follow-ups already answered (the script counts
+        // a follow-up once an earlier answer calls for it).
+        if item.show_if.is_none() || value.is_some() {
+            asked += 1;
         }
         let error = kept
             .item_errors
@@ -269,11 +313,18 @@ pub fn form_page(q: &Questionnaire, parts: FormParts, kept: &Kept<'_>) -> FormPa
         csrf: parts.csrf,
         key: parts.key,
         site: parts.site,
-        total: q.items.len(),
+        total: asked,
         answered,
         sections,
         error_links,
         general_errors: kept.general_errors.clone(),
+        crisis: parts.crisis,
+        hotline: parts.hotline,
+        decided: parts.decided,
+        prompt: parts.prompt.map(|p| SoftPromptView {
+            text: p.text,
+            links: prompt_links,
+        }),
         base: parts.base,
     }
 }
@@ -314,7 +365,10 @@ pub struct ResultPage {
     /// Crisis lines at the very top (the most serious results, and failures).
     pub urgent: bool,
     pub crisis: Vec<CrisisLineView>,
+    /// The message's first line.
     pub message: String,
+    /// Its further lines, shown as short steps (a file writes them one per line).
+    pub steps: Vec<String>,
     pub resources: Vec<LinkView>,
     /// The contact form, when the result offers one and this browser may use it.
     pub contact: Option<ContactForm>,
@@ -322,6 +376,12 @@ pub struct ResultPage {
     pub contact_unavailable: bool,
     /// A class for the page's accent colour (never shown as text).
     pub accent: &'static str,
+    /// Said above the result when a form of this page was not accepted as sent.
+    pub notice: Option<String>,
+    /// On the most serious results: when a counselor calls, and from which number.
+    pub callback_hint: Option<String>,
+    /// On the mildest results: the hotline, small, for a rider who wants to talk anyway.
+    pub small_hotline: Vec<CrisisLineView>,
 }
 
 pub fn result_page(
@@ -349,10 +409,18 @@ pub fn result_page(
             }
         })
         .collect();
+    let lines: Vec<String> = response
+        .message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
     ResultPage {
         urgent: tier == Tier::Red,
         crisis: response.crisis_lines.clone(),
-        message: response.message.clone(),
+        message: lines.first().cloned().unwrap_or_default(),
+        steps: lines.into_iter().skip(1).collect(),
         resources,
         contact_unavailable: response.contact_offer && contact.is_none(),
         contact: contact.filter(|_| response.contact_offer),
@@ -361,6 +429,9 @@ pub fn result_page(
             Tier::Yellow => "accent-care",
             Tier::Red => "accent-urgent",
         },
+        notice: None,
+        callback_hint: None,
+        small_hotline: Vec::new(),
         base,
     }
 }
@@ -370,6 +441,7 @@ pub fn result_page(
 pub struct ThanksPage {
     pub base: Base,
     pub urgent: bool,
+    pub callback_hint: Option<String>,
     pub crisis: Vec<CrisisLineView>,
     pub already: bool,
 }
@@ -384,5 +456,7 @@ pub struct ErrorPage {
     pub body: String,
     /// Crisis lines first, when the failure may have kept a result from the rider.
     pub crisis: Vec<CrisisLineView>,
+    /// The hotline, below the text, when the crisis lines are not at the top.
+    pub hotline: Vec<CrisisLineView>,
     pub back: Option<(String, String)>,
 }

@@ -84,7 +84,11 @@ async fn open_form(h: &Harness, path: &str) -> Form {
     let (status, cookies, page) = h.send(test::TestRequest::get().uri(path)).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let csrf = hidden(&page, "csrf-token");
-    assert_eq!(cookies.get(super::csrf::COOKIE), Some(&csrf));
+    assert!(csrf.starts_with("v1."), "a signed form token: {csrf}");
+    assert!(
+        !cookies.contains_key(super::csrf::COOKIE),
+        "the form sets no CSRF cookie"
+    );
     Form {
         key: hidden(&page, "idempotency-key"),
         csrf,
@@ -100,14 +104,11 @@ fn encode(fields: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-fn post(path: &str, csrf_cookie: &str, fields: &[(&str, &str)]) -> test::TestRequest {
+/// A form POST as a browser that keeps no cookies sends it.
+fn post(path: &str, fields: &[(&str, &str)]) -> test::TestRequest {
     test::TestRequest::post()
         .uri(path)
         .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
-        .cookie(actix_web::cookie::Cookie::new(
-            super::csrf::COOKIE,
-            csrf_cookie.to_string(),
-        ))
         .set_payload(encode(fields))
 }
 
@@ -193,7 +194,7 @@ async fn the_form_is_accessible_self_contained_and_small() {
     let page = &form.page;
     assert_eq!(page.matches("<fieldset class=\"item\"").count(), 17);
     assert_eq!(page.matches("<legend>").count(), 17);
-    assert!(page.contains("0 / 17"), "progress");
+    assert!(page.contains("0 / 16"), "progress");
     assert!(page.contains("name=\"site\" value=\"station-7\""));
     assert!(page.contains("data-show-if=\"sh1 != 0 || sh2 != 0 || sh3 != 0 || sh4 != 0\""));
     assert!(form.key.starts_with("web-"));
@@ -246,35 +247,334 @@ async fn an_unknown_screening_is_a_404_page() {
     assert!(page.contains("没有找到这个页面"));
 }
 
+/// The result id in a result page (its language switcher posts to `/r/{id}`).
+fn result_id(page: &str) -> String {
+    page.split("action=\"/r/")
+        .nth(1)
+        .and_then(|s| s.split(['"', '/']).next())
+        .expect("the result id")
+        .to_string()
+}
+
 #[actix_web::test]
-async fn a_post_without_the_matching_token_is_refused_and_stores_nothing() {
+async fn a_form_sent_without_any_cookie_is_stored_and_the_result_shown() {
     let h = harness().await;
     let form = open_form(&h, "/s/phq9").await;
-    let answers = phq9_answers("0");
-    // The field does not match the cookie.
-    let mut fields = with_controls(&form, &answers);
-    fields[0].1 = "0000000000000000000000000000000000000000000000000000000000000000";
-    let (status, _, page) = h.send(post("/s/phq9", &form.csrf, &fields)).await;
+    let answers = phq9_answers("1");
+    // `post` sends no cookie at all, as a browser that blocks them.
+    let (status, cookies, page) = h
+        .send(post("/s/phq9", &with_controls(&form, &answers)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        visible_text(&page).starts_with("12356"),
+        "crisis lines first"
+    );
+    assert_eq!(h.rows(), (1, 0));
+    assert_eq!(h.row(&result_id(&page)).tier, "red");
+    assert!(!cookies.contains_key(super::csrf::COOKIE));
+    // The contact form works cookie-free too: its token is on the page.
+    let fields = [
+        ("csrf-token", hidden(&page, "csrf-token")),
+        ("token", hidden(&page, "token")),
+        ("lang", "zh-CN".into()),
+        ("phone", "13800000000".into()),
+        ("consent", "yes".into()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let path = format!("/r/{}/contact", result_id(&page));
+    let (status, _, thanks) = h.send(post(&path, &fields)).await;
+    assert_eq!(status, StatusCode::OK, "{thanks}");
+    assert!(thanks.contains("谢谢，我们收到了"));
+    assert_eq!(h.rows(), (1, 1));
+}
+
+/// Sends `answers` to the phq9 form under `token` (with the form's key); status and page.
+async fn send_with_token(
+    h: &Harness,
+    form: &Form,
+    token: &str,
+    answers: &[(&'static str, &'static str)],
+    extra: &[(&'static str, &'static str)],
+    origin: Option<&str>,
+) -> (StatusCode, String) {
+    let mut fields = vec![
+        ("csrf-token", token),
+        ("idempotency-key", form.key.as_str()),
+        ("lang", "zh-CN"),
+    ];
+    fields.extend_from_slice(extra);
+    fields.extend_from_slice(answers);
+    let mut req = post("/s/phq9", &fields);
+    if let Some(origin) = origin {
+        req = req
+            .insert_header((header::HOST, "careline.test"))
+            .insert_header((header::ORIGIN, origin));
+    }
+    let (status, _, page) = h.send(req).await;
+    (status, page)
+}
+
+fn form_key(h: &Harness) -> super::FormKey {
+    super::FormKey::from_settings(&h.state.settings)
+}
+
+#[actix_web::test]
+async fn an_expired_form_comes_back_filled_with_a_fresh_token_and_red_answers_get_the_crisis_lines_first()
+ {
+    let h = harness().await;
+    crate::db::accounts::insert_site(
+        &mut h.state.pool.get().expect("connection"),
+        &crate::db::accounts::SiteRow {
+            slug: "station-7".into(),
+            name: "Station 7".into(),
+            created_at: chrono::Utc::now().naive_utc(),
+        },
+    )
+    .expect("a site");
+    let form = open_form(&h, "/s/phq9?site=station-7").await;
+    let issued = chrono::Utc::now().timestamp() - 25 * 3600;
+    let old = form_key(&h).issue_at(super::Purpose::Screening, "phq9", &form.key, issued);
+    let answers = phq9_answers("2");
+    let (status, page) =
+        send_with_token(&h, &form, &old, &answers, &[("site", "station-7")], None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(page.contains("页面已经过期"), "{page}");
-    // No cookie at all.
-    let req = test::TestRequest::post()
-        .uri("/s/phq9")
-        .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
-        .set_payload(encode(&with_controls(&form, &answers)));
-    assert_eq!(h.call(req).await.status(), StatusCode::FORBIDDEN);
-    // Another site.
-    let req = test::TestRequest::post()
-        .uri("/s/phq9")
-        .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
-        .insert_header((header::ORIGIN, "https://evil.example"))
-        .cookie(actix_web::cookie::Cookie::new(
-            super::csrf::COOKIE,
-            form.csrf.clone(),
-        ))
-        .set_payload(encode(&with_controls(&form, &answers)));
-    assert_eq!(h.call(req).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(h.rows(), (0, 0), "nothing stored");
+    let text = visible_text(&page);
+    assert!(text.starts_with("12356"), "crisis lines first: {text}");
+    assert!(text.contains("你的回答都还在"), "{text}");
+    assert!(
+        page.contains("id=\"q9-2\" name=\"q9\" value=\"2\" checked"),
+        "kept"
+    );
+    assert!(
+        page.contains("id=\"q1-0\" name=\"q1\" value=\"0\" checked"),
+        "kept"
+    );
+    assert!(
+        page.contains("name=\"site\" value=\"station-7\""),
+        "the station kept"
+    );
+    assert!(
+        page.contains("/s/phq9?lang=en&#38;site=station-7"),
+        "the switcher keeps the station"
+    );
+    // A fresh token for the same render id: sending again is accepted, once.
+    let fresh = hidden(&page, "csrf-token");
+    assert_ne!(fresh, old);
+    assert_eq!(hidden(&page, "idempotency-key"), form.key);
+    let (status, result) =
+        send_with_token(&h, &form, &fresh, &answers, &[("site", "station-7")], None).await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert_eq!(h.rows(), (1, 0));
+    assert_eq!(
+        h.row(&result_id(&result)).site.as_deref(),
+        Some("station-7")
+    );
+    let (status, _) =
+        send_with_token(&h, &form, &fresh, &answers, &[("site", "station-7")], None).await;
+    assert_eq!(status, StatusCode::OK, "a double tap is the same result");
+    assert_eq!(h.rows(), (1, 0));
+}
+
+#[actix_web::test]
+async fn a_token_of_another_form_or_questionnaire_is_not_accepted_and_the_form_comes_back() {
+    let h = harness().await;
+    let form = open_form(&h, "/s/phq9").await;
+    let other_form = open_form(&h, "/s/phq9").await;
+    let gad7 = open_form(&h, "/s/gad7").await;
+    let green = phq9_answers("0");
+    for (what, token) in [
+        ("another rendering of the form", other_form.csrf.as_str()),
+        ("another questionnaire", gad7.csrf.as_str()),
+        ("a made-up token", "v1.1.00"),
+        ("no token", ""),
+    ] {
+        let (status, page) = send_with_token(&h, &form, token, &green, &[], None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{what}");
+        assert_eq!(h.rows(), (0, 0), "{what}: nothing stored");
+        let text = visible_text(&page);
+        assert!(
+            !text.starts_with("12356"),
+            "{what}: green answers, no crisis block on top"
+        );
+        assert!(page.contains("href=\"tel:12356\""), "{what}: the hotline");
+        assert!(text.contains("还没有保存"), "{what}: {text}");
+        assert!(
+            page.contains("id=\"q5-0\" name=\"q5\" value=\"0\" checked"),
+            "{what}"
+        );
+        let fresh = hidden(&page, "csrf-token");
+        assert!(
+            form_key(&h)
+                .check_at(
+                    Some(&fresh),
+                    super::Purpose::Screening,
+                    "phq9",
+                    &form.key,
+                    chrono::Utc::now().timestamp()
+                )
+                .is_ok(),
+            "{what}: a fresh token for this form"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_form_sent_from_another_site_is_not_stored_and_comes_back_under_a_new_key() {
+    let h = harness().await;
+    let form = open_form(&h, "/s/phq9").await;
+    let red = phq9_answers("1");
+    let (status, page) = send_with_token(
+        &h,
+        &form,
+        &form.csrf,
+        &red,
+        &[],
+        Some("https://evil.example"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(h.rows(), (0, 0));
+    assert!(
+        visible_text(&page).starts_with("12356"),
+        "red answers: lines first"
+    );
+    assert_ne!(
+        hidden(&page, "idempotency-key"),
+        form.key,
+        "a key of our own"
+    );
+    // The same form from this site is accepted.
+    let (status, _) = send_with_token(
+        &h,
+        &form,
+        &form.csrf,
+        &red,
+        &[],
+        Some("http://careline.test"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h.rows(), (1, 0));
+}
+
+#[actix_web::test]
+async fn a_result_form_with_a_bad_token_shows_the_result_again_and_changes_nothing() {
+    let h = harness().await;
+    let form = open_form(&h, "/s/phq9").await;
+    let (_, _, page) = h
+        .send(post("/s/phq9", &with_controls(&form, &phq9_answers("1"))))
+        .await;
+    let id = result_id(&page);
+    let token = hidden(&page, "token");
+    let expired = form_key(&h).issue_at(
+        super::Purpose::Result,
+        "",
+        &id,
+        chrono::Utc::now().timestamp() - 25 * 3600,
+    );
+    let fields = [
+        ("csrf-token", expired.as_str()),
+        ("token", token.as_str()),
+        ("lang", "zh-CN"),
+        ("phone", "13800000000"),
+        ("name", "小王"),
+        ("consent", "yes"),
+    ];
+    let (status, _, again) = h.send(post(&format!("/r/{id}/contact"), &fields)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(h.rows(), (1, 0), "no contact stored");
+    assert!(visible_text(&again).starts_with("12356"));
+    assert!(again.contains("value=\"13800000000\""), "the phone kept");
+    assert!(again.contains("value=\"小王\""), "the name kept");
+    // Its fresh token sends it.
+    let fresh = hidden(&again, "csrf-token");
+    let mut fields = fields;
+    fields[0].1 = fresh.as_str();
+    let (status, _, _) = h.send(post(&format!("/r/{id}/contact"), &fields)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h.rows(), (1, 1));
+    // A token made for another screening does not switch this one's language.
+    let other = form_key(&h).issue(super::Purpose::Result, "", "another-id");
+    let fields = [
+        ("csrf-token", other.as_str()),
+        ("token", token.as_str()),
+        ("view", "result"),
+        ("lang", "en"),
+    ];
+    let (status, cookies, page) = h.send(post(&format!("/r/{id}"), &fields)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(!cookies.contains_key(super::request::COOKIE));
+    assert!(
+        visible_text(&page).starts_with("12356"),
+        "the result, crisis lines first"
+    );
+}
+
+#[actix_web::test]
+async fn every_rider_error_page_shows_the_hotline() {
+    let h = harness().await;
+    let has_hotline = |what: &str, page: &str| {
+        assert!(page.contains("href=\"tel:12356\""), "{what}: {page}");
+    };
+    for path in ["/s/nope", "/nope", "/r"] {
+        let (status, _, page) = h.send(test::TestRequest::get().uri(path)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        has_hotline(path, &page);
+        assert!(page.contains("没有找到这个页面"), "{path}");
+    }
+    let (status, _, page) = h.send(post("/s/nope", &[("q1", "1")])).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    has_hotline("POST 404", &page);
+
+    let form = open_form(&h, "/s/phq9").await;
+    let big = "x".repeat(super::FORM_LIMIT + 1);
+    let answers = phq9_answers("0");
+    let mut fields = with_controls(&form, &answers);
+    fields.push(("padding", big.as_str()));
+    let (status, _, page) = h.send(post("/s/phq9", &fields)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    has_hotline("413", &page);
+
+    let expired = form_key(&h).issue_at(super::Purpose::Screening, "phq9", &form.key, 1);
+    let (status, page) = send_with_token(&h, &form, &expired, &answers, &[], None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    has_hotline("expired", &page);
+
+    // 409: the key used for other answers; red answers get every line first.
+    let (status, _) = send_with_token(&h, &form, &form.csrf, &answers, &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, page) =
+        send_with_token(&h, &form, &form.csrf, &phq9_answers("1"), &[], None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        visible_text(&page).starts_with("12356"),
+        "red answers: lines first"
+    );
+    assert!(page.contains("href=\"tel:110\""));
+    assert!(page.contains("/s/phq9?lang=zh-CN"), "a way back");
+
+    // 500 and 503 (the failures of the submit itself are in tests/api/rider_form.rs).
+    let req = test::TestRequest::post().uri("/s/phq9").to_http_request();
+    for resp in [
+        super::failure(&req, &h.state, crate::i18n::Lang::ZhCn),
+        super::unavailable(&req, &h.state, crate::i18n::Lang::ZhCn, "phq9", Some("s1")),
+    ] {
+        let status = resp.status();
+        let body = actix_web::body::to_bytes(resp.into_body())
+            .await
+            .expect("body");
+        let page = String::from_utf8(body.to_vec()).expect("utf-8");
+        has_hotline(status.as_str(), &page);
+        assert!(
+            visible_text(&page).starts_with("12356"),
+            "{status}: lines first"
+        );
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            assert!(page.contains("/s/phq9?lang=zh-CN&#38;site=s1"), "{page}");
+        }
+    }
 }
 
 #[actix_web::test]
@@ -291,11 +591,7 @@ async fn missing_answers_come_back_with_the_answers_kept_and_the_message_by_the_
         ("sh4", "0"),
     ];
     let (status, _, page) = h
-        .send(post(
-            "/s/rider_wellbeing",
-            &form.csrf,
-            &with_controls(&form, &answers),
-        ))
+        .send(post("/s/rider_wellbeing", &with_controls(&form, &answers)))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
@@ -342,7 +638,7 @@ async fn a_red_result_puts_the_crisis_lines_first_and_a_double_submit_stores_one
     let answers = phq9_answers("1");
     let mut fields = with_controls(&form, &answers);
     fields.push(("site", "station-7"));
-    let (status, cookies, page) = h.send(post("/s/phq9", &form.csrf, &fields)).await;
+    let (status, cookies, page) = h.send(post("/s/phq9", &fields)).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let text = visible_text(&page);
     assert!(text.starts_with("12356"), "{text}");
@@ -378,7 +674,7 @@ async fn a_red_result_puts_the_crisis_lines_first_and_a_double_submit_stores_one
     let remembered = cookies
         .get(super::RESULT_COOKIE)
         .expect("the result cookie");
-    let req = post("/s/phq9", &form.csrf, &fields).cookie(actix_web::cookie::Cookie::new(
+    let req = post("/s/phq9", &fields).cookie(actix_web::cookie::Cookie::new(
         super::RESULT_COOKIE,
         remembered.clone(),
     ));
@@ -390,9 +686,7 @@ async fn a_red_result_puts_the_crisis_lines_first_and_a_double_submit_stores_one
 
     // Different answers under the same key are refused, nothing stored.
     let other = phq9_answers("0");
-    let (status, _, _) = h
-        .send(post("/s/phq9", &form.csrf, &with_controls(&form, &other)))
-        .await;
+    let (status, _, _) = h.send(post("/s/phq9", &with_controls(&form, &other))).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(h.rows(), (1, 0));
 }
@@ -422,11 +716,7 @@ async fn with_javascript_off_answers_to_questions_that_do_not_apply_are_set_asid
         ("work_lonely", "0"),
     ];
     let (status, _, page) = h
-        .send(post(
-            "/s/rider_wellbeing",
-            &form.csrf,
-            &with_controls(&form, &answers),
-        ))
+        .send(post("/s/rider_wellbeing", &with_controls(&form, &answers)))
         .await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("accent-calm"), "a green result");
@@ -464,7 +754,7 @@ async fn a_yellow_result_offers_the_hotline_and_a_contact() {
         ("q9", "0"),
     ];
     let (status, _, page) = h
-        .send(post("/s/phq9", &form.csrf, &with_controls(&form, &answers)))
+        .send(post("/s/phq9", &with_controls(&form, &answers)))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("accent-care"));
@@ -485,9 +775,12 @@ async fn contact_details_need_consent_and_a_valid_phone() {
     let form = open_form(&h, "/s/phq9").await;
     let answers = phq9_answers("2");
     let (_, _, page) = h
-        .send(post("/s/phq9", &form.csrf, &with_controls(&form, &answers)))
+        .send(post("/s/phq9", &with_controls(&form, &answers)))
         .await;
     let token = hidden(&page, "token");
+    // The result page's forms carry their own token, bound to this screening.
+    let csrf = hidden(&page, "csrf-token");
+    assert_ne!(csrf, form.csrf);
     let action = page
         .split("class=\"contact\" id=\"contact\" method=\"post\" action=\"")
         .nth(1)
@@ -497,13 +790,13 @@ async fn contact_details_need_consent_and_a_valid_phone() {
 
     // No consent: refused next to the box, the typed phone kept, nothing stored.
     let fields = [
-        ("csrf-token", form.csrf.as_str()),
+        ("csrf-token", csrf.as_str()),
         ("token", token.as_str()),
         ("lang", "zh-CN"),
         ("phone", "138 0000 0000"),
         ("name", ""),
     ];
-    let (status, _, page) = h.send(post(&action, &form.csrf, &fields)).await;
+    let (status, _, page) = h.send(post(&action, &fields)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("id=\"consent-error\">请勾选同意"), "{page}");
     assert!(page.contains("value=\"138 0000 0000\""));
@@ -515,13 +808,13 @@ async fn contact_details_need_consent_and_a_valid_phone() {
 
     // Consent but a bad phone.
     let fields = [
-        ("csrf-token", form.csrf.as_str()),
+        ("csrf-token", csrf.as_str()),
         ("token", token.as_str()),
         ("lang", "zh-CN"),
         ("phone", "call me"),
         ("consent", "yes"),
     ];
-    let (status, _, page) = h.send(post(&action, &form.csrf, &fields)).await;
+    let (status, _, page) = h.send(post(&action, &fields)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("id=\"phone-error\">请填写有效的电话号码"));
     assert!(page.contains("checked"), "the consent kept");
@@ -529,13 +822,13 @@ async fn contact_details_need_consent_and_a_valid_phone() {
 
     // A wrong token: as if the screening did not exist.
     let fields = [
-        ("csrf-token", form.csrf.as_str()),
+        ("csrf-token", csrf.as_str()),
         ("token", "0000"),
         ("lang", "zh-CN"),
         ("phone", "13800000000"),
         ("consent", "yes"),
     ];
-    let resp = h.call(post(&action, &form.csrf, &fields)).await;
+    let resp = h.call(post(&action, &fields)).await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 
     // A missing CSRF field.
@@ -544,26 +837,26 @@ async fn contact_details_need_consent_and_a_valid_phone() {
         ("phone", "13800000000"),
         ("consent", "yes"),
     ];
-    let resp = h.call(post(&action, &form.csrf, &fields)).await;
+    let resp = h.call(post(&action, &fields)).await;
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
     assert_eq!(h.rows(), (1, 0));
 
     // All good: thanks, with the lines still first; a second tap says the same.
     let fields = [
-        ("csrf-token", form.csrf.as_str()),
+        ("csrf-token", csrf.as_str()),
         ("token", token.as_str()),
         ("lang", "zh-CN"),
         ("phone", "13800000000"),
         ("name", "小王"),
         ("consent", "yes"),
     ];
-    let (status, _, page) = h.send(post(&action, &form.csrf, &fields)).await;
+    let (status, _, page) = h.send(post(&action, &fields)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("谢谢，我们收到了"));
     assert!(visible_text(&page).starts_with("12356"));
     assert!(!page.contains("13800000000"), "the phone is not echoed");
     assert_eq!(h.rows(), (1, 1));
-    let (status, _, page) = h.send(post(&action, &form.csrf, &fields)).await;
+    let (status, _, page) = h.send(post(&action, &fields)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("已经收到你的联系方式"));
     assert_eq!(h.rows(), (1, 1));
@@ -575,9 +868,12 @@ async fn the_result_can_be_switched_to_another_language() {
     let form = open_form(&h, "/s/phq9").await;
     let answers = phq9_answers("1");
     let (_, _, page) = h
-        .send(post("/s/phq9", &form.csrf, &with_controls(&form, &answers)))
+        .send(post("/s/phq9", &with_controls(&form, &answers)))
         .await;
     let token = hidden(&page, "token");
+    // The result page's forms carry their own token, bound to this screening.
+    let csrf = hidden(&page, "csrf-token");
+    assert_ne!(csrf, form.csrf);
     let action = page
         .split("<form class=\"langs\" method=\"post\" action=\"")
         .nth(1)
@@ -585,12 +881,12 @@ async fn the_result_can_be_switched_to_another_language() {
         .expect("the switcher")
         .to_string();
     let fields = [
-        ("csrf-token", form.csrf.as_str()),
+        ("csrf-token", csrf.as_str()),
         ("token", token.as_str()),
         ("view", "result"),
         ("lang", "en"),
     ];
-    let (status, cookies, page) = h.send(post(&action, &form.csrf, &fields)).await;
+    let (status, cookies, page) = h.send(post(&action, &fields)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("<html lang=\"en\">"));
     assert!(visible_text(&page).starts_with("12356 National psychological assistance hotline"));
@@ -600,11 +896,11 @@ async fn the_result_can_be_switched_to_another_language() {
         Some("en")
     );
     let bad = [
-        ("csrf-token", form.csrf.as_str()),
+        ("csrf-token", csrf.as_str()),
         ("token", "nope"),
         ("lang", "en"),
     ];
-    let resp = h.call(post(&action, &form.csrf, &bad)).await;
+    let resp = h.call(post(&action, &bad)).await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
 
@@ -634,10 +930,6 @@ async fn a_form_body_of_the_wrong_type_or_size_is_refused_with_a_page() {
     let req = test::TestRequest::post()
         .uri("/s/phq9")
         .insert_header((header::CONTENT_TYPE, "application/json"))
-        .cookie(actix_web::cookie::Cookie::new(
-            super::csrf::COOKIE,
-            form.csrf.clone(),
-        ))
         .set_payload("{}");
     let (status, _, page) = h.send(req).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
@@ -646,7 +938,7 @@ async fn a_form_body_of_the_wrong_type_or_size_is_refused_with_a_page() {
     let answers = phq9_answers("0");
     let mut fields = with_controls(&form, &answers);
     fields.push(("padding", big.as_str()));
-    let (status, _, _) = h.send(post("/s/phq9", &form.csrf, &fields)).await;
+    let (status, _, _) = h.send(post("/s/phq9", &fields)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(h.rows(), (0, 0));
 }
@@ -659,7 +951,7 @@ async fn a_station_tag_that_is_not_a_slug_is_dropped_and_the_screening_kept() {
     let answers = phq9_answers("0");
     let mut fields = with_controls(&form, &answers);
     fields.push(("site", "Station 7!"));
-    let (status, _, page) = h.send(post("/s/phq9", &form.csrf, &fields)).await;
+    let (status, _, page) = h.send(post("/s/phq9", &fields)).await;
     assert_eq!(status, StatusCode::OK);
     let id = page
         .split("action=\"/r/")
@@ -679,7 +971,7 @@ async fn a_station_code_that_names_no_site_is_counted_for_the_admins() {
     let answers = phq9_answers("0");
     let mut fields = with_controls(&form, &answers);
     fields.push(("site", "statoin-7"));
-    let (status, _, page) = h.send(post("/s/phq9", &form.csrf, &fields)).await;
+    let (status, _, page) = h.send(post("/s/phq9", &fields)).await;
     assert_eq!(
         status,
         StatusCode::OK,
@@ -700,4 +992,197 @@ async fn a_station_code_that_names_no_site_is_counted_for_the_admins() {
         (unknown[0].code.as_str(), unknown[0].count),
         ("statoin-7", 1)
     );
+}
+
+/// rider_wellbeing's answers: everything "no"/"never", with the self-harm questions as given.
+fn wellbeing_answers(
+    self_harm: &[(&'static str, &'static str)],
+) -> Vec<(&'static str, &'static str)> {
+    let mut a = vec![
+        ("anx1", "0"),
+        ("anx2", "0"),
+        ("dep1", "0"),
+        ("dep2", "0"),
+        ("sleep_short", "0"),
+        ("sleep_drowsy", "0"),
+        ("sleep_exhausted", "0"),
+        ("work_time", "0"),
+        ("work_ratings", "0"),
+        ("work_income", "0"),
+        ("work_traffic", "0"),
+        ("work_lonely", "0"),
+    ];
+    a.extend_from_slice(self_harm);
+    a
+}
+
+#[actix_web::test]
+async fn skipped_sensitive_questions_bring_a_gentle_prompt_once_then_the_form_is_accepted() {
+    let h = harness().await;
+    let form = open_form(&h, "/s/rider_wellbeing?site=station-7").await;
+    assert!(!form.page.contains("data-decided"));
+    let answers = wellbeing_answers(&[]);
+    let mut fields = with_controls(&form, &answers);
+    fields.push(("site", "station-7"));
+    let (status, _, page) = h.send(post("/s/rider_wellbeing", &fields)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(h.rows(), (0, 0), "nothing stored on the prompt");
+    let text = visible_text(&page);
+    assert!(text.contains("你可以跳过这些问题，但"), "{text}");
+    assert!(text.contains("有 4 个问题你没有回答"), "{text}");
+    assert!(
+        !text.starts_with("12356"),
+        "refusals alone: no alarm block on top"
+    );
+    assert!(page.contains("href=\"tel:12356\""), "the hotline in reach");
+    for sh in ["sh1", "sh2", "sh3", "sh4"] {
+        assert!(page.contains(&format!("<a href=\"#item-{sh}\">")), "{sh}");
+    }
+    assert!(page.contains("id=\"work_lonely-0\" name=\"work_lonely\" value=\"0\" checked"));
+    assert!(page.contains("name=\"sensitive-seen\" value=\"1\""));
+    assert!(page.contains(" novalidate data-decided>"));
+    assert!(page.contains("name=\"site\" value=\"station-7\""));
+    let key = hidden(&page, "idempotency-key");
+    assert_eq!(key, form.key);
+
+    // Sent again as it is: accepted, red (a refusal counts), with the words for refusals.
+    let again = Form {
+        csrf: hidden(&page, "csrf-token"),
+        key,
+        page: String::new(),
+    };
+    let mut fields = with_controls(&again, &answers);
+    fields.push(("sensitive-seen", "1"));
+    let (status, _, result) = h.send(post("/s/rider_wellbeing", &fields)).await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert_eq!(h.rows(), (1, 0));
+    let row = h.row(&result_id(&result));
+    assert_eq!(row.tier, "red");
+    let text = visible_text(&result);
+    assert!(text.starts_with("12356"), "crisis lines first: {text}");
+    assert!(text.contains("有几个关于安全的问题你没有回答"), "{text}");
+    assert!(!text.contains("谢谢你如实告诉我们"), "{text}");
+}
+
+#[actix_web::test]
+async fn a_yes_with_other_sensitive_questions_skipped_puts_the_crisis_lines_on_the_prompt() {
+    let h = harness().await;
+    let form = open_form(&h, "/s/rider_wellbeing").await;
+    let answers = wellbeing_answers(&[("sh1", "1")]);
+    let (status, _, page) = h
+        .send(post("/s/rider_wellbeing", &with_controls(&form, &answers)))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h.rows(), (0, 0));
+    let text = visible_text(&page);
+    assert!(
+        text.starts_with("12356"),
+        "a disclosure: lines first: {text}"
+    );
+    assert!(text.contains("有 3 个问题你没有回答"), "{text}");
+    assert!(!page.contains("<a href=\"#item-sh1\">"));
+    // Sent with the marker: stored, and the usual red words (the rider told us).
+    let again = Form {
+        csrf: hidden(&page, "csrf-token"),
+        key: form.key.clone(),
+        page: String::new(),
+    };
+    let mut fields = with_controls(&again, &answers);
+    fields.push(("sensitive-seen", "1"));
+    let (_, _, result) = h.send(post("/s/rider_wellbeing", &fields)).await;
+    assert_eq!(h.rows(), (1, 0));
+    assert!(visible_text(&result).contains("谢谢你如实告诉我们"));
+}
+
+#[actix_web::test]
+async fn answered_sensitive_questions_bring_no_prompt() {
+    let h = harness().await;
+    let form = open_form(&h, "/s/asq").await;
+    let answers = [("q1", "0"), ("q2", "0"), ("q3", "0"), ("q4", "0")];
+    let (status, _, page) = h
+        .send(post("/s/asq", &with_controls(&form, &answers)))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("sensitive-seen"));
+    assert_eq!(h.rows(), (1, 0));
+}
+
+/// asq with a "yes" to the first question, every other question answered.
+const ASQ_YES: [(&str, &str); 5] = [
+    ("q1", "1"),
+    ("q2", "0"),
+    ("q3", "0"),
+    ("q4", "0"),
+    ("q5", "0"),
+];
+
+#[actix_web::test]
+async fn a_red_result_says_when_and_from_which_number_a_counselor_calls_and_has_no_off_site_card() {
+    let h = Harness(
+        test_support::harness_with(&[(
+            "CARELINE__CRISIS__CALLBACK_HINT__ZH_CN",
+            "值班咨询师一般会在 30 分钟内用 010-12345678 给你回电。",
+        )])
+        .await,
+    );
+    let form = open_form(&h, "/s/asq").await;
+    let (_, _, page) = h
+        .send(post("/s/asq", &with_controls(&form, &ASQ_YES)))
+        .await;
+    let contact = &page[page.find("id=\"contact\"").expect("the contact form")..];
+    assert!(
+        contact.contains(
+            "<p class=\"callback\">值班咨询师一般会在 30 分钟内用 010-12345678 给你回电。</p>"
+        ),
+        "{page}"
+    );
+    assert!(
+        !page.contains("careline.example"),
+        "no placeholder card: {page}"
+    );
+    assert!(!page.contains("class=\"cards\""), "no off-site card at all");
+    // The message as short steps: a sentence, then one thing to do per line.
+    let steps = &page[page.find("<ol class=\"steps\">").expect("steps")..];
+    let steps = &steps[..steps.find("</ol>").expect("the end")];
+    assert_eq!(steps.matches("<li>").count(), 3, "{steps}");
+    assert!(
+        steps.contains("<li>现在就拨打上面的心理援助热线，和专业的人聊一聊。</li>"),
+        "{steps}"
+    );
+    let fields = [
+        ("csrf-token", hidden(&page, "csrf-token")),
+        ("token", hidden(&page, "token")),
+        ("lang", "zh-CN".into()),
+        ("phone", "13800000000".into()),
+        ("consent", "yes".into()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (_, _, thanks) = h
+        .send(post(&format!("/r/{}/contact", result_id(&page)), &fields))
+        .await;
+    assert!(thanks.contains("010-12345678"), "{thanks}");
+
+    // Not configured: nothing is promised.
+    let h = harness().await;
+    let form = open_form(&h, "/s/asq").await;
+    let (_, _, page) = h
+        .send(post("/s/asq", &with_controls(&form, &ASQ_YES)))
+        .await;
+    assert!(!page.contains("class=\"callback\""));
+}
+
+#[actix_web::test]
+async fn a_green_result_offers_the_hotline_small() {
+    let h = harness().await;
+    let form = open_form(&h, "/s/phq9").await;
+    let (_, _, page) = h
+        .send(post("/s/phq9", &with_controls(&form, &phq9_answers("0"))))
+        .await;
+    assert!(page.contains("accent-calm"));
+    let small = &page[page
+        .find("class=\"hotline-small\"")
+        .expect("the small hotline")..];
+    assert!(small.contains("href=\"tel:12356\""), "{small}");
+    assert!(!page.contains("href=\"tel:110\""), "only the hotline");
+    assert!(!visible_text(&page).starts_with("12356"), "not at the top");
 }

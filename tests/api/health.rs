@@ -145,8 +145,18 @@ async fn postgres_an_unreachable_database_is_503_with_retry_after_on_pages_and_a
         .enumerate()
         .map(|(i, v)| (format!("q{}", i + 1), v.to_string()))
         .collect();
-    form.push(("csrf-token".into(), csrf.clone()));
     form.push(("lang".into(), "en".into()));
+    // The rider form's own token (signed, no cookie) and render id, from the page.
+    let form_page = app.get("/s/phq9").await.text().await.expect("the form");
+    for field in ["csrf-token", "idempotency-key"] {
+        let value = form_page
+            .split(&format!("name=\"{field}\" value=\""))
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_else(|| panic!("no {field}"))
+            .to_string();
+        form.push((field.into(), value));
+    }
 
     // A rider's red result, saved while the database was there: its page carries the
     // result's token and the contact form's address.
@@ -170,6 +180,12 @@ async fn postgres_an_unreachable_database_is_503_with_retry_after_on_pages_and_a
         .nth(1)
         .and_then(|s| s.split('"').next())
         .expect("the result's token")
+        .to_string();
+    let result_csrf = saved
+        .split("name=\"csrf-token\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the result page's form token")
         .to_string();
     let contact_action = saved
         .split("id=\"contact\" method=\"post\" action=\"")
@@ -243,7 +259,7 @@ async fn postgres_an_unreachable_database_is_503_with_retry_after_on_pages_and_a
         .header("Cookie", &cookie)
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(urlencoded(&[
-            ("csrf-token".into(), csrf.clone()),
+            ("csrf-token".into(), result_csrf.clone()),
             ("token".into(), token.clone()),
             ("lang".into(), "en".into()),
         ]))
@@ -262,7 +278,7 @@ async fn postgres_an_unreachable_database_is_503_with_retry_after_on_pages_and_a
         .header("Cookie", &cookie)
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(urlencoded(&[
-            ("csrf-token".into(), csrf.clone()),
+            ("csrf-token".into(), result_csrf.clone()),
             ("token".into(), token.clone()),
             ("lang".into(), "en".into()),
             ("phone".into(), "138 0000 0000".into()),

@@ -144,6 +144,8 @@ struct Setup {
     /// `abuse.challenge_per_source`: screenings one source stores before a proof of work is
     /// needed (every request of a test comes from one browser).
     challenge_per_source: u32,
+    /// Cookies blocked entirely, as some phones and in-app browsers do.
+    block_cookies: bool,
 }
 
 fn free_port() -> u16 {
@@ -212,6 +214,7 @@ async fn session(name: &'static str, javascript: bool) -> Option<Session> {
             db: Db::Sqlite,
             desktop: false,
             challenge_per_source: 1_500_000,
+            block_cookies: false,
         },
     )
     .await
@@ -304,6 +307,10 @@ async fn session_with(name: &'static str, setup: Setup) -> Option<Session> {
     let mut prefs = json!({ "intl.accept_languages": "zh-CN,zh" });
     if !javascript {
         prefs["profile.managed_default_content_settings.javascript"] = json!(2);
+    }
+    if setup.block_cookies {
+        prefs["profile.default_content_setting_values.cookies"] = json!(2);
+        prefs["profile.block_third_party_cookies"] = json!(true);
     }
     let (width, height) = if setup.desktop {
         (DESKTOP_WIDTH, DESKTOP_HEIGHT)
@@ -626,9 +633,10 @@ async fn rider_wellbeing_in_chinese_hides_the_follow_up_question_when_it_does_no
     s.create_site("station-7", "七号站");
     s.open("/s/rider_wellbeing?site=station-7").await;
     s.shot("form").await;
-    assert_eq!(s.text("#progress-text").await, "0 / 17");
-    // Unanswered self-harm questions count as positive, so the follow-up starts visible.
-    assert!(s.displayed("#item-sh5").await);
+    // The acuity question waits until an earlier answer calls for it; the count is of the
+    // questions asked.
+    assert!(!s.displayed("#item-sh5").await, "not at load");
+    assert_eq!(s.text("#progress-text").await, "0 / 16");
     s.answer_all(&[
         ("anx1", "2"),
         ("anx2", "2"),
@@ -639,7 +647,10 @@ async fn rider_wellbeing_in_chinese_hides_the_follow_up_question_when_it_does_no
         ("sh3", "0"),
     ])
     .await;
-    assert!(s.displayed("#item-sh5").await, "still a question open");
+    assert!(
+        !s.displayed("#item-sh5").await,
+        "a question still open is not a yes"
+    );
     s.answer("sh4", "0").await;
     assert!(!s.displayed("#item-sh5").await, "all four no: not asked");
     assert_eq!(s.text("#progress-text").await, "8 / 16");
@@ -747,6 +758,7 @@ async fn over_the_soft_limit_the_script_solves_the_challenge_unseen() {
             db: Db::Sqlite,
             desktop: false,
             challenge_per_source: 1,
+            block_cookies: false,
         },
     )
     .await
@@ -800,6 +812,141 @@ async fn over_the_soft_limit_the_script_solves_the_challenge_unseen() {
         }
         assert_eq!(s.count().0, n, "screening {n} stored");
     }
+    s.close().await;
+}
+
+#[actix_web::test]
+async fn with_cookies_blocked_the_red_path_still_stores_one_screening_and_shows_the_crisis_lines_first()
+ {
+    let Some(mut s) = session_with(
+        "no-cookies",
+        Setup {
+            javascript: true,
+            db: Db::Sqlite,
+            desktop: false,
+            block_cookies: true,
+            challenge_per_source: 1_500_000,
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    s.open("/s/phq9?site=station-7").await;
+    let cookies = s.client.get_all_cookies().await.expect("cookies");
+    assert!(cookies.is_empty(), "the browser keeps none: {cookies:?}");
+    let stored = s
+        .client
+        .execute(
+            "document.cookie = 'probe=1'; return document.cookie",
+            vec![],
+        )
+        .await
+        .expect("runs");
+    assert_eq!(stored, json!(""), "cookies are really blocked");
+    s.shot("form").await;
+    s.answer_all(&[
+        ("q1", "1"),
+        ("q2", "1"),
+        ("q3", "0"),
+        ("q4", "0"),
+        ("q5", "0"),
+        ("q6", "0"),
+        ("q7", "0"),
+        ("q8", "0"),
+        ("q9", "2"),
+    ])
+    .await;
+    s.submit("form.screening", ".result").await;
+    s.shot("result").await;
+    let first = s.first_text().await;
+    assert!(first.starts_with("12356"), "crisis lines first: {first:?}");
+    assert_eq!(s.count(), (1, 0), "one screening stored");
+    assert_eq!(s.latest().await.tier, "red");
+    // The contact form needs no cookie either.
+    s.client
+        .find(Locator::Css("#phone"))
+        .await
+        .expect("the phone field")
+        .send_keys("13800000000")
+        .await
+        .expect("typed");
+    s.scroll_to("label[for='consent']").await;
+    s.client
+        .find(Locator::Css("label[for='consent']"))
+        .await
+        .expect("the consent box")
+        .click()
+        .await
+        .expect("ticked");
+    s.submit("form.contact", "a[href='tel:12356']").await;
+    s.shot("thanks").await;
+    assert!(s.first_text().await.contains("谢谢，我们收到了"));
+    assert_eq!(s.count(), (1, 1));
+    assert!(
+        s.client
+            .get_all_cookies()
+            .await
+            .expect("cookies")
+            .is_empty(),
+        "still none"
+    );
+    s.close().await;
+}
+
+#[actix_web::test]
+async fn skipping_the_self_harm_questions_brings_a_gentle_prompt_once_and_the_second_send_is_stored()
+ {
+    let Some(mut s) = session("soft-prompt", true).await else {
+        return;
+    };
+    s.open("/s/rider_wellbeing").await;
+    assert!(!s.displayed("#item-sh5").await, "the acuity question waits");
+    s.answer_all(&[
+        ("anx1", "0"),
+        ("anx2", "1"),
+        ("dep1", "0"),
+        ("dep2", "0"),
+        ("sleep_short", "1"),
+        ("sleep_drowsy", "0"),
+        ("sleep_exhausted", "1"),
+        ("work_time", "1"),
+        ("work_ratings", "0"),
+        ("work_income", "1"),
+        ("work_traffic", "0"),
+        ("work_lonely", "0"),
+    ])
+    .await;
+    assert!(
+        !s.displayed("#item-sh5").await,
+        "unanswered is not a yes while filling"
+    );
+    assert_eq!(s.text("#progress-text").await, "12 / 16");
+    s.submit("form.screening", "#soft-prompt").await;
+    s.shot("prompt").await;
+    assert_eq!(s.count(), (0, 0), "nothing stored on the prompt");
+    let prompt = s.text("#soft-prompt").await;
+    assert!(prompt.contains("你可以跳过这些问题，但"), "{prompt}");
+    assert!(
+        !s.first_text().await.starts_with("12356"),
+        "a refusal is not an alarm"
+    );
+    assert!(
+        s.displayed("a[href='tel:12356']").await,
+        "the hotline in reach"
+    );
+    assert!(s.selected("#anx2-1").await, "the answers kept");
+    // Sent as it is: the server counts the refusals, so the acuity question is asked now.
+    assert!(s.displayed("#item-sh5").await);
+    s.submit("form.screening", ".result").await;
+    s.shot("result").await;
+    assert_eq!(s.count(), (1, 0), "the second send is stored");
+    let row = s.latest().await;
+    assert_eq!(row.tier, "red", "a refusal counts as positive");
+    let text = s.first_text().await;
+    assert!(text.starts_with("12356"), "{text}");
+    assert!(text.contains("有几个关于安全的问题你没有回答"), "{text}");
+    assert!(!text.contains("谢谢你如实告诉我们"), "{text}");
     s.close().await;
 }
 
@@ -948,6 +1095,7 @@ async fn counselor_works_a_red_alert(name: &'static str, db: Db) {
             db,
             desktop: true,
             challenge_per_source: 1_500_000,
+            block_cookies: false,
         },
     )
     .await
@@ -1220,6 +1368,7 @@ async fn the_reports_dashboard(name: &'static str, desktop: bool) {
             db: Db::Sqlite,
             desktop,
             challenge_per_source: 1_500_000,
+            block_cookies: false,
         },
     )
     .await

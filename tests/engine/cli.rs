@@ -40,6 +40,28 @@ fn check_with_no_path_checks_the_configured_folder_and_passes() {
         "{out}"
     );
     assert!(out.trim_end().ends_with("9 ok, 0 failed"), "{out}");
+    assert!(
+        out.contains("examples, sensitive: sh1 sh2 sh3 sh4)"),
+        "rider_wellbeing names its sensitive items: {out}"
+    );
+    assert!(
+        out.contains("examples, sensitive: q1 q2 q3 q4)"),
+        "asq: {out}"
+    );
+}
+
+#[test]
+fn check_refuses_a_sensitive_item_that_is_not_optional() {
+    let bad = "tests/fixtures/invalid/sensitive_not_optional.toml";
+    let o = careline(&["check", bad], None);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(&format!(
+            "{bad}:18:13: item `a` is sensitive but not optional"
+        )),
+        "{out}"
+    );
 }
 
 #[test]

@@ -396,3 +396,76 @@ fn resources_never_name_the_tier_or_show_a_score() {
         );
     }
 }
+
+#[test]
+fn the_self_harm_questions_are_sensitive_and_a_red_from_refusals_alone_is_told_apart() {
+    let c = catalog();
+    for (id, items) in [
+        ("asq", ["q1", "q2", "q3", "q4"]),
+        ("rider_wellbeing", ["sh1", "sh2", "sh3", "sh4"]),
+    ] {
+        let q = get(&c, id);
+        let sensitive: Vec<&str> = q
+            .items
+            .iter()
+            .filter(|i| i.sensitive)
+            .map(|i| i.id.as_str())
+            .collect();
+        assert_eq!(sensitive, items, "{id}");
+        assert!(
+            q.resources[&Tier::Red].refused_message.is_some(),
+            "{id} has words for a red that comes from refusals"
+        );
+    }
+    let q = get(&c, "asq");
+    let only_refusals = |json: serde_json::Value| {
+        let answers = AnswerSet::parse(&q, &json).expect("valid answers");
+        let outcome = scoring::score(&answers);
+        (
+            outcome.tier,
+            scoring::red_only_from_refusals(&answers, &outcome),
+        )
+    };
+    // Nothing answered: red (a refusal counts as positive), from refusals alone.
+    assert_eq!(only_refusals(serde_json::json!({})), (Tier::Red, true));
+    assert_eq!(
+        only_refusals(serde_json::json!({"q1": 0, "q2": 0, "q3": 0})),
+        (Tier::Red, true)
+    );
+    // A "yes" is a disclosure, whatever else was skipped.
+    assert_eq!(
+        only_refusals(serde_json::json!({"q1": 1})),
+        (Tier::Red, false)
+    );
+    // The acuity question answered after refusals is a disclosure too.
+    assert_eq!(
+        only_refusals(serde_json::json!({"q5": 1})),
+        (Tier::Red, false)
+    );
+    assert_eq!(
+        only_refusals(serde_json::json!({"q5": 0})),
+        (Tier::Red, false),
+        "answered, even no: the rider told us something a 'no' above would not ask"
+    );
+    // All no: green, nothing to tell apart.
+    assert_eq!(
+        only_refusals(serde_json::json!({"q1": 0, "q2": 0, "q3": 0, "q4": 0})),
+        (Tier::Green, false)
+    );
+    // rider_wellbeing: everything else answered "no", the self-harm questions skipped.
+    let rw = get(&c, "rider_wellbeing");
+    let mut all = serde_json::json!({
+        "anx1": 0, "anx2": 0, "dep1": 0, "dep2": 0,
+        "sleep_short": 0, "sleep_drowsy": 0, "sleep_exhausted": 0,
+        "work_time": 0, "work_ratings": 0, "work_income": 0, "work_traffic": 0, "work_lonely": 0,
+    });
+    let answers = AnswerSet::parse(&rw, &all).expect("valid");
+    let outcome = scoring::score(&answers);
+    assert_eq!(outcome.tier, Tier::Red);
+    assert!(scoring::red_only_from_refusals(&answers, &outcome));
+    all["sh2"] = 1.into();
+    let answers = AnswerSet::parse(&rw, &all).expect("valid");
+    let outcome = scoring::score(&answers);
+    assert_eq!(outcome.tier, Tier::Red);
+    assert!(!scoring::red_only_from_refusals(&answers, &outcome));
+}
