@@ -250,7 +250,7 @@ pub fn place(
         Some(at) => at + repeat <= now && cluster.alert_count > cluster.paged_count,
     };
     if due {
-        crate::jobs::page_flood(conn, &cluster, policy, now)?;
+        crate::jobs::page_flood(conn, &cluster, i64::from(cluster.alert_count), policy, now)?;
         store::paged(conn, &cluster.id, cluster.alert_count, now)?;
     }
     Ok(Some(cluster))

@@ -441,3 +441,60 @@ pub fn forget_spent_challenges(
             .execute(conn)?,
     )
 }
+
+/// Clusters last paged before `before` (or never) that still have open red alerts, with how
+/// many.
+pub fn unattended(
+    conn: &mut AnyConnection,
+    before: NaiveDateTime,
+) -> Result<Vec<(ClusterRow, i64)>, DbError> {
+    let open: Vec<(Option<String>, i64)> = alerts::table
+        .filter(alerts::cluster_id.is_not_null())
+        .filter(alerts::status.eq("open"))
+        .filter(alerts::tier.eq("red"))
+        .group_by(alerts::cluster_id)
+        .select((alerts::cluster_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    let mut out = Vec::new();
+    for (id, n) in open {
+        let Some(id) = id else { continue };
+        if let Some(c) = find(conn, &id)?
+            && c.paged_at.is_none_or(|at| at < before)
+        {
+            out.push((c, n));
+        }
+    }
+    Ok(out)
+}
+
+/// Claims the next page of a cluster: only if its page time is still `seen` (another
+/// instance's auditor did not page it meanwhile).
+pub fn claim_page(
+    conn: &mut AnyConnection,
+    id: &str,
+    seen: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+    count: i64,
+) -> Result<bool, DbError> {
+    let set = (
+        flood_clusters::paged_at.eq(Some(now)),
+        flood_clusters::paged_count.eq(i32::try_from(count).unwrap_or(i32::MAX)),
+    );
+    let changed = match seen {
+        Some(at) => diesel::update(
+            flood_clusters::table
+                .find(id)
+                .filter(flood_clusters::paged_at.eq(at)),
+        )
+        .set(set)
+        .execute(conn)?,
+        None => diesel::update(
+            flood_clusters::table
+                .find(id)
+                .filter(flood_clusters::paged_at.is_null()),
+        )
+        .set(set)
+        .execute(conn)?,
+    };
+    Ok(changed == 1)
+}

@@ -537,6 +537,7 @@ pub fn remind(
 pub fn page_flood(
     conn: &mut AnyConnection,
     cluster: &crate::db::abuse::ClusterRow,
+    count: i64,
     policy: &EscalationPolicy,
     now: NaiveDateTime,
 ) -> Result<usize, DbError> {
@@ -555,7 +556,7 @@ pub fn page_flood(
                 content: Content::Flood {
                     cluster: cluster.id.clone(),
                     site: cluster.site.clone(),
-                    count: i64::from(cluster.alert_count),
+                    count,
                     minutes,
                 },
             },
@@ -567,7 +568,7 @@ pub fn page_flood(
                 format!(
                     "flood:{}:{}:{}",
                     cluster.id,
-                    cluster.alert_count,
+                    now.and_utc().timestamp_millis(),
                     r.email.to_ascii_lowercase()
                 ),
                 None,
@@ -578,6 +579,33 @@ pub fn page_flood(
         )?;
     }
     Ok(recipients.len())
+}
+
+/// The auditor's part for suspected floods: a cluster that still has open (untaken) red
+/// alerts pages its supervisors again every repeat interval with the count, until someone
+/// works it (moves its alerts back or resolves them). One instance pages: the page time is
+/// claimed first. Returns how many clusters were paged.
+pub fn repage_clusters(
+    conn: &mut AnyConnection,
+    policy: &EscalationPolicy,
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    use crate::db::abuse as flood;
+    let before = now - secs(policy.repeat_interval);
+    let mut paged = 0;
+    for (cluster, open_red) in flood::unattended(conn, before)? {
+        let done = crate::db::write_transaction(conn, |c| {
+            if !flood::claim_page(c, &cluster.id, cluster.paged_at, now, open_red)? {
+                return Ok::<_, DbError>(false);
+            }
+            page_flood(c, &cluster, open_red, policy, now)?;
+            Ok(true)
+        })?;
+        if done {
+            paged += 1;
+        }
+    }
+    Ok(paged)
 }
 
 /// Runs the daily digest: each counselor gets the counts of open yellow alerts at the sites

@@ -307,11 +307,13 @@ impl Worker {
             .blocking(|c, w| {
                 let t = now();
                 let repaired = super::repair_overdue(c, &w.settings.escalation, t)?;
+                // A suspected flood left unworked pages its supervisors again.
+                let repaged = super::repage_clusters(c, &w.settings.escalation, t)?;
                 let local = t.and_utc().with_timezone(&crate::china_time::shanghai());
                 if local.format("%H").to_string().as_str() >= "09" {
                     super::schedule_digest(c, &local.format("%Y-%m-%d").to_string(), t)?;
                 }
-                Ok(repaired)
+                Ok(repaired + repaged)
             })
             .await;
         match result {
@@ -319,7 +321,7 @@ impl Worker {
             Ok(n) => {
                 tracing::warn!(
                     repaired = n,
-                    "auditor: overdue red alerts had no pending escalation"
+                    "auditor: overdue red alerts re-armed, or unworked suspected floods paged again"
                 );
                 self.wake.notify_one();
             }

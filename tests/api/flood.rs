@@ -347,15 +347,33 @@ async fn over_the_hard_limit_nothing_is_stored_and_the_rider_still_sees_the_cris
     assert_eq!(app.rows().await.screenings, stored, "nothing stored");
 
     // The form from the same source: 429, the crisis lines first, nothing stored.
-    let csrf = "ab".repeat(32);
+    // The form's own token and key, from the page as a browser gets it.
+    let form = app
+        .client
+        .get(app.url("/s/asq?lang=en"))
+        .header("User-Agent", FLOOD_AGENT)
+        .send()
+        .await
+        .expect("the form")
+        .text()
+        .await
+        .expect("a page");
+    let hidden = |name: &str| {
+        form.split(&format!("name=\"{name}\" value=\""))
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_else(|| panic!("the hidden {name}"))
+            .to_string()
+    };
+    let (token, key) = (hidden("csrf-token"), hidden("idempotency-key"));
     let r = app
         .client
         .post(app.url("/s/asq"))
         .header("User-Agent", FLOOD_AGENT)
-        .header("Cookie", format!("careline_csrf={csrf}"))
+        .header("Origin", app.address.clone())
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(format!(
-            "csrf-token={csrf}&lang=en&q1=1&q2=0&q3=0&q4=0&q5=1"
+            "csrf-token={token}&idempotency-key={key}&lang=en&q1=1&q2=0&q3=0&q4=0&q5=1"
         ))
         .send()
         .await
@@ -552,7 +570,104 @@ async fn over_the_soft_limit_a_solved_challenge_is_needed_once_each(backend: Bac
     );
 }
 
+async fn an_unworked_flood_pages_its_supervisors_again(backend: Backend) {
+    let smtp = TestSmtp::start();
+    let app = app(backend, Some(&smtp), |a| {
+        a.cluster_per_source = 5;
+        a.limit_per_source = 100;
+    })
+    .await;
+    // A counselor takes the first level's pages: the supervisor gets only the flood's.
+    let counselor = app.staff("counselor", &[SITE]).await;
+    on_duty(&app, &counselor.id).await;
+    let supervisor = app.staff("supervisor", &[SITE]).await;
+    on_duty(&app, &supervisor.id).await;
+    for _ in 0..6 {
+        assert_eq!(
+            post_from(&app, FLOOD_AGENT, &empty_asq()).await.status(),
+            201
+        );
+    }
+    let sup = supervisor.email.to_ascii_lowercase();
+    let to_sup = |m: &[crate::notifier_smtp::Attempt]| {
+        m.iter()
+            .filter(|a| a.to.iter().any(|t| t.eq_ignore_ascii_case(&sup)))
+            .count()
+    };
+    smtp.wait_accepted(Duration::from_secs(20), "the first flood page", |m| {
+        to_sup(m) == 1
+    })
+    .await;
+    let policy = app.state.settings.escalation.clone();
+    // Not yet a repeat interval later: nothing.
+    let p = policy.clone();
+    let now = chrono::Utc::now().naive_utc();
+    let n = app
+        .with_conn(move |c| careline::jobs::repage_clusters(c, &p, now))
+        .await
+        .expect("the auditor");
+    assert_eq!(n, 0);
+    // A repeat interval later (its last page moved back by one), nobody has worked it:
+    // paged again, once, whatever two auditors do.
+    let back = chrono::Duration::from_std(policy.repeat_interval).expect("a duration")
+        + chrono::Duration::seconds(1);
+    app.with_conn(move |c| {
+        use careline::db::schema::flood_clusters as f;
+        use diesel::prelude::*;
+        diesel::update(f::table)
+            .set(f::paged_at.eq(Some(now - back)))
+            .execute(c)
+    })
+    .await
+    .expect("moved back");
+    let later = chrono::Utc::now().naive_utc();
+    for expected in [1, 0] {
+        let p = policy.clone();
+        let n = app
+            .with_conn(move |c| careline::jobs::repage_clusters(c, &p, later))
+            .await
+            .expect("the auditor");
+        assert_eq!(n, expected);
+    }
+    app.state.wake.notify_one();
+    smtp.wait_accepted(Duration::from_secs(20), "the second flood page", |m| {
+        to_sup(m) == 2
+    })
+    .await;
+    let cluster =
+        ok(app.get_as(&supervisor.token, "/api/v1/alerts").await).await["clusters"][0]["id"]
+            .as_str()
+            .expect("a cluster")
+            .to_string();
+    let id = cluster.clone();
+    let row = app
+        .with_conn(move |c| careline::db::abuse::find(c, &id))
+        .await
+        .expect("read")
+        .expect("the cluster");
+    assert_eq!(row.paged_count, 6, "paged with its open red count");
+    let at = row.paged_at.expect("paged");
+    assert!((at - later).num_milliseconds().abs() < 1, "{at} vs {later}");
+    // Worked (resolved): no more pages.
+    ok(app
+        .post_as(
+            &supervisor.token,
+            &format!("/api/v1/clusters/{cluster}/resolve"),
+            Some(&json!({"note": "A script."})),
+        )
+        .await)
+    .await;
+    let much_later = later + chrono::Duration::hours(1);
+    let p = policy.clone();
+    let n = app
+        .with_conn(move |c| careline::jobs::repage_clusters(c, &p, much_later))
+        .await
+        .expect("the auditor");
+    assert_eq!(n, 0);
+}
+
 backend_tests!(
+    an_unworked_flood_pages_its_supervisors_again,
     over_the_soft_limit_a_solved_challenge_is_needed_once_each,
     a_flood_is_one_row_and_the_real_red_alert_keeps_its_place,
     a_supervisor_moves_a_real_alert_out_of_a_cluster_and_it_pages,

@@ -28,6 +28,8 @@ CREATE UNIQUE INDEX flood_clusters_one_active ON flood_clusters (kind, source_ke
 -- The cluster an alert joined (NULL: in the queue as usual).
 ALTER TABLE alerts ADD COLUMN cluster_id TEXT REFERENCES flood_clusters (id);
 CREATE INDEX alerts_cluster ON alerts (cluster_id, status);
+-- Alerts outside clusters at a site in the window: counted at each yellow or red screening.
+CREATE INDEX alerts_site_created ON alerts (site, created_at);
 
 -- Proof-of-work challenges already used (ALTCHA signatures): each is accepted once.
 CREATE TABLE spent_challenges (

@@ -1,4 +1,5 @@
 DROP TABLE spent_challenges;
+DROP INDEX alerts_site_created;
 DROP INDEX alerts_cluster;
 ALTER TABLE alerts DROP COLUMN cluster_id;
 DROP TABLE flood_clusters;
