@@ -301,6 +301,61 @@ async fn a_supervisor_moves_a_real_alert_out_of_a_cluster_and_it_pages(backend: 
     assert_eq!(queue["alerts"][0]["id"], real_alert.as_str());
     assert_eq!(queue["clusters"][0]["unresolved"], 6);
     assert_eq!(audit_rows(&app, "alert.released_from_cluster").await, 1);
+    // The cluster's page: a counselor sees the alerts and no actions; a supervisor resolves
+    // the rest from the page's form.
+    let page_as = |token: String| {
+        let url = app.url(&format!("/queue/clusters/{cluster_id}"));
+        let client = app.client.clone();
+        async move {
+            let r = client
+                .get(url)
+                .header("Cookie", format!("careline_session={token}"))
+                .send()
+                .await
+                .expect("the cluster page");
+            (r.status().as_u16(), r.text().await.expect("a page"))
+        }
+    };
+    let (status, page) = page_as(counselor.token.clone()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        page.matches("class=\"tier-red").count(),
+        6,
+        "its six alerts"
+    );
+    assert!(
+        !page.contains("id=\"resolve-all\""),
+        "no actions for a counselor"
+    );
+    let (status, page) = page_as(supervisor.token.clone()).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"resolve-all\"") && page.contains("name=\"alert\""));
+    let session = app
+        .cookie_session(&supervisor.email, crate::helpers::PASSWORD)
+        .await;
+    let r = app
+        .client
+        .post(app.url(&format!("/queue/clusters/{cluster_id}/resolve")))
+        .header("Cookie", &session.cookie)
+        .header("Origin", app.address.clone())
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("csrf-token={}&note=One+script.", session.csrf))
+        .send()
+        .await
+        .expect("the resolve form");
+    let done = r.text().await.expect("a page");
+    assert!(done.contains("6"), "{done}");
+    assert_eq!(
+        audit_rows(&app, "alert.resolved").await,
+        6,
+        "one row per alert"
+    );
+    assert_eq!(
+        app.alert_row(&real_alert).await.status,
+        "open",
+        "moved out before"
+    );
+
     let reference = app.alert_row(&real_alert).await.reference;
     let c = counselor.email.to_ascii_lowercase();
     smtp.wait_accepted(Duration::from_secs(20), "the released alert's page", |m| {
