@@ -88,8 +88,22 @@ impl Cursor {
 
     pub fn parse(s: &str) -> Option<Cursor> {
         let mut parts = s.splitn(3, '.');
-        let priority = parts.next()?.parse().ok()?;
-        let nanos: i64 = parts.next()?.parse().ok()?;
+        // Any value the documented pattern allows is a position (clamped to the types' ranges):
+        // a cursor past every row is an empty page, not an error.
+        let digits = |s: &str, most: usize| {
+            let d = s.strip_prefix('-').unwrap_or(s);
+            (1..=most).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit())
+        };
+        let (p, n) = (parts.next()?, parts.next()?);
+        if !digits(p, 10) || !digits(n, 19) {
+            return None;
+        }
+        let mut parts = [p, n].into_iter().chain(parts);
+        let priority: i64 = parts.next()?.parse().ok()?;
+        let priority =
+            i32::try_from(priority.clamp(i64::from(i32::MIN), i64::from(i32::MAX))).ok()?;
+        let nanos: i128 = parts.next()?.parse().ok()?;
+        let nanos = i64::try_from(nanos.clamp(i128::from(i64::MIN), i128::from(i64::MAX))).ok()?;
         let id = parts.next()?;
         if id.is_empty()
             || id.len() > 64

@@ -40,7 +40,7 @@ pub struct QueueParams {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the page before: where this page starts.
-    #[param(pattern = r"^-?[0-9]+\.-?[0-9]+\.[A-Za-z0-9-]{1,64}$")]
+    #[param(pattern = r"^-?[0-9]{1,10}\.-?[0-9]{1,19}\.[A-Za-z0-9-]{1,64}$")]
     pub cursor: Option<String>,
 }
 

@@ -393,6 +393,12 @@ fn check_request<'q>(
             message: "must be 1 to 200 visible ASCII characters".into(),
         });
     }
+    if req.altcha.as_deref().is_some_and(|a| a.len() > 4096) {
+        field_errors.push(FieldError {
+            field: "altcha".into(),
+            message: "a solved challenge is at most 4096 characters".into(),
+        });
+    }
     let contact = match (&req.contact, req.consent_to_contact) {
         (Some(c), true) => match c.normalized() {
             Ok(c) => Some(c),

@@ -1077,7 +1077,22 @@ async fn the_queue_pages_through_every_alert_and_counts_exactly(backend: Backend
     opened.sort();
     assert_eq!(sorted, opened);
 
-    for bad in ["", "nonsense", "1.2", "x.1.abc", "1.2.a%20b"] {
+    // Any cursor the documented pattern allows is a position (past every row: an empty page).
+    for odd in ["-037926918.-92540.r", "9999999999.9999999999999999999.z"] {
+        let response = app
+            .get_as(&counselor.token, &format!("/api/v1/alerts?cursor={odd}"))
+            .await;
+        assert_eq!(response.status().as_u16(), 200, "{odd}");
+    }
+    for bad in [
+        "",
+        "nonsense",
+        "1.2",
+        "x.1.abc",
+        "1.2.a%20b",
+        "12345678901.1.a",
+        "1.12345678901234567890.a",
+    ] {
         let response = app
             .get_as(&counselor.token, &format!("/api/v1/alerts?cursor={bad}"))
             .await;

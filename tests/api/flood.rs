@@ -611,6 +611,10 @@ async fn over_the_soft_limit_a_solved_challenge_is_needed_once_each(backend: Bac
         body["altcha"] = bad.into();
         assert_eq!(post_from(&app, FLOOD_AGENT, &body).await.status(), 428);
     }
+    // Longer than any payload (4096 characters): a field error, whether or not one is needed.
+    let mut body = phq9_body(RED);
+    body["altcha"] = "0".repeat(5000).into();
+    assert_eq!(post_from(&app, RIDER_AGENT, &body).await.status(), 422);
     // Expired (abuse.challenge_ttl is 2 s here).
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mut body = phq9_body(RED);
