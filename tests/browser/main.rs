@@ -1531,3 +1531,172 @@ async fn the_reports_dashboard_at_1280x800_has_no_axe_violations() {
 async fn the_reports_dashboard_at_390x844_has_no_axe_violations() {
     the_reports_dashboard("reports-phone", false).await;
 }
+
+// ---- a suspected flood, as a supervisor works it -----------------------------------------------
+
+/// Issue 11: a supervisor signs in on a phone, finds the flood as one row after the queue's
+/// alerts, opens it (the rider who left a number first), moves that alert back to the queue
+/// and resolves the rest as false positives. Screenshots of each page; axe-core finds nothing.
+#[actix_web::test]
+async fn a_supervisor_works_a_suspected_flood_on_a_phone() {
+    use careline::db::AnyConnection;
+    use careline::db::schema::{alerts, flood_clusters};
+    let Some(mut s) = session("flood-cluster", true).await else {
+        return;
+    };
+    s.create_site("north", "北站");
+    let now = chrono::Utc::now().naive_utc();
+    let cluster_id = uuid::Uuid::now_v7().to_string();
+    {
+        let mut conn = s.state.pool.get().expect("a connection");
+        let cluster = careline::db::abuse::ClusterRow {
+            id: cluster_id.clone(),
+            kind: "source".into(),
+            source_key: "0".repeat(32),
+            site: Some("north".into()),
+            status: "active".into(),
+            first_at: now - chrono::Duration::minutes(4),
+            last_at: now,
+            alert_count: 8,
+            paged_at: Some(now),
+            paged_count: 8,
+        };
+        let rows: Vec<careline::db::alerts::AlertRow> = (0..9)
+            .map(|i| careline::db::alerts::AlertRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                reference: format!("A-FL{i:02}"),
+                tier: "red".into(),
+                urgent: i < 8,
+                priority: if i < 8 { 0 } else { 1 },
+                site: Some("north".into()),
+                reasons: "[]".into(),
+                status: "open".into(),
+                assignee_id: None,
+                // The one real rider in the flood left a number.
+                rider_key: (i == 5).then(|| "a".repeat(64)),
+                created_at: now,
+                deadline_at: now + chrono::Duration::minutes(5 + i),
+                acknowledged_at: None,
+                resolved_at: None,
+                outcome: None,
+                updated_at: now,
+                policy: None,
+                // The ninth is an ordinary alert outside the flood.
+                cluster_id: (i < 8).then(|| cluster_id.clone()),
+            })
+            .collect();
+        match &mut *conn {
+            AnyConnection::Sqlite(c) => {
+                diesel::insert_into(flood_clusters::table)
+                    .values(&cluster)
+                    .execute(c)
+                    .expect("a cluster");
+                diesel::insert_into(alerts::table)
+                    .values(&rows)
+                    .execute(c)
+                    .expect("alerts");
+            }
+            AnyConnection::Postgresql(_) => unreachable!("this test runs on SQLite"),
+        }
+        careline::accounts::create_user(
+            &mut conn,
+            &careline::audit::Who::system(),
+            &careline::accounts::NewUser {
+                email: "supervisor@example.org".into(),
+                name: "督导".into(),
+                role: "supervisor".into(),
+                sites: vec![],
+                password: Some(ADMIN_PASSWORD.into()),
+                locale: Some("zh-CN".into()),
+            },
+        )
+        .expect("a supervisor");
+    }
+
+    s.open("/queue").await;
+    s.client
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("form.ws-login"))
+        .await
+        .expect("the sign-in form");
+    s.type_into("#email", "supervisor@example.org").await;
+    s.type_into("#password", ADMIN_PASSWORD).await;
+    s.submit("form.ws-login", "#queue").await;
+    // The ordinary alert is a row of its own; the flood one row after it.
+    // The rows are refreshed live (the body replaced): read them in one go.
+    let rows = s
+        .client
+        .execute(
+            "return document.querySelector('#queue-rows').textContent",
+            vec![],
+        )
+        .await
+        .expect("runs");
+    let rows = rows.as_str().unwrap_or_default().to_string();
+    assert!(rows.contains("A-FL08"), "{rows}");
+    assert!(rows.contains("疑似刷量") && rows.contains("8"), "{rows}");
+    s.shot("queue").await;
+    assert_eq!(s.axe_violations().await, Vec::<String>::new(), "the queue");
+    let href = s
+        .client
+        .execute(
+            "return document.querySelector('tr.cluster a').getAttribute('href')",
+            vec![],
+        )
+        .await
+        .expect("runs");
+    assert_eq!(href, json!(format!("/queue/clusters/{cluster_id}")));
+    s.open(&format!("/queue/clusters/{cluster_id}")).await;
+    s.client
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("#resolve-all"))
+        .await
+        .expect("the cluster page");
+    s.shot("cluster").await;
+    assert_eq!(
+        s.axe_violations().await,
+        Vec::<String>::new(),
+        "the cluster page"
+    );
+    let first = s
+        .client
+        .execute(
+            "return document.querySelector('form#release tbody tr a').textContent",
+            vec![],
+        )
+        .await
+        .expect("runs");
+    assert_eq!(first, json!("A-FL05"), "the rider who left a number first");
+
+    // Move that one back, then resolve the rest.
+    s.client
+        .find(Locator::Css("#pick-1"))
+        .await
+        .expect("its box")
+        .click()
+        .await
+        .expect("ticked");
+    s.submit("form#release", "p.ws-info").await;
+    assert!(s.text("p.ws-info").await.contains('1'));
+    s.type_into("#cluster-note", "同一来源四分钟内提交，判断为脚本")
+        .await;
+    s.submit("form#resolve-all", "p.ws-info").await;
+    s.shot("resolved").await;
+    let all = s.alerts();
+    let by_ref = |r: &str| all.iter().find(|a| a.reference == r).expect("an alert");
+    assert_eq!(by_ref("A-FL05").status, "open", "moved back, still open");
+    assert_eq!(by_ref("A-FL05").cluster_id, None);
+    assert_eq!(
+        by_ref("A-FL08").status,
+        "open",
+        "the ordinary one untouched"
+    );
+    let resolved = all
+        .iter()
+        .filter(|a| a.outcome.as_deref() == Some("false_positive"))
+        .count();
+    assert_eq!(resolved, 7);
+    s.close().await;
+}
