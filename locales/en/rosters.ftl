@@ -69,6 +69,7 @@ abuse-sources = Busy sources
 abuse-sites = Busy sites
 abuse-col-site = Site
 abuse-col-kind = Kind
+abuse-col-joined = Alerts in it
 abuse-col-count = Screenings
 abuse-col-when = From – to (UTC)
 abuse-col-status = State

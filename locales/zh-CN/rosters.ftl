@@ -69,6 +69,7 @@ abuse-sources = 提交频繁的来源
 abuse-sites = 提交频繁的站点
 abuse-col-site = 站点
 abuse-col-kind = 类型
+abuse-col-joined = 预警数
 abuse-col-count = 筛查数
 abuse-col-when = 起止（UTC）
 abuse-col-status = 状态

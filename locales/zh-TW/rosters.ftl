@@ -69,6 +69,7 @@ abuse-sources = 提交頻繁的來源
 abuse-sites = 提交頻繁的站點
 abuse-col-site = 站點
 abuse-col-kind = 類型
+abuse-col-joined = 預警數
 abuse-col-count = 篩查數
 abuse-col-when = 起迄（UTC）
 abuse-col-status = 狀態
