@@ -28,10 +28,12 @@ use careline::config::{Settings, Sources};
 use careline::db::{self, AnyConnection};
 use careline::notify::{Content, Delivery};
 use careline::startup::Application;
-use diesel::connection::SimpleConnection;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use mailin_embedded::{Handler, Response, Server, response};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+mod common;
+use common::{Target, drop_database, percentile, targets};
 
 const WARMUP: usize = 5;
 const SITE: &str = "station-1";
@@ -119,41 +121,6 @@ async fn accepted(
     }
 }
 
-struct Target {
-    name: &'static str,
-    url: String,
-    cleanup: Option<(String, String)>,
-}
-
-fn targets(tmp: &Path) -> Vec<Target> {
-    let mut t = vec![Target {
-        name: "sqlite",
-        url: format!("sqlite://{}/notify-bench.db", tmp.display()),
-        cleanup: None,
-    }];
-    if let Ok(admin) = std::env::var("CARELINE_TEST_DATABASE_URL") {
-        let name = format!("careline_bench_notify_{}", std::process::id());
-        let mut conn = <diesel::PgConnection as diesel::Connection>::establish(&admin)
-            .expect("PostgreSQL admin URL");
-        conn.batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("create the bench database");
-        let mut url = reqwest::Url::parse(&admin).expect("a postgres:// URL");
-        url.set_path(&format!("/{name}"));
-        t.push(Target {
-            name: "postgres",
-            url: url.to_string(),
-            cleanup: Some((admin, name)),
-        });
-    }
-    t
-}
-
-fn drop_database(admin: &str, name: &str) {
-    if let Ok(mut conn) = <diesel::PgConnection as diesel::Connection>::establish(admin) {
-        let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    }
-}
-
 fn settings(database_url: &str, smtp_port: u16, outbox: &Path) -> Settings {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let vars = [
@@ -219,11 +186,6 @@ fn staff(conn: &mut AnyConnection) {
         &[],
     )
     .expect("a shift");
-}
-
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    let i = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i]
 }
 
 struct Figures {
@@ -367,7 +329,7 @@ fn main() {
     let tmp = tempfile::tempdir().expect("a temporary folder");
     let mut rows = Vec::new();
     let mut runtimes = Vec::new();
-    let targets = targets(tmp.path());
+    let targets = targets(tmp.path(), "notify");
     for target in &targets {
         // A runtime of its own per backend, as `careline serve` has (the worker runs on it).
         // Kept, not dropped: once its `block_on` returns, nothing on it runs any more (the

@@ -21,47 +21,14 @@ use careline::config::{Settings, Sources};
 use careline::db::{self, AnyConnection};
 use careline::startup::Application;
 use diesel::RunQueryDsl;
-use diesel::connection::SimpleConnection;
+
+mod common;
+use common::{Target, drop_database, percentile, targets};
 
 const SITE: &str = "station-1";
 const COUNSELOR: &str = "bench-counselor@example.org";
 const PASSWORD: &str = "a long bench passphrase";
 const WARMUP: usize = 10;
-
-struct Target {
-    name: &'static str,
-    url: String,
-    cleanup: Option<(String, String)>,
-}
-
-fn targets(tmp: &Path, label: &str) -> Vec<Target> {
-    let mut t = vec![Target {
-        name: "sqlite",
-        url: format!("sqlite://{}/queue-bench-{label}.db", tmp.display()),
-        cleanup: None,
-    }];
-    if let Ok(admin) = std::env::var("CARELINE_TEST_DATABASE_URL") {
-        let name = format!("careline_bench_queue_{label}_{}", std::process::id());
-        let mut conn = <diesel::PgConnection as diesel::Connection>::establish(&admin)
-            .expect("PostgreSQL admin URL");
-        conn.batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("create the bench database");
-        let mut url = reqwest::Url::parse(&admin).expect("a postgres:// URL");
-        url.set_path(&format!("/{name}"));
-        t.push(Target {
-            name: "postgres",
-            url: url.to_string(),
-            cleanup: Some((admin, name)),
-        });
-    }
-    t
-}
-
-fn drop_database(admin: &str, name: &str) {
-    if let Ok(mut conn) = <diesel::PgConnection as diesel::Connection>::establish(admin) {
-        let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-    }
-}
 
 fn settings(database_url: &str, outbox: &Path) -> Settings {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -172,11 +139,6 @@ fn seed(conn: &mut AnyConnection, n: usize) {
         }
         .expect("alerts");
     }
-}
-
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    let i = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i]
 }
 
 #[derive(Clone, Copy)]
@@ -299,9 +261,9 @@ fn main() {
     );
     let mut runtimes = Vec::new();
     let mut cleanups = Vec::new();
-    for (small, large) in targets(tmp.path(), "small")
+    for (small, large) in targets(tmp.path(), "queue_small")
         .into_iter()
-        .zip(targets(tmp.path(), "large"))
+        .zip(targets(tmp.path(), "queue_large"))
     {
         let system = actix_web::rt::System::new();
         let base = system.block_on(run(&small, 10, n));

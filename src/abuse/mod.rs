@@ -47,40 +47,25 @@ pub fn admit(
     now: NaiveDateTime,
 ) -> Result<Admission, DbError> {
     let since = now - window(settings);
+    // One count per scope, read once, against both the hard and the soft limit.
+    let from_source = match source {
+        Some(source) => store::from_source(conn, source, since)?,
+        None => 0,
+    };
+    let at_site = match site {
+        Some(site) => store::at_site(conn, site, since)?,
+        None => 0,
+    };
     // A hint, not a promise: the window slides; a tenth of it is when some room is likely.
     let retry_after = (settings.window.as_secs() / 10).max(60);
-    if let Some(source) = source
-        && store::from_source(conn, source, since)? >= i64::from(settings.limit_per_source)
+    let refused = |scope| Admission::Refused { scope, retry_after };
+    Ok(if from_source >= i64::from(settings.limit_per_source) {
+        refused("source")
+    } else if at_site >= i64::from(settings.limit_per_site) {
+        refused("site")
+    } else if from_source >= i64::from(settings.challenge_per_source)
+        || at_site >= i64::from(settings.challenge_per_site)
     {
-        return Ok(Admission::Refused {
-            scope: "source",
-            retry_after,
-        });
-    }
-    if let Some(site) = site
-        && store::at_site(conn, site, since)? >= i64::from(settings.limit_per_site)
-    {
-        return Ok(Admission::Refused {
-            scope: "site",
-            retry_after,
-        });
-    }
-    // The counts again would cost a query each: the soft limits are read from the same ones.
-    let soft = match (source, site) {
-        (Some(source), _)
-            if store::from_source(conn, source, since)?
-                >= i64::from(settings.challenge_per_source) =>
-        {
-            true
-        }
-        (_, Some(site))
-            if store::at_site(conn, site, since)? >= i64::from(settings.challenge_per_site) =>
-        {
-            true
-        }
-        _ => false,
-    };
-    Ok(if soft {
         Admission::ChallengeNeeded
     } else {
         Admission::Accepted

@@ -89,15 +89,13 @@ pub(super) async fn release(
     let r: ReleaseRequest = json_as(&req, payload, 128 * 1024, "a list of alert ids").await?;
     let who = auth.principal;
     let id = id.into_inner();
-    let ids = r.alert_ids.clone();
     let released = run(&state, move |conn, state| {
-        clusters::release(conn, &who, &id, &ids, &state.settings.escalation)
+        clusters::release(conn, &who, &id, &r.alert_ids, &state.settings.escalation)
     })
     .await?;
-    for alert in &r.alert_ids {
-        state.alert_changed(alert, None);
-    }
-    state.wake.notify_one();
+    // Every open queue catches up (a notice per alert without its site would not reach the
+    // counselors of that site); this also wakes the worker for the released alerts' pages.
+    state.alert_changed("", None);
     tracing::info!(released, "alerts moved out of a suspected flood");
     Ok(HttpResponse::Ok().json(Released { released }))
 }

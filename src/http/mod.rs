@@ -204,8 +204,11 @@ pub async fn submit(
     if let Some(alert) = &submitted.alert {
         tracing::info!(alert = %alert.alert_id, opened = alert.opened, tier = %alert.tier, "alert written");
         notify.tell_streams(&alert.alert_id, alert.site.as_deref());
-        // Its first pages (or its cluster's) are committed: send them now.
-        notify.wake.notify_one();
+        if alert.became_red {
+            // Its first pages (or its cluster's) are committed: send them now. A cluster of
+            // yellow alerts pages at the worker's next poll.
+            notify.wake.notify_one();
+        }
     }
     Ok(submitted)
 }

@@ -267,8 +267,31 @@ fn unavailable_page(
     req: &HttpRequest,
     state: &AppState,
     lang: Lang,
+    texts: (&str, &str),
+    back: Option<(String, String)>,
+) -> HttpResponse {
+    not_saved_page(
+        req,
+        state,
+        lang,
+        texts,
+        back,
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(crate::http::error::RETRY_AFTER_SECONDS),
+        ),
+    )
+}
+
+/// Answers that were not stored (the database away, a flood limit, a missing challenge): the
+/// crisis lines first, under the given heading and text, with this status and `Retry-After`.
+fn not_saved_page(
+    req: &HttpRequest,
+    state: &AppState,
+    lang: Lang,
     (heading, body): (&str, &str),
     back: Option<(String, String)>,
+    (status, retry_after): (StatusCode, Option<u64>),
 ) -> HttpResponse {
     let mut response = error_page(
         req,
@@ -279,11 +302,13 @@ fn unavailable_page(
         crisis_lines(state, lang),
         back,
     )
-    .render_status(StatusCode::SERVICE_UNAVAILABLE, Vec::new());
-    response.headers_mut().insert(
-        actix_web::http::header::RETRY_AFTER,
-        actix_web::http::header::HeaderValue::from(crate::http::error::RETRY_AFTER_SECONDS),
-    );
+    .render_status(status, Vec::new());
+    if let Some(seconds) = retry_after {
+        response.headers_mut().insert(
+            actix_web::http::header::RETRY_AFTER,
+            actix_web::http::header::HeaderValue::from(seconds),
+        );
+    }
     response
 }
 
@@ -731,31 +756,25 @@ async fn submit_form(
             ..
         }) => {
             tracing::warn!(questionnaire = %q.id, tier = %response.outcome.tier, "the form's answers were refused: over the flood limit");
-            let mut page = unavailable_page(
+            not_saved_page(
                 &req,
                 &state,
                 lang,
                 ("error-429-title", "error-429-body"),
                 reopen(lang, &q.id, site.as_deref()),
-            );
-            *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-            page.headers_mut().insert(
-                actix_web::http::header::RETRY_AFTER,
-                actix_web::http::header::HeaderValue::from(retry_after),
-            );
-            page
+                (StatusCode::TOO_MANY_REQUESTS, Some(retry_after)),
+            )
         }
         Err(ApiError::ChallengeRequired { response, reason }) => {
             tracing::warn!(questionnaire = %q.id, tier = %response.outcome.tier, reason, "the form's answers were refused: a proof-of-work challenge was needed");
-            let mut page = unavailable_page(
+            not_saved_page(
                 &req,
                 &state,
                 lang,
                 ("error-429-title", "error-429-body"),
                 reopen(lang, &q.id, site.as_deref()),
-            );
-            *page.status_mut() = StatusCode::PRECONDITION_REQUIRED;
-            page
+                (StatusCode::PRECONDITION_REQUIRED, None),
+            )
         }
         Err(ApiError::Unavailable(m)) => {
             tracing::error!(questionnaire = %q.id, error = %m, "the form could not be submitted: no database");

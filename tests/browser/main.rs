@@ -1635,7 +1635,10 @@ async fn a_supervisor_works_a_suspected_flood_on_a_phone() {
         .expect("runs");
     let rows = rows.as_str().unwrap_or_default().to_string();
     assert!(rows.contains("A-FL08"), "{rows}");
-    assert!(rows.contains("疑似刷量") && rows.contains("8"), "{rows}");
+    assert!(
+        rows.contains("疑似刷量：北站，8 条预警（红色 8 条）"),
+        "{rows}"
+    );
     s.shot("queue").await;
     assert_eq!(s.axe_violations().await, Vec::<String>::new(), "the queue");
     let href = s
