@@ -66,6 +66,7 @@ fn bench(c: &mut Criterion) {
         catalog: &catalog,
         cipher: &cipher,
         crisis_lines: &lines,
+        rider: &settings.rider,
         contact_retention: Duration::from_secs(3600),
         alerts: &settings.alerts,
         escalation: &settings.escalation,

@@ -22,6 +22,9 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub privacy: PrivacySettings,
     pub crisis: CrisisSettings,
+    /// What riders are offered (issue 10): the public screenings, the resource links' base.
+    #[serde(default)]
+    pub rider: RiderSettings,
     pub auth: AuthSettings,
     pub alerts: AlertSettings,
     pub mail: MailSettings,
@@ -448,6 +451,40 @@ impl CrisisSettings {
     }
 }
 
+/// What riders are offered: which screenings the home page lists, where resource links lead.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiderSettings {
+    /// The questionnaire ids the home page lists, in order (`rider_wellbeing` is put first).
+    /// Each must be loaded: checked at start (`startup`), where the catalog is known.
+    pub public_questionnaires: Vec<String>,
+    /// The base URL the questionnaires' path links (`/self-help/mood`) are resolved against.
+    pub resource_base: String,
+}
+
+impl Default for RiderSettings {
+    fn default() -> Self {
+        RiderSettings {
+            public_questionnaires: ["rider_wellbeing", "phq4", "who5", "pss10"]
+                .map(str::to_string)
+                .to_vec(),
+            resource_base: "https://careline.example".into(),
+        }
+    }
+}
+
+impl RiderSettings {
+    /// A resource link as the rider follows it: a path joined to `resource_base`, anything
+    /// else (`https://...`, `tel:...`) as written.
+    pub fn resolve(&self, url: &str) -> String {
+        if url.starts_with('/') && !url.starts_with("//") {
+            format!("{}{url}", self.resource_base.trim_end_matches('/'))
+        } else {
+            url.to_string()
+        }
+    }
+}
+
 /// A crisis line. `name` is keyed by locale written with an underscore (`zh_cn`), because
 /// configuration keys are case-insensitive.
 #[derive(Debug, Clone, Deserialize)]
@@ -709,6 +746,61 @@ impl Settings {
         Ok(())
     }
 
+    fn validate_rider(&self) -> Result<(), SettingsError> {
+        let ids = &self.rider.public_questionnaires;
+        if ids.is_empty() {
+            return Err(SettingsError::Invalid {
+                key: "rider.public_questionnaires",
+                message: "list at least one questionnaire id, e.g. [\"rider_wellbeing\"]: the home page would offer nothing".into(),
+            });
+        }
+        if let Some(bad) = ids.iter().find(|id| {
+            id.is_empty()
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        }) {
+            return Err(SettingsError::Invalid {
+                key: "rider.public_questionnaires",
+                message: format!(
+                    "\"{bad}\" is not a questionnaire id (a-z, 0-9 and _, as the file name questionnaires/<id>.toml)"
+                ),
+            });
+        }
+        if let Some(twice) = ids
+            .iter()
+            .enumerate()
+            .find(|(i, id)| ids[..*i].contains(id))
+            .map(|(_, id)| id)
+        {
+            return Err(SettingsError::Invalid {
+                key: "rider.public_questionnaires",
+                message: format!("\"{twice}\" is listed twice"),
+            });
+        }
+        let base = self.rider.resource_base.trim();
+        let Some(host) = base_url_host(base) else {
+            return Err(SettingsError::Invalid {
+                key: "rider.resource_base",
+                message: format!(
+                    "\"{base}\" is not a base URL like \"https://help.your-union.cn\" (http:// or https://, a host, optionally a path, no query)"
+                ),
+            });
+        };
+        if self.is_production() {
+            let name = host.to_ascii_lowercase();
+            if placeholder_host(&name) || is_local_host(&name) {
+                return Err(SettingsError::Invalid {
+                    key: "rider.resource_base",
+                    message: format!(
+                        "\"{base}\" is a placeholder or local host: every self-help, course and booking link on a result would lead nowhere; set CARELINE__RIDER__RESOURCE_BASE to the deployment's own resource site"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     pub fn is_production(&self) -> bool {
         self.environment.as_deref() == Some("production")
     }
@@ -717,6 +809,35 @@ impl Settings {
     pub fn is_development(&self) -> bool {
         matches!(self.environment.as_deref(), None | Some("development"))
     }
+}
+
+/// The host of a base URL (`http://` or `https://`, a host, an optional port and path, no
+/// query or fragment), or `None` when it is not one.
+fn base_url_host(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+    (host_ok && !rest.contains(['?', '#', ' ', '"', '\''])).then(|| host.to_string())
+}
+
+/// A host that only reaches the machine itself (or a private test network's name).
+fn is_local_host(name: &str) -> bool {
+    let name = name.trim_end_matches('.');
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name.ends_with(".local")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
 }
 
 /// Hosts reserved for examples and documentation (RFC 2606, RFC 6761), and this project's own
@@ -989,6 +1110,7 @@ impl Settings {
         }
         self.validate_notifier()?;
         self.validate_public_url()?;
+        self.validate_rider()?;
         if self.metrics.refresh_interval.is_zero() {
             return Err(SettingsError::Invalid {
                 key: "metrics.refresh_interval",
@@ -1519,6 +1641,7 @@ mod tests {
                     "CARELINE__PRIVACY__CONTACT_KEY",
                     "c3RhZ2luZyBrZXk6IDMyIGJ5dGVzIG9mIG5vdGhpbmc=",
                 ),
+                ("CARELINE__RIDER__RESOURCE_BASE", "https://help.union.cn"),
             ];
             all.extend_from_slice(vars);
             Settings::load_from(&Sources {
@@ -1552,5 +1675,90 @@ mod tests {
             )]))
             .is_ok()
         );
+    }
+
+    #[test]
+    fn the_public_questionnaires_and_the_resource_base_are_checked() {
+        let s = Settings::load_from(&sources(&[])).unwrap();
+        assert_eq!(
+            s.rider.public_questionnaires,
+            ["rider_wellbeing", "phq4", "who5", "pss10"]
+        );
+        assert_eq!(
+            s.rider.resolve("/self-help/mood"),
+            "https://careline.example/self-help/mood"
+        );
+        assert_eq!(s.rider.resolve("tel:12356"), "tel:12356");
+        assert_eq!(s.rider.resolve("https://a.cn/x"), "https://a.cn/x");
+        let s = Settings::load_from(&sources(&[(
+            "CARELINE__RIDER__RESOURCE_BASE",
+            "https://help.union.cn/rider/",
+        )]))
+        .unwrap();
+        assert_eq!(
+            s.rider.resolve("/booking"),
+            "https://help.union.cn/rider/booking"
+        );
+        for (bad, says) in [
+            ("[]", "list at least one questionnaire id"),
+            ("[\"PHQ9\"]", "\"PHQ9\" is not a questionnaire id"),
+            ("[\"phq4\", \"phq4\"]", "\"phq4\" is listed twice"),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(
+                dir.path().join("development.toml"),
+                format!("[rider]\npublic_questionnaires = {bad}\nresource_base = \"https://a.cn\"\n"),
+            )
+            .unwrap();
+            let err = Settings::load_from(&Sources {
+                config_dir: dir.path().to_path_buf(),
+                env_name: Some("development".into()),
+                vars: Default::default(),
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("`rider.public_questionnaires`") && err.contains(says),
+                "{bad}: {err}"
+            );
+        }
+        for bad in ["help.union.cn", "ftp://x.cn", "https://", "https://x.cn/?q=1"] {
+            let err = refusal(&[("CARELINE__RIDER__RESOURCE_BASE", bad)]);
+            assert!(
+                err.contains("`rider.resource_base`") && err.contains("is not a base URL"),
+                "{bad}: {err}"
+            );
+        }
+        let production = |base: &str| {
+            Settings::load_from(&Sources {
+                env_name: Some("production".into()),
+                ..sources(&[
+                    (
+                        "CARELINE__AUTH__JWT_KEY",
+                        "a production key that is long enough to be accepted",
+                    ),
+                    (
+                        "CARELINE__PRIVACY__CONTACT_KEY",
+                        "c3RhZ2luZyBrZXk6IDMyIGJ5dGVzIG9mIG5vdGhpbmc=",
+                    ),
+                    ("CARELINE__SERVER__PUBLIC_URL", "https://care.union.cn"),
+                    ("CARELINE__RIDER__RESOURCE_BASE", base),
+                ])
+            })
+        };
+        for placeholder in [
+            "https://careline.example",
+            "https://help.example.com",
+            "http://localhost:8000",
+            "http://127.0.0.1",
+            "https://x.test",
+        ] {
+            let err = production(placeholder).unwrap_err().to_string();
+            assert!(
+                err.contains("`rider.resource_base`") && err.contains("placeholder or local host"),
+                "{placeholder}: {err}"
+            );
+        }
+        assert!(production("https://help.union.cn").is_ok());
     }
 }

@@ -64,6 +64,8 @@ pub struct ContactCipher {
     source_mac_key: [u8; 32],
     /// HMAC key (hex) that signs proof-of-work challenges, derived under a third label.
     challenge_key: String,
+    /// HMAC key for `contact_token`, derived under a fourth label.
+    token_mac_key: [u8; 32],
 }
 
 impl std::fmt::Debug for ContactCipher {
@@ -102,11 +104,17 @@ impl ContactCipher {
                 .chain_update(&bytes)
                 .finalize(),
         );
+        let token_mac_key: [u8; 32] = sha2::Sha256::new()
+            .chain_update(b"careline contact token v1\0")
+            .chain_update(&bytes)
+            .finalize()
+            .into();
         Ok(ContactCipher {
             cipher,
             rider_mac_key,
             source_mac_key,
             challenge_key,
+            token_mac_key,
         })
     }
 
@@ -138,6 +146,21 @@ impl ContactCipher {
         mac.update(b"\0");
         mac.update(user_agent.trim().as_bytes());
         hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
+    /// The secret that lets a rider's own page add a contact to screening `screening_id`, or
+    /// withdraw it: a keyed hash of the screening id and the idempotency key its form was sent
+    /// with. Derivable again from the form alone, so a repeated send (a refresh, a retry after a
+    /// network drop) gets the same token back without any cookie; the database keeps only its
+    /// SHA-256.
+    pub fn contact_token(&self, screening_id: &str, idempotency_key: &str) -> String {
+        use hmac::{KeyInit, Mac};
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.token_mac_key)
+            .expect("HMAC takes a key of any length");
+        mac.update(screening_id.as_bytes());
+        mac.update(b"\0");
+        mac.update(idempotency_key.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..24])
     }
 
     /// The key that signs the flood guard's proof-of-work challenges.

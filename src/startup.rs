@@ -30,6 +30,38 @@ pub enum StartupError {
     Mail(String),
     #[error("configuration: {0}")]
     Unheard(String),
+    #[error("configuration: `rider.public_questionnaires`: {0}")]
+    Unoffered(String),
+}
+
+/// Every screening the home page is to offer must be loaded: an id with no questionnaire
+/// behind it (a typo, a file that failed validation) stops the start, naming it.
+pub fn check_public_questionnaires(
+    settings: &Settings,
+    catalog: &crate::catalog::Catalog,
+    dir: &std::path::Path,
+) -> Result<(), StartupError> {
+    let missing: Vec<&str> = settings
+        .rider
+        .public_questionnaires
+        .iter()
+        .filter(|id| catalog.get(id).is_none())
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let loaded: Vec<&str> = catalog.iter().map(|q| q.id.as_str()).collect();
+    Err(StartupError::Unoffered(format!(
+        "{} not a loaded questionnaire in {} (loaded: {}); fix the id or the file, or take it off the list",
+        missing
+            .iter()
+            .map(|m| format!("\"{m}\""))
+            .collect::<Vec<_>>()
+            .join(", "),
+        dir.display(),
+        loaded.join(", ")
+    )))
 }
 
 /// Refuses to start (outside development; warns in development) when the escalation chain's
@@ -148,6 +180,7 @@ impl Application {
             LiveCatalog::load(&dir)
                 .map_err(|e| StartupError::Questionnaires(dir.display().to_string(), e))?,
         );
+        check_public_questionnaires(&settings, &catalog.get(), &dir)?;
         let watcher = match crate::catalog::watch(Arc::clone(&catalog)) {
             Ok(w) => Some(w),
             Err(e) => {

@@ -174,6 +174,7 @@ impl AppState {
             catalog,
             cipher: &self.cipher,
             crisis_lines: &self.settings.crisis.lines,
+            rider: &self.settings.rider,
             contact_retention: self.settings.privacy.contact_retention,
             alerts: &self.settings.alerts,
             escalation: &self.settings.escalation,

@@ -250,8 +250,247 @@
     solvedAt = 0;
     // Never hold a rider's answers for long: after 3 s the form goes as it is.
     var sent = false;
-    function send() { if (!sent) { sent = true; form.submit(); } }
+    // The interruption-proof sender below when it is there (fetch, retries), else a plain send.
+    function send() {
+      if (sent) { return; }
+      sent = true;
+      if (window.carelineSend) { window.carelineSend(); } else { form.submit(); }
+    }
     setTimeout(send, 3000);
     again.then(send, send);
   });
+})();
+
+// Interruptions (issue 10). Riders are interrupted by orders, lose the network in lifts and
+// reload by accident. While the rider fills the form the answers are kept on this phone
+// (sessionStorage, keyed by questionnaire and version, never sent anywhere but with the form)
+// and put back after a reload or a rescan of the same QR code; they are cleared once a send is
+// stored. The form is sent by fetch: when the network drops, the answers and the idempotency
+// key stay, the crisis lines show at once, and the send is tried again every few seconds and
+// when the phone is back online (the server stores a key once). A long form can be shown one
+// part per screen. Each question can be read aloud by the browser's own voice. Without
+// JavaScript none of this runs: one page, one POST.
+(function () {
+  'use strict';
+  var doc = document;
+  var form = doc.querySelector('form.screening');
+  if (!form) { return; }
+  var t = function (name) { return form.getAttribute('data-t-' + name) || ''; };
+  var keyField = form.querySelector('input[name="idempotency-key"]');
+  var tokenField = form.querySelector('input[name="csrf-token"]');
+  var radios = Array.prototype.slice.call(form.querySelectorAll('input[type="radio"]'));
+  function changed() { form.dispatchEvent(new Event('change')); }
+
+  // ---- answers kept on the phone ----
+  var store = null;
+  try { store = window.sessionStorage; store.getItem('careline'); } catch (e) { store = null; }
+  var storeKey = 'careline:' + form.getAttribute('data-store');
+  function load() {
+    if (!store) { return null; }
+    try { return JSON.parse(store.getItem(storeKey) || 'null'); } catch (e) { return null; }
+  }
+  function save(pending) {
+    if (!store) { return; }
+    var saved = { answers: {} };
+    radios.forEach(function (r) { if (r.checked) { saved.answers[r.name] = r.value; } });
+    if (pending) { saved.key = keyField.value; saved.token = tokenField.value; }
+    try { store.setItem(storeKey, JSON.stringify(saved)); } catch (e) { /* full: not kept */ }
+  }
+  function clear() { if (store) { try { store.removeItem(storeKey); } catch (e) { /* */ } } }
+  function notice(text) {
+    var p = doc.createElement('p');
+    p.className = 'notice restored';
+    p.setAttribute('role', 'status');
+    p.textContent = text;
+    form.parentNode.insertBefore(p, form);
+  }
+
+  var saved = load();
+  // Only onto a fresh form: a form the server sent back already holds what was sent.
+  var fresh = !radios.some(function (r) { return r.checked; });
+  if (saved && fresh) {
+    var restored = 0;
+    radios.forEach(function (r) {
+      if (saved.answers && saved.answers[r.name] === r.value) { r.checked = true; restored++; }
+    });
+    // A send that may have reached the server before the page was lost: the same key (and
+    // its token) again, so that the server answers it from the first instead of storing two.
+    if (saved.key && saved.token) { keyField.value = saved.key; tokenField.value = saved.token; }
+    if (restored) { notice(t('restored')); changed(); }
+  }
+  form.addEventListener('change', function () {
+    var pending = load();
+    save(pending && pending.key === keyField.value);
+  });
+
+  // ---- one part per screen (opt-in) ----
+  var sections = Array.prototype.slice.call(form.querySelectorAll('section.section'));
+  var submit = form.querySelector('button[type="submit"]');
+  if (sections.length > 1) {
+    var paged = false;
+    try { paged = !!store && store.getItem('careline:paged') === '1'; } catch (e) { paged = false; }
+    var current = 0;
+    var toggle = doc.createElement('button');
+    toggle.type = 'button';
+    toggle.className = 'paged-toggle';
+    var nav = doc.createElement('div');
+    nav.className = 'paged-nav';
+    var back = doc.createElement('button');
+    back.type = 'button';
+    back.className = 'paged-back';
+    back.textContent = t('back');
+    var step = doc.createElement('span');
+    step.className = 'paged-step';
+    var next = doc.createElement('button');
+    next.type = 'button';
+    next.className = 'paged-next primary';
+    next.textContent = t('next');
+    nav.appendChild(back);
+    nav.appendChild(step);
+    nav.appendChild(next);
+    sections[0].parentNode.insertBefore(toggle, sections[0]);
+    var last = sections[sections.length - 1];
+    last.parentNode.insertBefore(nav, last.nextSibling);
+
+    var visible = function () {
+      return sections.filter(function (s) { return s.querySelector('fieldset.item:not([hidden])'); });
+    };
+    var render = function () {
+      var vis = visible();
+      if (current > vis.length - 1) { current = Math.max(vis.length - 1, 0); }
+      sections.forEach(function (s) { s.hidden = paged && s !== vis[current]; });
+      nav.hidden = !paged;
+      back.hidden = current === 0;
+      next.hidden = current >= vis.length - 1;
+      step.textContent = (current + 1) + ' / ' + vis.length;
+      if (submit) { submit.hidden = paged && current < vis.length - 1; }
+      toggle.textContent = paged ? t('all') : t('paged');
+      toggle.setAttribute('aria-pressed', paged ? 'true' : 'false');
+    };
+    var go = function (delta) {
+      current += delta;
+      render();
+      var shown = visible()[current];
+      if (shown) {
+        shown.setAttribute('tabindex', '-1');
+        shown.focus();
+        shown.scrollIntoView();
+      }
+    };
+    toggle.addEventListener('click', function () {
+      paged = !paged;
+      try { if (store) { store.setItem('careline:paged', paged ? '1' : '0'); } } catch (e) { /* */ }
+      current = 0;
+      render();
+    });
+    back.addEventListener('click', function () { go(-1); });
+    next.addEventListener('click', function () { go(1); });
+    form.addEventListener('change', render);
+    // A link to a question (the error summary, the soft prompt) opens its part.
+    doc.addEventListener('click', function (event) {
+      var a = event.target.closest && event.target.closest('a[href^="#item-"]');
+      if (!a || !paged) { return; }
+      var target = doc.getElementById(a.getAttribute('href').slice(1));
+      var at = visible().indexOf(target && target.closest('section.section'));
+      if (at >= 0) { current = at; render(); }
+    });
+    render();
+  }
+
+  // ---- sending by fetch, and the network dropping ----
+  if (window.fetch && window.FormData && window.URLSearchParams) {
+    var panel = doc.getElementById('offline-panel');
+    var status = doc.getElementById('offline-status');
+    var sending = false;
+    var retry = null;
+    var stop = function () { if (retry) { clearInterval(retry); retry = null; } };
+    var offline = function () {
+      if (panel && panel.hidden) {
+        panel.hidden = false;
+        panel.focus();
+        panel.scrollIntoView();
+      }
+      if (status) { status.textContent = t('retrying'); }
+      if (!retry) { retry = setInterval(attempt, 5000); }
+    };
+    var attempt = function () {
+      if (sending) { return; }
+      sending = true;
+      save(true);
+      var body = new URLSearchParams(new FormData(form));
+      fetch(form.action, { method: 'POST', body: body, credentials: 'same-origin', cache: 'no-store' })
+        .then(function (r) {
+          return r.text().then(function (html) { return { ok: r.ok, html: html }; });
+        })
+        .then(function (answer) {
+          sending = false;
+          stop();
+          if (answer.ok && answer.html.indexOf('class="screening"') < 0) {
+            clear(); // stored: nothing of the rider's stays on the phone
+          } else {
+            save(false); // not stored: the answers stay, the next form brings its own key
+          }
+          doc.open();
+          doc.write(answer.html);
+          doc.close();
+        }, function () {
+          sending = false;
+          offline();
+        });
+    };
+    window.carelineSend = attempt;
+    window.addEventListener('online', function () { if (retry) { attempt(); } });
+    form.addEventListener('submit', function (event) {
+      // The proof of work holds the send until it is solved, then calls carelineSend.
+      if (event.defaultPrevented) { return; }
+      event.preventDefault();
+      attempt();
+    });
+  }
+
+  // ---- read aloud ----
+  var synth = window.speechSynthesis;
+  if (synth && window.SpeechSynthesisUtterance) {
+    var lang = (doc.documentElement.lang || '').toLowerCase();
+    var voice = function () {
+      var voices = synth.getVoices() || [];
+      var norm = function (v) { return (v.lang || '').replace('_', '-').toLowerCase(); };
+      var exact = voices.filter(function (v) { return norm(v) === lang; })[0];
+      if (exact) { return exact; }
+      // English in any region will do; Chinese must match the script the page is written in.
+      return lang === 'en'
+        ? voices.filter(function (v) { return norm(v).indexOf('en') === 0; })[0] || null
+        : null;
+    };
+    var buttons = [];
+    Array.prototype.forEach.call(form.querySelectorAll('fieldset.item'), function (fs) {
+      var legend = fs.querySelector('legend');
+      if (!legend) { return; }
+      var b = doc.createElement('button');
+      b.type = 'button';
+      b.className = 'read-aloud';
+      b.hidden = true;
+      b.textContent = t('read');
+      b.addEventListener('click', function () {
+        var parts = [legend.textContent.replace(/^\s*\d+\.\s*/, '')];
+        Array.prototype.forEach.call(fs.querySelectorAll('label.choice span'), function (s) {
+          parts.push(s.textContent);
+        });
+        synth.cancel();
+        var u = new SpeechSynthesisUtterance(parts.join('。 '));
+        u.lang = doc.documentElement.lang;
+        var v = voice();
+        if (v) { u.voice = v; }
+        synth.speak(u);
+      });
+      legend.parentNode.insertBefore(b, legend.nextSibling);
+      buttons.push(b);
+    });
+    var refresh = function () {
+      var has = !!voice();
+      buttons.forEach(function (b) { b.hidden = !has; });
+    };
+    refresh();
+    if (synth.addEventListener) { synth.addEventListener('voiceschanged', refresh); }
+  }
 })();

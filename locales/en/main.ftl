@@ -91,3 +91,24 @@ error-503-contact-body = The service cannot reach its database for a moment, so 
 error-429-title = Your answers could not be saved just now
 error-429-body = Very many screenings were sent from this network or station in a short time, so yours was not saved. If you need help now, call one of the numbers above; you can send the form again later.
 error-reopen = Open the check again
+
+# issue 10: the rider's own data
+withdraw-link = Withdraw consent and delete the contact details I left
+withdraw-title = Withdraw consent, delete contact details
+withdraw-body = Press the button below and we delete the phone number and name you left at once; no counselor will use them to contact you. Your answers are kept as the rules require, but no longer tied to your number.
+withdraw-submit = Withdraw consent and delete
+withdraw-nothing = This screening holds no contact details (none were left, or they were already deleted).
+withdraw-done-title = Deleted
+withdraw-done-body = Your contact details are deleted; no counselor will use them to contact you. If you want to talk, you can call the hotline below at any time.
+withdraw-resend-expired = This page has been open for a while. If you still want them deleted, press the button again.
+
+# issue 10: interruptions and read aloud
+form-paged = Show one part at a time
+form-all = Show everything
+form-next = Next part
+form-back = Previous part
+form-read = Read this question aloud
+form-restored = Your answers from before are back; you can carry on.
+form-offline-title = The network dropped; your answers are safe
+form-offline-body = Your answers are kept on this phone and will be sent by themselves once the network is back, only once. If things feel too much right now, call:
+form-offline-retrying = Waiting for the network; sending as soon as it is back…

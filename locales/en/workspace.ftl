@@ -274,3 +274,13 @@ rep-coverage = Roster coverage
 rep-chart-coverage = Hours with no counselor on duty, per period
 rep-hours = Hours
 rep-uncovered = Hours with no counselor on duty
+
+# issue 10: contact requests and erasure
+ws-reason-contact-requested = The rider asked to be contacted (green result)
+ws-event-contact_erased = Contact details deleted (withdrawn by the rider, or erased on request)
+ws-admin-erase-title = Erase a rider's contact details on request
+ws-admin-erase-intro = Enter the phone number the rider gives: every contact left with it is deleted; their alerts keep the record, without the contact. The number is neither stored nor logged.
+ws-admin-erase-phone = Phone number
+ws-admin-erase-submit = Erase contact details
+ws-admin-erased = { $contacts } contact(s) erased; { $alerts } alert(s) no longer tied to this rider.
+ws-admin-erase-bad-phone = That is not a phone number: 5 to 20 digits, and only digits, spaces and + - ( ).

@@ -85,3 +85,24 @@ error-503-contact-body = 服务暂时连不上数据库，我们还没有收到�
 error-429-title = 你的回答暂时没能保存
 error-429-body = 短时间内从这个网络或站点提交的筛查太多，你的回答没有保存。如果你现在需要帮助，请拨打上面的电话；你也可以稍后再提交一次。
 error-reopen = 重新打开调查
+
+# issue 10: the rider's own data
+withdraw-link = 撤回同意、删除我留下的联系方式
+withdraw-title = 撤回同意，删除联系方式
+withdraw-body = 点下面的按钮，我们会马上删除你留下的电话和称呼，咨询师也就不会再用它联系你。你的答题结果仍按规定保留，但不再和你的电话关联。
+withdraw-submit = 撤回同意并删除
+withdraw-nothing = 这次筛查没有保存任何联系方式（可能从未留下，或已经删除）。
+withdraw-done-title = 已删除
+withdraw-done-body = 你的联系方式已经删除，咨询师不会再用它联系你。如果想聊聊，随时可以拨打下面的热线。
+withdraw-resend-expired = 这个页面打开太久了。如果仍想删除，请再点一次按钮。
+
+# issue 10: interruptions and read aloud
+form-paged = 一次只显示一部分
+form-all = 全部显示
+form-next = 下一部分
+form-back = 上一部分
+form-read = 朗读这道题
+form-restored = 已恢复你刚才填写的回答，可以接着填。
+form-offline-title = 网络断了，你的回答还在
+form-offline-body = 你的回答还保存在手机上，网络恢复后会自动重新发送，不会重复。如果你现在很难受，请马上拨打：
+form-offline-retrying = 正在等待网络，恢复后会自动发送……

@@ -265,3 +265,13 @@ rep-coverage = 值班覆盖
 rep-chart-coverage = 各周期无咨询师值班的小时数
 rep-hours = 小时数
 rep-uncovered = 无咨询师值班小时数
+
+# issue 10: contact requests and erasure
+ws-reason-contact-requested = 骑手请求咨询师联系（结果为绿色）
+ws-event-contact_erased = 联系方式已删除（骑手撤回或应要求删除）
+ws-admin-erase-title = 应骑手要求删除联系方式
+ws-admin-erase-intro = 输入骑手提供的手机号，删除该号码留下的所有联系方式；相关预警保留记录，但不再含联系方式。号码不会被保存或记录。
+ws-admin-erase-phone = 手机号
+ws-admin-erase-submit = 删除联系方式
+ws-admin-erased = 已删除 { $contacts } 条联系方式，{ $alerts } 条预警不再关联该骑手。
+ws-admin-erase-bad-phone = 这不是一个手机号：5 到 20 位数字，只能含数字、空格和 + - ( )。

@@ -85,3 +85,24 @@ error-503-contact-body = 服務暫時連不上資料庫，我們還沒有收到�
 error-429-title = 你的回答暫時沒能儲存
 error-429-body = 短時間內從這個網路或站點提交的篩查太多，你的回答沒有儲存。如果你現在需要幫助，請撥打上面的電話；你也可以稍後再提交一次。
 error-reopen = 重新打開調查
+
+# issue 10: the rider's own data
+withdraw-link = 撤回同意、刪除我留下的聯絡方式
+withdraw-title = 撤回同意，刪除聯絡方式
+withdraw-body = 按下面的按鈕，我們會馬上刪除你留下的電話和稱呼，諮詢師也就不會再用它聯絡你。你的答題結果仍按規定保留，但不再和你的電話關聯。
+withdraw-submit = 撤回同意並刪除
+withdraw-nothing = 這次篩查沒有保存任何聯絡方式（可能從未留下，或已經刪除）。
+withdraw-done-title = 已刪除
+withdraw-done-body = 你的聯絡方式已經刪除，諮詢師不會再用它聯絡你。如果想聊聊，隨時可以撥打下面的熱線。
+withdraw-resend-expired = 這個頁面開啟太久了。如果仍想刪除，請再按一次按鈕。
+
+# issue 10: interruptions and read aloud
+form-paged = 一次只顯示一部分
+form-all = 全部顯示
+form-next = 下一部分
+form-back = 上一部分
+form-read = 朗讀這道題
+form-restored = 已恢復你剛才填寫的回答，可以接著填。
+form-offline-title = 網路斷了，你的回答還在
+form-offline-body = 你的回答還保存在手機上，網路恢復後會自動重新傳送，不會重複。如果你現在很難受，請馬上撥打：
+form-offline-retrying = 正在等待網路，恢復後會自動傳送……

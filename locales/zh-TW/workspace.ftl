@@ -265,3 +265,13 @@ rep-coverage = 值班覆蓋
 rep-chart-coverage = 各週期無諮商師值班的小時數
 rep-hours = 小時數
 rep-uncovered = 無諮商師值班小時數
+
+# issue 10: contact requests and erasure
+ws-reason-contact-requested = 騎手請求諮詢師聯絡（結果為綠色）
+ws-event-contact_erased = 聯絡方式已刪除（騎手撤回或應要求刪除）
+ws-admin-erase-title = 應騎手要求刪除聯絡方式
+ws-admin-erase-intro = 輸入騎手提供的手機號，刪除該號碼留下的所有聯絡方式；相關預警保留紀錄，但不再含聯絡方式。號碼不會被保存或記錄。
+ws-admin-erase-phone = 手機號
+ws-admin-erase-submit = 刪除聯絡方式
+ws-admin-erased = 已刪除 { $contacts } 筆聯絡方式，{ $alerts } 筆預警不再關聯該騎手。
+ws-admin-erase-bad-phone = 這不是一個手機號：5 到 20 位數字，只能含數字、空格和 + - ( )。

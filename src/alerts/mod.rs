@@ -502,6 +502,11 @@ fn questionnaire_for(
     Ok(parsed)
 }
 
+/// A reason that comes from no questionnaire (a contact request), in `locale`.
+pub fn reason_text_for(r: &Reason, locale: &str) -> String {
+    reason_text(None, r, locale)
+}
+
 fn reason_text(q: Option<&Questionnaire>, r: &Reason, locale: &str) -> String {
     if let Some(q) = q
         && let Some(rule) = q.rule(&r.id)
@@ -509,6 +514,10 @@ fn reason_text(q: Option<&Questionnaire>, r: &Reason, locale: &str) -> String {
         return rule.reason.get(locale, &q.default_locale).to_string();
     }
     match r.kind {
+        ReasonKind::Request => {
+            let lang = crate::i18n::Lang::parse(locale).unwrap_or(crate::i18n::Lang::ZhCn);
+            crate::i18n::Tr(lang).tr(&format!("ws-reason-{}", r.id.replace('_', "-")))
+        }
         ReasonKind::RuleError => {
             format!("{}: could not be evaluated (an item was unanswered)", r.id)
         }

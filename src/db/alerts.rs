@@ -864,3 +864,32 @@ mod tests {
         assert_eq!(replay_floor(v4, Duration::from_secs(30)), v4);
     }
 }
+
+/// Makes alerts of an identified rider anonymous again (the rider's contact was erased):
+/// clears their rider key; returns the ids of the alerts changed.
+pub fn unlink_rider(conn: &mut AnyConnection, rider_key: &str) -> Result<Vec<String>, DbError> {
+    let ids: Vec<String> = alerts::table
+        .filter(alerts::rider_key.eq(rider_key))
+        .select(alerts::id)
+        .load(conn)?;
+    diesel::update(alerts::table.filter(alerts::rider_key.eq(rider_key)))
+        .set(alerts::rider_key.eq(None::<String>))
+        .execute(conn)?;
+    Ok(ids)
+}
+
+/// Clears one alert's rider key when it is `rider_key`; returns whether it changed.
+pub fn unlink_alert(
+    conn: &mut AnyConnection,
+    alert_id: &str,
+    rider_key: &str,
+) -> Result<bool, DbError> {
+    Ok(diesel::update(
+        alerts::table
+            .find(alert_id)
+            .filter(alerts::rider_key.eq(rider_key)),
+    )
+    .set(alerts::rider_key.eq(None::<String>))
+    .execute(conn)?
+        > 0)
+}

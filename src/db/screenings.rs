@@ -76,6 +76,8 @@ impl std::fmt::Debug for ContactRow {
 pub struct Replay {
     pub request_hash: Option<String>,
     pub response: Option<String>,
+    /// SHA-256 of its contact token, to tell whether a token derived again is the one stored.
+    pub contact_token_hash: Option<String>,
 }
 
 #[derive(Debug)]
@@ -147,12 +149,17 @@ pub fn find_by_idempotency_key(
 ) -> Result<Option<Replay>, DbError> {
     Ok(screenings::table
         .filter(screenings::idempotency_key.eq(key))
-        .select((screenings::request_hash, screenings::response))
-        .first::<(Option<String>, Option<String>)>(conn)
+        .select((
+            screenings::request_hash,
+            screenings::response,
+            screenings::contact_token_hash,
+        ))
+        .first::<(Option<String>, Option<String>, Option<String>)>(conn)
         .optional()?
-        .map(|(request_hash, response)| Replay {
+        .map(|(request_hash, response, contact_token_hash)| Replay {
             request_hash,
             response,
+            contact_token_hash,
         }))
 }
 
@@ -323,4 +330,35 @@ mod tests {
             "foreign keys must be on"
         );
     }
+}
+
+/// Deletes the contact of one screening: `Some(rider key)` when there was one to delete
+/// (the key itself `None` for a row stored before keys were kept), `None` when there was none.
+pub fn delete_contact(
+    conn: &mut AnyConnection,
+    screening_id: &str,
+) -> Result<Option<Option<String>>, DbError> {
+    let key: Option<Option<String>> = contacts::table
+        .find(screening_id)
+        .select(contacts::rider_key)
+        .first(conn)
+        .optional()?;
+    if key.is_none() {
+        return Ok(None);
+    }
+    let deleted = diesel::delete(contacts::table.find(screening_id)).execute(conn)?;
+    Ok((deleted > 0).then_some(key.flatten()))
+}
+
+/// Deletes every contact left under one keyed rider hash; returns their screenings' ids.
+pub fn delete_contacts_of_rider(
+    conn: &mut AnyConnection,
+    rider_key: &str,
+) -> Result<Vec<String>, DbError> {
+    let ids: Vec<String> = contacts::table
+        .filter(contacts::rider_key.eq(rider_key))
+        .select(contacts::screening_id)
+        .load(conn)?;
+    diesel::delete(contacts::table.filter(contacts::rider_key.eq(rider_key))).execute(conn)?;
+    Ok(ids)
 }

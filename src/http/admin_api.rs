@@ -505,3 +505,57 @@ pub(super) async fn troubled_jobs(
     .await?;
     Ok(HttpResponse::Ok().json(JobTroubleList { jobs }))
 }
+
+/// A rider's request to have their contact details erased, by the phone number they gave.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EraseRequest {
+    /// The phone number as the rider gives it (spaces, `+ - ( )` allowed); matched through
+    /// the keyed rider hash, never stored or logged.
+    #[schema(example = "138 0000 0000")]
+    pub phone: String,
+}
+
+/// Erases a rider's contact details on request: every contact under the phone number's keyed
+/// hash is deleted, and the rider's alerts keep their record without the contact (a
+/// `contact_erased` entry on each timeline). Audited as `contact.erased` with the counts.
+#[utoipa::path(
+    post,
+    path = "/api/v1/admin/contacts/erase",
+    tag = "admin",
+    security(("bearer" = [])),
+    request_body(content = EraseRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Erased (the counts may be 0).", body = crate::screening::Erased),
+        (status = 400, description = "Not an erase request.", body = error::Body),
+        (status = 401, description = "Not signed in.", body = error::Body),
+        (status = 403, description = "Not an admin; or a cookie request without the CSRF token.", body = error::Body),
+        (status = 415, description = "Not sent as application/json.", body = error::Body),
+        (status = 422, description = "Not a phone number (`details` names `phone`).", body = error::Body),
+    )
+)]
+pub(super) async fn erase_contacts(
+    req: HttpRequest,
+    auth: Auth,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require_role(&ADMIN)?;
+    let request: EraseRequest = json_as(&req, payload, 4 * 1024, "an erase request").await?;
+    let who = auth.principal.who();
+    let erased = run(&state, move |conn, state| {
+        crate::screening::erase_contacts_by_phone(conn, &state.cipher, &request.phone, &who)
+    })
+    .await?
+    .map_err(|message| ApiError::Unprocessable {
+        code: "invalid_request",
+        message: message.to_string(),
+        details: vec![serde_json::json!({"field": "phone", "message": message})],
+    })?;
+    tracing::info!(
+        contacts = erased.contacts_erased,
+        alerts = erased.alerts_unlinked,
+        "contact details erased on request"
+    );
+    Ok(HttpResponse::Ok().json(erased))
+}

@@ -97,6 +97,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/fhir/Questionnaire/{id}",
                 web::get().to(fhir_api::questionnaire),
             )
+            .route(
+                "/admin/contacts/erase",
+                web::post().to(admin_api::erase_contacts),
+            )
             .route("/admin/users", web::get().to(admin_api::list_users))
             .route("/admin/users", web::post().to(admin_api::create_user))
             .route("/admin/users/{id}", web::patch().to(admin_api::update_user))

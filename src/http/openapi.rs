@@ -47,6 +47,7 @@ use utoipa::OpenApi;
         super::flood_api::resolve,
         super::flood_api::abuse,
         super::admin_api::list_users,
+        super::admin_api::erase_contacts,
         super::admin_api::create_user,
         super::admin_api::update_user,
         super::admin_api::list_sites,
@@ -954,7 +955,10 @@ mod tests {
                 let outcome = scoring::score(&answers);
                 tiers.insert(outcome.tier);
                 let response =
-                    screening::response_for(q, "id", outcome, &q.default_locale, &crisis);
+                    screening::response_for(q, "id", outcome, &q.default_locale, screening::Shown {
+                        crisis: &crisis,
+                        rider: &crate::config::RiderSettings::default(),
+                    });
                 assert_matches(
                     &doc,
                     "ScreeningResponse",
@@ -1012,7 +1016,10 @@ mod tests {
             name: [("zh_cn".to_string(), "热线".to_string())].into(),
         }];
         let response =
-            crate::screening::response_for(q, "", crate::scoring::score(&set), "zh-CN", &lines);
+            crate::screening::response_for(q, "", crate::scoring::score(&set), "zh-CN", crate::screening::Shown {
+                crisis: &lines,
+                rider: &crate::config::RiderSettings::default(),
+            });
         let error = ApiError::from(SubmitError::NotSaved(
             Box::new(response),
             crate::db::DbError::Connect("down".into()),

@@ -19,6 +19,7 @@ const TOP_KEYS: &[&str] = &[
     "default_locale",
     "locales",
     "title",
+    "plain_title",
     "instructions",
     "estimated_minutes",
     "sections",
@@ -206,6 +207,9 @@ impl Loader<'_, '_> {
         let title = top
             .req(self.d, "title")
             .and_then(|n| self.localized(n, "`title`", &locales));
+        let plain_title = top
+            .opt("plain_title")
+            .and_then(|n| self.localized(n, "`plain_title`", &locales));
         let instructions = top
             .req(self.d, "instructions")
             .and_then(|n| self.localized(n, "`instructions`", &locales));
@@ -271,6 +275,7 @@ impl Loader<'_, '_> {
             default_locale: default_locale?,
             locales,
             title: title?,
+            plain_title,
             instructions: instructions?,
             estimated_minutes,
             sections,

@@ -226,6 +226,10 @@ pub struct Questionnaire {
     pub default_locale: String,
     pub locales: Vec<String>,
     pub title: Localized,
+    /// The title as the home page lists it for riders: plain words, no acronym (optional;
+    /// `title` otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plain_title: Option<Localized>,
     pub instructions: Localized,
     pub estimated_minutes: Option<u32>,
     pub sections: Vec<Section>,

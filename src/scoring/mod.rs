@@ -43,6 +43,9 @@ pub enum ReasonKind {
     Rule,
     /// A rule's condition could not be evaluated; counted as yellow so it is never silent.
     RuleError,
+    /// Not from scoring: the rider asked to be contacted (from a green result), which opens a
+    /// yellow alert. Only ever on alerts, never on a screening's outcome.
+    Request,
 }
 
 /// Why a screening got its tier: one entry per band and per fired rule.

@@ -126,8 +126,10 @@ pub struct ScreeningResponse {
 #[derive(Debug, Clone)]
 pub struct Submitted {
     pub response: ScreeningResponse,
-    /// Secret that lets the rider's own browser add contact details to this screening later.
-    /// `None` on a replay (the first response's browser has it).
+    /// Secret that lets the rider's own page add contact details to this screening later, or
+    /// withdraw them. With an idempotency key it is derived from the screening id and the key
+    /// (`ContactCipher::contact_token`), so a replay answers it again; without one it is
+    /// random, and `None` on a replay.
     pub contact_token: Option<String>,
     /// True when this answers a repeated request from the first stored response.
     pub replayed: bool,
@@ -141,12 +143,23 @@ pub struct Context<'a> {
     pub catalog: &'a Catalog,
     pub cipher: &'a ContactCipher,
     pub crisis_lines: &'a [CrisisLine],
+    /// Where the questionnaires' path links lead (`rider.resource_base`).
+    pub rider: &'a crate::config::RiderSettings,
     pub contact_retention: std::time::Duration,
     pub alerts: &'a crate::config::AlertSettings,
     pub escalation: &'a crate::config::EscalationPolicy,
     pub abuse: &'a crate::config::AbuseSettings,
     /// The request's source fingerprint (`ContactCipher::source_fingerprint`), when known.
     pub source: Option<&'a str>,
+}
+
+impl Context<'_> {
+    pub fn shown(&self) -> Shown<'_> {
+        Shown {
+            crisis: self.crisis_lines,
+            rider: self.rider,
+        }
+    }
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -178,9 +191,16 @@ pub fn response_for(
     id: &str,
     outcome: Outcome,
     locale: &str,
-    crisis: &[CrisisLine],
+    shown: Shown<'_>,
 ) -> ScreeningResponse {
-    response_with(q, id, outcome, locale, crisis, false)
+    response_with(q, id, outcome, locale, shown, false)
+}
+
+/// What the deployment adds to a result: its crisis lines, and the base of the resource links.
+#[derive(Debug, Clone, Copy)]
+pub struct Shown<'a> {
+    pub crisis: &'a [CrisisLine],
+    pub rider: &'a crate::config::RiderSettings,
 }
 
 /// `response_for`, knowing the answers: a red that comes only from sensitive questions left
@@ -192,10 +212,10 @@ pub fn response_for_answers(
     answers: &AnswerSet<'_>,
     outcome: Outcome,
     locale: &str,
-    crisis: &[CrisisLine],
+    shown: Shown<'_>,
 ) -> ScreeningResponse {
     let refused = scoring::red_only_from_refusals(answers, &outcome);
-    response_with(q, id, outcome, locale, crisis, refused)
+    response_with(q, id, outcome, locale, shown, refused)
 }
 
 fn response_with(
@@ -203,9 +223,10 @@ fn response_with(
     id: &str,
     outcome: Outcome,
     locale: &str,
-    crisis: &[CrisisLine],
+    shown: Shown<'_>,
     refused_only: bool,
 ) -> ScreeningResponse {
+    let crisis = shown.crisis;
     let tier = outcome.tier;
     let resources = q
         .resources
@@ -227,7 +248,7 @@ fn response_with(
                 .map(|l| ResourceLink {
                     kind: l.kind.clone(),
                     title: l.title.get(locale, &q.default_locale).to_string(),
-                    url: l.url.clone(),
+                    url: shown.rider.resolve(&l.url),
                 })
                 .collect()
         })
@@ -255,18 +276,31 @@ fn response_with(
     }
 }
 
-fn replay(replay: store::Replay, request_hash: &str) -> Result<Submitted, SubmitError> {
+fn replay(
+    replay: store::Replay,
+    request_hash: &str,
+    cipher: &ContactCipher,
+    idempotency_key: &str,
+) -> Result<Submitted, SubmitError> {
     if replay.request_hash.as_deref() != Some(request_hash) {
         return Err(SubmitError::IdempotencyConflict);
     }
-    let response = replay
+    let response: ScreeningResponse = replay
         .response
         .as_deref()
         .and_then(|r| serde_json::from_str(r).ok())
         .ok_or(SubmitError::IdempotencyConflict)?;
+    // The same form sent again gets its token again: derived, and checked against the one
+    // stored (a screening stored before tokens were derived keeps its random one).
+    let contact_token = Some(cipher.contact_token(&response.id, idempotency_key)).filter(|t| {
+        replay
+            .contact_token_hash
+            .as_deref()
+            .is_some_and(|h| constant_time_eq(sha256_hex(t.as_bytes()).as_bytes(), h.as_bytes()))
+    });
     Ok(Submitted {
         response,
-        contact_token: None,
+        contact_token,
         replayed: true,
         alert: None,
     })
@@ -304,14 +338,14 @@ pub fn submit_or_not_saved(
     let id = uuid::Uuid::now_v7().to_string();
     let locale = pick_locale(q, req.locale.as_deref());
     let response =
-        response_for_answers(q, &id, &answers, outcome.clone(), &locale, ctx.crisis_lines);
+        response_for_answers(q, &id, &answers, outcome.clone(), &locale, ctx.shown());
     let conn = match conn {
         Ok(conn) => conn,
         Err(e) => return Err(not_saved(&response, e)),
     };
     if let Some(key) = idempotency_key {
         match store::find_by_idempotency_key(conn, key) {
-            Ok(Some(existing)) => return replay(existing, request_hash),
+            Ok(Some(existing)) => return replay(existing, request_hash, ctx.cipher, key),
             Ok(None) => {}
             Err(e) => return Err(not_saved(&response, e)),
         }
@@ -359,9 +393,14 @@ pub fn submit_or_not_saved(
         response: &response,
         site: req.site.as_deref(),
     };
-    let mut token = [0u8; 24];
-    rand::fill(&mut token);
-    let contact_token = hex::encode(token);
+    let contact_token = match idempotency_key {
+        Some(key) => ctx.cipher.contact_token(&id, key),
+        None => {
+            let mut token = [0u8; 24];
+            rand::fill(&mut token);
+            hex::encode(token)
+        }
+    };
     let mut row = screening_row(&scored, &contact_token, idempotency_key, request_hash, now)?;
     row.source_fp = ctx.source.map(str::to_string);
     let contact_row = contact.map(|c| contact_row(ctx, &id, &c));
@@ -372,7 +411,12 @@ pub fn submit_or_not_saved(
             replayed: false,
             alert,
         }),
-        Ok(Inserted::Duplicate(existing)) => replay(existing, request_hash),
+        Ok(Inserted::Duplicate(existing)) => replay(
+            existing,
+            request_hash,
+            ctx.cipher,
+            idempotency_key.unwrap_or_default(),
+        ),
         Err(e) => Err(not_saved(&response, e)),
     }
 }
@@ -570,13 +614,30 @@ pub fn add_contact(
     let contact = contact
         .normalized()
         .map_err(|(f, m)| ContactError::Invalid(f, m))?;
+    let screening = row;
     let row = contact_row(ctx, screening_id, &contact);
-    // The screening's alert, if any, becomes one of an identified rider.
+    // The screening's alert, if any, becomes one of an identified rider. A green screening
+    // has none: the rider asking to be called opens a yellow one, so a counselor sees it.
     let link_alert = |c: &mut AnyConnection| -> Result<(), DbError> {
-        if let Some(key) = &row.rider_key
-            && let Some(alert) = alert_store::alert_of_screening(c, screening_id)?
-        {
-            alert_store::set_rider_key(c, &alert, key)?;
+        match alert_store::alert_of_screening(c, screening_id)? {
+            Some(alert) => {
+                if let Some(key) = &row.rider_key {
+                    alert_store::set_rider_key(c, &alert, key)?;
+                }
+            }
+            None => {
+                if let Some(alert) = requested_alert(&screening, ctx) {
+                    let now = Utc::now().naive_utc();
+                    let written = alert_store::open_or_attach(
+                        c,
+                        &alert,
+                        screening_id,
+                        screening.site.as_deref(),
+                        row.rider_key.as_deref(),
+                    )?;
+                    crate::jobs::on_alert_written(c, &written, ctx.escalation, now)?;
+                }
+            }
         }
         Ok(())
     };
@@ -585,6 +646,164 @@ pub fn add_contact(
     } else {
         Err(ContactError::AlreadyGiven)
     }
+}
+
+/// The alert a contact request from a green result opens: yellow, its one reason
+/// `contact_requested` (the queue shows it in the counselor's language).
+fn requested_alert(
+    screening: &ScreeningRow,
+    ctx: Context<'_>,
+) -> Option<crate::db::alerts::NewAlert> {
+    if screening.tier != Tier::Green.as_str() {
+        return None;
+    }
+    let mut outcome = screening
+        .response
+        .as_deref()
+        .and_then(|r| serde_json::from_str::<ScreeningResponse>(r).ok())?
+        .outcome;
+    outcome.tier = Tier::Yellow;
+    outcome.urgent = false;
+    outcome.reasons = vec![scoring::Reason {
+        kind: scoring::ReasonKind::Request,
+        id: "contact_requested".into(),
+        tier: Tier::Yellow,
+    }];
+    crate::alerts::new_alert(&outcome, ctx.alerts, ctx.escalation, Utc::now().naive_utc())
+}
+
+/// Why a rider's withdrawal was not carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum WithdrawError {
+    /// No such screening, or not its token: nothing said about which.
+    #[error("no such screening, or the link is not this screening's")]
+    NotFound,
+    /// The screening has no contact (never given, or already withdrawn or erased).
+    #[error("this screening holds no contact details")]
+    NothingToWithdraw,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// The `contact_erased` entry on an alert's timeline: who asked, no rider data.
+fn contact_erased_event(
+    conn: &mut AnyConnection,
+    alert_id: &str,
+    actor_id: Option<&str>,
+    by: &str,
+) -> Result<(), DbError> {
+    alert_store::insert_event(
+        conn,
+        &alert_store::EventRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            alert_id: alert_id.to_string(),
+            at: Utc::now().naive_utc(),
+            actor_id: actor_id.map(str::to_string),
+            kind: "contact_erased".into(),
+            detail: serde_json::json!({ "by": by }).to_string(),
+        },
+    )
+}
+
+/// The rider withdraws consent from their own result page (proved by the screening's token):
+/// in one transaction the contact row is deleted, the screening's alert keeps its answers,
+/// scores and timeline but no longer the rider's key, a `contact_erased` entry goes on its
+/// timeline and a `contact.withdrawn` audit row is written (ids only).
+pub fn withdraw_contact(
+    conn: &mut AnyConnection,
+    screening_id: &str,
+    token: &str,
+    who: &crate::audit::Who,
+) -> Result<(), WithdrawError> {
+    let row = store::find(conn, screening_id)?.ok_or(WithdrawError::NotFound)?;
+    let expected = row
+        .contact_token_hash
+        .as_deref()
+        .ok_or(WithdrawError::NotFound)?;
+    if !constant_time_eq(sha256_hex(token.as_bytes()).as_bytes(), expected.as_bytes()) {
+        return Err(WithdrawError::NotFound);
+    }
+    crate::db::write_transaction(conn, |c| {
+        let Some(rider_key) = store::delete_contact(c, screening_id)? else {
+            return Err(WithdrawError::NothingToWithdraw);
+        };
+        let alert = alert_store::alert_of_screening(c, screening_id)?;
+        if let Some(alert) = &alert {
+            if let Some(key) = &rider_key {
+                alert_store::unlink_alert(c, alert, key)?;
+            }
+            contact_erased_event(c, alert, None, "rider")?;
+        }
+        crate::audit::record(
+            c,
+            who,
+            "contact.withdrawn",
+            Some(screening_id),
+            serde_json::json!({ "alert": alert }),
+        )?;
+        Ok(())
+    })
+}
+
+/// What an admin's erasure on request removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Erased {
+    pub contacts_erased: usize,
+    pub alerts_unlinked: usize,
+}
+
+/// An admin erases a rider's contact details on request, by phone number: matched through
+/// the keyed rider hash (the database holds no number in the clear). Every contact under that
+/// hash is deleted, the alerts of that rider become anonymous again (each with a
+/// `contact_erased` entry on its timeline), and one `contact.erased` audit row records the
+/// counts. `Err(message)` for a phone number that is not one.
+pub fn erase_contacts_by_phone(
+    conn: &mut AnyConnection,
+    cipher: &ContactCipher,
+    phone: &str,
+    who: &crate::audit::Who,
+) -> Result<Result<Erased, &'static str>, DbError> {
+    let contact = match (Contact {
+        name: None,
+        phone: phone.to_string(),
+    })
+    .normalized()
+    {
+        Ok(c) => c,
+        Err((_, message)) => return Ok(Err(message)),
+    };
+    let key = cipher.rider_key(&contact);
+    crate::db::write_transaction(conn, |c| {
+        let screenings = store::delete_contacts_of_rider(c, &key)?;
+        let mut alerts = alert_store::unlink_rider(c, &key)?;
+        // An alert of one of those screenings that never took the rider's key (an older row)
+        // still loses its contact: say so on its timeline too.
+        for s in &screenings {
+            if let Some(a) = alert_store::alert_of_screening(c, s)?
+                && !alerts.contains(&a)
+            {
+                alerts.push(a);
+            }
+        }
+        for a in &alerts {
+            contact_erased_event(c, a, who.user_id.as_deref(), "admin")?;
+        }
+        let erased = Erased {
+            contacts_erased: screenings.len(),
+            alerts_unlinked: alerts.len(),
+        };
+        crate::audit::record(
+            c,
+            who,
+            "contact.erased",
+            None,
+            serde_json::json!({
+                "contacts_erased": erased.contacts_erased,
+                "alerts_unlinked": erased.alerts_unlinked,
+            }),
+        )?;
+        Ok(Ok(erased))
+    })
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -632,6 +851,7 @@ mod tests {
             catalog: &catalog,
             cipher: &cipher,
             crisis_lines: &lines,
+            rider: &settings.rider,
             contact_retention: std::time::Duration::from_secs(60),
             alerts: &settings.alerts,
             escalation: &settings.escalation,

@@ -19,7 +19,7 @@ pub(crate) mod request;
 #[cfg(test)]
 mod tests;
 
-use actix_web::cookie::{Cookie, SameSite, time};
+use actix_web::cookie::Cookie;
 use actix_web::error::UrlencodedError;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -43,8 +43,6 @@ use form_token::{FormKey, Purpose, Refusal};
 const FEATURED: &str = "rider_wellbeing";
 /// The largest form body accepted (answers are a few hundred bytes).
 const FORM_LIMIT: usize = 64 * 1024;
-/// The cookie that lets a refreshed or repeated result page still offer the contact form.
-const RESULT_COOKIE: &str = "careline_result";
 const KEY_FIELD: &str = "idempotency-key";
 /// Set on a form that came back once because sensitive questions were left unanswered: the
 /// next send is accepted as it is.
@@ -93,8 +91,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::resource("/r/{id}/contact")
-                .app_data(form_config)
+                .app_data(form_config.clone())
                 .route(web::post().to(add_contact)),
+        )
+        .service(
+            web::resource("/r/{id}/withdraw")
+                .app_data(form_config)
+                .route(web::get().to(show_withdraw))
+                .route(web::post().to(withdraw)),
         )
         .default_service(web::to(not_routed));
 }
@@ -381,7 +385,15 @@ async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let t = Tr(lang);
     let site = request::query_param(&req, "site").filter(|s| url_safe_site(s));
     let catalog = state.catalog.get();
-    let mut list: Vec<&Questionnaire> = catalog.iter().map(|q| &**q).collect();
+    // The screenings this deployment offers riders (`rider.public_questionnaires`), in its
+    // order with the station's own first; the others stay reachable by their link.
+    let mut list: Vec<&Questionnaire> = state
+        .settings
+        .rider
+        .public_questionnaires
+        .iter()
+        .filter_map(|id| catalog.get(id).map(|q| &**q))
+        .collect();
     list.sort_by_key(|q| q.id != FEATURED);
     let entries = list
         .into_iter()
@@ -393,7 +405,12 @@ async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             }
             IndexEntry {
                 href,
-                title: q.title.get(&locale, &q.default_locale).to_string(),
+                title: q
+                    .plain_title
+                    .as_ref()
+                    .unwrap_or(&q.title)
+                    .get(&locale, &q.default_locale)
+                    .to_string(),
                 minutes: q
                     .estimated_minutes
                     .map(|m| t.tr_n("index-minutes", "minutes", i64::from(m))),
@@ -413,6 +430,7 @@ async fn index(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
 
 fn form_parts(
     req: &HttpRequest,
+    state: &AppState,
     q: &Questionnaire,
     lang: Lang,
     csrf: String,
@@ -435,6 +453,7 @@ fn form_parts(
         hotline: Vec::new(),
         decided: false,
         prompt: None,
+        offline: crisis_lines(state, lang),
     }
 }
 
@@ -464,7 +483,7 @@ async fn show_form(
     let site = request::query_param(&req, "site")
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty() && s.len() <= 200);
-    let parts = form_parts(&req, q, lang, token, key, site);
+    let parts = form_parts(&req, &state, q, lang, token, key, site);
     pages::form_page(q, parts, &Kept::default())
         .render_status(StatusCode::OK, lang_cookie(&req, lang, chosen))
 }
@@ -574,7 +593,7 @@ fn resend_form(
 ) -> HttpResponse {
     let t = Tr(lang);
     let token = form_key(state).issue(Purpose::Screening, &q.id, &key);
-    let mut parts = form_parts(req, q, lang, token, key, site);
+    let mut parts = form_parts(req, state, q, lang, token, key, site);
     parts.decided = fields.get(SENSITIVE_SEEN_FIELD) == Some("1");
     parts.crisis = crisis_if_red(state, q, lang, fields);
     let red = !parts.crisis.is_empty();
@@ -605,7 +624,7 @@ fn soft_prompt(
 ) -> HttpResponse {
     let t = Tr(lang);
     let token = form_key(state).issue(Purpose::Screening, &q.id, &key);
-    let mut parts = form_parts(req, q, lang, token, key, site);
+    let mut parts = form_parts(req, state, q, lang, token, key, site);
     let raw = AnswerSet::without_unasked(q, &raw_answers(fields));
     let disclosed_red = AnswerSet::parse_raw(q, &raw).is_ok_and(|a| {
         let outcome = crate::scoring::score(&a);
@@ -688,20 +707,23 @@ async fn submit_form(
         altcha: fields.get("altcha").map(str::to_string),
     };
     let submitted = crate::http::submit(&state, &req, request, key.clone(), hash).await;
-    let mut cookies = lang_cookie(&req, lang, chosen);
+    let cookies = lang_cookie(&req, lang, chosen);
     match submitted {
         Ok(s) => {
             let id = s.response.id.clone();
             tracing::info!(screening = %id, questionnaire = %q.id, replayed = s.replayed, "screening submitted from the form");
-            let token = match s.contact_token {
-                Some(token) => {
-                    cookies.push(result_cookie(&req, &id, &token));
-                    Some(token)
-                }
-                None => remembered_token(&req, &id),
-            };
-            result_response(&state, lang, &s.response, token, None, None, StatusCode::OK)
-                .with_cookies(cookies)
+            // The token is derived from the screening and the form's key, so a refreshed or
+            // repeated send gets it again: no cookie holds it.
+            result_response(
+                &state,
+                lang,
+                &s.response,
+                s.contact_token,
+                None,
+                None,
+                StatusCode::OK,
+            )
+            .with_cookies(cookies)
         }
         Err(ApiError::Unprocessable { code, details, .. }) => {
             let t = Tr(lang);
@@ -727,7 +749,7 @@ async fn submit_form(
             tracing::info!(questionnaire = %q.id, problems = details.len(), "form answers refused");
             let key = key.unwrap_or_else(new_render_id);
             let token = form_key(&state).issue(Purpose::Screening, &q.id, &key);
-            let mut parts = form_parts(&req, q, lang, token, key, site);
+            let mut parts = form_parts(&req, &state, q, lang, token, key, site);
             parts.decided = seen;
             pages::form_page(q, parts, &kept)
                 .render_status(StatusCode::UNPROCESSABLE_ENTITY, cookies)
@@ -804,23 +826,6 @@ impl WithCookies for HttpResponse {
     }
 }
 
-fn result_cookie(req: &HttpRequest, id: &str, token: &str) -> Cookie<'static> {
-    Cookie::build(RESULT_COOKIE, format!("{id}.{token}"))
-        .path("/")
-        .max_age(time::Duration::days(1))
-        .same_site(SameSite::Strict)
-        .http_only(true)
-        .secure(req.connection_info().scheme() == "https")
-        .finish()
-}
-
-/// The contact token this browser was given with the first answer to screening `id`.
-fn remembered_token(req: &HttpRequest, id: &str) -> Option<String> {
-    let cookie = req.cookie(RESULT_COOKIE)?;
-    let (cid, token) = cookie.value().split_once('.')?;
-    (cid == id).then(|| token.to_string())
-}
-
 // ---- the result -------------------------------------------------------------------------
 
 fn retention_days(state: &AppState) -> i64 {
@@ -851,7 +856,7 @@ fn result_response(
         ),
         None => Switcher::links(lang, "/", &[]),
     };
-    let contact = token.map(|token| {
+    let contact = token.clone().map(|token| {
         let mut form = contact.unwrap_or_default();
         // The fragment brings a refused form back into view (the crisis lines sit above it).
         form.action = format!("/r/{id}/contact#contact");
@@ -860,8 +865,10 @@ fn result_response(
         form.retention_days = retention_days(state);
         form
     });
+    let withdraw = token.as_deref().map(|token| withdraw_href(lang, id, token));
     let mut page = pages::result_page(base(t, t.tr("result-title"), switcher), response, contact);
     page.notice = notice;
+    page.withdraw = withdraw;
     match response.outcome.tier {
         Tier::Red => page.callback_hint = callback_hint(state, lang),
         Tier::Green => page.small_hotline = crisis_lines(state, lang).into_iter().take(1).collect(),
@@ -900,15 +907,18 @@ fn load_result(
     Ok(Some(match catalog.get(&row.questionnaire_id) {
         Some(q) if q.content_hash == stored.outcome.content_hash => {
             let locale = screening::pick_locale(q, Some(lang.code()));
-            let lines = &state.settings.crisis.lines;
+            let shown = screening::Shown {
+                crisis: &state.settings.crisis.lines,
+                rider: &state.settings.rider,
+            };
             let answers = serde_json::from_str::<Value>(&row.answers)
                 .ok()
                 .and_then(|a| AnswerSet::parse(q, &a).ok());
             match answers {
                 Some(a) => {
-                    screening::response_for_answers(q, id, &a, stored.outcome, &locale, lines)
+                    screening::response_for_answers(q, id, &a, stored.outcome, &locale, shown)
                 }
-                None => screening::response_for(q, id, stored.outcome, &locale, lines),
+                None => screening::response_for(q, id, stored.outcome, &locale, shown),
             }
         }
         _ => stored,
@@ -992,6 +1002,11 @@ async fn show_result(
         .with_cookies(cookies)
 }
 
+/// The rider's private link to their own data: the screening and its contact token.
+fn withdraw_href(lang: Lang, id: &str, token: &str) -> String {
+    format!("/r/{id}/withdraw?token={token}&lang={}", lang.code())
+}
+
 fn thanks(
     state: &AppState,
     lang: Lang,
@@ -1000,6 +1015,7 @@ fn thanks(
     already: bool,
 ) -> HttpResponse {
     let t = Tr(lang);
+    let withdraw = withdraw_href(lang, &response.id, &token);
     let switcher = Switcher::form(
         lang,
         SwitchForm {
@@ -1020,6 +1036,7 @@ fn thanks(
         },
         crisis: response.crisis_lines.clone(),
         already,
+        withdraw,
     }
     .render_status(StatusCode::OK, Vec::new())
 }
@@ -1158,6 +1175,239 @@ async fn add_contact(
         }
         Err(e) => {
             tracing::error!(screening = %id, error = %e, "cannot add contact details");
+            failure(&req, &state, lang)
+        }
+    }
+}
+
+// ---- the rider's own data ----------------------------------------------------------------
+
+/// What `/r/{id}/withdraw` finds for a screening and a token.
+enum Holding {
+    /// Not this screening's token, or no such screening: nothing said about which.
+    Unknown,
+    /// The screening holds no contact (never given, or already withdrawn or erased).
+    Nothing,
+    Contact,
+}
+
+/// Whether `token` is screening `id`'s, and whether it still holds a contact.
+fn holding(state: &AppState, id: &str, token: &str) -> Result<Holding, crate::db::DbError> {
+    let mut conn = state.pool.get()?;
+    let Some(row) = crate::db::screenings::find(&mut conn, id)? else {
+        return Ok(Holding::Unknown);
+    };
+    let given = screening::sha256_hex(token.as_bytes());
+    if !row
+        .contact_token_hash
+        .as_deref()
+        .is_some_and(|h| csrf::constant_time_eq(given.as_bytes(), h.as_bytes()))
+    {
+        return Ok(Holding::Unknown);
+    }
+    Ok(
+        match crate::db::screenings::find_contact(&mut conn, id)? {
+            Some(_) => Holding::Contact,
+            None => Holding::Nothing,
+        },
+    )
+}
+
+fn withdraw_page(
+    req: &HttpRequest,
+    state: &AppState,
+    lang: Lang,
+    (heading, body): (&str, &str),
+    form: Option<pages::WithdrawForm>,
+    notice: Option<String>,
+) -> pages::WithdrawPage {
+    let t = Tr(lang);
+    let heading = t.tr(heading);
+    // The language links stay on this page (with its token) rather than going home.
+    let token = request::query_param(req, "token").filter(|t| is_token(t));
+    let params: Vec<(&str, &str)> = token.iter().map(|t| ("token", t.as_str())).collect();
+    pages::WithdrawPage {
+        base: base(t, heading.clone(), Switcher::links(lang, req.path(), &params)),
+        heading,
+        body: t.tr(body),
+        notice,
+        form,
+        hotline: crisis_lines(state, lang).into_iter().take(1).collect(),
+    }
+}
+
+/// A contact token as issued: 48 hex characters.
+fn is_token(token: &str) -> bool {
+    token.len() == 48 && token.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn withdraw_form(state: &AppState, id: &str, token: &str) -> pages::WithdrawForm {
+    pages::WithdrawForm {
+        action: format!("/r/{id}/withdraw"),
+        csrf: form_key(state).issue(Purpose::Result, "withdraw", id),
+        token: token.to_string(),
+    }
+}
+
+/// `GET /r/{id}/withdraw?token=...`: what withdrawing does, and the button.
+async fn show_withdraw(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (lang, chosen) = request::negotiate(&req);
+    let id = path.into_inner();
+    let token = request::query_param(&req, "token").unwrap_or_default();
+    let found = {
+        let (state, id, token) = (state.clone(), id.clone(), token.clone());
+        web::block(move || holding(&state, &id, &token)).await
+    };
+    let cookies = lang_cookie(&req, lang, chosen);
+    match found {
+        Ok(Ok(Holding::Contact)) => withdraw_page(
+            &req,
+            &state,
+            lang,
+            ("withdraw-title", "withdraw-body"),
+            Some(withdraw_form(&state, &id, &token)),
+            None,
+        )
+        .render_status(StatusCode::OK, cookies),
+        Ok(Ok(Holding::Nothing)) => withdraw_page(
+            &req,
+            &state,
+            lang,
+            ("withdraw-title", "withdraw-nothing"),
+            None,
+            None,
+        )
+        .render_status(StatusCode::OK, cookies),
+        Ok(Ok(Holding::Unknown)) => not_found(&req, &state, lang),
+        Ok(Err(e)) => {
+            tracing::error!(screening = %id, error = %e, "cannot open the withdraw page");
+            result_failure(
+                &req,
+                &state,
+                lang,
+                &e,
+                ("error-503-contact-title", "error-503-contact-body"),
+            )
+        }
+        Err(e) => {
+            tracing::error!(screening = %id, error = %e, "cannot open the withdraw page");
+            failure(&req, &state, lang)
+        }
+    }
+}
+
+/// `POST /r/{id}/withdraw`: the form token (bound to this screening) and the Origin check,
+/// then the contact deleted, its alert told, the withdrawal audited (ids only).
+async fn withdraw(
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let fields = Fields(form.into_inner());
+    let (lang, chosen) = fields.lang(&req);
+    let id = path.into_inner();
+    let token = fields.get("token").unwrap_or_default().to_string();
+    let checked = form_key(&state).verify(
+        &req,
+        fields.get(form_token::FIELD),
+        Purpose::Result,
+        "withdraw",
+        &id,
+    );
+    if let Err(refusal) = checked {
+        tracing::info!(screening = %id, reason = refusal.as_str(), "a withdrawal not accepted as sent: the page shown again");
+        // The page again with a fresh token, when the link itself is good; else the 404.
+        let found = {
+            let (state, id, token) = (state.clone(), id.clone(), token.clone());
+            web::block(move || holding(&state, &id, &token)).await
+        };
+        return match found {
+            Ok(Ok(Holding::Contact)) => withdraw_page(
+                &req,
+                &state,
+                lang,
+                ("withdraw-title", "withdraw-body"),
+                Some(withdraw_form(&state, &id, &token)),
+                Some(Tr(lang).tr(match refusal {
+                    Refusal::Expired => "withdraw-resend-expired",
+                    Refusal::Unverifiable | Refusal::ForeignOrigin => "result-resend-check",
+                })),
+            )
+            .render_status(StatusCode::FORBIDDEN, Vec::new()),
+            Ok(Ok(Holding::Nothing)) => withdraw_page(
+                &req,
+                &state,
+                lang,
+                ("withdraw-title", "withdraw-nothing"),
+                None,
+                None,
+            )
+            .render_status(StatusCode::FORBIDDEN, Vec::new()),
+            Ok(Ok(Holding::Unknown)) => not_found(&req, &state, lang),
+            Ok(Err(_)) | Err(_) => failure(&req, &state, lang),
+        };
+    }
+    let done = {
+        let (state, id, token) = (state.clone(), id.clone(), token.clone());
+        web::block(move || -> Result<(), screening::WithdrawError> {
+            let mut conn = state.pool.get().map_err(crate::db::DbError::from)?;
+            // The rider is not signed in, and their address is not kept with the entry.
+            let who = crate::audit::Who {
+                user_id: None,
+                label: "rider".into(),
+                ip: None,
+            };
+            screening::withdraw_contact(&mut conn, &id, &token, &who)
+        })
+        .await
+    };
+    let cookies = lang_cookie(&req, lang, chosen);
+    match done {
+        Ok(Ok(())) => {
+            tracing::info!(screening = %id, "contact withdrawn by the rider");
+            withdraw_page(
+                &req,
+                &state,
+                lang,
+                ("withdraw-done-title", "withdraw-done-body"),
+                None,
+                None,
+            )
+            .render_status(StatusCode::OK, cookies)
+        }
+        Ok(Err(screening::WithdrawError::NothingToWithdraw)) => {
+            tracing::info!(screening = %id, "withdrawal refused: no contact to withdraw");
+            withdraw_page(
+                &req,
+                &state,
+                lang,
+                ("withdraw-title", "withdraw-nothing"),
+                None,
+                None,
+            )
+            .render_status(StatusCode::CONFLICT, cookies)
+        }
+        Ok(Err(screening::WithdrawError::NotFound)) => {
+            tracing::info!(screening = %id, "withdrawal refused: unknown screening or wrong token");
+            not_found(&req, &state, lang)
+        }
+        Ok(Err(screening::WithdrawError::Db(e))) => {
+            tracing::error!(screening = %id, error = %e, "cannot withdraw a contact");
+            result_failure(
+                &req,
+                &state,
+                lang,
+                &e,
+                ("error-503-contact-title", "error-503-contact-body"),
+            )
+        }
+        Err(e) => {
+            tracing::error!(screening = %id, error = %e, "cannot withdraw a contact");
             failure(&req, &state, lang)
         }
     }

@@ -154,6 +154,12 @@ pub struct FormPage {
     pub decided: bool,
     /// The gentle prompt, with links to the questions left unanswered.
     pub prompt: Option<SoftPromptView>,
+    /// Where the script keeps the answers on the phone while the rider fills the form
+    /// (`<id>@<version>`: answers of another version are never put back).
+    pub storage_key: String,
+    /// Every crisis line, for the panel the script shows at once when the network drops at
+    /// send (hidden otherwise; without JavaScript the server's pages show them).
+    pub offline: Vec<CrisisLineView>,
 }
 
 /// What `form_parts` is given for the prompt: its text and the unanswered items' ids.
@@ -211,6 +217,8 @@ pub struct FormParts {
     pub hotline: Vec<CrisisLineView>,
     pub decided: bool,
     pub prompt: Option<SoftPrompt>,
+    /// Every crisis line, for the script's offline panel.
+    pub offline: Vec<CrisisLineView>,
 }
 
 pub fn form_page(q: &Questionnaire, parts: FormParts, kept: &Kept<'_>) -> FormPage {
@@ -325,6 +333,8 @@ pub fn form_page(q: &Questionnaire, parts: FormParts, kept: &Kept<'_>) -> FormPa
             text: p.text,
             links: prompt_links,
         }),
+        storage_key: format!("{}@{}", q.id, q.version),
+        offline: parts.offline,
         base: parts.base,
     }
 }
@@ -382,6 +392,10 @@ pub struct ResultPage {
     pub callback_hint: Option<String>,
     /// On the mildest results: the hotline, small, for a rider who wants to talk anyway.
     pub small_hotline: Vec<CrisisLineView>,
+    /// On the mildest results the contact form is folded (a `<details>`), smaller.
+    pub contact_folded: bool,
+    /// The rider's private link to withdraw consent and delete their contact details.
+    pub withdraw: Option<String>,
 }
 
 pub fn result_page(
@@ -423,7 +437,9 @@ pub fn result_page(
         steps: lines.into_iter().skip(1).collect(),
         resources,
         contact_unavailable: response.contact_offer && contact.is_none(),
-        contact: contact.filter(|_| response.contact_offer),
+        contact_folded: tier == Tier::Green,
+        contact,
+        withdraw: None,
         accent: match tier {
             Tier::Green => "accent-calm",
             Tier::Yellow => "accent-care",
@@ -444,6 +460,30 @@ pub struct ThanksPage {
     pub callback_hint: Option<String>,
     pub crisis: Vec<CrisisLineView>,
     pub already: bool,
+    /// The rider's private link to withdraw consent and delete their contact details.
+    pub withdraw: String,
+}
+
+// ---- the rider's own data -----------------------------------------------------------------
+
+/// The form of the withdraw page.
+#[derive(Debug)]
+pub struct WithdrawForm {
+    pub action: String,
+    pub csrf: String,
+    pub token: String,
+}
+
+/// `/r/{id}/withdraw`: what withdrawing does and a button (`form`), or what happened.
+#[derive(Template, Debug)]
+#[template(path = "withdraw.html")]
+pub struct WithdrawPage {
+    pub base: Base,
+    pub heading: String,
+    pub body: String,
+    pub notice: Option<String>,
+    pub form: Option<WithdrawForm>,
+    pub hotline: Vec<CrisisLineView>,
 }
 
 // ---- errors -----------------------------------------------------------------------------

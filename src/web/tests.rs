@@ -640,6 +640,7 @@ async fn a_red_result_puts_the_crisis_lines_first_and_a_double_submit_stores_one
     fields.push(("site", "station-7"));
     let (status, cookies, page) = h.send(post("/s/phq9", &fields)).await;
     assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(cookies.is_empty(), "a result sets no cookie: {cookies:?}");
     let text = visible_text(&page);
     assert!(text.starts_with("12356"), "{text}");
     let (i110, i120) = (
@@ -669,16 +670,10 @@ async fn a_red_result_puts_the_crisis_lines_first_and_a_double_submit_stores_one
     assert_eq!(h.row(&id).site.as_deref(), Some("station-7"));
     assert_eq!(h.row(&id).tier, "red");
 
-    // The same form again (a double tap or a refresh): the first result, no second row, and
-    // the contact offer still there thanks to the cookie.
-    let remembered = cookies
-        .get(super::RESULT_COOKIE)
-        .expect("the result cookie");
-    let req = post("/s/phq9", &fields).cookie(actix_web::cookie::Cookie::new(
-        super::RESULT_COOKIE,
-        remembered.clone(),
-    ));
-    let (status, _, again) = h.send(req).await;
+    // The same form again (a double tap or a refresh), from a browser that keeps no cookie:
+    // the first result, no second row, and the contact offer still there with the same
+    // token (derived from the screening and the form's key).
+    let (status, _, again) = h.send(post("/s/phq9", &fields)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(visible_text(&again).starts_with("12356"));
     assert_eq!(hidden(&again, "token"), token);
@@ -1185,4 +1180,314 @@ async fn a_green_result_offers_the_hotline_small() {
     assert!(small.contains("href=\"tel:12356\""), "{small}");
     assert!(!page.contains("href=\"tel:110\""), "only the hotline");
     assert!(!visible_text(&page).starts_with("12356"), "not at the top");
+}
+
+// ---- issue 10: the rider's own data, green contact, the screenings on offer -------------
+
+/// The rider's private link on a page (result or thank-you), unescaped.
+fn withdraw_link(page: &str) -> String {
+    page.split("class=\"own-data\" href=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the withdraw link")
+        .replace("&amp;", "&")
+}
+
+/// A red PHQ-9 sent from the form, then a contact left on its result: (screening id, the
+/// thank-you page).
+async fn red_with_contact(h: &Harness) -> (String, String) {
+    let form = open_form(h, "/s/phq9").await;
+    let answers = phq9_answers("1");
+    let (status, _, page) = h
+        .send(post("/s/phq9", &with_controls(&form, &answers)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let id = result_id(&page);
+    let fields = [
+        ("csrf-token", hidden(&page, "csrf-token")),
+        ("token", hidden(&page, "token")),
+        ("lang", "zh-CN".into()),
+        ("phone", "13800000000".into()),
+        ("consent", "yes".into()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _, thanks) = h.send(post(&format!("/r/{id}/contact"), &fields)).await;
+    assert_eq!(status, StatusCode::OK, "{thanks}");
+    (id, thanks)
+}
+
+impl Harness {
+    fn audit(&self, action: &str) -> i64 {
+        crate::db::audit::count(&mut self.conn(), Some(action)).expect("count")
+    }
+
+    fn alert_of(&self, screening: &str) -> crate::db::alerts::AlertRow {
+        let mut conn = self.conn();
+        let id = crate::db::alerts::alert_of_screening(&mut conn, screening)
+            .expect("read")
+            .expect("an alert");
+        crate::db::alerts::find(&mut conn, &id)
+            .expect("read")
+            .expect("the alert")
+    }
+}
+
+#[actix_web::test]
+async fn the_withdraw_link_deletes_the_contact_keeps_the_alert_and_audits_it() {
+    let h = harness().await;
+    let (id, thanks) = red_with_contact(&h).await;
+    assert_eq!(h.rows(), (1, 1));
+    assert!(h.alert_of(&id).rider_key.is_some());
+    let link = withdraw_link(&thanks);
+    assert!(link.starts_with(&format!("/r/{id}/withdraw?token=")), "{link}");
+
+    let (status, cookies, page) = h.send(test::TestRequest::get().uri(&link)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(cookies.is_empty(), "{cookies:?}");
+    assert!(page.contains("撤回同意并删除"), "{page}");
+    assert!(page.contains("href=\"tel:12356\""), "the hotline is on the page");
+    assert_eq!(h.rows(), (1, 1), "opening the page changes nothing");
+
+    let fields = [
+        ("csrf-token", hidden(&page, "csrf-token")),
+        ("token", hidden(&page, "token")),
+        ("lang", "zh-CN".into()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let action = format!("/r/{id}/withdraw");
+    let (status, _, done) = h.send(post(&action, &fields)).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert!(done.contains("你的联系方式已经删除"), "{done}");
+    assert!(done.contains("href=\"tel:12356\""));
+    assert_eq!(h.rows(), (1, 0), "the contact row is deleted, the screening kept");
+    let alert = h.alert_of(&id);
+    assert_eq!(alert.rider_key, None, "the alert no longer names the rider");
+    assert_eq!(alert.tier, "red");
+    let events = crate::db::alerts::events(&mut h.conn(), &alert.id).expect("events");
+    assert_eq!(
+        events.iter().filter(|e| e.kind == "contact_erased").count(),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(h.audit("contact.withdrawn"), 1);
+    let entry = crate::db::audit::page(&mut h.conn(), None, None, 100)
+        .expect("audit")
+        .into_iter()
+        .find(|e| e.action == "contact.withdrawn")
+        .expect("the entry");
+    assert_eq!(entry.target.as_deref(), Some(id.as_str()));
+    assert!(!entry.detail.contains("13800000000"), "{}", entry.detail);
+    assert_eq!(entry.ip, None, "the rider's address is not kept");
+
+    // Already withdrawn: said so, nothing changes, no second entry.
+    let (status, _, again) = h.send(post(&action, &fields)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    assert!(again.contains("没有保存任何联系方式"), "{again}");
+    assert!(again.contains("href=\"tel:12356\""));
+    assert_eq!(h.rows(), (1, 0));
+    assert_eq!(h.audit("contact.withdrawn"), 1);
+    let (status, _, page) = h.send(test::TestRequest::get().uri(&link)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("没有保存任何联系方式") && !page.contains("撤回同意并删除</button>"));
+}
+
+#[actix_web::test]
+async fn a_withdrawal_with_a_wrong_token_or_from_another_site_changes_nothing() {
+    let h = harness().await;
+    let (id, thanks) = red_with_contact(&h).await;
+    let (other, _) = red_with_contact(&h).await;
+    assert_eq!(h.rows(), (2, 2));
+    let link = withdraw_link(&thanks);
+    let token = link
+        .split("token=")
+        .nth(1)
+        .and_then(|s| s.split('&').next())
+        .expect("the token")
+        .to_string();
+
+    // The page: a wrong token, another screening's link, no token at all: the 404 page with
+    // the hotline, whichever it is.
+    for path in [
+        format!("/r/{id}/withdraw?token={}", "0".repeat(48)),
+        format!("/r/{other}/withdraw?token={token}"),
+        format!("/r/{id}/withdraw"),
+        format!("/r/no-such-id/withdraw?token={token}"),
+    ] {
+        let (status, _, page) = h.send(test::TestRequest::get().uri(&path)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+        assert!(page.contains("href=\"tel:12356\""), "{path}");
+    }
+
+    let (_, _, page) = h.send(test::TestRequest::get().uri(&link)).await;
+    let csrf = hidden(&page, "csrf-token");
+    let good = |csrf: &str, token: &str| {
+        vec![
+            ("csrf-token".to_string(), csrf.to_string()),
+            ("token".to_string(), token.to_string()),
+            ("lang".to_string(), "zh-CN".to_string()),
+        ]
+    };
+    let send = |fields: Vec<(String, String)>, path: String, origin: Option<&'static str>| {
+        let pairs: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let mut req = post(&path, &pairs);
+        if let Some(origin) = origin {
+            req = req.insert_header((header::ORIGIN, origin));
+        }
+        req
+    };
+    let action = format!("/r/{id}/withdraw");
+    // From another site: the page again (403), with a fresh button; nothing deleted.
+    let (status, _, page) = h
+        .send(send(good(&csrf, &token), action.clone(), Some("https://evil.example")))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert!(page.contains("撤回同意并删除</button>"), "{page}");
+    // A form token of another screening's page.
+    let (_, _, other_thanks) = h
+        .send(test::TestRequest::get().uri(&format!(
+            "/r/{other}/withdraw?token={}",
+            "0".repeat(48)
+        )))
+        .await;
+    assert!(other_thanks.contains("href=\"tel:12356\""));
+    let foreign = super::form_key(&h.state).issue(super::Purpose::Result, "withdraw", &other);
+    let (status, _, _) = h.send(send(good(&foreign, &token), action.clone(), None)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // A result page's token (same screening, another form).
+    let result_token = super::form_key(&h.state).issue(super::Purpose::Result, "", &id);
+    let (status, _, _) = h
+        .send(send(good(&result_token, &token), action.clone(), None))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // A good form token with another screening's contact token, or none.
+    for wrong in ["0".repeat(48), String::new()] {
+        let (status, _, page) = h.send(send(good(&csrf, &wrong), action.clone(), None)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{wrong:?}");
+        assert!(page.contains("href=\"tel:12356\""));
+    }
+    assert_eq!(h.rows(), (2, 2), "nothing was deleted");
+    assert_eq!(h.audit("contact.withdrawn"), 0);
+    assert!(h.alert_of(&id).rider_key.is_some());
+
+    // And the right one still works.
+    let (status, _, _) = h.send(send(good(&csrf, &token), action, None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h.rows(), (2, 1));
+    assert_eq!(h.audit("contact.withdrawn"), 1);
+}
+
+#[actix_web::test]
+async fn a_green_result_offers_the_hotline_and_a_folded_contact_form_that_opens_a_yellow_alert() {
+    let h = harness().await;
+    let form = open_form(&h, "/s/phq9").await;
+    let answers = phq9_answers("0");
+    let (status, _, page) = h
+        .send(post("/s/phq9", &with_controls(&form, &answers)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let id = result_id(&page);
+    assert_eq!(h.row(&id).tier, "green");
+    assert!(page.contains("class=\"hotline-small\""), "the hotline, small");
+    assert!(page.contains("<details class=\"contact-fold\">"), "{page}");
+    assert!(page.contains("name=\"phone\""));
+    // The resource links lead to the configured base.
+    assert!(
+        page.contains("href=\"https://careline.example/self-help/mood\""),
+        "{page}"
+    );
+    let count_alerts = || {
+        use diesel::prelude::*;
+        crate::db::schema::alerts::table
+            .count()
+            .get_result::<i64>(&mut h.conn())
+            .expect("count")
+    };
+    assert_eq!(count_alerts(), 0, "a green result raises no alert by itself");
+
+    // A bad phone: the form again (unfolded, with the error), nothing stored.
+    let mut fields = vec![
+        ("csrf-token", hidden(&page, "csrf-token")),
+        ("token", hidden(&page, "token")),
+        ("lang", "zh-CN".to_string()),
+        ("phone", "12".to_string()),
+        ("consent", "yes".to_string()),
+    ];
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _, refused) = h.send(post(&format!("/r/{id}/contact"), &pairs)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.contains("<details class=\"contact-fold\" open>"), "{refused}");
+    assert_eq!(h.rows(), (1, 0));
+    assert_eq!(count_alerts(), 0);
+
+    fields[3].1 = "13800000000".to_string();
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _, thanks) = h.send(post(&format!("/r/{id}/contact"), &pairs)).await;
+    assert_eq!(status, StatusCode::OK, "{thanks}");
+    assert!(thanks.contains("class=\"own-data\""), "the withdraw link");
+    assert_eq!(h.rows(), (1, 1));
+    let alert = h.alert_of(&id);
+    assert_eq!(alert.tier, "yellow");
+    assert!(alert.rider_key.is_some());
+    assert!(alert.reasons.contains("contact_requested"), "{}", alert.reasons);
+    assert_eq!(count_alerts(), 1);
+    // The queue shows the reason in the counselor's language.
+    let reason: crate::scoring::Reason = serde_json::from_str::<Vec<crate::scoring::Reason>>(
+        &alert.reasons,
+    )
+    .expect("reasons")
+    .remove(0);
+    for (locale, text) in [
+        ("zh-CN", "骑手请求咨询师联系"),
+        ("en", "The rider asked to be contacted"),
+    ] {
+        let shown = crate::alerts::reason_text_for(&reason, locale);
+        assert!(shown.starts_with(text), "{locale}: {shown}");
+    }
+}
+
+#[actix_web::test]
+async fn the_home_page_offers_the_public_screenings_in_plain_words_and_the_others_stay_reachable()
+{
+    let h = harness().await;
+    let (status, _, page) = h.send(test::TestRequest::get().uri("/")).await;
+    assert_eq!(status, StatusCode::OK);
+    let hrefs: Vec<&str> = page
+        .split("class=\"card")
+        .skip(1)
+        .filter_map(|s| s.split("href=\"").nth(1))
+        .filter_map(|s| s.split('"').next())
+        .collect();
+    assert_eq!(
+        hrefs,
+        ["/s/rider_wellbeing", "/s/phq4", "/s/who5", "/s/pss10"],
+        "{page}"
+    );
+    let text = visible_text(&page);
+    assert!(text.contains("最近过得好不好"), "a plain title: {text}");
+    for acronym in ["WHO-5", "PHQ", "PSS", "ASQ"] {
+        assert!(!text.contains(acronym), "{acronym} in {text}");
+    }
+    // Not listed, still reachable by link (a counselor sends it).
+    let (status, _, _) = h.send(test::TestRequest::get().uri("/s/asq")).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let h = test_support::harness_with(&[(
+        "CARELINE__RIDER__RESOURCE_BASE",
+        "https://help.union.cn/r",
+    )])
+    .await;
+    let h = Harness(h);
+    let (_, _, page) = h.send(test::TestRequest::get().uri("/?lang=en")).await;
+    assert!(page.contains("How you have been feeling lately"), "{page}");
+    let form = open_form(&h, "/s/phq9").await;
+    let (_, _, result) = h
+        .send(post("/s/phq9", &with_controls(&form, &phq9_answers("0"))))
+        .await;
+    assert!(
+        result.contains("href=\"https://help.union.cn/r/self-help/mood\""),
+        "{result}"
+    );
 }

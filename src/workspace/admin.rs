@@ -22,7 +22,9 @@ use crate::web::request;
 const ADMIN: [Role; 1] = [Role::Admin];
 
 /// Actions the audit filter offers (any other valid name can still be typed into the URL).
-const AUDIT_ACTIONS: [&str; 15] = [
+const AUDIT_ACTIONS: [&str; 17] = [
+    "contact.withdrawn",
+    "contact.erased",
     "auth.login_succeeded",
     "auth.login_failed",
     "auth.logout",
@@ -446,6 +448,66 @@ pub(super) async fn rename_site(
     })
     .await;
     after(&state, &ctx, result, "site", Extra::default()).await
+}
+
+/// `POST /admin/contacts/erase`: a rider's contact details erased on request, by the phone
+/// number they gave (matched through the keyed hash). The page again with the counts; the
+/// number is neither kept in the form nor logged.
+pub(super) async fn erase_contacts(
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (ctx, fields) = match admin_post(&req, &state, form, "erase-contacts").await {
+        Ok(x) => x,
+        Err(response) => return response,
+    };
+    let phone = fields.text("phone");
+    let who = ctx.who().who();
+    let result = run(&state, move |conn, state| {
+        crate::screening::erase_contacts_by_phone(conn, &state.cipher, &phone, &who)
+            .map_err(ApiError::from)
+    })
+    .await;
+    let t = ctx.t();
+    match result {
+        Ok(Ok(erased)) => {
+            tracing::info!(
+                contacts = erased.contacts_erased,
+                alerts = erased.alerts_unlinked,
+                "contact details erased on request (admin page)"
+            );
+            let notice = t.tr_args(
+                "ws-admin-erased",
+                &[
+                    ("contacts", erased.contacts_erased.to_string()),
+                    ("alerts", erased.alerts_unlinked.to_string()),
+                ],
+            );
+            show(
+                &state,
+                &ctx,
+                Extra {
+                    notice: Some(notice),
+                    ..Extra::default()
+                },
+            )
+            .await
+        }
+        Ok(Err(_)) => {
+            show(
+                &state,
+                &ctx,
+                Extra {
+                    status: Some(StatusCode::UNPROCESSABLE_ENTITY),
+                    error: Some(t.tr("ws-admin-erase-bad-phone")),
+                    ..Extra::default()
+                },
+            )
+            .await
+        }
+        Err(e) => run_failure(&ctx, e),
+    }
 }
 
 /// `GET /admin/audit?action=&before=&limit=`: newest first.

@@ -109,6 +109,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     ))
     .service(post("/admin/sites", web::post().to(admin::create_site)))
     .service(post(
+        "/admin/contacts/erase",
+        web::post().to(admin::erase_contacts),
+    ))
+    .service(post(
         "/admin/sites/{slug}",
         web::post().to(admin::rename_site),
     ))

@@ -107,6 +107,7 @@ const MATRIX: &[Row] = &[
     row("PATCH", "/api/v1/admin/users/{id}",            AUser,             [401,  403,   403,    200]),
     row("PATCH", "/api/v1/admin/users/{id}",            NoUser,            [401,  403,   403,    404]),
     row("GET",   "/api/v1/admin/sites",                 Nothing,           [401,  403,   403,    200]),
+    row("POST",  "/api/v1/admin/contacts/erase",        Nothing,           [401,  403,   403,    200]),
     row("POST",  "/api/v1/admin/sites",                 Nothing,           [401,  403,   403,    201]),
     row("GET",   "/api/v1/admin/sites/unknown",         Nothing,           [401,  403,   403,    200]),
     row("PATCH", "/api/v1/admin/sites/{slug}",          ASite,             [401,  403,   403,    200]),
@@ -217,6 +218,7 @@ fn body_for(method: &str, route: &str, cast: &Cast, n: usize) -> Option<Value> {
             Some(json!({"slug": format!("matrix-{n}"), "name": "Matrix station"}))
         }
         ("PATCH", "/api/v1/admin/sites/{slug}") => Some(json!({"name": "North station"})),
+        ("POST", "/api/v1/admin/contacts/erase") => Some(json!({"phone": "139 0000 0000"})),
         ("POST", "/api/v1/shifts") => Some(shift_body(cast)),
         ("POST", "/api/v1/clusters/{id}/release") => {
             Some(json!({"alert_ids": ["0190f5c2-7a1b-7cc3-9d2e-3f4a5b6c7d8e"]}))

@@ -51,6 +51,7 @@ mod pool;
 mod questionnaires;
 mod reload;
 mod reports;
+mod rider_data;
 mod rider_form;
 mod rosters;
 mod screenings;
