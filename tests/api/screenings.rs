@@ -228,12 +228,12 @@ async fn a_screening_is_pinned_to_its_exact_version(backend: Backend) {
     let hash = careline::questionnaire::content_hash(&source);
     let body = created(app.post_screening(&phq9_body(GREEN)).await).await;
     assert_eq!(body["outcome"]["content_hash"], hash);
-    assert_eq!(body["outcome"]["version"], "1.1.0");
+    assert_eq!(body["outcome"]["version"], "1.1.1");
     let row = app.find_screening(body["id"].as_str().expect("id")).await;
     assert_eq!(row.content_hash, hash);
     assert_eq!(
         app.find_version(&hash).await,
-        Some(("1.1.0".to_string(), source)),
+        Some(("1.1.1".to_string(), source)),
         "questionnaire_versions holds the file's exact text"
     );
     // A second screening of the same version reuses its row.
