@@ -541,7 +541,14 @@ pub(super) async fn erase_contacts(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require_role(&ADMIN)?;
-    let request: EraseRequest = json_as(&req, payload, 4 * 1024, "an erase request").await?;
+    // Read as JSON first, then as the request: serde's message for a wrong field would quote
+    // the value, and the value is a rider's phone number.
+    let body: serde_json::Value = json_as(&req, payload, 4 * 1024, "JSON").await?;
+    let request: EraseRequest = serde_json::from_value(body).map_err(|_| {
+        ApiError::BadRequest(
+            "the body is not an erase request: send {\"phone\": \"...\"}, the number as a string and nothing else".into(),
+        )
+    })?;
     let who = auth.principal.who();
     let erased = run(&state, move |conn, state| {
         crate::screening::erase_contacts_by_phone(conn, &state.cipher, &request.phone, &who)
