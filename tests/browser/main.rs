@@ -21,6 +21,8 @@ use diesel::{Connection, RunQueryDsl};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
+mod rider_interruptions;
+
 const WIDTH: u32 = 390;
 const HEIGHT: u32 = 844;
 /// The counselor's workspace is used at a desk.
