@@ -423,7 +423,11 @@ impl std::fmt::Debug for MetricsSettings {
 /// Keys whose value is a list of strings: from the environment they are written
 /// comma-separated (`CARELINE__AUTH__TRUSTED_PROXIES=10.0.0.1,10.1.0.0/16`). Only these are
 /// split; a comma in any other value stays part of it.
-pub const LIST_KEYS: &[&str] = &["auth.trusted_proxies", "escalation.backup_emails"];
+pub const LIST_KEYS: &[&str] = &[
+    "auth.trusted_proxies",
+    "escalation.backup_emails",
+    "rider.public_questionnaires",
+];
 
 /// The development-only contact key shipped in `config/default.toml`.
 pub const DEVELOPMENT_CONTACT_KEY: &str = "ZGV2ZWxvcG1lbnQgb25seTogbm90IGEgc2VjcmV0ISE=";
@@ -1699,6 +1703,12 @@ mod tests {
             s.rider.resolve("/booking"),
             "https://help.union.cn/rider/booking"
         );
+        let s = Settings::load_from(&sources(&[(
+            "CARELINE__RIDER__PUBLIC_QUESTIONNAIRES",
+            "who5,rider_wellbeing",
+        )]))
+        .unwrap();
+        assert_eq!(s.rider.public_questionnaires, ["who5", "rider_wellbeing"]);
         for (bad, says) in [
             ("[]", "list at least one questionnaire id"),
             ("[\"PHQ9\"]", "\"PHQ9\" is not a questionnaire id"),
@@ -1707,7 +1717,9 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             std::fs::write(
                 dir.path().join("development.toml"),
-                format!("[rider]\npublic_questionnaires = {bad}\nresource_base = \"https://a.cn\"\n"),
+                format!(
+                    "[rider]\npublic_questionnaires = {bad}\nresource_base = \"https://a.cn\"\n"
+                ),
             )
             .unwrap();
             let err = Settings::load_from(&Sources {
@@ -1722,7 +1734,12 @@ mod tests {
                 "{bad}: {err}"
             );
         }
-        for bad in ["help.union.cn", "ftp://x.cn", "https://", "https://x.cn/?q=1"] {
+        for bad in [
+            "help.union.cn",
+            "ftp://x.cn",
+            "https://",
+            "https://x.cn/?q=1",
+        ] {
             let err = refusal(&[("CARELINE__RIDER__RESOURCE_BASE", bad)]);
             assert!(
                 err.contains("`rider.resource_base`") && err.contains("is not a base URL"),

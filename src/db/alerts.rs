@@ -825,6 +825,35 @@ pub fn pages_at_level(conn: &mut AnyConnection, level: usize) -> Result<i64, DbE
         .get_result(conn)?)
 }
 
+/// Makes alerts of an identified rider anonymous again (the rider's contact was erased):
+/// clears their rider key; returns the ids of the alerts changed.
+pub fn unlink_rider(conn: &mut AnyConnection, rider_key: &str) -> Result<Vec<String>, DbError> {
+    let ids: Vec<String> = alerts::table
+        .filter(alerts::rider_key.eq(rider_key))
+        .select(alerts::id)
+        .load(conn)?;
+    diesel::update(alerts::table.filter(alerts::rider_key.eq(rider_key)))
+        .set(alerts::rider_key.eq(None::<String>))
+        .execute(conn)?;
+    Ok(ids)
+}
+
+/// Clears one alert's rider key when it is `rider_key`; returns whether it changed.
+pub fn unlink_alert(
+    conn: &mut AnyConnection,
+    alert_id: &str,
+    rider_key: &str,
+) -> Result<bool, DbError> {
+    Ok(diesel::update(
+        alerts::table
+            .find(alert_id)
+            .filter(alerts::rider_key.eq(rider_key)),
+    )
+    .set(alerts::rider_key.eq(None::<String>))
+    .execute(conn)?
+        > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -863,33 +892,4 @@ mod tests {
         let v4 = "c2a1b0a6-2f5e-4e8a-9c3d-0d6f3b1a2e4f";
         assert_eq!(replay_floor(v4, Duration::from_secs(30)), v4);
     }
-}
-
-/// Makes alerts of an identified rider anonymous again (the rider's contact was erased):
-/// clears their rider key; returns the ids of the alerts changed.
-pub fn unlink_rider(conn: &mut AnyConnection, rider_key: &str) -> Result<Vec<String>, DbError> {
-    let ids: Vec<String> = alerts::table
-        .filter(alerts::rider_key.eq(rider_key))
-        .select(alerts::id)
-        .load(conn)?;
-    diesel::update(alerts::table.filter(alerts::rider_key.eq(rider_key)))
-        .set(alerts::rider_key.eq(None::<String>))
-        .execute(conn)?;
-    Ok(ids)
-}
-
-/// Clears one alert's rider key when it is `rider_key`; returns whether it changed.
-pub fn unlink_alert(
-    conn: &mut AnyConnection,
-    alert_id: &str,
-    rider_key: &str,
-) -> Result<bool, DbError> {
-    Ok(diesel::update(
-        alerts::table
-            .find(alert_id)
-            .filter(alerts::rider_key.eq(rider_key)),
-    )
-    .set(alerts::rider_key.eq(None::<String>))
-    .execute(conn)?
-        > 0)
 }

@@ -234,6 +234,37 @@ pub fn find_version_source(
         .optional()?)
 }
 
+/// Deletes the contact of one screening: `Some(rider key)` when there was one to delete
+/// (the key itself `None` for a row stored before keys were kept), `None` when there was none.
+pub fn delete_contact(
+    conn: &mut AnyConnection,
+    screening_id: &str,
+) -> Result<Option<Option<String>>, DbError> {
+    let key: Option<Option<String>> = contacts::table
+        .find(screening_id)
+        .select(contacts::rider_key)
+        .first(conn)
+        .optional()?;
+    if key.is_none() {
+        return Ok(None);
+    }
+    let deleted = diesel::delete(contacts::table.find(screening_id)).execute(conn)?;
+    Ok((deleted > 0).then_some(key.flatten()))
+}
+
+/// Deletes every contact left under one keyed rider hash; returns their screenings' ids.
+pub fn delete_contacts_of_rider(
+    conn: &mut AnyConnection,
+    rider_key: &str,
+) -> Result<Vec<String>, DbError> {
+    let ids: Vec<String> = contacts::table
+        .filter(contacts::rider_key.eq(rider_key))
+        .select(contacts::screening_id)
+        .load(conn)?;
+    diesel::delete(contacts::table.filter(contacts::rider_key.eq(rider_key))).execute(conn)?;
+    Ok(ids)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,35 +361,4 @@ mod tests {
             "foreign keys must be on"
         );
     }
-}
-
-/// Deletes the contact of one screening: `Some(rider key)` when there was one to delete
-/// (the key itself `None` for a row stored before keys were kept), `None` when there was none.
-pub fn delete_contact(
-    conn: &mut AnyConnection,
-    screening_id: &str,
-) -> Result<Option<Option<String>>, DbError> {
-    let key: Option<Option<String>> = contacts::table
-        .find(screening_id)
-        .select(contacts::rider_key)
-        .first(conn)
-        .optional()?;
-    if key.is_none() {
-        return Ok(None);
-    }
-    let deleted = diesel::delete(contacts::table.find(screening_id)).execute(conn)?;
-    Ok((deleted > 0).then_some(key.flatten()))
-}
-
-/// Deletes every contact left under one keyed rider hash; returns their screenings' ids.
-pub fn delete_contacts_of_rider(
-    conn: &mut AnyConnection,
-    rider_key: &str,
-) -> Result<Vec<String>, DbError> {
-    let ids: Vec<String> = contacts::table
-        .filter(contacts::rider_key.eq(rider_key))
-        .select(contacts::screening_id)
-        .load(conn)?;
-    diesel::delete(contacts::table.filter(contacts::rider_key.eq(rider_key))).execute(conn)?;
-    Ok(ids)
 }

@@ -954,11 +954,16 @@ mod tests {
                 let answers = AnswerSet::parse(q, &example.answers).unwrap();
                 let outcome = scoring::score(&answers);
                 tiers.insert(outcome.tier);
-                let response =
-                    screening::response_for(q, "id", outcome, &q.default_locale, screening::Shown {
+                let response = screening::response_for(
+                    q,
+                    "id",
+                    outcome,
+                    &q.default_locale,
+                    screening::Shown {
                         crisis: &crisis,
                         rider: &crate::config::RiderSettings::default(),
-                    });
+                    },
+                );
                 assert_matches(
                     &doc,
                     "ScreeningResponse",
@@ -1015,11 +1020,16 @@ mod tests {
             number: "12356".into(),
             name: [("zh_cn".to_string(), "热线".to_string())].into(),
         }];
-        let response =
-            crate::screening::response_for(q, "", crate::scoring::score(&set), "zh-CN", crate::screening::Shown {
+        let response = crate::screening::response_for(
+            q,
+            "",
+            crate::scoring::score(&set),
+            "zh-CN",
+            crate::screening::Shown {
                 crisis: &lines,
                 rider: &crate::config::RiderSettings::default(),
-            });
+            },
+        );
         let error = ApiError::from(SubmitError::NotSaved(
             Box::new(response),
             crate::db::DbError::Connect("down".into()),

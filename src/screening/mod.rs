@@ -337,8 +337,7 @@ pub fn submit_or_not_saved(
     let outcome = scoring::score(&answers);
     let id = uuid::Uuid::now_v7().to_string();
     let locale = pick_locale(q, req.locale.as_deref());
-    let response =
-        response_for_answers(q, &id, &answers, outcome.clone(), &locale, ctx.shown());
+    let response = response_for_answers(q, &id, &answers, outcome.clone(), &locale, ctx.shown());
     let conn = match conn {
         Ok(conn) => conn,
         Err(e) => return Err(not_saved(&response, e)),

@@ -1205,12 +1205,10 @@ fn holding(state: &AppState, id: &str, token: &str) -> Result<Holding, crate::db
     {
         return Ok(Holding::Unknown);
     }
-    Ok(
-        match crate::db::screenings::find_contact(&mut conn, id)? {
-            Some(_) => Holding::Contact,
-            None => Holding::Nothing,
-        },
-    )
+    Ok(match crate::db::screenings::find_contact(&mut conn, id)? {
+        Some(_) => Holding::Contact,
+        None => Holding::Nothing,
+    })
 }
 
 fn withdraw_page(
@@ -1227,7 +1225,11 @@ fn withdraw_page(
     let token = request::query_param(req, "token").filter(|t| is_token(t));
     let params: Vec<(&str, &str)> = token.iter().map(|t| ("token", t.as_str())).collect();
     pages::WithdrawPage {
-        base: base(t, heading.clone(), Switcher::links(lang, req.path(), &params)),
+        base: base(
+            t,
+            heading.clone(),
+            Switcher::links(lang, req.path(), &params),
+        ),
         heading,
         body: t.tr(body),
         notice,

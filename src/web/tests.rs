@@ -1246,13 +1246,19 @@ async fn the_withdraw_link_deletes_the_contact_keeps_the_alert_and_audits_it() {
     assert_eq!(h.rows(), (1, 1));
     assert!(h.alert_of(&id).rider_key.is_some());
     let link = withdraw_link(&thanks);
-    assert!(link.starts_with(&format!("/r/{id}/withdraw?token=")), "{link}");
+    assert!(
+        link.starts_with(&format!("/r/{id}/withdraw?token=")),
+        "{link}"
+    );
 
     let (status, cookies, page) = h.send(test::TestRequest::get().uri(&link)).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(cookies.is_empty(), "{cookies:?}");
     assert!(page.contains("撤回同意并删除"), "{page}");
-    assert!(page.contains("href=\"tel:12356\""), "the hotline is on the page");
+    assert!(
+        page.contains("href=\"tel:12356\""),
+        "the hotline is on the page"
+    );
     assert_eq!(h.rows(), (1, 1), "opening the page changes nothing");
 
     let fields = [
@@ -1266,7 +1272,11 @@ async fn the_withdraw_link_deletes_the_contact_keeps_the_alert_and_audits_it() {
     assert_eq!(status, StatusCode::OK, "{done}");
     assert!(done.contains("你的联系方式已经删除"), "{done}");
     assert!(done.contains("href=\"tel:12356\""));
-    assert_eq!(h.rows(), (1, 0), "the contact row is deleted, the screening kept");
+    assert_eq!(
+        h.rows(),
+        (1, 0),
+        "the contact row is deleted, the screening kept"
+    );
     let alert = h.alert_of(&id);
     assert_eq!(alert.rider_key, None, "the alert no longer names the rider");
     assert_eq!(alert.tier, "red");
@@ -1348,20 +1358,25 @@ async fn a_withdrawal_with_a_wrong_token_or_from_another_site_changes_nothing() 
     let action = format!("/r/{id}/withdraw");
     // From another site: the page again (403), with a fresh button; nothing deleted.
     let (status, _, page) = h
-        .send(send(good(&csrf, &token), action.clone(), Some("https://evil.example")))
+        .send(send(
+            good(&csrf, &token),
+            action.clone(),
+            Some("https://evil.example"),
+        ))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
     assert!(page.contains("撤回同意并删除</button>"), "{page}");
     // A form token of another screening's page.
     let (_, _, other_thanks) = h
-        .send(test::TestRequest::get().uri(&format!(
-            "/r/{other}/withdraw?token={}",
-            "0".repeat(48)
-        )))
+        .send(
+            test::TestRequest::get().uri(&format!("/r/{other}/withdraw?token={}", "0".repeat(48))),
+        )
         .await;
     assert!(other_thanks.contains("href=\"tel:12356\""));
     let foreign = super::form_key(&h.state).issue(super::Purpose::Result, "withdraw", &other);
-    let (status, _, _) = h.send(send(good(&foreign, &token), action.clone(), None)).await;
+    let (status, _, _) = h
+        .send(send(good(&foreign, &token), action.clone(), None))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // A result page's token (same screening, another form).
     let result_token = super::form_key(&h.state).issue(super::Purpose::Result, "", &id);
@@ -1371,7 +1386,9 @@ async fn a_withdrawal_with_a_wrong_token_or_from_another_site_changes_nothing() 
     assert_eq!(status, StatusCode::FORBIDDEN);
     // A good form token with another screening's contact token, or none.
     for wrong in ["0".repeat(48), String::new()] {
-        let (status, _, page) = h.send(send(good(&csrf, &wrong), action.clone(), None)).await;
+        let (status, _, page) = h
+            .send(send(good(&csrf, &wrong), action.clone(), None))
+            .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{wrong:?}");
         assert!(page.contains("href=\"tel:12356\""));
     }
@@ -1397,7 +1414,10 @@ async fn a_green_result_offers_the_hotline_and_a_folded_contact_form_that_opens_
     assert_eq!(status, StatusCode::OK, "{page}");
     let id = result_id(&page);
     assert_eq!(h.row(&id).tier, "green");
-    assert!(page.contains("class=\"hotline-small\""), "the hotline, small");
+    assert!(
+        page.contains("class=\"hotline-small\""),
+        "the hotline, small"
+    );
     assert!(page.contains("<details class=\"contact-fold\">"), "{page}");
     assert!(page.contains("name=\"phone\""));
     // The resource links lead to the configured base.
@@ -1412,10 +1432,14 @@ async fn a_green_result_offers_the_hotline_and_a_folded_contact_form_that_opens_
             .get_result::<i64>(&mut h.conn())
             .expect("count")
     };
-    assert_eq!(count_alerts(), 0, "a green result raises no alert by itself");
+    assert_eq!(
+        count_alerts(),
+        0,
+        "a green result raises no alert by itself"
+    );
 
     // A bad phone: the form again (unfolded, with the error), nothing stored.
-    let mut fields = vec![
+    let mut fields = [
         ("csrf-token", hidden(&page, "csrf-token")),
         ("token", hidden(&page, "token")),
         ("lang", "zh-CN".to_string()),
@@ -1425,7 +1449,10 @@ async fn a_green_result_offers_the_hotline_and_a_folded_contact_form_that_opens_
     let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let (status, _, refused) = h.send(post(&format!("/r/{id}/contact"), &pairs)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.contains("<details class=\"contact-fold\" open>"), "{refused}");
+    assert!(
+        refused.contains("<details class=\"contact-fold\" open>"),
+        "{refused}"
+    );
     assert_eq!(h.rows(), (1, 0));
     assert_eq!(count_alerts(), 0);
 
@@ -1438,14 +1465,17 @@ async fn a_green_result_offers_the_hotline_and_a_folded_contact_form_that_opens_
     let alert = h.alert_of(&id);
     assert_eq!(alert.tier, "yellow");
     assert!(alert.rider_key.is_some());
-    assert!(alert.reasons.contains("contact_requested"), "{}", alert.reasons);
+    assert!(
+        alert.reasons.contains("contact_requested"),
+        "{}",
+        alert.reasons
+    );
     assert_eq!(count_alerts(), 1);
     // The queue shows the reason in the counselor's language.
-    let reason: crate::scoring::Reason = serde_json::from_str::<Vec<crate::scoring::Reason>>(
-        &alert.reasons,
-    )
-    .expect("reasons")
-    .remove(0);
+    let reason: crate::scoring::Reason =
+        serde_json::from_str::<Vec<crate::scoring::Reason>>(&alert.reasons)
+            .expect("reasons")
+            .remove(0);
     for (locale, text) in [
         ("zh-CN", "骑手请求咨询师联系"),
         ("en", "The rider asked to be contacted"),
@@ -1456,8 +1486,7 @@ async fn a_green_result_offers_the_hotline_and_a_folded_contact_form_that_opens_
 }
 
 #[actix_web::test]
-async fn the_home_page_offers_the_public_screenings_in_plain_words_and_the_others_stay_reachable()
-{
+async fn the_home_page_offers_the_public_screenings_in_plain_words_and_the_others_stay_reachable() {
     let h = harness().await;
     let (status, _, page) = h.send(test::TestRequest::get().uri("/")).await;
     assert_eq!(status, StatusCode::OK);

@@ -38,13 +38,21 @@ async fn an_admin_erases_a_riders_contacts_by_phone_number(backend: Backend) {
     let second = red_with_contact(&app, PHONE).await;
     let other = red_with_contact(&app, OTHER).await;
     let alert = alert_of(&app, &first).await;
-    assert_eq!(alert_of(&app, &second).await, alert, "the same rider's alert");
+    assert_eq!(
+        alert_of(&app, &second).await,
+        alert,
+        "the same rider's alert"
+    );
     assert!(app.alert_row(&alert).await.rider_key.is_some());
     assert_eq!(app.rows().await.contacts, 3);
 
     // Written the way the rider says it on the phone: spaces and a dash.
     let response = app
-        .post_as(&admin.token, ERASE, Some(&json!({"phone": "139 1234-5678"})))
+        .post_as(
+            &admin.token,
+            ERASE,
+            Some(&json!({"phone": "139 1234-5678"})),
+        )
         .await;
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().await.expect("JSON");
@@ -147,11 +155,10 @@ async fn a_start_offering_a_questionnaire_that_is_not_loaded_is_refused() {
     let url = format!("sqlite://{}/careline.db", dir.path().display());
     let mut settings = test_settings(&url, &shipped_questionnaires());
     settings.rider.public_questionnaires = vec!["rider_wellbeing".into(), "phq_9".into()];
-    let err = careline::startup::Application::build(settings)
-        .await
-        .err()
-        .expect("refused")
-        .to_string();
+    let err = match careline::startup::Application::build(settings).await {
+        Ok(_) => panic!("a start offering an unknown questionnaire is refused"),
+        Err(e) => e.to_string(),
+    };
     assert!(
         err.contains("`rider.public_questionnaires`")
             && err.contains("\"phq_9\" not a loaded questionnaire")

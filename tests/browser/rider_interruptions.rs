@@ -216,7 +216,10 @@ async fn a_long_form_can_be_shown_one_part_per_screen() {
     s.tap("button.paged-toggle").await;
     assert_eq!(s.sections_shown().await, 1, "one part on screen");
     assert!(!s.displayed("form.screening button[type='submit']").await);
-    assert!(!s.displayed("button.paged-back").await, "no Back on the first part");
+    assert!(
+        !s.displayed("button.paged-back").await,
+        "no Back on the first part"
+    );
     s.clean("part-1").await;
     s.answer_all(&[("anx1", "0"), ("anx2", "0"), ("dep1", "0"), ("dep2", "0")])
         .await;
@@ -274,7 +277,10 @@ async fn the_network_cut_at_send_shows_the_crisis_lines_and_ends_with_one_stored
     assert!(s.displayed("#offline-panel a[href='tel:12356']").await);
     assert!(s.displayed("#offline-panel a[href='tel:110']").await);
     assert!(s.displayed("#offline-panel a[href='tel:120']").await);
-    assert!(s.selected("#q9-1").await, "the answers are still on the page");
+    assert!(
+        s.selected("#q9-1").await,
+        "the answers are still on the page"
+    );
     s.clean("offline").await;
     assert_eq!(s.count(), (0, 0), "nothing reached the server");
     // Still cut for a couple of retries, then the network is back.
@@ -329,7 +335,11 @@ async fn the_withdraw_link_deletes_the_contact_and_every_rider_page_passes_axe()
         .map(|v| v.as_i64().expect("a number"))
         .collect();
     assert_eq!(read[0], 9, "one button per question: {read:?}");
-    assert_eq!(read[1] > 0, read[2] > 0, "shown only with a voice: {read:?}");
+    assert_eq!(
+        read[1] > 0,
+        read[2] > 0,
+        "shown only with a voice: {read:?}"
+    );
 
     for (answers, what) in [(GREEN, "result-green"), (YELLOW, "result-yellow")] {
         s.open("/s/phq9").await;
