@@ -1364,3 +1364,95 @@ async fn the_reports_page_shows_charts_and_tables_to_admins_and_supervisors_only
     let bad = h.get(&admin, "/reports?by=day").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }
+
+/// Issue 10: an admin erases a rider's contact on request from the admin page (the CSRF
+/// token and this origin like every admin form); a number that is not one changes nothing.
+#[actix_web::test]
+async fn an_admin_erases_a_riders_contact_from_the_admin_page() {
+    let h = harness().await;
+    h.site("north");
+    h.user("root@example.org", "Root", "admin", &[], "en");
+    let admin = h.login("root@example.org").await;
+    let alert = h
+        .screening(serde_json::json!({
+            "questionnaire": "phq9",
+            "answers": {"q1": 0, "q2": 0, "q3": 0, "q4": 0, "q5": 0, "q6": 0, "q7": 0, "q8": 0, "q9": 1},
+            "locale": "zh-CN",
+            "site": "north",
+            "contact": {"name": "小张", "phone": "13800000000"},
+            "consent_to_contact": true,
+        }))
+        .await;
+    let contacts = || crate::db::screenings::count_contacts(&mut h.conn()).expect("count");
+    assert_eq!(contacts(), 1);
+    let page = h.get(&admin, "/admin").await;
+    assert!(
+        page.body.contains("action=\"/admin/contacts/erase\""),
+        "the form"
+    );
+
+    // Without the token, from another origin, with a number that is not one: nothing erased.
+    let answer = h
+        .post_with(
+            &admin,
+            "/admin/contacts/erase",
+            None,
+            None,
+            &[("phone", "13800000000")],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    let answer = h
+        .post_with(
+            &admin,
+            "/admin/contacts/erase",
+            Some(&admin.csrf),
+            Some("https://evil.example"),
+            &[("phone", "13800000000")],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    let answer = h
+        .post(&admin, "/admin/contacts/erase", &[("phone", "call me")])
+        .await;
+    assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        answer.body.contains("That is not a phone number"),
+        "{}",
+        answer.body
+    );
+    assert_eq!(contacts(), 1);
+    assert_eq!(h.audit_count("contact.erased"), 0);
+
+    let answer = h
+        .post(
+            &admin,
+            "/admin/contacts/erase",
+            &[("phone", "138 0000 0000")],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert!(
+        answer
+            .body
+            .contains("1 contact(s) erased; 1 alert(s) no longer tied to this rider."),
+        "{}",
+        answer.body
+    );
+    assert!(!answer.body.contains("13800000000") && !answer.body.contains("138 0000 0000"));
+    assert_eq!(contacts(), 0);
+    assert_eq!(h.alert(&alert.id).rider_key, None);
+    assert_eq!(h.audit_count("contact.erased"), 1);
+    // The counselor's alert page no longer shows a contact, and says why on the timeline.
+    h.user("amy@example.org", "Amy", "counselor", &["north"], "en");
+    let counselor = h.login("amy@example.org").await;
+    let view = h
+        .get(&counselor, &format!("/queue/{}", alert.reference))
+        .await;
+    assert!(!view.body.contains("13800000000"));
+    assert!(
+        view.body.contains("Contact details deleted"),
+        "{}",
+        view.body
+    );
+}
