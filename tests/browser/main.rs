@@ -528,13 +528,16 @@ async fn phq9_with_item_9_endorsed_shows_the_hotline_before_anything_else() {
         Some("zh-CN"),
         "Chinese from the browser's Accept-Language"
     );
-    s.client
-        .find(Locator::Css("a[href='/s/phq9']"))
-        .await
-        .expect("phq9 on the list")
-        .click()
-        .await
-        .expect("opens");
+    // PHQ-9 is not among the screenings offered to riders (`rider.public_questionnaires`):
+    // a counselor sends its link.
+    assert!(
+        s.client
+            .find(Locator::Css("a[href='/s/phq9']"))
+            .await
+            .is_err(),
+        "phq9 is not on the list"
+    );
+    s.open("/s/phq9").await;
     s.client
         .wait()
         .for_element(Locator::Css("form.screening"))
