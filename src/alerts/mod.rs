@@ -173,6 +173,10 @@ pub struct AlertSummary {
     pub seconds_left: i64,
     pub assignee: Option<Person>,
     pub outcome: Option<Resolution>,
+    /// The rider left a phone number with consent (an identified rider). Pages only: the
+    /// API's cluster entries carry it as their own field.
+    #[serde(skip)]
+    pub has_contact: bool,
 }
 
 fn rfc3339(t: NaiveDateTime) -> String {
@@ -196,6 +200,7 @@ fn summary(row: &AlertRow, names: &HashMap<String, String>, now: NaiveDateTime) 
             name: names.get(id).cloned().unwrap_or_default(),
         }),
         outcome: row.outcome.as_deref().and_then(Resolution::parse),
+        has_contact: row.rider_key.is_some(),
     }
 }
 

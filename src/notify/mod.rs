@@ -39,6 +39,9 @@ pub enum Content {
         /// (site, open yellow alerts)
         counts: Vec<(String, i64)>,
     },
+    /// The daily roster gaps (issue 13): the stretches of the next days with nobody on duty,
+    /// per site (site names and times only).
+    Gaps { date: String, gaps: Vec<GapLine> },
     /// A suspected flood of screenings: one mail for the whole cluster.
     Flood {
         cluster: String,
@@ -46,6 +49,14 @@ pub enum Content {
         count: i64,
         minutes: i64,
     },
+}
+
+/// One stretch with nobody on duty at a site (UTC; shown in China time).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GapLine {
+    pub site_name: String,
+    pub from: NaiveDateTime,
+    pub to: NaiveDateTime,
 }
 
 /// One delivery: a message to one address, with its deterministic Message-ID.
@@ -161,6 +172,35 @@ pub fn build(
                 t.tr_args("email-digest-body", &args),
             )
         }
+        Content::Gaps { date, gaps } => {
+            // A site's name is the admin's text: one line each, no control characters.
+            let name =
+                |s: &str| -> String { s.chars().filter(|c| !c.is_control()).take(120).collect() };
+            let lines = gaps
+                .iter()
+                .map(|g| {
+                    t.tr_args(
+                        "email-gaps-line",
+                        &[
+                            ("site", name(&g.site_name)),
+                            ("from", shanghai_time(g.from)),
+                            ("to", shanghai_time(g.to)),
+                        ],
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            let args = [
+                ("count", gaps.len().to_string()),
+                ("date", safe(date)),
+                ("lines", lines),
+                ("link", format!("{base}/rosters")),
+            ];
+            (
+                t.tr_args("email-gaps-subject", &args),
+                t.tr_args("email-gaps-body", &args),
+            )
+        }
         Content::Flood {
             cluster,
             site,
@@ -190,6 +230,73 @@ pub fn build(
         .header(ContentType::TEXT_PLAIN)
         .body(body)
         .map_err(|e| BuildError::Message(e.to_string()))
+}
+
+/// The password reset mail (issue 13): the link, how long it works, and nothing else. Built
+/// apart from `Content` because its token must never be stored (no job row holds it).
+pub fn build_reset(
+    to: &str,
+    locale: &str,
+    token: &str,
+    minutes: i64,
+    unique_key: &str,
+    settings: &MailSettings,
+) -> Result<Message, BuildError> {
+    let from: Mailbox = settings
+        .from
+        .parse()
+        .map_err(|e| BuildError::Message(format!("mail.from: {e}")))?;
+    let to: Mailbox = to.parse().map_err(|_| BuildError::Address)?;
+    let t = Tr(Lang::parse(locale).unwrap_or(Lang::DEFAULT));
+    let base = settings.public_url.trim_end_matches('/');
+    let token: String = token
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        .take(128)
+        .collect();
+    let args = [
+        ("link", format!("{base}/login/reset?token={token}")),
+        ("minutes", minutes.to_string()),
+    ];
+    let subject = t
+        .tr_args("email-reset-subject", &args)
+        .replace(['\r', '\n'], " ");
+    let body = format!(
+        "{}\n\n--\n{}\n",
+        t.tr_args("email-reset-body", &args),
+        t.tr("email-footer")
+    );
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(subject)
+        .message_id(Some(message_id(unique_key, &from)))
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
+        .map_err(|e| BuildError::Message(e.to_string()))
+}
+
+/// Builds and sends the password reset mail once (no retry: the person asks again), within
+/// the mailer's outer timeout.
+pub async fn send_reset(
+    settings: &MailSettings,
+    to: &str,
+    locale: &str,
+    token: &str,
+    minutes: i64,
+    unique_key: &str,
+) -> Result<(), String> {
+    let message =
+        build_reset(to, locale, token, minutes, unique_key, settings).map_err(|e| e.to_string())?;
+    let from: Mailbox = settings
+        .from
+        .parse()
+        .map_err(|e| format!("mail.from: {e}"))?;
+    let mailer = Mailer::new(settings)?;
+    mailer
+        .send(&message, &message_id(unique_key, &from))
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// How a send failed: transient failures are retried, permanent ones are not.

@@ -144,7 +144,19 @@ fn row(t: Tr, me: &str, sites: &[accounts::Site], a: &AlertSummary) -> QueueRow 
             .as_ref()
             .map_or_else(|| t.tr("ws-nobody"), |p| p.name.clone()),
         mine: a.assignee.as_ref().is_some_and(|p| p.id == me),
+        contact: a.has_contact.then(|| t.tr("ws-queue-has-contact")),
     }
+}
+
+/// A phone number as a `tel:` URI wants it: a leading `+` if it has one, then its digits.
+fn tel_of(phone: &str) -> String {
+    let phone = phone.trim();
+    let mut out = String::new();
+    if phone.starts_with('+') {
+        out.push('+');
+    }
+    out.extend(phone.chars().filter(char::is_ascii_digit));
+    out
 }
 
 fn queue_title(t: Tr, open_red: usize) -> String {
@@ -783,6 +795,7 @@ fn alert_page(state: &AppState, ctx: &Ctx, loaded: Loaded, refused: Refused) -> 
     let page = AlertPage {
         base: ctx.base(format!("{} {}", a.reference, t.tr("ws-alert-title")), ""),
         csrf: ctx.csrf.clone(),
+        alert_id: a.id.clone(),
         reference: a.reference.clone(),
         action_base: format!("/queue/{}", a.reference),
         tier: tier_class(a.tier),
@@ -817,6 +830,7 @@ fn alert_page(state: &AppState, ctx: &Ctx, loaded: Loaded, refused: Refused) -> 
         contact: d.contact.as_ref().map(|c| Contact {
             name: c.name.clone(),
             phone: c.phone.clone(),
+            tel: tel_of(&c.phone),
         }),
         earlier,
         crisis: state
