@@ -312,7 +312,9 @@ impl Worker {
                 let local = t.and_utc().with_timezone(&crate::china_time::shanghai());
                 if local.format("%H").to_string().as_str() >= "09" {
                     super::schedule_digest(c, &local.format("%Y-%m-%d").to_string(), t)?;
-                    super::schedule_gaps(c, &local.format("%Y-%m-%d").to_string(), t)?;
+                    if w.settings.worker.gap_digest {
+                        super::schedule_gaps(c, &local.format("%Y-%m-%d").to_string(), t)?;
+                    }
                 }
                 Ok(repaired + repaged)
             })
