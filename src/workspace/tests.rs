@@ -814,10 +814,7 @@ async fn the_alert_page_leads_with_the_call_button_or_says_there_is_no_number() 
     let without = h.red("north").await;
     let view = h.get(&s, &format!("/queue/{}", with.reference)).await;
     assert_eq!(view.status, StatusCode::OK);
-    let button = view
-        .body
-        .find("id=\"call-button\"")
-        .expect("a call button");
+    let button = view.body.find("id=\"call-button\"").expect("a call button");
     assert!(
         view.body.contains(
             "<a class=\"call-button\" id=\"call-button\" href=\"tel:+8613800000000\"><span class=\"call-label\">Call the rider</span> <span class=\"call-number\">+86 138-0000 0000</span></a>"
@@ -848,7 +845,9 @@ async fn the_alert_page_leads_with_the_call_button_or_says_there_is_no_number() 
         let end = queue.body[start..].find("</tr>").expect("its end") + start;
         queue.body[start..end].to_string()
     };
-    assert!(row_of(&with.reference).contains("<span class=\"pill has-contact\">number left</span>"));
+    assert!(
+        row_of(&with.reference).contains("<span class=\"pill has-contact\">number left</span>")
+    );
     assert!(!row_of(&without.reference).contains("has-contact"));
 }
 

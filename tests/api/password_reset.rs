@@ -14,9 +14,7 @@ use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::helpers::{
-    AppOptions, Backend, PASSWORD, RED, TestApp, Tweak, created, eventually, phq9_body,
-};
+use crate::helpers::{AppOptions, Backend, PASSWORD, RED, TestApp, Tweak, created, phq9_body};
 use crate::notifier_smtp::{Attempt, TestSmtp};
 
 const NEW_PASSWORD: &str = "a brand new passphrase 42";
@@ -64,6 +62,26 @@ fn hidden(body: &str, name: &str) -> String {
         .to_string()
 }
 
+/// `application/x-www-form-urlencoded`, as a browser sends a form.
+fn urlencoded(fields: &[(&str, &str)]) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    char::from(b).to_string()
+                }
+                b' ' => "+".to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// A form page's CSRF token and the cookie that carries it.
 struct Form {
     csrf: String,
@@ -71,11 +89,7 @@ struct Form {
 }
 
 async fn form(app: &TestApp, path: &str) -> (u16, Form, String) {
-    let response = browser()
-        .get(app.url(path))
-        .send()
-        .await
-        .expect("the form");
+    let response = browser().get(app.url(path)).send().await.expect("the form");
     let status = response.status().as_u16();
     let cookie = response
         .headers()
@@ -103,7 +117,11 @@ async fn post(
     let response = browser()
         .post(app.url(path))
         .header(reqwest::header::COOKIE, cookie)
-        .form(fields)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(urlencoded(fields))
         .send()
         .await
         .expect("the post");
@@ -257,7 +275,8 @@ async fn a_reset_link_sets_the_password_once_and_ends_every_session(backend: Bac
 
     // Bad input changes nothing: the link stays usable, the sessions live.
     let before = counts(&app).await;
-    let (status, _, body) = set_password(&app, &page, &token, NEW_PASSWORD, "another one 123").await;
+    let (status, _, body) =
+        set_password(&app, &page, &token, NEW_PASSWORD, "another one 123").await;
     assert_eq!(status, 422, "mismatch: {body}");
     let (status, _, body) = set_password(&app, &page, &token, "short", "short").await;
     assert_eq!(status, 422, "weak: {body}");
@@ -308,7 +327,10 @@ async fn a_reset_link_sets_the_password_once_and_ends_every_session(backend: Bac
     );
     assert_eq!(me(&app, &phone).await, 401);
     assert_eq!(me(&app, &desk).await, 401);
-    assert_eq!(app.login(&user.email, PASSWORD).await.status().as_u16(), 401);
+    assert_eq!(
+        app.login(&user.email, PASSWORD).await.status().as_u16(),
+        401
+    );
     assert_eq!(
         app.login(&user.email, NEW_PASSWORD).await.status().as_u16(),
         200
@@ -318,7 +340,14 @@ async fn a_reset_link_sets_the_password_once_and_ends_every_session(backend: Bac
 
     // Used: the same link again is refused, and changes nothing.
     let before = counts(&app).await;
-    let (status, _, body) = set_password(&app, &page, &token, "yet another passphrase", "yet another passphrase").await;
+    let (status, _, body) = set_password(
+        &app,
+        &page,
+        &token,
+        "yet another passphrase",
+        "yet another passphrase",
+    )
+    .await;
     assert_eq!(status, 410, "{body}");
     assert!(body.contains("id=\"reset-dead\""), "{body}");
     let (status, _, body) = form(&app, &format!("/login/reset?token={token}")).await;
@@ -367,8 +396,7 @@ async fn expired_unknown_and_malformed_links_are_refused_and_change_nothing(back
         ("malformed", "not-a-token"),
         ("empty", ""),
     ] {
-        let (status, _, body) =
-            form(&app, &format!("/login/reset?token={}", t)).await;
+        let (status, _, body) = form(&app, &format!("/login/reset?token={}", t)).await;
         assert_eq!(status, 410, "{what}: {body}");
         let (status, _, body) =
             set_password(&app, &reset_page, t, NEW_PASSWORD, NEW_PASSWORD).await;
@@ -377,7 +405,10 @@ async fn expired_unknown_and_malformed_links_are_refused_and_change_nothing(back
     }
     assert_eq!(counts(&app).await, before, "nothing changed");
     assert_eq!(me(&app, &session).await, 200, "the session lives");
-    assert_eq!(app.login(&user.email, PASSWORD).await.status().as_u16(), 200);
+    assert_eq!(
+        app.login(&user.email, PASSWORD).await.status().as_u16(),
+        200
+    );
     assert_eq!(app.audit_count(Some("auth.password_reset")).await, 0);
 }
 
@@ -391,7 +422,11 @@ async fn known_and_unknown_addresses_get_the_same_answer(backend: Backend) {
 
     // Bad input first: refused, nothing stored, nothing counted towards the throttle.
     let before = counts(&app).await;
-    for (what, email) in [("empty", ""), ("no @", "not-an-address"), ("spaces", "a b@example.org")] {
+    for (what, email) in [
+        ("empty", ""),
+        ("no @", "not-an-address"),
+        ("spaces", "a b@example.org"),
+    ] {
         let (status, _, body) = ask(&app, &page, email).await;
         assert_eq!(status, 422, "{what}: {body}");
         assert!(body.contains("id=\"forgot-error\""), "{what}: {body}");
@@ -424,7 +459,11 @@ async fn known_and_unknown_addresses_get_the_same_answer(backend: Backend) {
         mails.iter().map(|m| m.to.clone()).collect::<Vec<_>>()
     );
     assert_eq!(smtp.accepted().len(), 1);
-    assert_eq!(counts(&app).await.resets, 1, "a link for the known address only");
+    assert_eq!(
+        counts(&app).await.resets,
+        1,
+        "a link for the known address only"
+    );
     assert_eq!(app.audit_count(Some("auth.reset_requested")).await, 2);
 }
 
@@ -439,8 +478,10 @@ async fn reset_requests_are_throttled(backend: Backend) {
         let (status, _, body) = ask(&app, &page, &user.email).await;
         assert_eq!(status, 200, "request {n}: {body}");
     }
-    smtp.wait_accepted(Duration::from_secs(15), "three reset mails", |m| m.len() >= 3)
-        .await;
+    smtp.wait_accepted(Duration::from_secs(15), "three reset mails", |m| {
+        m.len() >= 3
+    })
+    .await;
     let before = counts(&app).await;
     assert_eq!(before.resets, 3);
     assert_eq!(before.unused, 1, "a new link ends the older ones");
@@ -539,7 +580,10 @@ async fn sites_without_cover_show_a_banner_and_supervisors_get_the_daily_gaps(ba
     let (status, page) = cookie_get(&app, &session.cookie, "/queue").await;
     assert_eq!(status, 200, "{page}");
     assert!(!page.contains("Nobody will be paged"), "{page}");
-    let gap_1 = format!("Nobody on duty at Station station-1 from {}", china(shift_end));
+    let gap_1 = format!(
+        "Nobody on duty at Station station-1 from {}",
+        china(shift_end)
+    );
     let gap_2 = format!("Nobody on duty at Station station-2 from {}", china(now));
     assert!(page.contains(&gap_1), "{page}");
     // station-2 is bare now (a minute's tolerance for the page's clock).
@@ -591,7 +635,10 @@ async fn sites_without_cover_show_a_banner_and_supervisors_get_the_daily_gaps(ba
         body.contains(&format!("- Station station-1: {} to", china(shift_end))),
         "{body}"
     );
-    assert!(!body.contains("station-2"), "only the sites they serve: {body}");
+    assert!(
+        !body.contains("station-2"),
+        "only the sites they serve: {body}"
+    );
     let to_later: Vec<&&Attempt> = gaps
         .iter()
         .filter(|m| m.to == vec![later.email.clone()])
@@ -599,10 +646,7 @@ async fn sites_without_cover_show_a_banner_and_supervisors_get_the_daily_gaps(ba
     assert!(!to_later.is_empty(), "the station-2 supervisor");
     let body = to_later[0].body();
     assert!(
-        body.contains(&format!(
-            "to {}",
-            china(now + chrono::Duration::hours(30))
-        )),
+        body.contains(&format!("to {}", china(now + chrono::Duration::hours(30)))),
         "the gap ends where the shift starts: {body}"
     );
     assert!(

@@ -102,10 +102,7 @@ async fn a_red_alert_wakes_the_phone_and_the_alert_page_leads_with_the_call() {
         .await
         .expect("the sign-in form");
     assert!(
-        s.client
-            .find(Locator::Css("#forgot-link"))
-            .await
-            .is_ok(),
+        s.client.find(Locator::Css("#forgot-link")).await.is_ok(),
         "a way to reset a forgotten password"
     );
     s.type_into("#email", "li@example.org").await;
@@ -161,7 +158,10 @@ async fn a_red_alert_wakes_the_phone_and_the_alert_page_leads_with_the_call() {
     let reference = alert.reference.clone();
     let row = format!("#queue-rows tr[data-ref='{reference}']");
     s.wait_until("the new alert's row", Duration::from_secs(15), || async {
-        (s.client.find(Locator::Css(&row)).await.is_ok(), s.title().await)
+        (
+            s.client.find(Locator::Css(&row)).await.is_ok(),
+            s.title().await,
+        )
     })
     .await;
     // The tone (two beeps), one notification naming the alert, one vibration.
@@ -190,7 +190,10 @@ async fn a_red_alert_wakes_the_phone_and_the_alert_page_leads_with_the_call() {
         "{notes:?}"
     );
     assert!(
-        !notes[0]["body"].as_str().unwrap_or_default().contains(PHONE),
+        !notes[0]["body"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(PHONE),
         "no rider data in the notification"
     );
     let buzz = s
@@ -200,7 +203,10 @@ async fn a_red_alert_wakes_the_phone_and_the_alert_page_leads_with_the_call() {
         .expect("runs");
     assert_eq!(buzz, json!(1));
     let title = s.title().await;
-    assert!(title.starts_with("(1) "), "the title keeps its count: {title}");
+    assert!(
+        title.starts_with("(1) "),
+        "the title keeps its count: {title}"
+    );
     // The row says a number was left, and the whole card is the link.
     assert!(s.text(&row).await.contains("留有电话"));
     let hit = s
@@ -213,7 +219,11 @@ async fn a_red_alert_wakes_the_phone_and_the_alert_page_leads_with_the_call() {
         )
         .await
         .expect("runs");
-    assert_eq!(hit, json!(format!("/queue/{reference}")), "a tap anywhere on the card");
+    assert_eq!(
+        hit,
+        json!(format!("/queue/{reference}")),
+        "a tap anywhere on the card"
+    );
     s.shot("queue-red-arrived").await;
     let violations = s.axe_violations().await;
     assert!(violations.is_empty(), "queue at 390x844: {violations:#?}");
@@ -257,11 +267,17 @@ async fn a_red_alert_wakes_the_phone_and_the_alert_page_leads_with_the_call() {
         .map(|v| v.as_f64().unwrap_or(-1.0))
         .collect();
     assert_eq!(r[4] as u32, WIDTH, "{r:?}");
-    assert!(r[0] >= 0.0 && r[1] <= f64::from(HEIGHT) && r[1] <= r[3], "in the first screen: {r:?}");
+    assert!(
+        r[0] >= 0.0 && r[1] <= f64::from(HEIGHT) && r[1] <= r[3],
+        "in the first screen: {r:?}"
+    );
     assert!(r[2] >= 48.0, "large enough to tap: {r:?}");
     s.shot("alert-call-button").await;
     let violations = s.axe_violations().await;
-    assert!(violations.is_empty(), "alert page at 390x844: {violations:#?}");
+    assert!(
+        violations.is_empty(),
+        "alert page at 390x844: {violations:#?}"
+    );
     assert_eq!(s.text("#alert-status").await, "待接手");
     s.client
         .execute("window.careline_marker = 'still here'; return true", vec![])
