@@ -1,4 +1,4 @@
-/* Careline staff workspace: keeps the queue live and shows times in the browser's zone.
+/* Careline staff workspace: keeps the queue and the alert page live, and wakes people.
    The pages work without this script (reload the queue to see new alerts); the server
    renders every row, this only fetches them again.
 
@@ -13,20 +13,8 @@
   'use strict';
   var doc = document;
   doc.documentElement.className += ' js';
-  var lang = doc.documentElement.lang || undefined;
 
-  function localTimes(root) {
-    var times = root.querySelectorAll('time.when[datetime]');
-    for (var i = 0; i < times.length; i++) {
-      var d = new Date(times[i].getAttribute('datetime'));
-      if (isNaN(d.getTime())) { continue; }
-      times[i].title = times[i].textContent;
-      times[i].textContent = d.toLocaleString(lang, {
-        month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit'
-      });
-    }
-  }
-  localTimes(doc);
+  // Times stay as the server wrote them: China time, labelled (issue 13).
 
   /* The alert page (issue 13): when someone else takes, notes or resolves this alert (an
      event of the stream names it), the status, taker, timeline and actions are fetched
@@ -67,7 +55,6 @@
         var old = doc.getElementById('queue-rows');
         if (!fresh || !old) { return; }
         var node = doc.importNode(fresh, true);
-        localTimes(node);
         old.parentNode.replaceChild(node, old);
         doc.title = node.getAttribute('data-title');
         if (count) { count.textContent = node.getAttribute('data-open-red'); }
@@ -192,8 +179,7 @@
             var now = fresh.getElementById(name), old = doc.getElementById(name);
             if (now && old && now.innerHTML !== old.innerHTML) {
               var node = doc.importNode(now, true);
-              localTimes(node);
-              old.parentNode.replaceChild(node, old);
+                    old.parentNode.replaceChild(node, old);
               changed = true;
             }
           });

@@ -309,3 +309,4 @@ ws-queue-alarm-on = Alarm on: a new red alert sounds and notifies.
 ws-queue-alarm-denied = Notifications are blocked in this browser; the tone still sounds while this page is open.
 ws-queue-alarm-title = New red alert
 ws-queue-alarm-body = A red alert is waiting in the queue.
+ws-china-time = China time

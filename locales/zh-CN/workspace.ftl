@@ -294,3 +294,4 @@ ws-queue-alarm-on = 警报已开启：新的红色预警会响铃并通知。
 ws-queue-alarm-denied = 此浏览器已阻止通知；页面打开时仍会响铃。
 ws-queue-alarm-title = 新的红色预警
 ws-queue-alarm-body = 队列中有一条红色预警待处理。
+ws-china-time = 北京时间

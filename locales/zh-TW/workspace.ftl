@@ -294,3 +294,4 @@ ws-queue-alarm-on = 警報已開啟：新的紅色預警會響鈴並通知。
 ws-queue-alarm-denied = 此瀏覽器已封鎖通知；頁面開啟時仍會響鈴。
 ws-queue-alarm-title = 新的紅色預警
 ws-queue-alarm-body = 佇列中有一條紅色預警待處理。
+ws-china-time = 北京時間

@@ -462,10 +462,18 @@ impl Worker {
                 Err(e) => return Some(Outcome::Retry(e.to_string())),
             }
         }
-        let message = match notify::build(
+        // Site names, not codes, in the mail (issue 13); the code when the names cannot be
+        // read (the mail still goes out).
+        let names = self
+            .blocking(|c, _| crate::db::accounts::list_sites(c))
+            .await
+            .map(|sites| sites.into_iter().map(|s| (s.slug, s.name)).collect())
+            .unwrap_or_default();
+        let message = match notify::build_named(
             &payload.delivery,
             &claimed.job.unique_key,
             &self.settings.mail,
+            &names,
         ) {
             Ok(m) => m,
             Err(e) => return Some(Outcome::Failed(e.to_string())),

@@ -97,6 +97,22 @@ pub fn build(
     unique_key: &str,
     settings: &MailSettings,
 ) -> Result<Message, BuildError> {
+    build_named(
+        delivery,
+        unique_key,
+        settings,
+        &std::collections::HashMap::new(),
+    )
+}
+
+/// `build`, with the sites' names (slug -> name): a site is named by its name where known,
+/// else by its code.
+pub fn build_named(
+    delivery: &Delivery,
+    unique_key: &str,
+    settings: &MailSettings,
+    names: &std::collections::HashMap<String, String>,
+) -> Result<Message, BuildError> {
     let from: Mailbox = settings
         .from
         .parse()
@@ -111,9 +127,16 @@ pub fn build(
             .collect()
     };
     let site_name = |site: &Option<String>| {
-        site.as_deref()
-            .map(safe)
-            .filter(|s| !s.is_empty())
+        let named = site.as_deref().and_then(|slug| names.get(slug)).map(|n| {
+            // The admin's text, on one line (a subject is a header: lettre encodes it).
+            n.chars()
+                .filter(|c| !c.is_control())
+                .take(120)
+                .collect::<String>()
+        });
+        named
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| site.as_deref().map(safe).filter(|s| !s.is_empty()))
             .unwrap_or_else(|| t.tr("email-no-site"))
     };
     let (subject, body) = match &delivery.content {
@@ -500,6 +523,26 @@ mod tests {
         assert!(en.contains("http://127.0.0.1:8080/queue/A-7F3K"), "{en}");
         assert!(en.contains("2026-11-29 12:30"), "UTC+8: {en}");
         assert!(!body.is_empty());
+    }
+
+    #[test]
+    fn mails_name_the_site_by_its_name_where_known() {
+        let mut en = page();
+        en.locale = "en".into();
+        let names = std::collections::HashMap::from([(
+            "station-1".to_string(),
+            "North station\r\nBcc: evil@example.org".to_string(),
+        )]);
+        let named = build_named(&en, "k", &settings(), &names).unwrap();
+        let subject = named.headers().get_raw("Subject").unwrap().to_string();
+        assert!(subject.contains("North station"), "{subject}");
+        assert!(!subject.contains("station-1"), "{subject}");
+        let text = String::from_utf8(named.formatted()).unwrap();
+        assert!(!text.to_ascii_lowercase().contains("\r\nbcc:"), "{text}");
+        // Unknown to the map: the code.
+        let coded = build(&en, "k", &settings()).unwrap();
+        let subject = coded.headers().get_raw("Subject").unwrap().to_string();
+        assert!(subject.contains("station-1"), "{subject}");
     }
 
     #[test]

@@ -453,16 +453,21 @@ fn run_failure(ctx: &Ctx, e: ApiError) -> HttpResponse {
 
 // ---- small formatting helpers shared by the pages -----------------------------------------
 
-/// `2026-11-29 12:21 (UTC+8)` from an RFC 3339 time: China time, where the programme runs
-/// (the page's script then shows the browser's local time).
-fn display_time(rfc3339: &str) -> String {
+/// `2026-11-29 12:21 北京时间` from an RFC 3339 time: China time, where the programme runs,
+/// labelled in the reader's language (issue 13: every staff page shows China time, labelled).
+fn display_time(t: Tr, rfc3339: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
-        .map(|t| {
-            t.with_timezone(&crate::china_time::shanghai())
-                .format("%Y-%m-%d %H:%M (UTC+8)")
-                .to_string()
-        })
+        .map(|at| china_label(t, at.naive_utc(), "%Y-%m-%d %H:%M"))
         .unwrap_or_else(|_| rfc3339.to_string())
+}
+
+/// A UTC time in China time with `format`, then the label ("北京时间", "China time").
+fn china_label(t: Tr, utc: chrono::NaiveDateTime, format: &str) -> String {
+    format!(
+        "{} {}",
+        crate::china_time::local(utc).format(format),
+        t.tr("ws-china-time")
+    )
 }
 
 /// "12 min left" / "overdue by 3 min": minutes under an hour, hours under two days, else days.

@@ -133,9 +133,9 @@ fn row(t: Tr, me: &str, sites: &[accounts::Site], a: &AlertSummary) -> QueueRow 
         status: a.status.as_str(),
         status_label: status_label(t, a.status),
         site: site_label(t, sites, a.site.as_deref()),
-        created: display_time(&a.created_at),
+        created: display_time(t, &a.created_at),
         created_iso: a.created_at.clone(),
-        deadline: display_time(&a.deadline_at),
+        deadline: display_time(t, &a.deadline_at),
         deadline_iso: a.deadline_at.clone(),
         left,
         overdue: a.status != Status::Resolved && a.seconds_left < 0,
@@ -214,8 +214,8 @@ fn cluster_lines(
                     ("site", site_label(t, sites, c.site.as_deref())),
                     ("count", c.unresolved.to_string()),
                     ("red", c.red.to_string()),
-                    ("first", display_time(&c.first_at)),
-                    ("last", display_time(&c.last_at)),
+                    ("first", display_time(t, &c.first_at)),
+                    ("last", display_time(t, &c.last_at)),
                 ],
             ),
             red: c.red > 0,
@@ -483,8 +483,8 @@ pub(super) async fn cluster(
             ("count", c.unresolved.to_string()),
             ("red", c.red.to_string()),
             ("contact", c.with_contact.to_string()),
-            ("first", display_time(&c.first_at)),
-            ("last", display_time(&c.last_at)),
+            ("first", display_time(t, &c.first_at)),
+            ("last", display_time(t, &c.last_at)),
         ],
     );
     let count = query.count.unwrap_or(0).max(0);
@@ -699,7 +699,7 @@ fn screening_block(t: Tr, s: &alerts::ScreeningView) -> ScreeningBlock {
     ScreeningBlock {
         title: s.title.clone(),
         version: s.version.clone(),
-        submitted: display_time(&s.submitted_at),
+        submitted: display_time(t, &s.submitted_at),
         submitted_iso: s.submitted_at.clone(),
         tier: tier_class(s.tier),
         tier_label: tier_label(t, s.tier),
@@ -739,7 +739,7 @@ fn event_line(t: Tr, e: &alerts::EventView) -> EventLine {
         .and_then(serde_json::Value::as_str)
         .map(str::to_string);
     EventLine {
-        at: display_time(&e.at),
+        at: display_time(t, &e.at),
         at_iso: e.at.clone(),
         kind: if t.has(&kind_key) {
             t.tr(&kind_key)
@@ -764,7 +764,7 @@ fn event_line(t: Tr, e: &alerts::EventView) -> EventLine {
 fn earlier_line(t: Tr, s: &alerts::EarlierScreening) -> EarlierLine {
     EarlierLine {
         questionnaire: s.questionnaire.clone(),
-        submitted: display_time(&s.submitted_at),
+        submitted: display_time(t, &s.submitted_at),
         submitted_iso: s.submitted_at.clone(),
         tier: tier_class(s.tier),
         tier_label: tier_label(t, s.tier),
@@ -804,9 +804,9 @@ fn alert_page(state: &AppState, ctx: &Ctx, loaded: Loaded, refused: Refused) -> 
         status: a.status.as_str(),
         status_label: status_label(t, a.status),
         site: site_label(t, &loaded.sites, a.site.as_deref()),
-        created: display_time(&a.created_at),
+        created: display_time(t, &a.created_at),
         created_iso: a.created_at.clone(),
-        deadline: display_time(&a.deadline_at),
+        deadline: display_time(t, &a.deadline_at),
         deadline_iso: a.deadline_at.clone(),
         left: if active {
             time_left(t, a.seconds_left)
