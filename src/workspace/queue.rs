@@ -662,19 +662,31 @@ fn json_number(v: &serde_json::Value) -> String {
     }
 }
 
-fn scores_of(scores: &serde_json::Value, bands: &serde_json::Value) -> Vec<ScoreLine> {
-    scores
+/// Scores with their labels and bands in the reader's language (issue 13: not
+/// "work_pressure" / "low").
+fn scores_of(s: &alerts::ScreeningView) -> Vec<ScoreLine> {
+    s.scores
         .as_object()
         .map(|m| {
             m.iter()
-                .map(|(name, value)| ScoreLine {
-                    name: name.clone(),
-                    value: json_number(value),
-                    band: bands
-                        .get(name)
-                        .and_then(serde_json::Value::as_str)
-                        .map(|b| b.replace('_', " "))
-                        .unwrap_or_default(),
+                .map(|(name, value)| {
+                    let band = s.bands.get(name).and_then(serde_json::Value::as_str);
+                    ScoreLine {
+                        name: s
+                            .labels
+                            .get(name)
+                            .cloned()
+                            .unwrap_or_else(|| name.replace('_', " ")),
+                        value: json_number(value),
+                        band: band
+                            .map(|b| {
+                                s.labels
+                                    .get(&format!("{name}.{b}"))
+                                    .cloned()
+                                    .unwrap_or_else(|| b.replace('_', " "))
+                            })
+                            .unwrap_or_default(),
+                    }
                 })
                 .collect()
         })
@@ -695,7 +707,8 @@ fn reason_line(t: Tr, r: &alerts::ReasonView) -> ReasonLine {
 }
 
 /// One screening of the alert: scores, the reasons that raised it, every answer.
-fn screening_block(t: Tr, s: &alerts::ScreeningView) -> ScreeningBlock {
+/// `shown`: the reasons already listed at the top of the page (each reason once, issue 13).
+fn screening_block(t: Tr, s: &alerts::ScreeningView, shown: &[String]) -> ScreeningBlock {
     ScreeningBlock {
         title: s.title.clone(),
         version: s.version.clone(),
@@ -705,11 +718,12 @@ fn screening_block(t: Tr, s: &alerts::ScreeningView) -> ScreeningBlock {
         tier_label: tier_label(t, s.tier),
         urgent: s.urgent,
         locale: s.locale.clone(),
-        scores: scores_of(&s.scores, &s.bands),
+        scores: scores_of(s),
         reasons: s
             .reasons
             .iter()
             .filter(raised)
+            .filter(|r| !shown.contains(&r.id))
             .map(|r| reason_line(t, r))
             .collect(),
         answers: s
@@ -768,11 +782,22 @@ fn earlier_line(t: Tr, s: &alerts::EarlierScreening) -> EarlierLine {
         submitted_iso: s.submitted_at.clone(),
         tier: tier_class(s.tier),
         tier_label: tier_label(t, s.tier),
-        scores: scores_of(&s.scores, &serde_json::Value::Null)
-            .into_iter()
-            .map(|l| format!("{} {}", l.name, l.value))
-            .collect::<Vec<_>>()
-            .join(", "),
+        scores: s
+            .scores
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(name, v)| {
+                        format!(
+                            "{} {}",
+                            alerts::score_label(None, name, t.lang().code()),
+                            json_number(v)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -783,7 +808,19 @@ fn alert_page(state: &AppState, ctx: &Ctx, loaded: Loaded, refused: Refused) -> 
     let a = &d.alert;
     let mine = a.assignee.as_ref().is_some_and(|p| p.id == who.user_id);
     let supervisor = who.role == Role::Supervisor;
-    let screenings = d.screenings.iter().map(|s| screening_block(t, s)).collect();
+    let mut shown: Vec<String> = Vec::new();
+    let mut reasons = Vec::new();
+    for r in d.reasons.iter().filter(raised) {
+        if !shown.contains(&r.id) {
+            shown.push(r.id.clone());
+            reasons.push(reason_line(t, r));
+        }
+    }
+    let screenings = d
+        .screenings
+        .iter()
+        .map(|s| screening_block(t, s, &shown))
+        .collect();
     let timeline = d.timeline.iter().map(|e| event_line(t, e)).collect();
     let earlier = d
         .earlier_screenings
@@ -819,12 +856,7 @@ fn alert_page(state: &AppState, ctx: &Ctx, loaded: Loaded, refused: Refused) -> 
             .as_ref()
             .map_or_else(|| t.tr("ws-nobody"), |p| p.name.clone()),
         outcome: a.outcome.map(|o| outcome_label(t, o)),
-        reasons: d
-            .reasons
-            .iter()
-            .filter(raised)
-            .map(|r| reason_line(t, r))
-            .collect(),
+        reasons,
         screenings,
         timeline,
         contact: d.contact.as_ref().map(|c| Contact {
