@@ -256,6 +256,14 @@ pub struct WorkerSettings {
     /// `careline worker` processes do all the work (PostgreSQL deployments that scale them).
     #[serde(default = "run_in_serve")]
     pub in_serve: bool,
+    /// Whether the auditor schedules the daily roster-gap message to supervisors (issue 13),
+    /// once a day after 09:00 China time.
+    #[serde(default = "gap_digest_on")]
+    pub gap_digest: bool,
+}
+
+fn gap_digest_on() -> bool {
+    true
 }
 
 fn run_in_serve() -> bool {

@@ -1,4 +1,4 @@
-/* Careline staff workspace: keeps the queue live and shows times in the browser's zone.
+/* Careline staff workspace: keeps the queue and the alert page live, and wakes people.
    The pages work without this script (reload the queue to see new alerts); the server
    renders every row, this only fetches them again.
 
@@ -13,20 +13,17 @@
   'use strict';
   var doc = document;
   doc.documentElement.className += ' js';
-  var lang = doc.documentElement.lang || undefined;
 
-  function localTimes(root) {
-    var times = root.querySelectorAll('time.when[datetime]');
-    for (var i = 0; i < times.length; i++) {
-      var d = new Date(times[i].getAttribute('datetime'));
-      if (isNaN(d.getTime())) { continue; }
-      times[i].title = times[i].textContent;
-      times[i].textContent = d.toLocaleString(lang, {
-        month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit'
-      });
-    }
+  // Times stay as the server wrote them: China time, labelled (issue 13).
+
+  /* The alert page (issue 13): when someone else takes, notes or resolves this alert (an
+     event of the stream names it), the status, taker, timeline and actions are fetched
+     again; a note says so. Typed text in a form is never replaced. */
+  var call = doc.getElementById('night-call');
+  if (call && window.EventSource && window.fetch && window.DOMParser) {
+    alertLive(call);
+    return;
   }
-  localTimes(doc);
 
   var table = doc.getElementById('queue');
   if (!table || !window.EventSource || !window.fetch || !window.DOMParser) { return; }
@@ -58,11 +55,11 @@
         var old = doc.getElementById('queue-rows');
         if (!fresh || !old) { return; }
         var node = doc.importNode(fresh, true);
-        localTimes(node);
         old.parentNode.replaceChild(node, old);
         doc.title = node.getAttribute('data-title');
         if (count) { count.textContent = node.getAttribute('data-open-red'); }
         say(true);
+        watchRed(node, true);
       })
       .catch(function () { say(false); })
       .then(function () {
@@ -70,6 +67,85 @@
         if (again) { again = false; refresh(); }
       });
   }
+
+  /* The alarm (issue 13): a red alert that was not open in the queue before sounds a short
+     tone made in the page (WebAudio: no file is fetched), raises a browser notification
+     when the user allowed them (the button asks), and vibrates where the device can. The
+     title keeps its count. */
+  var seenRed = {};
+  var audio = null;
+  var alarm = doc.getElementById('alarm');
+  function redRefs(root) {
+    var out = [];
+    var rows = root.querySelectorAll('tr.tier-red.status-open[data-ref]');
+    for (var i = 0; i < rows.length; i++) { out.push(rows[i].getAttribute('data-ref')); }
+    return out;
+  }
+  function watchRed(root, ring) {
+    var refs = redRefs(root), fresh = [];
+    for (var i = 0; i < refs.length; i++) {
+      if (!seenRed[refs[i]]) { fresh.push(refs[i]); seenRed[refs[i]] = true; }
+    }
+    if (ring && fresh.length) { wake(fresh); }
+  }
+  function tone() {
+    var Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) { return; }
+    try {
+      if (!audio) { audio = new Ctx(); }
+      if (audio.state === 'suspended' && audio.resume) { audio.resume(); }
+      var now = audio.currentTime;
+      // Two short beeps, 880 Hz then 660 Hz.
+      [[880, 0], [660, 0.35]].forEach(function (b) {
+        var osc = audio.createOscillator();
+        var gain = audio.createGain();
+        osc.type = 'sine';
+        osc.frequency.value = b[0];
+        gain.gain.setValueAtTime(0.0001, now + b[1]);
+        gain.gain.exponentialRampToValueAtTime(0.4, now + b[1] + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, now + b[1] + 0.3);
+        osc.connect(gain);
+        gain.connect(audio.destination);
+        osc.start(now + b[1]);
+        osc.stop(now + b[1] + 0.32);
+      });
+    } catch (e) { /* no sound: the title and the notification still tell */ }
+  }
+  function wake(refs) {
+    tone();
+    if (navigator.vibrate) { try { navigator.vibrate([300, 150, 300]); } catch (e) {} }
+    if (window.Notification && Notification.permission === 'granted' && alarm) {
+      try {
+        var n = new Notification(alarm.getAttribute('data-title'), {
+          body: alarm.getAttribute('data-body') + ' ' + refs.join(', '),
+          tag: 'careline-red',
+          requireInteraction: true
+        });
+        n.onclick = function () { window.focus(); location.href = '/queue/' + refs[0]; };
+      } catch (e) {}
+    }
+  }
+  if (alarm) {
+    var button = alarm.querySelector('button');
+    var state = alarm.querySelector('.alarm-state');
+    var show = function () {
+      if (!window.Notification) { return; }
+      var p = Notification.permission;
+      if (p === 'granted') { state.textContent = alarm.getAttribute('data-on'); button.hidden = true; }
+      else if (p === 'denied') { state.textContent = alarm.getAttribute('data-denied'); button.hidden = true; }
+    };
+    alarm.hidden = false;
+    show();
+    button.addEventListener('click', function () {
+      // A click may start sound: browsers allow an AudioContext after a gesture.
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      if (Ctx && !audio) { try { audio = new Ctx(); } catch (e) {} }
+      if (!window.Notification) { return; }
+      var asked = Notification.requestPermission(show);
+      if (asked && asked.then) { asked.then(show); }
+    });
+  }
+  watchRed(doc, false);
 
   var events = new EventSource('/api/v1/alerts/events');
   events.addEventListener('queue', refresh);
@@ -80,4 +156,51 @@
   events.addEventListener('open', function () { say(true); refresh(); });
   // The browser reconnects by itself; a closed stream (signed out) stays off.
   events.addEventListener('error', function () { say(false); });
+
+  function alertLive(box) {
+    var id = box.getAttribute('data-alert');
+    var note = doc.getElementById('live-note');
+    var parts = ['alert-status', 'alert-assignee', 'timeline'];
+    var busy = false;
+    function typing() {
+      var fields = doc.querySelectorAll('main textarea');
+      for (var i = 0; i < fields.length; i++) { if (fields[i].value) { return true; } }
+      return false;
+    }
+    function swap() {
+      if (busy) { return; }
+      busy = true;
+      fetch(location.pathname, { credentials: 'same-origin', headers: { 'Accept': 'text/html' } })
+        .then(function (r) { if (!r.ok) { throw new Error('alert: ' + r.status); } return r.text(); })
+        .then(function (html) {
+          var fresh = new DOMParser().parseFromString(html, 'text/html');
+          var changed = false;
+          parts.forEach(function (name) {
+            var now = fresh.getElementById(name), old = doc.getElementById(name);
+            if (now && old && now.innerHTML !== old.innerHTML) {
+              var node = doc.importNode(now, true);
+                    old.parentNode.replaceChild(node, old);
+              changed = true;
+            }
+          });
+          var actions = fresh.querySelector('section.actions');
+          var mine = doc.querySelector('section.actions');
+          if (changed && actions && mine && !typing()) {
+            mine.parentNode.replaceChild(doc.importNode(actions, true), mine);
+          }
+          if (changed && note) {
+            note.hidden = false;
+            note.textContent = box.getAttribute('data-updated');
+          }
+        })
+        .catch(function () {})
+        .then(function () { busy = false; });
+    }
+    var events = new EventSource('/api/v1/alerts/events');
+    events.addEventListener('queue', function (e) {
+      var data = {};
+      try { data = JSON.parse(e.data || '{}'); } catch (x) {}
+      if (!data.alert || data.alert === id) { swap(); }
+    });
+  }
 }());

@@ -36,3 +36,21 @@ email-flood-body =
     phone number are listed first), and resolve the rest as false positives:
     { $link }
 email-footer = Sent automatically by Careline; please do not reply.
+
+# issue 13: password reset, roster gaps
+email-reset-subject = [Careline] Set a new password
+email-reset-body =
+    Someone (hopefully you) asked to set a new password for your Careline account.
+    Open this link within { $minutes } minutes to choose one; it works once:
+    { $link }
+
+    If you did not ask, ignore this message: your password stays as it is.
+email-gaps-subject = [Careline] { $count } roster gaps in the next 7 days
+email-gaps-body =
+    As of { $date }, nobody is on duty at these times (China time); red alerts then reach nobody at the site until the last escalation level:
+
+    { $lines }
+
+    Add shifts on the rosters page:
+    { $link }
+email-gaps-line = - { $site }: { $from } to { $to }

@@ -284,3 +284,63 @@ ws-admin-erase-phone = Phone number
 ws-admin-erase-submit = Erase contact details
 ws-admin-erased = { $contacts } contact(s) erased; { $alerts } alert(s) no longer tied to this rider.
 ws-admin-erase-bad-phone = That is not a phone number: 5 to 20 digits, and only digits, spaces and + - ( ).
+
+# issue 13: password reset, duty-cover banners, the night call
+ws-login-forgot = Forgot your password?
+ws-forgot-title = Reset your password
+ws-forgot-hint = Enter the email address you sign in with. If it belongs to an account, we send a link to set a new password; the link works once, for 30 minutes.
+ws-forgot-submit = Send the link
+ws-forgot-sent = If this address belongs to an account, a link to set a new password is on its way. Check your mailbox.
+ws-forgot-back = Back to sign-in
+ws-forgot-bad-email = Enter the email address you sign in with.
+ws-forgot-expired = This form has expired. Please try again.
+ws-forgot-wait = { $n ->
+    [one] Too many requests. Please wait a minute before asking again.
+   *[other] Too many requests. Please wait { $n } minutes before asking again.
+}
+ws-reset-title = Set a new password
+ws-reset-submit = Set the password
+ws-reset-dead = This link is not valid: it was already used, it has expired, or it is incomplete. Ask for a new one.
+ws-reset-again = Ask for a new link
+ws-reset-done = Your password has been changed and every session signed out. Sign in with the new password.
+ws-banner-no-shifts = Nobody will be paged: there is no duty shift from now on. Red alerts reach nobody until a shift exists.
+ws-banner-gap = Nobody on duty at { $site } from { $from } to { $to } (China time).
+ws-banner-more = { $n ->
+    [one] …and one more gap in the next 24 hours.
+   *[other] …and { $n } more gaps in the next 24 hours.
+}
+ws-banner-rosters = Open the rosters
+ws-alert-call = Call the rider
+ws-alert-no-contact = The rider left no contact details: there is no number to call.
+ws-alert-updated = Someone else changed this alert; the page shows the latest.
+ws-queue-has-contact = number left
+ws-queue-alarm-enable = Turn on alarm notifications
+ws-queue-alarm-on = Alarm on: a new red alert sounds and notifies.
+ws-queue-alarm-denied = Notifications are blocked in this browser; the tone still sounds while this page is open.
+ws-queue-alarm-title = New red alert
+ws-queue-alarm-body = A red alert is waiting in the queue.
+ws-china-time = China time
+ws-reason-rule-error = { $rule }: could not be evaluated (an item was unanswered)
+ws-score-total = Total
+ws-score-anxiety = Anxiety
+ws-score-depression = Depression
+ws-score-mood = Mood and anxiety
+ws-score-sleep = Sleep and fatigue
+ws-score-work_pressure = Work pressure
+ws-band-incomplete = incomplete (too many items unanswered)
+ws-band-minimal = minimal
+ws-band-none = none
+ws-band-mild = mild
+ws-band-moderate = moderate
+ws-band-moderately_severe = moderately severe
+ws-band-severe = severe
+ws-band-low = low
+ws-band-high = high
+ws-band-very_high = very high
+ws-band-serious = serious
+ws-band-likely_depression = likely depression
+ws-band-poor_wellbeing = poor wellbeing
+ws-band-normal = normal
+ws-band-ok = fine
+ws-band-strained = strained
+ws-band-poor = poor

@@ -35,3 +35,21 @@ email-flood-body =
     预警移回队列（留了电话的排在最前），其余标记为误报：
     { $link }
 email-footer = 此邮件由 Careline 自动发送，请勿回复。
+
+# issue 13: password reset, roster gaps
+email-reset-subject = [Careline] 设置新密码
+email-reset-body =
+    有人（希望是您本人）申请为您的 Careline 账号设置新密码。
+    请在 { $minutes } 分钟内打开以下链接设置新密码；链接只能使用一次：
+    { $link }
+
+    如果不是您本人申请，请忽略此邮件，您的密码不会改变。
+email-gaps-subject = [Careline] 未来 7 天有 { $count } 个无人值班时段
+email-gaps-body =
+    截至 { $date }，以下时段（北京时间）无人值班；其间该站点的红色预警要到最后一级升级才有人接收：
+
+    { $lines }
+
+    请在值班表页面添加班次：
+    { $link }
+email-gaps-line = - { $site }：{ $from } 至 { $to }

@@ -35,3 +35,21 @@ email-flood-body =
     預警移回佇列（留了電話的排在最前），其餘標記為誤報：
     { $link }
 email-footer = 此郵件由 Careline 自動發送，請勿回覆。
+
+# issue 13: password reset, roster gaps
+email-reset-subject = [Careline] 設定新密碼
+email-reset-body =
+    有人（希望是您本人）申請為您的 Careline 帳號設定新密碼。
+    請在 { $minutes } 分鐘內開啟以下連結設定新密碼；連結只能使用一次：
+    { $link }
+
+    如果不是您本人申請，請忽略此郵件，您的密碼不會改變。
+email-gaps-subject = [Careline] 未來 7 天有 { $count } 個無人值班時段
+email-gaps-body =
+    截至 { $date }，以下時段（北京時間）無人值班；其間該站點的紅色預警要到最後一級升級才有人接收：
+
+    { $lines }
+
+    請在值班表頁面新增班次：
+    { $link }
+email-gaps-line = - { $site }：{ $from } 至 { $to }

@@ -6,6 +6,7 @@
 //! Layer: use cases (above `audit`). ARCHITECTURE.md maps the layers.
 
 pub mod password;
+pub mod reset;
 pub mod throttle;
 pub mod token;
 
@@ -92,6 +93,8 @@ impl Principal {
 pub struct Accounts {
     pub keys: Keys,
     pub throttle: LoginThrottle,
+    /// Password reset requests (`reset.rs`), counted apart from sign-ins.
+    pub reset_throttle: LoginThrottle,
     pub session_ttl: Duration,
 }
 
@@ -103,6 +106,11 @@ impl Accounts {
                 settings.login_free_failures,
                 settings.login_delay,
                 settings.login_max_delay,
+            ),
+            reset_throttle: LoginThrottle::new(
+                reset::FREE_REQUESTS,
+                reset::REQUEST_DELAY,
+                reset::REQUEST_MAX_DELAY,
             ),
             session_ttl: settings.session_ttl,
         })

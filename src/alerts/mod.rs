@@ -173,6 +173,10 @@ pub struct AlertSummary {
     pub seconds_left: i64,
     pub assignee: Option<Person>,
     pub outcome: Option<Resolution>,
+    /// The rider left a phone number with consent (an identified rider). Pages only: the
+    /// API's cluster entries carry it as their own field.
+    #[serde(skip)]
+    pub has_contact: bool,
 }
 
 fn rfc3339(t: NaiveDateTime) -> String {
@@ -196,6 +200,7 @@ fn summary(row: &AlertRow, names: &HashMap<String, String>, now: NaiveDateTime) 
             name: names.get(id).cloned().unwrap_or_default(),
         }),
         outcome: row.outcome.as_deref().and_then(Resolution::parse),
+        has_contact: row.rider_key.is_some(),
     }
 }
 
@@ -430,6 +435,10 @@ pub struct ScreeningView {
     pub bands: serde_json::Value,
     pub reasons: Vec<ReasonView>,
     pub answers: Vec<AnswerView>,
+    /// Score id -> its label, and `<score>.<band>` -> the band's label, in the reader's
+    /// language (pages only).
+    #[serde(skip)]
+    pub labels: HashMap<String, String>,
 }
 
 /// An earlier screening of the same identified rider (no answers: open its own alert for those).
@@ -513,15 +522,61 @@ fn reason_text(q: Option<&Questionnaire>, r: &Reason, locale: &str) -> String {
     {
         return rule.reason.get(locale, &q.default_locale).to_string();
     }
+    let t = crate::i18n::Tr(crate::i18n::Lang::parse(locale).unwrap_or(crate::i18n::Lang::DEFAULT));
     match r.kind {
         ReasonKind::Request => {
             let lang = crate::i18n::Lang::parse(locale).unwrap_or(crate::i18n::Lang::ZhCn);
             crate::i18n::Tr(lang).tr(&format!("ws-reason-{}", r.id.replace('_', "-")))
         }
         ReasonKind::RuleError => {
-            format!("{}: could not be evaluated (an item was unanswered)", r.id)
+            t.tr_args("ws-reason-rule-error", &[("rule", r.id.replace('_', " "))])
         }
-        _ => r.id.replace('.', ": "),
+        ReasonKind::Band => match r.id.split_once('.') {
+            Some((score, band)) => format!(
+                "{}: {}",
+                score_label(q, score, locale),
+                band_label(q, score, band, locale)
+            ),
+            None => r.id.clone(),
+        },
+        ReasonKind::Rule => r.id.replace('_', " "),
+    }
+}
+
+/// A score as staff read it (issue 13): the questionnaire's own `label` in the reader's
+/// language, else the workspace's words for common score ids (`ws-score-<id>`), else the id.
+pub fn score_label(q: Option<&Questionnaire>, score: &str, locale: &str) -> String {
+    if let Some(q) = q
+        && let Some(label) = q.score(score).and_then(|s| s.label.as_ref())
+    {
+        return label.get(locale, &q.default_locale).to_string();
+    }
+    let t = crate::i18n::Tr(crate::i18n::Lang::parse(locale).unwrap_or(crate::i18n::Lang::DEFAULT));
+    let key = format!("ws-score-{score}");
+    if t.has(&key) {
+        t.tr(&key)
+    } else {
+        score.replace('_', " ")
+    }
+}
+
+/// A band as staff read it: the questionnaire's `label`, else `ws-band-<name>`, else the
+/// name.
+pub fn band_label(q: Option<&Questionnaire>, score: &str, band: &str, locale: &str) -> String {
+    if let Some(q) = q
+        && let Some(label) = q
+            .score(score)
+            .and_then(|s| s.bands.iter().find(|b| b.name == band))
+            .and_then(|b| b.label.as_ref())
+    {
+        return label.get(locale, &q.default_locale).to_string();
+    }
+    let t = crate::i18n::Tr(crate::i18n::Lang::parse(locale).unwrap_or(crate::i18n::Lang::DEFAULT));
+    let key = format!("ws-band-{band}");
+    if t.has(&key) {
+        t.tr(&key)
+    } else {
+        band.replace('_', " ")
     }
 }
 
@@ -574,7 +629,27 @@ fn screening_view(
             })
             .collect(),
     };
+    let scores: serde_json::Value = serde_json::from_str(&row.scores).unwrap_or_default();
+    let bands: serde_json::Value = serde_json::from_str(&row.bands).unwrap_or_default();
+    let mut labels = HashMap::new();
+    if let Some(m) = scores.as_object() {
+        for id in m.keys() {
+            labels.insert(id.clone(), score_label(q, id, locale));
+            if let Some(band) = bands.get(id).and_then(serde_json::Value::as_str) {
+                let text = if band == "incomplete" {
+                    let t = crate::i18n::Tr(
+                        crate::i18n::Lang::parse(locale).unwrap_or(crate::i18n::Lang::DEFAULT),
+                    );
+                    t.tr("ws-band-incomplete")
+                } else {
+                    band_label(q, id, band, locale)
+                };
+                labels.insert(format!("{id}.{band}"), text);
+            }
+        }
+    }
     Ok(ScreeningView {
+        labels,
         id: row.id.clone(),
         questionnaire: row.questionnaire_id.clone(),
         title: q.map_or_else(
@@ -587,8 +662,8 @@ fn screening_view(
         urgent: row.urgent,
         site: row.site.clone(),
         locale: row.locale.clone(),
-        scores: serde_json::from_str(&row.scores).unwrap_or_default(),
-        bands: serde_json::from_str(&row.bands).unwrap_or_default(),
+        scores,
+        bands,
         reasons: reasons
             .iter()
             .map(|r| ReasonView {

@@ -3,7 +3,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{login_failures, sessions, sites, unknown_site_codes, user_sites, users};
+use super::schema::{
+    login_failures, password_resets, sessions, sites, unknown_site_codes, user_sites, users,
+};
 use super::{AnyConnection, DbError};
 
 #[derive(Clone, Insertable, Queryable, Selectable)]
@@ -360,6 +362,81 @@ pub fn delete_login_failures_before(
 ) -> Result<usize, DbError> {
     Ok(
         diesel::delete(login_failures::table.filter(login_failures::last_at.lt(before)))
+            .execute(conn)?,
+    )
+}
+
+/// A password reset link: only the SHA-256 of its token is stored.
+#[derive(Debug, Clone, Insertable, Queryable, Selectable)]
+#[diesel(table_name = password_resets)]
+pub struct PasswordResetRow {
+    pub id: String,
+    pub user_id: String,
+    pub token_hash: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+}
+
+/// A new reset link for its user; the user's earlier unused links end (marked used), so only
+/// the newest mail works. Runs in the caller's transaction.
+pub fn insert_password_reset(
+    conn: &mut AnyConnection,
+    row: &PasswordResetRow,
+) -> Result<(), DbError> {
+    diesel::update(
+        password_resets::table
+            .filter(password_resets::user_id.eq(&row.user_id))
+            .filter(password_resets::used_at.is_null()),
+    )
+    .set(password_resets::used_at.eq(Some(row.created_at)))
+    .execute(conn)?;
+    diesel::insert_into(password_resets::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The link of `token_hash` if it is unused and unexpired at `now`.
+pub fn live_password_reset(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    now: NaiveDateTime,
+) -> Result<Option<PasswordResetRow>, DbError> {
+    Ok(password_resets::table
+        .filter(password_resets::token_hash.eq(token_hash))
+        .filter(password_resets::used_at.is_null())
+        .filter(password_resets::expires_at.gt(now))
+        .select(PasswordResetRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Marks a link used, compare-and-set: true only for the one caller that found it unused
+/// (two instances, or a double click, cannot both use one link).
+pub fn use_password_reset(
+    conn: &mut AnyConnection,
+    id: &str,
+    now: NaiveDateTime,
+) -> Result<bool, DbError> {
+    Ok(diesel::update(
+        password_resets::table
+            .filter(password_resets::id.eq(id))
+            .filter(password_resets::used_at.is_null())
+            .filter(password_resets::expires_at.gt(now)),
+    )
+    .set(password_resets::used_at.eq(Some(now)))
+    .execute(conn)?
+        == 1)
+}
+
+/// Removes links that expired before `before` (used or not: the audit log keeps the event).
+pub fn delete_password_resets_before(
+    conn: &mut AnyConnection,
+    before: NaiveDateTime,
+) -> Result<usize, DbError> {
+    Ok(
+        diesel::delete(password_resets::table.filter(password_resets::expires_at.lt(before)))
             .execute(conn)?,
     )
 }

@@ -160,3 +160,11 @@ pub fn counselors_of(conn: &mut AnyConnection, site: &str) -> Result<Vec<Recipie
     }
     Ok(out)
 }
+
+/// Whether any shift ends after `now` (a fresh installation has none: nobody is paged).
+pub fn any_from(conn: &mut AnyConnection, now: NaiveDateTime) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        shifts::table.filter(shifts::ends_at.gt(now)),
+    ))
+    .get_result(conn)?)
+}

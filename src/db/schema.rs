@@ -231,7 +231,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    password_resets (id) {
+        id -> Text,
+        user_id -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(contacts -> screenings (screening_id));
+diesel::joinable!(password_resets -> users (user_id));
 diesel::joinable!(user_sites -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(alert_screenings -> alerts (alert_id));
@@ -261,4 +273,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     flood_clusters,
     spent_challenges,
     unknown_site_codes,
+    password_resets,
 );

@@ -10,6 +10,8 @@
 //! - `alert.remind {n}`: an acknowledged, unresolved red alert reminds its taker and the
 //!   on-duty supervisors, then re-arms.
 //! - `digest.yellow {date}`: the daily count of open yellow alerts per site, to counselors.
+//! - `digest.gaps {date}`: the daily list of roster gaps of the next 7 days, to supervisors
+//!   (issue 13).
 //!
 //! Unique keys (per alert, epoch, round, level, recipient, kind) make enqueueing twice a no-op,
 //! so a retried step never pages twice.
@@ -17,6 +19,7 @@
 //! Layer: use cases (above `notify`). ARCHITECTURE.md maps the layers.
 
 pub mod escalation;
+pub mod gaps;
 pub mod worker;
 
 use chrono::NaiveDateTime;
@@ -34,6 +37,7 @@ pub const ESCALATE: &str = "alert.escalate";
 pub const EMAIL: &str = "email.send";
 pub const REMIND: &str = "alert.remind";
 pub const DIGEST: &str = "digest.yellow";
+pub const GAPS: &str = "digest.gaps";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EscalatePayload {
@@ -50,6 +54,8 @@ pub enum Purpose {
     Digest,
     /// A suspected flood (one mail for a cluster of alerts).
     Flood,
+    /// The daily roster gaps.
+    Gaps,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -644,6 +650,84 @@ pub fn digest(conn: &mut AnyConnection, date: &str, now: NaiveDateTime) -> Resul
             &JobRow::new(
                 EMAIL,
                 format!("digest-mail:{date}:{}", email.to_ascii_lowercase()),
+                None,
+                serde_json::to_value(&payload).unwrap_or_default(),
+                now,
+                now,
+            ),
+        )? {
+            sent += 1;
+        }
+    }
+    Ok(sent)
+}
+
+/// Enqueues today's roster-gap message once (the unique key is the date, so of several
+/// instances' auditors one enqueues it and the others find it there).
+pub fn schedule_gaps(
+    conn: &mut AnyConnection,
+    date: &str,
+    now: NaiveDateTime,
+) -> Result<bool, DbError> {
+    store::enqueue(
+        conn,
+        &JobRow::new(
+            GAPS,
+            format!("gaps:{date}"),
+            None,
+            serde_json::to_value(DigestPayload {
+                date: date.to_string(),
+            })
+            .unwrap_or_default(),
+            now,
+            now,
+        ),
+    )
+}
+
+/// The daily roster-gap message: every active supervisor gets the gaps of the next 7 days at
+/// the sites they serve (none: every site), nothing when there are none. Site names and
+/// times only. The one place the message is sent from, so other channels join here.
+pub fn roster_gaps(
+    conn: &mut AnyConnection,
+    date: &str,
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    let gaps = gaps::gaps(conn, now, now + gaps::DIGEST_AHEAD)?;
+    if gaps.is_empty() {
+        return Ok(0);
+    }
+    let mut sent = 0;
+    for r in rosters::everyone(conn, "supervisor")? {
+        let serves = crate::db::accounts::user_sites(conn, r.user_id.as_deref().unwrap_or(""))?;
+        let mine: Vec<crate::notify::GapLine> = gaps
+            .iter()
+            .filter(|g| serves.is_empty() || serves.contains(&g.site))
+            .map(|g| crate::notify::GapLine {
+                site_name: g.site_name.clone(),
+                from: g.from,
+                to: g.to,
+            })
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let payload = EmailPayload {
+            purpose: Purpose::Gaps,
+            delivery: Delivery {
+                to: r.email.clone(),
+                locale: r.locale.clone(),
+                content: Content::Gaps {
+                    date: date.to_string(),
+                    gaps: mine,
+                },
+            },
+        };
+        if store::enqueue(
+            conn,
+            &JobRow::new(
+                EMAIL,
+                format!("gaps-mail:{date}:{}", r.email.to_ascii_lowercase()),
                 None,
                 serde_json::to_value(&payload).unwrap_or_default(),
                 now,

@@ -15,7 +15,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::{AbortHandle, JoinSet};
 
 use super::{
-    DIGEST, DigestPayload, EMAIL, ESCALATE, EmailPayload, EscalatePayload, Purpose, REMIND,
+    DIGEST, DigestPayload, EMAIL, ESCALATE, EmailPayload, EscalatePayload, GAPS, Purpose, REMIND,
     RemindPayload,
 };
 use crate::audit::{self, Who};
@@ -312,6 +312,9 @@ impl Worker {
                 let local = t.and_utc().with_timezone(&crate::china_time::shanghai());
                 if local.format("%H").to_string().as_str() >= "09" {
                     super::schedule_digest(c, &local.format("%Y-%m-%d").to_string(), t)?;
+                    if w.settings.worker.gap_digest {
+                        super::schedule_gaps(c, &local.format("%Y-%m-%d").to_string(), t)?;
+                    }
                 }
                 Ok(repaired + repaged)
             })
@@ -333,7 +336,7 @@ impl Worker {
         let kind = claimed.job.kind.clone();
         let id = claimed.job.id.clone();
         let outcome = match kind.as_str() {
-            ESCALATE | REMIND | DIGEST => {
+            ESCALATE | REMIND | DIGEST | GAPS => {
                 if !self.start(&id) {
                     return;
                 }
@@ -382,6 +385,11 @@ impl Worker {
                                 super::remind(c, &alert, p.n, &w.settings.escalation, t)?;
                             }
                         }
+                        GAPS => {
+                            let p: DigestPayload = serde_json::from_str(&job.payload)
+                                .map_err(|e| DbError::Corrupt(e.to_string()))?;
+                            super::roster_gaps(c, &p.date, t)?;
+                        }
                         _ => {
                             let p: DigestPayload = serde_json::from_str(&job.payload)
                                 .map_err(|e| DbError::Corrupt(e.to_string()))?;
@@ -425,7 +433,10 @@ impl Worker {
         // A page goes out only while the alert is open, decided under the alert's lock and
         // while this worker still holds the job: after an acknowledgement commits, no page
         // starts.
-        if !matches!(payload.purpose, Purpose::Digest | Purpose::Flood) {
+        if !matches!(
+            payload.purpose,
+            Purpose::Digest | Purpose::Flood | Purpose::Gaps
+        ) {
             let alert_id = claimed.job.alert_id.clone().unwrap_or_default();
             let job_id = claimed.job.id.clone();
             let token = claimed.token.clone();
@@ -451,10 +462,18 @@ impl Worker {
                 Err(e) => return Some(Outcome::Retry(e.to_string())),
             }
         }
-        let message = match notify::build(
+        // Site names, not codes, in the mail (issue 13); the code when the names cannot be
+        // read (the mail still goes out).
+        let names = self
+            .blocking(|c, _| crate::db::accounts::list_sites(c))
+            .await
+            .map(|sites| sites.into_iter().map(|s| (s.slug, s.name)).collect())
+            .unwrap_or_default();
+        let message = match notify::build_named(
             &payload.delivery,
             &claimed.job.unique_key,
             &self.settings.mail,
+            &names,
         ) {
             Ok(m) => m,
             Err(e) => return Some(Outcome::Failed(e.to_string())),

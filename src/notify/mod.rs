@@ -39,6 +39,9 @@ pub enum Content {
         /// (site, open yellow alerts)
         counts: Vec<(String, i64)>,
     },
+    /// The daily roster gaps (issue 13): the stretches of the next days with nobody on duty,
+    /// per site (site names and times only).
+    Gaps { date: String, gaps: Vec<GapLine> },
     /// A suspected flood of screenings: one mail for the whole cluster.
     Flood {
         cluster: String,
@@ -46,6 +49,14 @@ pub enum Content {
         count: i64,
         minutes: i64,
     },
+}
+
+/// One stretch with nobody on duty at a site (UTC; shown in China time).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GapLine {
+    pub site_name: String,
+    pub from: NaiveDateTime,
+    pub to: NaiveDateTime,
 }
 
 /// One delivery: a message to one address, with its deterministic Message-ID.
@@ -86,6 +97,22 @@ pub fn build(
     unique_key: &str,
     settings: &MailSettings,
 ) -> Result<Message, BuildError> {
+    build_named(
+        delivery,
+        unique_key,
+        settings,
+        &std::collections::HashMap::new(),
+    )
+}
+
+/// `build`, with the sites' names (slug -> name): a site is named by its name where known,
+/// else by its code.
+pub fn build_named(
+    delivery: &Delivery,
+    unique_key: &str,
+    settings: &MailSettings,
+    names: &std::collections::HashMap<String, String>,
+) -> Result<Message, BuildError> {
     let from: Mailbox = settings
         .from
         .parse()
@@ -100,9 +127,16 @@ pub fn build(
             .collect()
     };
     let site_name = |site: &Option<String>| {
-        site.as_deref()
-            .map(safe)
-            .filter(|s| !s.is_empty())
+        let named = site.as_deref().and_then(|slug| names.get(slug)).map(|n| {
+            // The admin's text, on one line (a subject is a header: lettre encodes it).
+            n.chars()
+                .filter(|c| !c.is_control())
+                .take(120)
+                .collect::<String>()
+        });
+        named
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| site.as_deref().map(safe).filter(|s| !s.is_empty()))
             .unwrap_or_else(|| t.tr("email-no-site"))
     };
     let (subject, body) = match &delivery.content {
@@ -161,6 +195,35 @@ pub fn build(
                 t.tr_args("email-digest-body", &args),
             )
         }
+        Content::Gaps { date, gaps } => {
+            // A site's name is the admin's text: one line each, no control characters.
+            let name =
+                |s: &str| -> String { s.chars().filter(|c| !c.is_control()).take(120).collect() };
+            let lines = gaps
+                .iter()
+                .map(|g| {
+                    t.tr_args(
+                        "email-gaps-line",
+                        &[
+                            ("site", name(&g.site_name)),
+                            ("from", shanghai_time(g.from)),
+                            ("to", shanghai_time(g.to)),
+                        ],
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            let args = [
+                ("count", gaps.len().to_string()),
+                ("date", safe(date)),
+                ("lines", lines),
+                ("link", format!("{base}/rosters")),
+            ];
+            (
+                t.tr_args("email-gaps-subject", &args),
+                t.tr_args("email-gaps-body", &args),
+            )
+        }
         Content::Flood {
             cluster,
             site,
@@ -190,6 +253,73 @@ pub fn build(
         .header(ContentType::TEXT_PLAIN)
         .body(body)
         .map_err(|e| BuildError::Message(e.to_string()))
+}
+
+/// The password reset mail (issue 13): the link, how long it works, and nothing else. Built
+/// apart from `Content` because its token must never be stored (no job row holds it).
+pub fn build_reset(
+    to: &str,
+    locale: &str,
+    token: &str,
+    minutes: i64,
+    unique_key: &str,
+    settings: &MailSettings,
+) -> Result<Message, BuildError> {
+    let from: Mailbox = settings
+        .from
+        .parse()
+        .map_err(|e| BuildError::Message(format!("mail.from: {e}")))?;
+    let to: Mailbox = to.parse().map_err(|_| BuildError::Address)?;
+    let t = Tr(Lang::parse(locale).unwrap_or(Lang::DEFAULT));
+    let base = settings.public_url.trim_end_matches('/');
+    let token: String = token
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        .take(128)
+        .collect();
+    let args = [
+        ("link", format!("{base}/login/reset?token={token}")),
+        ("minutes", minutes.to_string()),
+    ];
+    let subject = t
+        .tr_args("email-reset-subject", &args)
+        .replace(['\r', '\n'], " ");
+    let body = format!(
+        "{}\n\n--\n{}\n",
+        t.tr_args("email-reset-body", &args),
+        t.tr("email-footer")
+    );
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(subject)
+        .message_id(Some(message_id(unique_key, &from)))
+        .header(ContentType::TEXT_PLAIN)
+        .body(body)
+        .map_err(|e| BuildError::Message(e.to_string()))
+}
+
+/// Builds and sends the password reset mail once (no retry: the person asks again), within
+/// the mailer's outer timeout.
+pub async fn send_reset(
+    settings: &MailSettings,
+    to: &str,
+    locale: &str,
+    token: &str,
+    minutes: i64,
+    unique_key: &str,
+) -> Result<(), String> {
+    let message =
+        build_reset(to, locale, token, minutes, unique_key, settings).map_err(|e| e.to_string())?;
+    let from: Mailbox = settings
+        .from
+        .parse()
+        .map_err(|e| format!("mail.from: {e}"))?;
+    let mailer = Mailer::new(settings)?;
+    mailer
+        .send(&message, &message_id(unique_key, &from))
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// How a send failed: transient failures are retried, permanent ones are not.
@@ -393,6 +523,26 @@ mod tests {
         assert!(en.contains("http://127.0.0.1:8080/queue/A-7F3K"), "{en}");
         assert!(en.contains("2026-11-29 12:30"), "UTC+8: {en}");
         assert!(!body.is_empty());
+    }
+
+    #[test]
+    fn mails_name_the_site_by_its_name_where_known() {
+        let mut en = page();
+        en.locale = "en".into();
+        let names = std::collections::HashMap::from([(
+            "station-1".to_string(),
+            "North station\r\nBcc: evil@example.org".to_string(),
+        )]);
+        let named = build_named(&en, "k", &settings(), &names).unwrap();
+        let subject = named.headers().get_raw("Subject").unwrap().to_string();
+        assert!(subject.contains("North station"), "{subject}");
+        assert!(!subject.contains("station-1"), "{subject}");
+        let text = String::from_utf8(named.formatted()).unwrap();
+        assert!(!text.to_ascii_lowercase().contains("\r\nbcc:"), "{text}");
+        // Unknown to the map: the code.
+        let coded = build(&en, "k", &settings()).unwrap();
+        let subject = coded.headers().get_raw("Subject").unwrap().to_string();
+        assert!(subject.contains("station-1"), "{subject}");
     }
 
     #[test]

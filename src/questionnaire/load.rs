@@ -41,10 +41,10 @@ const ITEM_KEYS: &[&str] = &[
     "show_if",
     "section",
 ];
-const SCORE_KEYS: &[&str] = &["id", "items", "method", "multiply", "missing"];
+const SCORE_KEYS: &[&str] = &["id", "label", "items", "method", "multiply", "missing"];
 const MISSING_KEYS: &[&str] = &["max", "complete", "round"];
 const BANDS_KEYS: &[&str] = &["score", "cuts"];
-const CUT_KEYS: &[&str] = &["name", "min", "tier"];
+const CUT_KEYS: &[&str] = &["name", "label", "min", "tier"];
 const RULE_KEYS: &[&str] = &["id", "when", "tier", "urgent", "reason"];
 const EXAMPLE_KEYS: &[&str] = &[
     "name", "answers", "tier", "scores", "bands", "rules", "urgent",
@@ -237,11 +237,11 @@ impl Loader<'_, '_> {
             None => Vec::new(),
         };
         let mut scores = match top.req(self.d, "scores") {
-            Some(n) => self.scores(n, &items, &scales),
+            Some(n) => self.scores(n, &items, &scales, &locales),
             None => Vec::new(),
         };
         if let Some(n) = top.opt("bands") {
-            self.bands(n, &mut scores);
+            self.bands(n, &mut scores, &locales);
         }
         let rules = top
             .opt("rules")
@@ -655,7 +655,13 @@ impl Loader<'_, '_> {
         Some(id.to_string())
     }
 
-    fn scores(&mut self, n: &Node<'_>, items: &[Item], scales: &[Scale]) -> Vec<Score> {
+    fn scores(
+        &mut self,
+        n: &Node<'_>,
+        items: &[Item],
+        scales: &[Scale],
+        locales: &[String],
+    ) -> Vec<Score> {
         let Some(arr) = as_array(self.d, n, "`scores`") else {
             return Vec::new();
         };
@@ -683,6 +689,9 @@ impl Loader<'_, '_> {
                 .clone()
                 .map_or_else(|| format!("score #{}", idx + 1), |i| format!("score `{i}`"));
             t.rename(label.clone());
+            let title = t
+                .opt("label")
+                .and_then(|n| self.localized(n, &format!("the `label` of {label}"), locales));
             let members = t
                 .req(self.d, "items")
                 .and_then(|n| self.score_items(n, items, &label));
@@ -719,6 +728,7 @@ impl Loader<'_, '_> {
                 let range = score_range(&members, items, scales, method, multiply, missing);
                 out.push(Score {
                     incomplete_reason_id: format!("{id}.incomplete"),
+                    label: title,
                     id,
                     items: members,
                     method,
@@ -820,7 +830,7 @@ impl Loader<'_, '_> {
         })
     }
 
-    fn bands(&mut self, n: &Node<'_>, scores: &mut [Score]) {
+    fn bands(&mut self, n: &Node<'_>, scores: &mut [Score], locales: &[String]) {
         let Some(arr) = as_array(self.d, n, "`bands`") else {
             return;
         };
@@ -907,11 +917,19 @@ impl Loader<'_, '_> {
                     Some(min)
                 });
                 let tier = ct.req(self.d, "tier").and_then(|n| self.tier(n));
+                let label = ct.opt("label").and_then(|n| {
+                    self.localized(
+                        n,
+                        &format!("the `label` of a band of score `{score_id}`"),
+                        locales,
+                    )
+                });
                 ct.finish(self.d);
                 match (name, min, tier) {
                     (Some(name), Some(min), Some(tier)) => bands.push(Band {
                         reason_id: format!("{score_id}.{name}"),
                         name,
+                        label,
                         min,
                         tier,
                     }),

@@ -149,6 +149,10 @@ pub struct MissingRule {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Band {
     pub name: String,
+    /// What staff read for the band (`label`, localized); without one, the workspace's own
+    /// words for common band names, else the name.
+    #[serde(skip)]
+    pub label: Option<Localized>,
     /// `<score>.<band>`, the id of the reason this band gives.
     #[serde(skip)]
     pub reason_id: String,
@@ -159,6 +163,9 @@ pub struct Band {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Score {
     pub id: String,
+    /// What staff read for the score (`label`, localized); see `Band::label`.
+    #[serde(skip)]
+    pub label: Option<Localized>,
     /// Indexes into `Questionnaire::items`.
     #[serde(skip)]
     pub items: Vec<usize>,

@@ -43,6 +43,9 @@ fn login_form(
         next: next.unwrap_or_default(),
         email,
         error,
+        notice: request::query_param(req, "reset")
+            .is_some()
+            .then(|| t.tr("ws-reset-done")),
     };
     render_with(&page, status, cookie.into_iter().collect())
 }

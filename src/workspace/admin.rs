@@ -579,7 +579,7 @@ pub(super) async fn audit(
             .entries
             .into_iter()
             .map(|e| AuditLine {
-                at: e.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                at: super::china_label(t, e.at, "%Y-%m-%d %H:%M:%S"),
                 actor: e.actor,
                 action: e.action,
                 target: e.target.unwrap_or_default(),

@@ -1,6 +1,7 @@
 //! The staff workspace: server-rendered pages for counselors, supervisors and admins.
 //!
-//! Routes: `GET|POST /login`, `POST /logout`, `GET|POST /account/password`; `GET /queue` (the
+//! Routes: `GET|POST /login`, `GET|POST /login/forgot` and `GET|POST /login/reset` (password
+//! reset by email), `POST /logout`, `GET|POST /account/password`; `GET /queue` (the
 //! risk-ordered queue), `GET /queue/rows` (its table body, for the page's live refresh),
 //! `POST /queue/take-next`, `GET /queue/{ref}` (the alert page) and
 //! `POST /queue/{ref}/{acknowledge|unacknowledge|notes|resolve|assign}`; `GET /admin`,
@@ -23,6 +24,7 @@ mod admin;
 mod notifier;
 mod queue;
 mod reports;
+mod reset;
 mod rosters;
 mod views;
 
@@ -80,6 +82,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         post("/login", web::post().to(account::login)).route(web::get().to(account::login_page)),
     )
+    .service(
+        post("/login/forgot", web::post().to(reset::forgot))
+            .route(web::get().to(reset::forgot_page)),
+    )
+    .service(
+        post("/login/reset", web::post().to(reset::reset)).route(web::get().to(reset::reset_page)),
+    )
     .service(post("/logout", web::post().to(account::logout)))
     .service(
         post(
@@ -132,6 +141,8 @@ struct Ctx {
     lang: Lang,
     /// The session's CSRF token, for the hidden field of every form.
     csrf: String,
+    /// What the page warns of about duty cover (GET pages only; issue 13).
+    coverage: Option<crate::jobs::gaps::Coverage>,
 }
 
 impl Ctx {
@@ -248,16 +259,47 @@ async fn signed_in(
         }
         Err(e) => return Err(failure_page(None, request::negotiate(req).0, e)),
     };
-    let ctx = Ctx {
+    let mut ctx = Ctx {
         lang: lang_of(&auth.principal),
         csrf: auth.csrf_token(&state),
         auth,
+        coverage: None,
     };
     if !roles.is_empty() && !roles.contains(&ctx.who().role) {
         tracing::info!(user = %ctx.who().user_id, role = ctx.who().role.as_str(), path = req.path(), "refused: not this role's area");
         return Err(ctx.forbidden_area());
     }
+    if req.method() == actix_web::http::Method::GET && anonymous != Anonymous::Unauthorized {
+        ctx.coverage = coverage(&state, req.path()).await;
+    }
     Ok(ctx)
+}
+
+/// The pages that list the gaps of the next 24 hours; every page says when no shift exists.
+const GAP_PAGES: [&str; 3] = ["/queue", "/rosters", "/admin"];
+
+/// What a page warns of about duty cover. A failure to read it never fails the page.
+async fn coverage(state: &web::Data<AppState>, path: &str) -> Option<crate::jobs::gaps::Coverage> {
+    use crate::jobs::gaps::Coverage;
+    let with_gaps = GAP_PAGES.contains(&path);
+    let result = crate::http::run(state, move |conn, _| {
+        let now = chrono::Utc::now().naive_utc();
+        if with_gaps {
+            crate::jobs::gaps::coverage_now(conn, now)
+        } else if crate::db::rosters::any_from(conn, now)? {
+            Ok(Coverage::Gaps(Vec::new()))
+        } else {
+            Ok(Coverage::NoShifts)
+        }
+    })
+    .await;
+    match result {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read duty cover for the page's banner");
+            None
+        }
+    }
 }
 
 /// The path and query of this request, percent-encoded as one query value.
@@ -415,16 +457,21 @@ fn run_failure(ctx: &Ctx, e: ApiError) -> HttpResponse {
 
 // ---- small formatting helpers shared by the pages -----------------------------------------
 
-/// `2026-11-29 12:21 (UTC+8)` from an RFC 3339 time: China time, where the programme runs
-/// (the page's script then shows the browser's local time).
-fn display_time(rfc3339: &str) -> String {
+/// `2026-11-29 12:21 北京时间` from an RFC 3339 time: China time, where the programme runs,
+/// labelled in the reader's language (issue 13: every staff page shows China time, labelled).
+fn display_time(t: Tr, rfc3339: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
-        .map(|t| {
-            t.with_timezone(&crate::china_time::shanghai())
-                .format("%Y-%m-%d %H:%M (UTC+8)")
-                .to_string()
-        })
+        .map(|at| china_label(t, at.naive_utc(), "%Y-%m-%d %H:%M"))
         .unwrap_or_else(|_| rfc3339.to_string())
+}
+
+/// A UTC time in China time with `format`, then the label ("北京时间", "China time").
+fn china_label(t: Tr, utc: chrono::NaiveDateTime, format: &str) -> String {
+    format!(
+        "{} {}",
+        crate::china_time::local(utc).format(format),
+        t.tr("ws-china-time")
+    )
 }
 
 /// "12 min left" / "overdue by 3 min": minutes under an hour, hours under two days, else days.

@@ -133,9 +133,9 @@ fn row(t: Tr, me: &str, sites: &[accounts::Site], a: &AlertSummary) -> QueueRow 
         status: a.status.as_str(),
         status_label: status_label(t, a.status),
         site: site_label(t, sites, a.site.as_deref()),
-        created: display_time(&a.created_at),
+        created: display_time(t, &a.created_at),
         created_iso: a.created_at.clone(),
-        deadline: display_time(&a.deadline_at),
+        deadline: display_time(t, &a.deadline_at),
         deadline_iso: a.deadline_at.clone(),
         left,
         overdue: a.status != Status::Resolved && a.seconds_left < 0,
@@ -144,7 +144,19 @@ fn row(t: Tr, me: &str, sites: &[accounts::Site], a: &AlertSummary) -> QueueRow 
             .as_ref()
             .map_or_else(|| t.tr("ws-nobody"), |p| p.name.clone()),
         mine: a.assignee.as_ref().is_some_and(|p| p.id == me),
+        contact: a.has_contact.then(|| t.tr("ws-queue-has-contact")),
     }
+}
+
+/// A phone number as a `tel:` URI wants it: a leading `+` if it has one, then its digits.
+fn tel_of(phone: &str) -> String {
+    let phone = phone.trim();
+    let mut out = String::new();
+    if phone.starts_with('+') {
+        out.push('+');
+    }
+    out.extend(phone.chars().filter(char::is_ascii_digit));
+    out
 }
 
 fn queue_title(t: Tr, open_red: usize) -> String {
@@ -202,8 +214,8 @@ fn cluster_lines(
                     ("site", site_label(t, sites, c.site.as_deref())),
                     ("count", c.unresolved.to_string()),
                     ("red", c.red.to_string()),
-                    ("first", display_time(&c.first_at)),
-                    ("last", display_time(&c.last_at)),
+                    ("first", display_time(t, &c.first_at)),
+                    ("last", display_time(t, &c.last_at)),
                 ],
             ),
             red: c.red > 0,
@@ -471,8 +483,8 @@ pub(super) async fn cluster(
             ("count", c.unresolved.to_string()),
             ("red", c.red.to_string()),
             ("contact", c.with_contact.to_string()),
-            ("first", display_time(&c.first_at)),
-            ("last", display_time(&c.last_at)),
+            ("first", display_time(t, &c.first_at)),
+            ("last", display_time(t, &c.last_at)),
         ],
     );
     let count = query.count.unwrap_or(0).max(0);
@@ -650,19 +662,31 @@ fn json_number(v: &serde_json::Value) -> String {
     }
 }
 
-fn scores_of(scores: &serde_json::Value, bands: &serde_json::Value) -> Vec<ScoreLine> {
-    scores
+/// Scores with their labels and bands in the reader's language (issue 13: not
+/// "work_pressure" / "low").
+fn scores_of(s: &alerts::ScreeningView) -> Vec<ScoreLine> {
+    s.scores
         .as_object()
         .map(|m| {
             m.iter()
-                .map(|(name, value)| ScoreLine {
-                    name: name.clone(),
-                    value: json_number(value),
-                    band: bands
-                        .get(name)
-                        .and_then(serde_json::Value::as_str)
-                        .map(|b| b.replace('_', " "))
-                        .unwrap_or_default(),
+                .map(|(name, value)| {
+                    let band = s.bands.get(name).and_then(serde_json::Value::as_str);
+                    ScoreLine {
+                        name: s
+                            .labels
+                            .get(name)
+                            .cloned()
+                            .unwrap_or_else(|| name.replace('_', " ")),
+                        value: json_number(value),
+                        band: band
+                            .map(|b| {
+                                s.labels
+                                    .get(&format!("{name}.{b}"))
+                                    .cloned()
+                                    .unwrap_or_else(|| b.replace('_', " "))
+                            })
+                            .unwrap_or_default(),
+                    }
                 })
                 .collect()
         })
@@ -683,21 +707,23 @@ fn reason_line(t: Tr, r: &alerts::ReasonView) -> ReasonLine {
 }
 
 /// One screening of the alert: scores, the reasons that raised it, every answer.
-fn screening_block(t: Tr, s: &alerts::ScreeningView) -> ScreeningBlock {
+/// `shown`: the reasons already listed at the top of the page (each reason once, issue 13).
+fn screening_block(t: Tr, s: &alerts::ScreeningView, shown: &[String]) -> ScreeningBlock {
     ScreeningBlock {
         title: s.title.clone(),
         version: s.version.clone(),
-        submitted: display_time(&s.submitted_at),
+        submitted: display_time(t, &s.submitted_at),
         submitted_iso: s.submitted_at.clone(),
         tier: tier_class(s.tier),
         tier_label: tier_label(t, s.tier),
         urgent: s.urgent,
         locale: s.locale.clone(),
-        scores: scores_of(&s.scores, &s.bands),
+        scores: scores_of(s),
         reasons: s
             .reasons
             .iter()
             .filter(raised)
+            .filter(|r| !shown.contains(&r.id))
             .map(|r| reason_line(t, r))
             .collect(),
         answers: s
@@ -727,7 +753,7 @@ fn event_line(t: Tr, e: &alerts::EventView) -> EventLine {
         .and_then(serde_json::Value::as_str)
         .map(str::to_string);
     EventLine {
-        at: display_time(&e.at),
+        at: display_time(t, &e.at),
         at_iso: e.at.clone(),
         kind: if t.has(&kind_key) {
             t.tr(&kind_key)
@@ -752,15 +778,26 @@ fn event_line(t: Tr, e: &alerts::EventView) -> EventLine {
 fn earlier_line(t: Tr, s: &alerts::EarlierScreening) -> EarlierLine {
     EarlierLine {
         questionnaire: s.questionnaire.clone(),
-        submitted: display_time(&s.submitted_at),
+        submitted: display_time(t, &s.submitted_at),
         submitted_iso: s.submitted_at.clone(),
         tier: tier_class(s.tier),
         tier_label: tier_label(t, s.tier),
-        scores: scores_of(&s.scores, &serde_json::Value::Null)
-            .into_iter()
-            .map(|l| format!("{} {}", l.name, l.value))
-            .collect::<Vec<_>>()
-            .join(", "),
+        scores: s
+            .scores
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(name, v)| {
+                        format!(
+                            "{} {}",
+                            alerts::score_label(None, name, t.lang().code()),
+                            json_number(v)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -771,7 +808,19 @@ fn alert_page(state: &AppState, ctx: &Ctx, loaded: Loaded, refused: Refused) -> 
     let a = &d.alert;
     let mine = a.assignee.as_ref().is_some_and(|p| p.id == who.user_id);
     let supervisor = who.role == Role::Supervisor;
-    let screenings = d.screenings.iter().map(|s| screening_block(t, s)).collect();
+    let mut shown: Vec<String> = Vec::new();
+    let mut reasons = Vec::new();
+    for r in d.reasons.iter().filter(raised) {
+        if !shown.contains(&r.id) {
+            shown.push(r.id.clone());
+            reasons.push(reason_line(t, r));
+        }
+    }
+    let screenings = d
+        .screenings
+        .iter()
+        .map(|s| screening_block(t, s, &shown))
+        .collect();
     let timeline = d.timeline.iter().map(|e| event_line(t, e)).collect();
     let earlier = d
         .earlier_screenings
@@ -783,6 +832,7 @@ fn alert_page(state: &AppState, ctx: &Ctx, loaded: Loaded, refused: Refused) -> 
     let page = AlertPage {
         base: ctx.base(format!("{} {}", a.reference, t.tr("ws-alert-title")), ""),
         csrf: ctx.csrf.clone(),
+        alert_id: a.id.clone(),
         reference: a.reference.clone(),
         action_base: format!("/queue/{}", a.reference),
         tier: tier_class(a.tier),
@@ -791,9 +841,9 @@ fn alert_page(state: &AppState, ctx: &Ctx, loaded: Loaded, refused: Refused) -> 
         status: a.status.as_str(),
         status_label: status_label(t, a.status),
         site: site_label(t, &loaded.sites, a.site.as_deref()),
-        created: display_time(&a.created_at),
+        created: display_time(t, &a.created_at),
         created_iso: a.created_at.clone(),
-        deadline: display_time(&a.deadline_at),
+        deadline: display_time(t, &a.deadline_at),
         deadline_iso: a.deadline_at.clone(),
         left: if active {
             time_left(t, a.seconds_left)
@@ -806,17 +856,13 @@ fn alert_page(state: &AppState, ctx: &Ctx, loaded: Loaded, refused: Refused) -> 
             .as_ref()
             .map_or_else(|| t.tr("ws-nobody"), |p| p.name.clone()),
         outcome: a.outcome.map(|o| outcome_label(t, o)),
-        reasons: d
-            .reasons
-            .iter()
-            .filter(raised)
-            .map(|r| reason_line(t, r))
-            .collect(),
+        reasons,
         screenings,
         timeline,
         contact: d.contact.as_ref().map(|c| Contact {
             name: c.name.clone(),
             phone: c.phone.clone(),
+            tel: tel_of(&c.phone),
         }),
         earlier,
         crisis: state

@@ -792,6 +792,65 @@ async fn the_alert_page_shows_contact_details_only_with_consent() {
     assert!(!view.body.contains("contact-title"));
 }
 
+/// Issue 13: the number to call is the first thing on the alert page, as a `tel:` link of
+/// its digits; without contact details the page says so; queue rows mark alerts with a
+/// number.
+#[actix_web::test]
+async fn the_alert_page_leads_with_the_call_button_or_says_there_is_no_number() {
+    let h = harness().await;
+    h.site("north");
+    h.user("amy@example.org", "Amy", "counselor", &["north"], "en");
+    let s = h.login("amy@example.org").await;
+    let with = h
+        .screening(serde_json::json!({
+            "questionnaire": "phq9",
+            "answers": {"q1": 0, "q2": 0, "q3": 0, "q4": 0, "q5": 0, "q6": 0, "q7": 0, "q8": 0, "q9": 1},
+            "locale": "zh-CN",
+            "site": "north",
+            "contact": {"name": "小张", "phone": "+86 138-0000 0000"},
+            "consent_to_contact": true,
+        }))
+        .await;
+    let without = h.red("north").await;
+    let view = h.get(&s, &format!("/queue/{}", with.reference)).await;
+    assert_eq!(view.status, StatusCode::OK);
+    let button = view.body.find("id=\"call-button\"").expect("a call button");
+    assert!(
+        view.body.contains(
+            "<a class=\"call-button\" id=\"call-button\" href=\"tel:+8613800000000\"><span class=\"call-label\">Call the rider</span> <span class=\"call-number\">+86 138-0000 0000</span></a>"
+        ),
+        "{}",
+        view.body
+    );
+    // Before the alert's facts, the crisis lines and the actions.
+    for later in ["alert-title", "actions-title", "ws-crisis"] {
+        let at = view.body.find(later).expect(later);
+        assert!(button < at, "{later}");
+    }
+    assert!(!view.body.contains("id=\"no-contact\""));
+    assert!(view.body.contains(&format!("data-alert=\"{}\"", with.id)));
+
+    let view = h.get(&s, &format!("/queue/{}", without.reference)).await;
+    assert!(!view.body.contains("call-button"));
+    assert!(view.body.contains(
+        "<p class=\"no-contact\" id=\"no-contact\">The rider left no contact details: there is no number to call.</p>"
+    ));
+
+    let queue = h.get(&s, "/queue").await;
+    let row_of = |reference: &str| {
+        let start = queue
+            .body
+            .find(&format!("data-ref=\"{reference}\""))
+            .expect("a row");
+        let end = queue.body[start..].find("</tr>").expect("its end") + start;
+        queue.body[start..end].to_string()
+    };
+    assert!(
+        row_of(&with.reference).contains("<span class=\"pill has-contact\">number left</span>")
+    );
+    assert!(!row_of(&without.reference).contains("has-contact"));
+}
+
 // ---- the queue ----------------------------------------------------------------------------
 
 /// Issue 11: the page says how many more alerts there are and links to the next page.

@@ -20,6 +20,9 @@ pub struct WsBase {
     /// Where the brand links to: the user's area, or the sign-in page.
     pub home: &'static str,
     pub nav: Option<Nav>,
+    /// Duty-cover warnings at the top of the page (issue 13): nobody will be paged, or the
+    /// sites with nobody on duty now or within 24 hours.
+    pub banners: Vec<String>,
 }
 
 impl WsBase {
@@ -32,6 +35,7 @@ impl WsBase {
             js: assets::workspace_js_href(),
             home: "/login",
             nav: None,
+            banners: Vec::new(),
         }
     }
 
@@ -72,11 +76,47 @@ impl WsBase {
                 links,
                 csrf: ctx.csrf.clone(),
             }),
+            banners: banners(t, ctx.coverage.as_ref()),
         }
     }
 
     pub fn html_lang(&self) -> &'static str {
         self.t.lang().code()
+    }
+}
+
+/// At most this many gaps are listed in a banner; the rest are counted.
+const BANNER_GAPS: usize = 5;
+
+fn banners(t: Tr, coverage: Option<&crate::jobs::gaps::Coverage>) -> Vec<String> {
+    use crate::jobs::gaps::Coverage;
+    match coverage {
+        None => Vec::new(),
+        Some(Coverage::NoShifts) => vec![t.tr("ws-banner-no-shifts")],
+        Some(Coverage::Gaps(gaps)) => {
+            let mut out: Vec<String> = gaps
+                .iter()
+                .take(BANNER_GAPS)
+                .map(|g| {
+                    t.tr_args(
+                        "ws-banner-gap",
+                        &[
+                            ("site", g.site_name.clone()),
+                            ("from", crate::china_time::shanghai_time(g.from)),
+                            ("to", crate::china_time::shanghai_time(g.to)),
+                        ],
+                    )
+                })
+                .collect();
+            if gaps.len() > BANNER_GAPS {
+                out.push(t.tr_n(
+                    "ws-banner-more",
+                    "n",
+                    i64::try_from(gaps.len() - BANNER_GAPS).unwrap_or(i64::MAX),
+                ));
+            }
+            out
+        }
     }
 }
 
@@ -123,6 +163,30 @@ pub struct LoginPage {
     /// The email as typed (never the password).
     pub email: String,
     pub error: Option<String>,
+    /// After a password reset: sign in with the new password.
+    pub notice: Option<String>,
+}
+
+/// `GET|POST /login/forgot` (issue 13): one answer for every address.
+#[derive(Template, Debug)]
+#[template(path = "workspace/forgot.html")]
+pub struct ForgotPage {
+    pub base: WsBase,
+    pub csrf: String,
+    pub email: String,
+    pub error: Option<String>,
+    pub sent: bool,
+}
+
+/// `GET|POST /login/reset`: the new password through a link, or that the link is dead.
+#[derive(Template, Debug)]
+#[template(path = "workspace/reset.html")]
+pub struct ResetPage {
+    pub base: WsBase,
+    pub csrf: String,
+    pub token: String,
+    pub error: Option<String>,
+    pub dead: bool,
 }
 
 #[derive(Template, Debug)]
@@ -157,6 +221,8 @@ pub struct QueueRow {
     pub overdue: bool,
     pub assignee: String,
     pub mine: bool,
+    /// "number left": the rider can be called back (issue 13).
+    pub contact: Option<String>,
 }
 
 /// "N more": the alerts after this page, and the link to the next page.
@@ -332,6 +398,8 @@ pub struct CrisisLine {
 pub struct Contact {
     pub name: Option<String>,
     pub phone: String,
+    /// The number for a `tel:` link: its digits and a leading `+` only.
+    pub tel: String,
 }
 
 #[derive(Template, Debug)]
@@ -339,6 +407,8 @@ pub struct Contact {
 pub struct AlertPage {
     pub base: WsBase,
     pub csrf: String,
+    /// For the page's live update (the event stream names alerts by id).
+    pub alert_id: String,
     pub reference: String,
     pub action_base: String,
     pub tier: &'static str,

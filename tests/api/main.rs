@@ -47,6 +47,7 @@ mod metrics;
 mod migrations;
 mod notifier;
 mod notifier_smtp;
+mod password_reset;
 mod pool;
 mod questionnaires;
 mod reload;

@@ -8,6 +8,8 @@
 //! Without chromedriver (or, for the PostgreSQL test, without `CARELINE_TEST_DATABASE_URL`) the
 //! tests are skipped with a message, unless `CARELINE_REQUIRE_SERVICES=1` (CI), where they fail.
 
+mod night_duty;
+
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
