@@ -194,10 +194,11 @@ pub fn sync(
             refused_at: now,
         })
         .collect();
+    // Files that load now: served from the file and not refused at the last reload.
     let loaded = catalog.loaded();
     let from_file: Vec<&str> = loaded
         .iter()
-        .filter(|(_, l)| !l.from_store)
+        .filter(|(id, l)| !l.from_store && !refusals.iter().any(|r| &r.questionnaire_id == *id))
         .map(|(id, _)| id.as_str())
         .collect();
     store::sync_refusals(conn, &refusals, &from_file)?;

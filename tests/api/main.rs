@@ -48,6 +48,7 @@ mod migrations;
 mod notifier;
 mod notifier_smtp;
 mod pool;
+mod questionnaire_admin;
 mod questionnaires;
 mod reload;
 mod reports;
