@@ -55,6 +55,7 @@ fn now() -> chrono::NaiveDateTime {
     get,
     path = "/api/v1/admin/questionnaires",
     tag = "admin",
+    operation_id = "list_admin_questionnaires",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The questionnaires.", body = AdminQuestionnaireList),
@@ -83,6 +84,7 @@ pub(super) async fn list(auth: Auth, state: web::Data<AppState>) -> Result<HttpR
     get,
     path = "/api/v1/admin/questionnaires/{id}",
     tag = "admin",
+    operation_id = "get_admin_questionnaire",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The questionnaire's id.")),
     responses(
@@ -129,6 +131,7 @@ pub struct DiffParams {
     get,
     path = "/api/v1/admin/questionnaires/{id}/diff",
     tag = "admin",
+    operation_id = "diff_questionnaire_versions",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The questionnaire's id."), DiffParams),
     responses(
@@ -179,6 +182,7 @@ pub struct PreviewRequest {
     post,
     path = "/api/v1/admin/questionnaires/{id}/preview",
     tag = "admin",
+    operation_id = "preview_questionnaire_edit",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The questionnaire's id (a new one is allowed).")),
     request_body(content = PreviewRequest, content_type = "application/json"),
@@ -233,6 +237,7 @@ pub struct PublishRequest {
     put,
     path = "/api/v1/admin/questionnaires/{id}",
     tag = "admin",
+    operation_id = "publish_questionnaire",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The questionnaire's id (a new one is allowed).")),
     request_body(content = PublishRequest, content_type = "application/json"),
@@ -291,6 +296,7 @@ pub struct RollbackRequest {
     post,
     path = "/api/v1/admin/questionnaires/{id}/rollback",
     tag = "admin",
+    operation_id = "roll_back_questionnaire",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The questionnaire's id.")),
     request_body(content = RollbackRequest, content_type = "application/json"),
@@ -367,6 +373,7 @@ async fn set_offered(
     post,
     path = "/api/v1/admin/questionnaires/{id}/withdraw",
     tag = "admin",
+    operation_id = "withdraw_questionnaire",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The questionnaire's id.")),
     responses(
@@ -389,6 +396,7 @@ pub(super) async fn withdraw(
     post,
     path = "/api/v1/admin/questionnaires/{id}/restore",
     tag = "admin",
+    operation_id = "restore_questionnaire",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The questionnaire's id.")),
     responses(
