@@ -25,7 +25,7 @@ use careline::scoring::{self, AnswerSet};
 use diesel::prelude::*;
 
 mod common;
-use common::{drop_database, targets};
+use common::{drop_database, percentile, targets};
 
 const MODERATE_10: &str = r#"{ name = "moderate", min = 10, tier = "yellow" }"#;
 const MODERATE_12: &str = r#"{ name = "moderate", min = 12, tier = "yellow" }"#;
@@ -119,10 +119,16 @@ fn store(conn: &mut AnyConnection, q: &careline::questionnaire::Questionnaire, t
                 }
             })
             .collect();
+        // A multi-row INSERT is per backend in diesel (not in the common dialect).
         db::write_transaction(conn, |c| -> Result<(), db::DbError> {
-            diesel::insert_into(screenings::table)
-                .values(&rows)
-                .execute(c)?;
+            match c {
+                AnyConnection::Sqlite(c) => diesel::insert_into(screenings::table)
+                    .values(&rows)
+                    .execute(c)?,
+                AnyConnection::Postgresql(c) => diesel::insert_into(screenings::table)
+                    .values(&rows)
+                    .execute(c)?,
+            };
             Ok(())
         })
         .expect("insert screenings");
@@ -131,7 +137,7 @@ fn store(conn: &mut AnyConnection, q: &careline::questionnaire::Questionnaire, t
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
-    v[v.len() / 2]
+    percentile(&v, 0.5)
 }
 
 fn main() {

@@ -20,8 +20,8 @@
 
 mod account;
 mod admin;
-mod questionnaires;
 mod notifier;
+mod questionnaires;
 mod queue;
 mod reports;
 mod rosters;
@@ -104,10 +104,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(post("/queue/{ref}/{action}", web::post().to(queue::act)))
     .route("/admin", web::get().to(admin::page))
     .route("/admin/audit", web::get().to(admin::audit))
-    .route(
-        "/admin/questionnaires",
-        web::get().to(questionnaires::list),
-    )
+    .route("/admin/questionnaires", web::get().to(questionnaires::list))
     .route(
         "/admin/questionnaires/{id}",
         web::get().to(questionnaires::detail),

@@ -139,7 +139,10 @@ fn form_view(t: Tr, new: &Questionnaire) -> (String, Vec<ItemView>) {
             conditional: i.show_if.is_some(),
         })
         .collect();
-    (new.title.get(&locale, &new.default_locale).to_string(), items)
+    (
+        new.title.get(&locale, &new.default_locale).to_string(),
+        items,
+    )
 }
 
 fn report_view(t: Tr, r: &Report, new: &Questionnaire) -> ReportView {
@@ -247,9 +250,9 @@ async fn show(state: &web::Data<AppState>, ctx: &Ctx, id: String, extra: Extra) 
         let diff = match (&detail, diff_of) {
             (Some(_), Some((from, to))) => match q::diff(conn, &wanted, &from, &to) {
                 Ok(d) => Some(d.diff),
-                Err(QuestionnaireAdminError::NotFound(m) | QuestionnaireAdminError::BadRequest(m)) => {
-                    Some(m)
-                }
+                Err(
+                    QuestionnaireAdminError::NotFound(m) | QuestionnaireAdminError::BadRequest(m),
+                ) => Some(m),
                 Err(e) => return Err(e),
             },
             _ => None,
@@ -535,7 +538,14 @@ pub(super) async fn offer(
     let who = ctx.who().who();
     let wanted = id.clone();
     let result = run(&state, move |conn, s| {
-        Ok::<_, ApiError>(q::set_offered(conn, &s.catalog, &who, &wanted, offered, now()))
+        Ok::<_, ApiError>(q::set_offered(
+            conn,
+            &s.catalog,
+            &who,
+            &wanted,
+            offered,
+            now(),
+        ))
     })
     .await;
     match result {
