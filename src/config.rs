@@ -887,6 +887,14 @@ pub struct QuestionnaireSettings {
     /// Empty: looked up (`startup::questionnaire_dir`): `./questionnaires`, then beside the
     /// binary, then in the SQLite database's folder.
     pub dir: PathBuf,
+    /// How often an instance writes what it serves and what it refused to the database and
+    /// reads withdrawals back (issue 14): a refused file shows on every instance within this.
+    #[serde(with = "humantime_serde", default = "default_sync_interval")]
+    pub sync_interval: std::time::Duration,
+}
+
+fn default_sync_interval() -> std::time::Duration {
+    std::time::Duration::from_secs(2)
 }
 
 impl DatabaseSettings {
@@ -1123,6 +1131,16 @@ impl Settings {
         self.validate_notifier()?;
         self.validate_public_url()?;
         self.validate_rider()?;
+
+        let sync = self.questionnaires.sync_interval;
+        if sync < std::time::Duration::from_millis(100)
+            || sync > std::time::Duration::from_secs(300)
+        {
+            return Err(SettingsError::Invalid {
+                key: "questionnaires.sync_interval",
+                message: "must be 100ms to 5m (the default is \"2s\"): refused edits show on other instances within it".into(),
+            });
+        }
         if self.metrics.refresh_interval.is_zero() {
             return Err(SettingsError::Invalid {
                 key: "metrics.refresh_interval",
@@ -1564,6 +1582,31 @@ mod tests {
                 .form_token_ttl
                 .as_secs(),
             24 * 3600
+        );
+    }
+
+    #[test]
+    fn a_questionnaire_sync_interval_out_of_range_is_refused() {
+        for bad in ["0s", "50ms", "6m"] {
+            let err = refusal(&[("CARELINE__QUESTIONNAIRES__SYNC_INTERVAL", bad)]);
+            assert!(
+                err.contains("`questionnaires.sync_interval`: must be 100ms to 5m"),
+                "{bad}: {err}"
+            );
+        }
+        let ok = Settings::load_from(&sources(&[(
+            "CARELINE__QUESTIONNAIRES__SYNC_INTERVAL",
+            "500ms",
+        )]))
+        .unwrap();
+        assert_eq!(ok.questionnaires.sync_interval.as_millis(), 500);
+        assert_eq!(
+            Settings::load_from(&sources(&[]))
+                .unwrap()
+                .questionnaires
+                .sync_interval
+                .as_secs(),
+            2
         );
     }
 

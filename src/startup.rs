@@ -130,6 +130,30 @@ pub fn questionnaire_dir(settings: &Settings) -> Result<std::path::PathBuf, Stri
     ))
 }
 
+/// One round of `admin::questionnaires::sync` on the blocking pool; a failure is logged and
+/// the next round tries again.
+async fn sync_questionnaires(pool: &db::Pool, catalog: &Arc<LiveCatalog>) {
+    let pool = pool.clone();
+    let catalog = Arc::clone(catalog);
+    let done = tokio::task::spawn_blocking(move || -> Result<(), db::DbError> {
+        let mut conn = pool.get()?;
+        crate::admin::questionnaires::sync(
+            &mut conn,
+            &catalog,
+            catalog.instance(),
+            chrono::Utc::now().naive_utc(),
+        )
+    })
+    .await;
+    match done {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot sync the questionnaires with the database")
+        }
+        Err(e) => tracing::warn!(error = %e, "the questionnaire sync failed"),
+    }
+}
+
 /// A built, not yet running, application.
 pub struct Application {
     port: u16,
@@ -180,6 +204,8 @@ impl Application {
             LiveCatalog::load(&dir)
                 .map_err(|e| StartupError::Questionnaires(dir.display().to_string(), e))?,
         );
+        // Before serving: a file broken at start serves its last good stored version.
+        sync_questionnaires(&pool, &catalog).await;
         check_public_questionnaires(&settings, &catalog.get(), &dir)?;
         let watcher = match crate::catalog::watch(Arc::clone(&catalog)) {
             Ok(w) => Some(w),
@@ -275,6 +301,16 @@ impl Application {
                 if let Ok(Err(e)) = tokio::task::spawn_blocking(move || c.reload()).await {
                     tracing::error!(error = %e, "cannot read the questionnaire folder");
                 }
+            }
+        });
+        let state = web::Data::clone(&self.state);
+        actix_web::rt::spawn(async move {
+            // What this instance serves and refused, to the database; withdrawals back.
+            let mut every = tokio::time::interval(state.settings.questionnaires.sync_interval);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                sync_questionnaires(&state.pool, &state.catalog).await;
             }
         });
         let state = web::Data::clone(&self.state);

@@ -8,3 +8,4 @@
 
 pub mod notifier;
 pub mod observe;
+pub mod questionnaires;

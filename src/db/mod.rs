@@ -13,6 +13,7 @@ pub mod audit;
 pub mod backup;
 pub mod jobs;
 pub mod listen;
+pub mod questionnaires;
 pub mod reports;
 pub mod rosters;
 pub mod schema;

@@ -221,6 +221,49 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    questionnaire_refusals (questionnaire_id) {
+        questionnaire_id -> Text,
+        path -> Text,
+        content_hash -> Text,
+        errors -> Text,
+        source -> Text,
+        refused_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    questionnaire_loads (instance_id, questionnaire_id) {
+        instance_id -> Text,
+        questionnaire_id -> Text,
+        content_hash -> Text,
+        version -> Text,
+        loaded_at -> Timestamp,
+        seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    questionnaire_publications (id) {
+        id -> Text,
+        questionnaire_id -> Text,
+        content_hash -> Text,
+        old_version -> Nullable<Text>,
+        new_version -> Text,
+        kind -> Text,
+        published_by -> Nullable<Text>,
+        published_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    questionnaire_withdrawals (questionnaire_id) {
+        questionnaire_id -> Text,
+        withdrawn_at -> Timestamp,
+        withdrawn_by -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(screenings -> questionnaire_versions (content_hash));
 diesel::table! {
     unknown_site_codes (code, day) {
@@ -274,4 +317,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     spent_challenges,
     unknown_site_codes,
     password_resets,
+    questionnaire_refusals,
+    questionnaire_loads,
+    questionnaire_publications,
+    questionnaire_withdrawals,
 );

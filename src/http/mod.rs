@@ -13,6 +13,7 @@ pub mod fhir_api;
 mod flood_api;
 pub mod metrics;
 pub mod openapi;
+mod questionnaires_api;
 mod reports_api;
 mod rosters_api;
 
@@ -125,6 +126,38 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .route("/admin/audit", web::get().to(admin_api::audit))
             .route("/admin/jobs", web::get().to(admin_api::troubled_jobs))
+            .route(
+                "/admin/questionnaires",
+                web::get().to(questionnaires_api::list),
+            )
+            .route(
+                "/admin/questionnaires/{id}",
+                web::get().to(questionnaires_api::detail),
+            )
+            .route(
+                "/admin/questionnaires/{id}",
+                web::put().to(questionnaires_api::publish),
+            )
+            .route(
+                "/admin/questionnaires/{id}/diff",
+                web::get().to(questionnaires_api::diff),
+            )
+            .route(
+                "/admin/questionnaires/{id}/preview",
+                web::post().to(questionnaires_api::preview),
+            )
+            .route(
+                "/admin/questionnaires/{id}/rollback",
+                web::post().to(questionnaires_api::rollback),
+            )
+            .route(
+                "/admin/questionnaires/{id}/withdraw",
+                web::post().to(questionnaires_api::withdraw),
+            )
+            .route(
+                "/admin/questionnaires/{id}/restore",
+                web::post().to(questionnaires_api::restore),
+            )
             .route(
                 "/reports/screenings",
                 web::get().to(reports_api::screenings),

@@ -22,6 +22,7 @@
 mod account;
 mod admin;
 mod notifier;
+mod questionnaires;
 mod queue;
 mod reports;
 mod reset;
@@ -74,6 +75,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             );
             actix_web::error::InternalError::from_response(err, render(&page, status)).into()
         });
+    // A questionnaire's whole text, URL-encoded (Chinese triples in size): more room.
+    let text_form = form.clone().limit(2 * 1024 * 1024);
     let post = |path: &str, handler| {
         web::resource(path.to_string())
             .app_data(form.clone())
@@ -110,6 +113,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(post("/queue/{ref}/{action}", web::post().to(queue::act)))
     .route("/admin", web::get().to(admin::page))
     .route("/admin/audit", web::get().to(admin::audit))
+    .route("/admin/questionnaires", web::get().to(questionnaires::list))
+    .route(
+        "/admin/questionnaires/{id}",
+        web::get().to(questionnaires::detail),
+    )
+    .service(
+        web::resource("/admin/questionnaires/{id}/preview")
+            .app_data(text_form.clone())
+            .route(web::post().to(questionnaires::preview)),
+    )
+    .service(
+        web::resource("/admin/questionnaires/{id}/publish")
+            .app_data(text_form)
+            .route(web::post().to(questionnaires::publish)),
+    )
+    .service(post(
+        "/admin/questionnaires/{id}/{action}",
+        web::post().to(questionnaires::offer),
+    ))
     .route("/reports", web::get().to(reports::page))
     .service(post("/admin/users", web::post().to(admin::create_user)))
     .service(post(

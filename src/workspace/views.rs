@@ -49,6 +49,7 @@ impl WsBase {
         if who.role == crate::accounts::Role::Admin {
             links.push(("/admin", "ws-nav-admin"));
             links.push(("/admin/audit", "ws-nav-audit"));
+            links.push(("/admin/questionnaires", "ws-nav-questionnaires"));
         }
         if who.role != crate::accounts::Role::Counselor {
             links.push(("/reports", "ws-nav-reports"));

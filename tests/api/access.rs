@@ -49,6 +49,10 @@ enum Target {
     NoShift,
     /// A suspected-flood cluster id that does not exist.
     NoCluster,
+    /// A shipped questionnaire (`phq9`).
+    AQuestionnaire,
+    /// A questionnaire id no file has.
+    NoQuestionnaire,
 }
 use Target::*;
 
@@ -118,6 +122,17 @@ const MATRIX: &[Row] = &[
     row("GET",   "/api/v1/admin/sites/{slug}/poster.png", NoSite,          [401,  403,   403,    404]),
     row("GET",   "/api/v1/admin/audit",                 Nothing,           [401,  403,   403,    200]),
     row("GET",   "/api/v1/admin/jobs",                  Nothing,           [401,  403,   403,    200]),
+    // The folder served here is the repository's: the admin's edits are refused (422, 404),
+    // never written.
+    row("GET",   "/api/v1/admin/questionnaires",        Nothing,           [401,  403,   403,    200]),
+    row("GET",   "/api/v1/admin/questionnaires/{id}",   AQuestionnaire,    [401,  403,   403,    200]),
+    row("GET",   "/api/v1/admin/questionnaires/{id}",   NoQuestionnaire,   [401,  403,   403,    404]),
+    row("PUT",   "/api/v1/admin/questionnaires/{id}",   AQuestionnaire,    [401,  403,   403,    422]),
+    row("GET",   "/api/v1/admin/questionnaires/{id}/diff", AQuestionnaire, [401,  403,   403,    400]),
+    row("POST",  "/api/v1/admin/questionnaires/{id}/preview", AQuestionnaire, [401, 403,  422,    422]),
+    row("POST",  "/api/v1/admin/questionnaires/{id}/rollback", AQuestionnaire, [401, 403, 403,    404]),
+    row("POST",  "/api/v1/admin/questionnaires/{id}/withdraw", NoQuestionnaire, [401, 403, 403,   404]),
+    row("POST",  "/api/v1/admin/questionnaires/{id}/restore", AQuestionnaire, [401, 403,  403,    200]),
     row("GET",   "/api/v1/reports/screenings",          Nothing,           [401,  403,   200,    200]),
     row("GET",   "/api/v1/reports/alerts",              Nothing,           [401,  403,   200,    200]),
     row("GET",   "/api/v1/reports/coverage",            Nothing,           [401,  403,   200,    200]),
@@ -185,6 +200,8 @@ async fn fill(app: &TestApp, cast: &Cast, target: Target, caller: Option<&Staff>
         }
         NoShift => "0190f5c2-7a1b-7cc3-9d2e-3f4a5b6c7d8e".into(),
         NoCluster => "0190f5c2-7a1b-7cc3-9d2e-3f4a5b6c7d8f".into(),
+        AQuestionnaire => "phq9".into(),
+        NoQuestionnaire => "no_such_questionnaire".into(),
     }
 }
 
@@ -224,6 +241,11 @@ fn body_for(method: &str, route: &str, cast: &Cast, n: usize) -> Option<Value> {
             Some(json!({"alert_ids": ["0190f5c2-7a1b-7cc3-9d2e-3f4a5b6c7d8e"]}))
         }
         ("POST", "/api/v1/clusters/{id}/resolve") => Some(json!({"note": "A script, not riders."})),
+        ("PUT", "/api/v1/admin/questionnaires/{id}")
+        | ("POST", "/api/v1/admin/questionnaires/{id}/preview") => {
+            Some(json!({"source": "id = \"phq9\""}))
+        }
+        ("POST", "/api/v1/admin/questionnaires/{id}/rollback") => Some(json!({"to": "0.0.0"})),
         _ => None,
     }
 }

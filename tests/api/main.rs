@@ -49,6 +49,7 @@ mod notifier;
 mod notifier_smtp;
 mod password_reset;
 mod pool;
+mod questionnaire_admin;
 mod questionnaires;
 mod reload;
 mod reports;

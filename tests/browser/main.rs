@@ -10,6 +10,8 @@
 
 mod night_duty;
 
+mod questionnaire_admin;
+
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -225,6 +227,16 @@ async fn session(name: &'static str, javascript: bool) -> Option<Session> {
 }
 
 async fn session_with(name: &'static str, setup: Setup) -> Option<Session> {
+    session_with_dir(name, setup, None).await
+}
+
+/// As `session_with`, serving the questionnaires of `questionnaires` (a copy, for tests that
+/// edit them) instead of the repository's folder.
+async fn session_with_dir(
+    name: &'static str,
+    setup: Setup,
+    questionnaires: Option<PathBuf>,
+) -> Option<Session> {
     let javascript = setup.javascript;
     let Some(driver_bin) = chromedriver() else {
         return skip_or_fail("chromedriver is not installed");
@@ -293,7 +305,10 @@ async fn session_with(name: &'static str, setup: Setup) -> Option<Session> {
         ),
         (
             "CARELINE__QUESTIONNAIRES__DIR".to_string(),
-            concat!(env!("CARGO_MANIFEST_DIR"), "/questionnaires").to_string(),
+            questionnaires.map_or_else(
+                || concat!(env!("CARGO_MANIFEST_DIR"), "/questionnaires").to_string(),
+                |d| d.display().to_string(),
+            ),
         ),
     ]);
     let settings = Settings::load_from(&Sources {
