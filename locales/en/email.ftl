@@ -36,3 +36,6 @@ email-flood-body =
     phone number are listed first), and resolve the rest as false positives:
     { $link }
 email-footer = Sent automatically by Careline; please do not reply.
+
+# issue 13: channels (group robots; the same fields as a page email, never rider data)
+channel-page-text = [Careline] { $tier } { $reference }, site: { $site }. Acknowledge by { $deadline } (China Standard Time): { $link }

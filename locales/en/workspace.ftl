@@ -274,3 +274,8 @@ rep-coverage = Roster coverage
 rep-chart-coverage = Hours with no counselor on duty, per period
 rep-hours = Hours
 rep-uncovered = Hours with no counselor on duty
+
+# issue 13: channels (staff phone numbers)
+ws-admin-phone = Mobile phone (SMS and voice pages)
+ws-admin-phone-hint = E.164: + then country code and number, e.g. +8613800138000. Leave empty for email and group robots only.
+ws-event-channel_sent = Sent to a channel (group robot, SMS or voice call)

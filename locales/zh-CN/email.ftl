@@ -35,3 +35,6 @@ email-flood-body =
     预警移回队列（留了电话的排在最前），其余标记为误报：
     { $link }
 email-footer = 此邮件由 Careline 自动发送，请勿回复。
+
+# issue 13: channels (group robots; the same fields as a page email, never rider data)
+channel-page-text = 【Careline】{ $tier } { $reference }，站点：{ $site }。请在 { $deadline }（北京时间）前确认：{ $link }

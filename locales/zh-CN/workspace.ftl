@@ -265,3 +265,8 @@ rep-coverage = 值班覆盖
 rep-chart-coverage = 各周期无咨询师值班的小时数
 rep-hours = 小时数
 rep-uncovered = 无咨询师值班小时数
+
+# issue 13: channels (staff phone numbers)
+ws-admin-phone = 手机号（短信和语音呼叫）
+ws-admin-phone-hint = E.164 格式：+ 加国家码和号码，例如 +8613800138000。留空则只用邮件和群机器人通知。
+ws-event-channel_sent = 已发送到通知渠道（群机器人、短信或语音电话）

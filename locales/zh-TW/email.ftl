@@ -35,3 +35,6 @@ email-flood-body =
     預警移回佇列（留了電話的排在最前），其餘標記為誤報：
     { $link }
 email-footer = 此郵件由 Careline 自動發送，請勿回覆。
+
+# issue 13: channels (group robots; the same fields as a page email, never rider data)
+channel-page-text = 【Careline】{ $tier } { $reference }，站點：{ $site }。請在 { $deadline }（北京時間）前確認：{ $link }

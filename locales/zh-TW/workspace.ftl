@@ -265,3 +265,8 @@ rep-coverage = 值班覆蓋
 rep-chart-coverage = 各週期無諮商師值班的小時數
 rep-hours = 小時數
 rep-uncovered = 無諮商師值班小時數
+
+# issue 13: channels (staff phone numbers)
+ws-admin-phone = 手機號碼（簡訊和語音呼叫）
+ws-admin-phone-hint = E.164 格式：+ 加國碼和號碼，例如 +8613800138000。留空則只用郵件和群組機器人通知。
+ws-event-channel_sent = 已傳送到通知管道（群組機器人、簡訊或語音電話）

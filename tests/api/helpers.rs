@@ -727,6 +727,7 @@ impl TestApp {
             sites: sites.iter().map(|s| s.to_string()).collect(),
             password: Some(PASSWORD.into()),
             locale: Some("en".into()),
+            phone: None,
         };
         self.with_conn(move |c| {
             careline::accounts::create_user(c, &careline::audit::Who::system(), &new)

@@ -32,6 +32,7 @@ mod admin;
 mod alerts;
 mod auth;
 mod backup;
+mod channels;
 mod bad_input;
 mod cli_user;
 mod contacts;

@@ -1115,6 +1115,7 @@ async fn counselor_works_a_red_alert(name: &'static str, db: Db) {
                 sites: vec!["north".into()],
                 password: Some(COUNSELOR_PASSWORD.into()),
                 locale: Some("zh-CN".into()),
+                phone: None,
             },
         )
         .expect("a counselor");
@@ -1426,6 +1427,7 @@ async fn the_reports_dashboard(name: &'static str, desktop: bool) {
                 sites: vec![],
                 password: Some(ADMIN_PASSWORD.into()),
                 locale: Some("zh-CN".into()),
+                phone: None,
             },
         )
         .expect("an admin");
@@ -1608,6 +1610,7 @@ async fn a_supervisor_works_a_suspected_flood_on_a_phone() {
                 sites: vec![],
                 password: Some(ADMIN_PASSWORD.into()),
                 locale: Some("zh-CN".into()),
+                phone: None,
             },
         )
         .expect("a supervisor");
