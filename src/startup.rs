@@ -60,8 +60,9 @@ pub async fn check_someone_is_paged(
     }
 }
 
-/// Refuses to start when a group robot names a site that does not exist (a typo would
-/// silently page nobody on that robot). Run by `careline serve` and `careline worker`.
+/// Refuses to start (outside development; warns in development, where sites are often made
+/// after the first start) when a group robot names a site that does not exist: a typo would
+/// silently page nobody on that robot. Run by `careline serve` and `careline worker`.
 pub async fn check_channel_sites(
     settings: &Settings,
     pool: &db::Pool,
@@ -86,14 +87,20 @@ pub async fn check_channel_sites(
     if missing.is_empty() {
         return Ok(());
     }
-    Err(StartupError::Unheard(format!(
+    let message = format!(
         "`notify.webhooks`: no site {}; a robot's `sites` lists site slugs as on /admin (create the site first, or fix the slug)",
         missing
             .iter()
             .map(|s| format!("`{s}`"))
             .collect::<Vec<_>>()
             .join(", ")
-    )))
+    );
+    if settings.is_development() {
+        tracing::warn!("{message} (accepted in development only)");
+        Ok(())
+    } else {
+        Err(StartupError::Unheard(message))
+    }
 }
 
 /// The questionnaire folder: `questionnaires.dir` when it is set; else the first folder of

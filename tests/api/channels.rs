@@ -732,7 +732,10 @@ async fn acknowledgement_stops_further_channel_pages(backend: Backend) {
     assert!(jobs.iter().all(|j| j.status != "pending"), "{jobs:?}");
 
     // Without the acknowledgement the same chain climbs: the robot hears each level.
-    let other = app.submit(&red_with_marker()).await.alert_id.expect("a second alert");
+    // Another rider (no contact, so it does not attach to the first alert).
+    let mut body = phq9_body(RED);
+    body["site"] = SITE.into();
+    let other = app.submit(&body).await.alert_id.expect("a second alert");
     assert_ne!(other, alert_id);
     let got = wecom.wait(4, "the robot at the next levels of the second alert").await;
     assert!(got.len() >= 4);
@@ -760,6 +763,10 @@ async fn a_robot_for_an_unknown_site_is_refused_at_start(backend: Backend) {
         None,
         Some(&["no-such-site"]),
     )];
+    // Outside development (in development it is a warning: sites are made after the start).
+    settings.environment = Some("staging".into());
+    settings.auth.jwt_key = "a staging key that is long enough to be accepted".into();
+    settings.escalation.backup_emails = vec!["backup@example.org".into()];
     let err = careline::startup::Application::build(settings)
         .await
         .expect_err("refused");
