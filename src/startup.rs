@@ -63,10 +63,7 @@ pub async fn check_someone_is_paged(
 /// Refuses to start (outside development; warns in development, where sites are often made
 /// after the first start) when a group robot names a site that does not exist: a typo would
 /// silently page nobody on that robot. Run by `careline serve` and `careline worker`.
-pub async fn check_channel_sites(
-    settings: &Settings,
-    pool: &db::Pool,
-) -> Result<(), StartupError> {
+pub async fn check_channel_sites(settings: &Settings, pool: &db::Pool) -> Result<(), StartupError> {
     let named = settings.notify.named_sites();
     if named.is_empty() {
         return Ok(());

@@ -479,9 +479,7 @@ fn check_name(name: &str) -> Result<String, AdminError> {
 /// An E.164 number: `+`, a country code and number, 8 to 15 digits in all, no spaces.
 pub fn valid_e164(phone: &str) -> bool {
     phone.strip_prefix('+').is_some_and(|d| {
-        (8..=15).contains(&d.len())
-            && d.bytes().all(|b| b.is_ascii_digit())
-            && !d.starts_with('0')
+        (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
     })
 }
 

@@ -220,8 +220,10 @@ fn parse_url(url: &str) -> Option<(bool, &str, &str)> {
 
 fn query_has(tail: &str, name: &str) -> bool {
     tail.split_once('?').is_some_and(|(_, q)| {
-        q.split('&')
-            .any(|p| p.split_once('=').is_some_and(|(k, v)| k == name && !v.is_empty()))
+        q.split('&').any(|p| {
+            p.split_once('=')
+                .is_some_and(|(k, v)| k == name && !v.is_empty())
+        })
     })
 }
 
@@ -237,13 +239,17 @@ fn check_levels(
     if levels.is_empty() {
         return bad(
             key,
-            format!("{what}: `levels` is empty; leave it out for the default, or list levels from 1 to {chain}"),
+            format!(
+                "{what}: `levels` is empty; leave it out for the default, or list levels from 1 to {chain}"
+            ),
         );
     }
     if let Some(n) = levels.iter().find(|n| **n == 0 || **n as usize > chain) {
         return bad(
             key,
-            format!("{what}: level {n} is out of range: escalation.levels has {chain} levels, counted from 1"),
+            format!(
+                "{what}: level {n} is out of range: escalation.levels has {chain} levels, counted from 1"
+            ),
         );
     }
     let mut sorted = levels.clone();
@@ -285,7 +291,10 @@ impl NotifySettings {
             let Some((https, _, tail)) = parse_url(&w.url) else {
                 return bad(
                     key,
-                    format!("{what}: url \"{}\" is not an http(s) address", redact(&w.url)),
+                    format!(
+                        "{what}: url \"{}\" is not an http(s) address",
+                        redact(&w.url)
+                    ),
                 );
             };
             if production && !https {
@@ -298,19 +307,25 @@ impl NotifySettings {
                 WebhookKind::Wecom if !query_has(tail, "key") => {
                     return bad(
                         key,
-                        format!("{what}: a WeCom robot's url carries its key: https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=..."),
+                        format!(
+                            "{what}: a WeCom robot's url carries its key: https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=..."
+                        ),
                     );
                 }
                 WebhookKind::Dingtalk if !query_has(tail, "access_token") => {
                     return bad(
                         key,
-                        format!("{what}: a DingTalk robot's url carries its token: https://oapi.dingtalk.com/robot/send?access_token=..."),
+                        format!(
+                            "{what}: a DingTalk robot's url carries its token: https://oapi.dingtalk.com/robot/send?access_token=..."
+                        ),
                     );
                 }
                 WebhookKind::Feishu if !tail.contains("/hook/") => {
                     return bad(
                         key,
-                        format!("{what}: a Feishu bot's url is https://open.feishu.cn/open-apis/bot/v2/hook/<id>"),
+                        format!(
+                            "{what}: a Feishu bot's url is https://open.feishu.cn/open-apis/bot/v2/hook/<id>"
+                        ),
                     );
                 }
                 _ => {}
@@ -320,13 +335,17 @@ impl NotifySettings {
                 WebhookKind::Wecom if !secret.is_empty() => {
                     return bad(
                         key,
-                        format!("{what}: a WeCom robot has no secret (its key is in the url); remove `secret`"),
+                        format!(
+                            "{what}: a WeCom robot has no secret (its key is in the url); remove `secret`"
+                        ),
                     );
                 }
                 WebhookKind::Dingtalk | WebhookKind::Feishu if secret.is_empty() => {
                     return bad(
                         key,
-                        format!("{what}: `secret` is required: turn on signing (加签 / 签名校验) in the robot's security settings and copy its secret here"),
+                        format!(
+                            "{what}: `secret` is required: turn on signing (加签 / 签名校验) in the robot's security settings and copy its secret here"
+                        ),
                     );
                 }
                 _ => {}
@@ -373,7 +392,10 @@ impl NotifySettings {
                         );
                     }
                     Some((false, _, _)) if production => {
-                        return bad(key, "endpoint must start with https:// in production".into());
+                        return bad(
+                            key,
+                            "endpoint must start with https:// in production".into(),
+                        );
                     }
                     Some((_, _, tail)) if tail.contains('?') => {
                         return bad(key, "endpoint is a base URL, without a query".into());
@@ -545,17 +567,23 @@ app_id = "1400000000"
                 "a URL that is not http(s)",
             ),
             (
-                webhook("kind = \"wecom\"\nurl = \"https://qyapi.weixin.qq.com/cgi-bin/webhook/send\""),
+                webhook(
+                    "kind = \"wecom\"\nurl = \"https://qyapi.weixin.qq.com/cgi-bin/webhook/send\"",
+                ),
                 "carries its key",
                 "a WeCom URL without its key",
             ),
             (
-                webhook("kind = \"dingtalk\"\nurl = \"https://oapi.dingtalk.com/robot/send\"\nsecret = \"s\""),
+                webhook(
+                    "kind = \"dingtalk\"\nurl = \"https://oapi.dingtalk.com/robot/send\"\nsecret = \"s\"",
+                ),
                 "carries its token",
                 "a DingTalk URL without its token",
             ),
             (
-                webhook("kind = \"feishu\"\nurl = \"https://open.feishu.cn/elsewhere\"\nsecret = \"s\""),
+                webhook(
+                    "kind = \"feishu\"\nurl = \"https://open.feishu.cn/elsewhere\"\nsecret = \"s\"",
+                ),
                 "open-apis/bot/v2/hook",
                 "a Feishu URL that is not a hook",
             ),
@@ -565,22 +593,30 @@ app_id = "1400000000"
                 "a DingTalk robot without its secret",
             ),
             (
-                webhook(&format!("kind = \"feishu\"\nurl = \"{FEISHU}\"\nsecret = \" \"")),
+                webhook(&format!(
+                    "kind = \"feishu\"\nurl = \"{FEISHU}\"\nsecret = \" \""
+                )),
                 "`secret` is required",
                 "a Feishu bot with a blank secret",
             ),
             (
-                webhook(&format!("kind = \"wecom\"\nurl = \"{WECOM}\"\nsecret = \"s\"")),
+                webhook(&format!(
+                    "kind = \"wecom\"\nurl = \"{WECOM}\"\nsecret = \"s\""
+                )),
                 "has no secret",
                 "a secret on a WeCom robot (it would be ignored)",
             ),
             (
-                webhook(&format!("kind = \"wecom\"\nurl = \"{WECOM}\"\nlevels = [4]")),
+                webhook(&format!(
+                    "kind = \"wecom\"\nurl = \"{WECOM}\"\nlevels = [4]"
+                )),
                 "level 4 is out of range",
                 "a level past the chain",
             ),
             (
-                webhook(&format!("kind = \"wecom\"\nurl = \"{WECOM}\"\nlevels = [0]")),
+                webhook(&format!(
+                    "kind = \"wecom\"\nurl = \"{WECOM}\"\nlevels = [0]"
+                )),
                 "level 0 is out of range",
                 "levels count from 1",
             ),
@@ -590,12 +626,16 @@ app_id = "1400000000"
                 "an empty list would mean never",
             ),
             (
-                webhook(&format!("kind = \"wecom\"\nurl = \"{WECOM}\"\nlevels = [1, 1]")),
+                webhook(&format!(
+                    "kind = \"wecom\"\nurl = \"{WECOM}\"\nlevels = [1, 1]"
+                )),
                 "listed twice",
                 "a level twice",
             ),
             (
-                webhook(&format!("kind = \"wecom\"\nurl = \"{WECOM}\"\nsites = [\"North Station\"]")),
+                webhook(&format!(
+                    "kind = \"wecom\"\nurl = \"{WECOM}\"\nsites = [\"North Station\"]"
+                )),
                 "is not a site slug",
                 "a site name instead of its slug",
             ),
@@ -605,22 +645,28 @@ app_id = "1400000000"
                 "an empty site list would mean never",
             ),
             (
-                webhook(&format!("kind = \"wecom\"\nurl = \"{WECOM}\"\nper_minute = 0")),
+                webhook(&format!(
+                    "kind = \"wecom\"\nurl = \"{WECOM}\"\nper_minute = 0"
+                )),
                 "per_minute must be 1 to 600",
                 "a rate limit of nothing",
             ),
             (
-                webhook(&format!("kind = \"wecom\"\nurl = \"{WECOM}\"\nlocale = \"fr\"")),
+                webhook(&format!(
+                    "kind = \"wecom\"\nurl = \"{WECOM}\"\nlocale = \"fr\""
+                )),
                 "locale must be zh-CN, zh-TW or en",
                 "a language we have no strings for",
             ),
             (
-                webhook(&format!("kind = \"wecom\"\nurl = \"{WECOM}\"\ncolour = \"red\"")),
+                webhook(&format!(
+                    "kind = \"wecom\"\nurl = \"{WECOM}\"\ncolour = \"red\""
+                )),
                 "unknown field",
                 "a typo in a key",
             ),
             (
-                sms(&format!("{aliyun}")),
+                sms(aliyun),
                 "sign_name",
                 "SMS without its approved signature",
             ),
@@ -630,27 +676,40 @@ app_id = "1400000000"
                 "no credentials",
             ),
             (
-                sms(&format!("{}sign_name = \"S\"", aliyun.replace("template_id = \"T\"", "template_id = \"\""))),
+                sms(&format!(
+                    "{}sign_name = \"S\"",
+                    aliyun.replace("template_id = \"T\"", "template_id = \"\"")
+                )),
                 "template_id",
                 "no template",
             ),
             (
-                sms(&format!("{}sign_name = \"S\"", aliyun.replace("aliyun", "twilio"))),
+                sms(&format!(
+                    "{}sign_name = \"S\"",
+                    aliyun.replace("aliyun", "twilio")
+                )),
                 "variant constructor twilio",
                 "an unknown provider",
             ),
             (
-                sms(&format!("{}sign_name = \"S\"", aliyun.replace("aliyun", "tencent"))),
+                sms(&format!(
+                    "{}sign_name = \"S\"",
+                    aliyun.replace("aliyun", "tencent")
+                )),
                 "app_id",
                 "Tencent without its SDK app id",
             ),
             (
-                sms(&format!("{aliyun}sign_name = \"S\"\nendpoint = \"dysmsapi.aliyuncs.com\"")),
+                sms(&format!(
+                    "{aliyun}sign_name = \"S\"\nendpoint = \"dysmsapi.aliyuncs.com\""
+                )),
                 "is not an http(s) base URL",
                 "an endpoint without a scheme",
             ),
             (
-                sms(&format!("{aliyun}sign_name = \"S\"\nendpoint = \"https://x.cn/?a=1\"")),
+                sms(&format!(
+                    "{aliyun}sign_name = \"S\"\nendpoint = \"https://x.cn/?a=1\""
+                )),
                 "without a query",
                 "an endpoint with a query",
             ),

@@ -301,9 +301,15 @@ fn page_channels(
         .map(|w| (w.id(), Target::Webhook { id: w.id() }))
         .collect();
     let sms = n.sms.as_ref().is_some_and(|c| c.at(at.level, chain, false));
-    let voice = n.voice.as_ref().is_some_and(|c| c.at(at.level, chain, true));
+    let voice = n
+        .voice
+        .as_ref()
+        .is_some_and(|c| c.at(at.level, chain, true));
     if sms || voice {
-        let ids: Vec<String> = recipients.iter().filter_map(|r| r.user_id.clone()).collect();
+        let ids: Vec<String> = recipients
+            .iter()
+            .filter_map(|r| r.user_id.clone())
+            .collect();
         for (user_id, _) in crate::db::accounts::phones_of(conn, &ids)? {
             if sms {
                 targets.push((
@@ -323,7 +329,9 @@ fn page_channels(
     }
     // The site's name, not its code, as staff know it.
     let site = match alert.site.as_deref() {
-        Some(slug) => Some(crate::db::accounts::site_name(conn, slug)?.unwrap_or_else(|| slug.to_string())),
+        Some(slug) => {
+            Some(crate::db::accounts::site_name(conn, slug)?.unwrap_or_else(|| slug.to_string()))
+        }
         None => None,
     };
     let message = Message {

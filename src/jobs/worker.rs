@@ -15,8 +15,8 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::{AbortHandle, JoinSet};
 
 use super::{
-    CHANNEL, ChannelPayload, DIGEST, DigestPayload, EMAIL, ESCALATE, EmailPayload,
-    EscalatePayload, Purpose, REMIND, RemindPayload,
+    CHANNEL, ChannelPayload, DIGEST, DigestPayload, EMAIL, ESCALATE, EmailPayload, EscalatePayload,
+    Purpose, REMIND, RemindPayload,
 };
 use crate::audit::{self, Who};
 use crate::config::Settings;

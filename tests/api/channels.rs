@@ -260,7 +260,10 @@ fn phone_channel(provider: Provider, endpoint: String) -> PhoneChannel {
     }
 }
 
-async fn app_with(backend: Backend, tune: impl Fn(&mut Settings) + Send + Sync + 'static) -> TestApp {
+async fn app_with(
+    backend: Backend,
+    tune: impl Fn(&mut Settings) + Send + Sync + 'static,
+) -> TestApp {
     let tweak = move |s: &mut Settings| {
         s.worker.poll_interval = Duration::from_millis(200);
         s.worker.backoff_base = Duration::from_millis(100);
@@ -364,9 +367,24 @@ async fn a_red_screening_reaches_every_configured_channel_of_its_site(backend: B
     let app = app_with(backend, move |s| {
         s.notify.webhooks = vec![
             robot(WebhookKind::Wecom, urls.0.clone(), None, Some(&[SITE])),
-            robot(WebhookKind::Wecom, urls.1.clone(), None, Some(&[OTHER_SITE])),
-            robot(WebhookKind::Dingtalk, urls.2.clone(), Some(DING_SECRET), None),
-            robot(WebhookKind::Feishu, urls.3.clone(), Some(FEISHU_SECRET), Some(&[SITE])),
+            robot(
+                WebhookKind::Wecom,
+                urls.1.clone(),
+                None,
+                Some(&[OTHER_SITE]),
+            ),
+            robot(
+                WebhookKind::Dingtalk,
+                urls.2.clone(),
+                Some(DING_SECRET),
+                None,
+            ),
+            robot(
+                WebhookKind::Feishu,
+                urls.3.clone(),
+                Some(FEISHU_SECRET),
+                Some(&[SITE]),
+            ),
         ];
         s.notify.sms = Some(phone_channel(Provider::Aliyun, urls.4.clone()));
         let mut voice = phone_channel(Provider::Tencent, urls.5.clone());
@@ -391,24 +409,53 @@ async fn a_red_screening_reaches_every_configured_channel_of_its_site(backend: B
     let r = &got[0];
     assert_eq!(r.method, "POST");
     assert_eq!(r.target, "/cgi-bin/webhook/send?key=wecom-key-1");
-    assert_eq!(r.header("content-type"), Some("application/json; charset=utf-8"));
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
     let body = r.json();
     assert_eq!(body["msgtype"], "text", "{body}");
     assert_eq!(body.as_object().map(|o| o.len()), Some(2), "{body}");
-    let text = body["text"]["content"].as_str().expect("a text").to_string();
-    for part in [&alert.reference, "Station north", &deadline, &link, "红色预警"] {
+    let text = body["text"]["content"]
+        .as_str()
+        .expect("a text")
+        .to_string();
+    for part in [
+        &alert.reference,
+        "Station north",
+        &deadline,
+        &link,
+        "红色预警",
+    ] {
         assert!(text.contains(part), "`{part}` in {text}");
     }
-    assert!(!text.contains(SITE) || text.contains("Station north"), "{text}");
+    assert!(
+        !text.contains(SITE) || text.contains("Station north"),
+        "{text}"
+    );
 
     // DingTalk: timestamp and signature in the query, recomputed from the fixed secret.
     let got = dingtalk.wait(1, "the DingTalk robot called").await;
     let r = &got[0];
     assert_eq!(r.method, "POST");
-    assert!(r.target.starts_with("/robot/send?access_token=ding-token&timestamp="), "{}", r.target);
-    let ts: i64 = r.param("timestamp").parse().expect("a millisecond timestamp");
-    assert!(ts >= before - 1000 && ts <= now_ms() + 1000, "timestamp {ts}");
-    let expected = hmac_b64(DING_SECRET.as_bytes(), format!("{ts}\n{DING_SECRET}").as_bytes());
+    assert!(
+        r.target
+            .starts_with("/robot/send?access_token=ding-token&timestamp="),
+        "{}",
+        r.target
+    );
+    let ts: i64 = r
+        .param("timestamp")
+        .parse()
+        .expect("a millisecond timestamp");
+    assert!(
+        ts >= before - 1000 && ts <= now_ms() + 1000,
+        "timestamp {ts}"
+    );
+    let expected = hmac_b64(
+        DING_SECRET.as_bytes(),
+        format!("{ts}\n{DING_SECRET}").as_bytes(),
+    );
     assert_eq!(r.param("sign"), expected, "the DingTalk signature");
     assert_eq!(r.query().len(), 3, "{}", r.target);
     let body = r.json();
@@ -425,7 +472,10 @@ async fn a_red_screening_reaches_every_configured_channel_of_its_site(backend: B
         .expect("a timestamp string")
         .parse()
         .expect("seconds");
-    assert!(ts >= before / 1000 - 1 && ts <= now_ms() / 1000 + 1, "timestamp {ts}");
+    assert!(
+        ts >= before / 1000 - 1 && ts <= now_ms() / 1000 + 1,
+        "timestamp {ts}"
+    );
     let expected = hmac_b64(format!("{ts}\n{FEISHU_SECRET}").as_bytes(), b"");
     assert_eq!(body["sign"], expected, "the Feishu signature");
     assert_eq!(body["msg_type"], "text");
@@ -439,7 +489,10 @@ async fn a_red_screening_reaches_every_configured_channel_of_its_site(backend: B
     assert!(r.body.is_empty());
     let params = r.query();
     let names: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(names, ["PhoneNumbers", "SignName", "TemplateCode", "TemplateParam"]);
+    assert_eq!(
+        names,
+        ["PhoneNumbers", "SignName", "TemplateCode", "TemplateParam"]
+    );
     assert_eq!(r.param("PhoneNumbers"), STAFF_PHONE);
     assert_eq!(r.param("SignName"), "Careline");
     assert_eq!(r.param("TemplateCode"), "SMS_123");
@@ -452,7 +505,10 @@ async fn a_red_screening_reaches_every_configured_channel_of_its_site(backend: B
     assert_eq!(r.header("x-acs-version"), Some("2017-05-25"));
     let host = format!("127.0.0.1:{}", aliyun.port);
     assert_eq!(r.header("host"), Some(host.as_str()));
-    let query: Vec<(&str, String)> = params.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let query: Vec<(&str, String)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
     let acs = careline::notify::channels::aliyun::Acs3 {
         host: &host,
         action: "SendSms",
@@ -484,7 +540,11 @@ async fn a_red_screening_reaches_every_configured_channel_of_its_site(backend: B
     assert_eq!(body["TemplateId"], "SMS_123");
     assert_eq!(body["VoiceSdkAppid"], "1400000001");
     assert_eq!(body["TemplateParamSet"][1], alert.reference.as_str());
-    let ts: i64 = r.header("x-tc-timestamp").expect("a timestamp").parse().expect("seconds");
+    let ts: i64 = r
+        .header("x-tc-timestamp")
+        .expect("a timestamp")
+        .parse()
+        .expect("seconds");
     let host = format!("127.0.0.1:{}", tencent.port);
     assert_eq!(
         r.header("authorization").map(str::to_string),
@@ -524,9 +584,18 @@ async fn a_red_screening_reaches_every_configured_channel_of_its_site(backend: B
     for d in &sent {
         assert_eq!(d.as_object().map(|o| o.len()), Some(3), "{d}");
     }
-    assert!(wecom_elsewhere.requests().is_empty(), "the other site's robot");
+    assert!(
+        wecom_elsewhere.requests().is_empty(),
+        "the other site's robot"
+    );
     // One request each: nothing sent twice.
-    for (name, fake) in [("wecom", &wecom), ("dingtalk", &dingtalk), ("feishu", &feishu), ("aliyun", &aliyun), ("tencent", &tencent)] {
+    for (name, fake) in [
+        ("wecom", &wecom),
+        ("dingtalk", &dingtalk),
+        ("feishu", &feishu),
+        ("aliyun", &aliyun),
+        ("tencent", &tencent),
+    ] {
         assert_eq!(fake.requests().len(), 1, "{name}");
     }
     let mut all = Vec::new();
@@ -535,7 +604,13 @@ async fn a_red_screening_reaches_every_configured_channel_of_its_site(backend: B
     }
     assert_no_rider_data(&all);
     let logs = crate::helpers::captured_logs();
-    for secret in [MARKER_NAME, MARKER_PHONE, "wecom-key-1", "ding-token", DING_SECRET] {
+    for secret in [
+        MARKER_NAME,
+        MARKER_PHONE,
+        "wecom-key-1",
+        "ding-token",
+        DING_SECRET,
+    ] {
         assert!(!logs.contains(secret), "`{secret}` in the logs");
     }
     let _ = counselor;
@@ -546,7 +621,9 @@ backend_tests!(a_red_screening_reaches_every_configured_channel_of_its_site);
 // ---------------------------------------------------------------------------------------------
 // 2. Errors inside a 200: retried when temporary, failed (and shown to admins) when not
 
-async fn an_error_code_in_a_200_is_retried_and_a_permanent_one_is_shown_to_admins(backend: Backend) {
+async fn an_error_code_in_a_200_is_retried_and_a_permanent_one_is_shown_to_admins(
+    backend: Backend,
+) {
     let wecom = Fake::start(WECOM_OK);
     let dingtalk = Fake::start(DINGTALK_OK);
     let feishu = Fake::start(FEISHU_OK);
@@ -554,7 +631,10 @@ async fn an_error_code_in_a_200_is_retried_and_a_permanent_one_is_shown_to_admin
     // WeCom: rate-limited once (45009 in a 200), then fine. Feishu: a 5xx, then its rate-limit
     // code, then fine. Tencent SMS: its rate-limit error inside a 200, then fine. DingTalk: a
     // bad signature, which no retry mends.
-    wecom.script(&[Reply::Answer(200, r#"{"errcode":45009,"errmsg":"api freq out of limit"}"#.into())]);
+    wecom.script(&[Reply::Answer(
+        200,
+        r#"{"errcode":45009,"errmsg":"api freq out of limit"}"#.into(),
+    )]);
     feishu.script(&[
         Reply::Answer(502, "bad gateway".into()),
         Reply::Answer(200, r#"{"code":11232,"msg":"frequency limited"}"#.into()),
@@ -563,7 +643,10 @@ async fn an_error_code_in_a_200_is_retried_and_a_permanent_one_is_shown_to_admin
         200,
         r#"{"Response":{"Error":{"Code":"RequestLimitExceeded","Message":"too many"},"RequestId":"x"}}"#.into(),
     )]);
-    dingtalk.set_default(Reply::Answer(200, r#"{"errcode":310000,"errmsg":"sign not match"}"#.into()));
+    dingtalk.set_default(Reply::Answer(
+        200,
+        r#"{"errcode":310000,"errmsg":"sign not match"}"#.into(),
+    ));
     let urls = (
         wecom.url("/cgi-bin/webhook/send?key=k"),
         dingtalk.url("/robot/send?access_token=t"),
@@ -573,29 +656,50 @@ async fn an_error_code_in_a_200_is_retried_and_a_permanent_one_is_shown_to_admin
     let app = app_with(backend, move |s| {
         s.notify.webhooks = vec![
             robot(WebhookKind::Wecom, urls.0.clone(), None, None),
-            robot(WebhookKind::Dingtalk, urls.1.clone(), Some(DING_SECRET), None),
-            robot(WebhookKind::Feishu, urls.2.clone(), Some(FEISHU_SECRET), None),
+            robot(
+                WebhookKind::Dingtalk,
+                urls.1.clone(),
+                Some(DING_SECRET),
+                None,
+            ),
+            robot(
+                WebhookKind::Feishu,
+                urls.2.clone(),
+                Some(FEISHU_SECRET),
+                None,
+            ),
         ];
         s.notify.sms = Some(phone_channel(Provider::Tencent, urls.3.clone()));
     })
     .await;
     counselor_with_phone(&app).await;
-    let alert_id = app.submit(&red_with_marker()).await.alert_id.expect("an alert");
+    let alert_id = app
+        .submit(&red_with_marker())
+        .await
+        .alert_id
+        .expect("an alert");
 
     let id = alert_id.clone();
     let jobs = eventually(Duration::from_secs(20), "every channel job settled", || {
         let (app, id) = (&app, id.clone());
         async move {
             let jobs = channel_jobs(app, &id).await;
-            (jobs.len() == 4 && jobs.iter().all(|j| j.status == "done" || j.status == "failed"))
-                .then_some(jobs)
+            (jobs.len() == 4
+                && jobs
+                    .iter()
+                    .all(|j| j.status == "done" || j.status == "failed"))
+            .then_some(jobs)
         }
     })
     .await;
     assert_eq!(wecom.requests().len(), 2, "retried once after 45009");
     assert_eq!(feishu.requests().len(), 3, "after a 502 and 11232");
     assert_eq!(tencent.requests().len(), 2, "after RequestLimitExceeded");
-    assert_eq!(dingtalk.requests().len(), 1, "a permanent code is not retried");
+    assert_eq!(
+        dingtalk.requests().len(),
+        1,
+        "a permanent code is not retried"
+    );
     // (channel, status, attempts): a webhook's id starts with its kind.
     let mut statuses: Vec<(String, String, i32)> = jobs
         .iter()
@@ -623,9 +727,16 @@ async fn an_error_code_in_a_200_is_retried_and_a_permanent_one_is_shown_to_admin
     .map(|(c, s, n)| (c.to_string(), s.to_string(), n))
     .collect();
     assert_eq!(statuses, expected);
-    let failed = jobs.iter().find(|j| j.status == "failed").expect("the DingTalk job");
+    let failed = jobs
+        .iter()
+        .find(|j| j.status == "failed")
+        .expect("the DingTalk job");
     assert!(
-        failed.last_error.as_deref().unwrap_or_default().contains("310000"),
+        failed
+            .last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("310000"),
         "{:?}",
         failed.last_error
     );
@@ -634,12 +745,23 @@ async fn an_error_code_in_a_200_is_retried_and_a_permanent_one_is_shown_to_admin
     let list = ok(app.get_as(&admin.token, "/api/v1/admin/jobs").await).await;
     let listed = list["jobs"].as_array().expect("jobs");
     assert!(
-        listed.iter().any(|j| j["id"] == failed.id.as_str() && j["status"] == "failed"),
+        listed
+            .iter()
+            .any(|j| j["id"] == failed.id.as_str() && j["status"] == "failed"),
         "{list}"
     );
     let events = app.alert_events_all(&alert_id).await;
-    assert_eq!(events.iter().filter(|e| e.kind == "delivery_failed").count(), 1);
-    assert_eq!(events.iter().filter(|e| e.kind == "channel_sent").count(), 3);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.kind == "delivery_failed")
+            .count(),
+        1
+    );
+    assert_eq!(
+        events.iter().filter(|e| e.kind == "channel_sent").count(),
+        3
+    );
     // Every retry carried the same message; nothing of the rider's.
     let texts: Vec<Value> = wecom.requests().iter().map(Request::json).collect();
     assert_eq!(texts[0], texts[1]);
@@ -669,7 +791,11 @@ async fn a_hanging_channel_does_not_delay_email(backend: Backend) {
     })
     .await;
     let counselor = counselor_with_phone(&app).await;
-    let alert_id = app.submit(&red_with_marker()).await.alert_id.expect("an alert");
+    let alert_id = app
+        .submit(&red_with_marker())
+        .await
+        .alert_id
+        .expect("an alert");
 
     let hung = wecom.wait(1, "the robot called (it will not answer)").await;
     let mails = smtp
@@ -683,10 +809,18 @@ async fn a_hanging_channel_does_not_delay_email(backend: Backend) {
     assert!(mails[0].to.contains(&counselor.email.to_ascii_lowercase()));
     let jobs = channel_jobs(&app, &alert_id).await;
     assert_eq!(jobs.len(), 1);
-    assert_ne!(jobs[0].status, "done", "still hanging when the mail was accepted");
+    assert_ne!(
+        jobs[0].status, "done",
+        "still hanging when the mail was accepted"
+    );
     // The outer timeout ends the hang; the retry gets through.
-    let got = wecom.wait(2, "the robot called again after the timeout").await;
-    assert!(got[1].at >= got[0].at + Duration::from_secs(3), "retried only after the timeout");
+    let got = wecom
+        .wait(2, "the robot called again after the timeout")
+        .await;
+    assert!(
+        got[1].at >= got[0].at + Duration::from_secs(3),
+        "retried only after the timeout"
+    );
     let id = alert_id.clone();
     eventually(Duration::from_secs(10), "the robot's job done", || {
         let (app, id) = (&app, id.clone());
@@ -718,16 +852,30 @@ async fn acknowledgement_stops_further_channel_pages(backend: Backend) {
     })
     .await;
     let counselor = counselor_with_phone(&app).await;
-    let token = app.sign_in(&counselor.email, crate::helpers::PASSWORD).await;
-    let alert_id = app.submit(&red_with_marker()).await.alert_id.expect("an alert");
+    let token = app
+        .sign_in(&counselor.email, crate::helpers::PASSWORD)
+        .await;
+    let alert_id = app
+        .submit(&red_with_marker())
+        .await
+        .alert_id
+        .expect("an alert");
     wecom.wait(1, "the first level's robot message").await;
     ok(app
-        .post_as(&token, &format!("/api/v1/alerts/{alert_id}/acknowledge"), None)
+        .post_as(
+            &token,
+            &format!("/api/v1/alerts/{alert_id}/acknowledge"),
+            None,
+        )
         .await)
     .await;
     // Well past the next levels' timeouts: nothing more on the robot.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(wecom.requests().len(), 1, "no page after the acknowledgement");
+    assert_eq!(
+        wecom.requests().len(),
+        1,
+        "no page after the acknowledgement"
+    );
     let jobs = channel_jobs(&app, &alert_id).await;
     assert!(jobs.iter().all(|j| j.status != "pending"), "{jobs:?}");
 
@@ -737,16 +885,25 @@ async fn acknowledgement_stops_further_channel_pages(backend: Backend) {
     body["site"] = SITE.into();
     let other = app.submit(&body).await.alert_id.expect("a second alert");
     assert_ne!(other, alert_id);
-    let got = wecom.wait(4, "the robot at the next levels of the second alert").await;
+    let got = wecom
+        .wait(4, "the robot at the next levels of the second alert")
+        .await;
     assert!(got.len() >= 4);
     let levels: Vec<u64> = app
         .alert_events_all(&other)
         .await
         .into_iter()
         .filter(|e| e.kind == "channel_sent")
-        .map(|e| serde_json::from_str::<Value>(&e.detail).expect("JSON")["level"].as_u64().unwrap_or(9))
+        .map(|e| {
+            serde_json::from_str::<Value>(&e.detail).expect("JSON")["level"]
+                .as_u64()
+                .unwrap_or(9)
+        })
         .collect();
-    assert!(levels.contains(&0) && levels.iter().any(|l| *l > 0), "{levels:?}");
+    assert!(
+        levels.contains(&0) && levels.iter().any(|l| *l > 0),
+        "{levels:?}"
+    );
 }
 
 backend_tests!(acknowledgement_stops_further_channel_pages);
@@ -756,7 +913,8 @@ backend_tests!(acknowledgement_stops_further_channel_pages);
 
 async fn a_robot_for_an_unknown_site_is_refused_at_start(backend: Backend) {
     let db = crate::helpers::TestDb::create(&backend).await;
-    let mut settings = crate::helpers::test_settings(&db.url, &crate::helpers::shipped_questionnaires());
+    let mut settings =
+        crate::helpers::test_settings(&db.url, &crate::helpers::shipped_questionnaires());
     settings.notify.webhooks = vec![robot(
         WebhookKind::Wecom,
         "http://127.0.0.1:9/cgi-bin/webhook/send?key=k".into(),
@@ -818,16 +976,30 @@ async fn staff_phones_are_e164_through_the_admin_api(backend: Backend) {
     let id = body["user"]["id"].as_str().expect("an id").to_string();
     // A bad change changes nothing; an empty one removes the number.
     let (status, _) = status_json(
-        app.patch_as(&admin.token, &format!("/api/v1/admin/users/{id}"), &json!({"phone": "12345"}))
-            .await,
+        app.patch_as(
+            &admin.token,
+            &format!("/api/v1/admin/users/{id}"),
+            &json!({"phone": "12345"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 422);
     let list = ok(app.get_as(&admin.token, "/api/v1/admin/users").await).await;
-    let user = list["users"].as_array().expect("users").iter().find(|u| u["id"] == id.as_str()).cloned().expect("the user");
+    let user = list["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|u| u["id"] == id.as_str())
+        .cloned()
+        .expect("the user");
     assert_eq!(user["phone"], STAFF_PHONE);
     let body = ok(app
-        .patch_as(&admin.token, &format!("/api/v1/admin/users/{id}"), &json!({"phone": ""}))
+        .patch_as(
+            &admin.token,
+            &format!("/api/v1/admin/users/{id}"),
+            &json!({"phone": ""}),
+        )
         .await)
     .await;
     assert_eq!(body["phone"], Value::Null, "{body}");
@@ -839,3 +1011,57 @@ async fn user_count(app: &TestApp) -> usize {
 }
 
 backend_tests!(staff_phones_are_e164_through_the_admin_api);
+
+async fn careline_user_add_takes_a_phone_and_refuses_a_bad_one(backend: Backend) {
+    let app = app_with(backend, |_| {}).await;
+    let before = user_count(&app).await;
+    let run = crate::cli_user::user_add(
+        &app,
+        &[
+            "--email",
+            "night@example.org",
+            "--name",
+            "Night",
+            "--role",
+            "counselor",
+            "--phone",
+            "138 0013 8000",
+        ],
+        Some("a long enough passphrase\n"),
+    )
+    .await;
+    assert_eq!(run.code, Some(1), "{}", run.output);
+    assert!(run.output.contains("E.164"), "{}", run.output);
+    assert_eq!(user_count(&app).await, before, "nothing stored");
+    let run = crate::cli_user::user_add(
+        &app,
+        &[
+            "--email",
+            "night@example.org",
+            "--name",
+            "Night",
+            "--role",
+            "counselor",
+            "--phone",
+            STAFF_PHONE,
+        ],
+        Some("a long enough passphrase\n"),
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.output);
+    assert!(
+        !run.output.contains(STAFF_PHONE),
+        "the number is not echoed: {}",
+        run.output
+    );
+    let phone = app
+        .with_conn(|c| {
+            careline::db::accounts::find_user_by_email(c, "night@example.org")
+                .expect("read")
+                .and_then(|u| u.phone)
+        })
+        .await;
+    assert_eq!(phone.as_deref(), Some(STAFF_PHONE));
+}
+
+backend_tests!(careline_user_add_takes_a_phone_and_refuses_a_bad_one);

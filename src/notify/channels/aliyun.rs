@@ -86,7 +86,10 @@ pub(crate) fn split_endpoint(endpoint: &str) -> (String, String) {
     let host = host
         .strip_suffix(":443")
         .filter(|_| base.starts_with("https://"))
-        .or_else(|| host.strip_suffix(":80").filter(|_| base.starts_with("http://")))
+        .or_else(|| {
+            host.strip_suffix(":80")
+                .filter(|_| base.starts_with("http://"))
+        })
         .unwrap_or(host);
     (base.to_string(), host.to_string())
 }
@@ -271,11 +274,17 @@ mod tests {
     fn answers_other_than_ok_are_failures() {
         assert!(read(200, br#"{"Code":"OK","Message":"OK","BizId":"1"}"#).is_ok());
         assert!(matches!(
-            read(200, br#"{"Code":"isv.BUSINESS_LIMIT_CONTROL","Message":"limit"}"#),
+            read(
+                200,
+                br#"{"Code":"isv.BUSINESS_LIMIT_CONTROL","Message":"limit"}"#
+            ),
             Err(SendError::Transient(_))
         ));
         assert!(matches!(
-            read(200, br#"{"Code":"isv.MOBILE_NUMBER_ILLEGAL","Message":"bad"}"#),
+            read(
+                200,
+                br#"{"Code":"isv.MOBILE_NUMBER_ILLEGAL","Message":"bad"}"#
+            ),
             Err(SendError::Permanent(_))
         ));
         assert!(matches!(

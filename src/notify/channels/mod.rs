@@ -180,7 +180,11 @@ impl Channels {
     fn limit_of(&self, target: &Target) -> Option<(String, u32)> {
         match target {
             Target::Webhook { id } => self.webhook(id).map(|w| (id.clone(), w.per_minute)),
-            Target::Sms { .. } => self.settings.sms.as_ref().map(|c| ("sms".into(), c.per_minute)),
+            Target::Sms { .. } => self
+                .settings
+                .sms
+                .as_ref()
+                .map(|c| ("sms".into(), c.per_minute)),
             Target::Voice { .. } => self
                 .settings
                 .voice
@@ -204,7 +208,8 @@ impl Channels {
             q.push_back(now);
             return None;
         }
-        q.front().map(|t| window.saturating_sub(now.duration_since(*t)))
+        q.front()
+            .map(|t| window.saturating_sub(now.duration_since(*t)))
     }
 
     /// The kind of channel, as the timeline shows it: `wecom`, `dingtalk`, `feishu`, `sms`,
@@ -226,9 +231,8 @@ impl Channels {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Prepared, SendError> {
         let nonce = uuid::Uuid::new_v4().simple().to_string();
-        let phone_of = || {
-            phone.ok_or_else(|| SendError::Permanent("the person has no phone number".into()))
-        };
+        let phone_of =
+            || phone.ok_or_else(|| SendError::Permanent("the person has no phone number".into()));
         let gone = |what: &str| SendError::Permanent(format!("{what} is no longer configured"));
         match target {
             Target::Webhook { id } => {
@@ -240,7 +244,11 @@ impl Channels {
                 ))
             }
             Target::Sms { .. } => {
-                let c = self.settings.sms.as_ref().ok_or_else(|| gone("notify.sms"))?;
+                let c = self
+                    .settings
+                    .sms
+                    .as_ref()
+                    .ok_or_else(|| gone("notify.sms"))?;
                 phone_request(c, false, phone_of()?, message, now, &nonce)
             }
             Target::Voice { .. } => {
@@ -268,9 +276,7 @@ impl Channels {
                 None => return Err(SendError::Permanent("the robot is gone".into())),
             },
             Target::Sms { .. } => Reader::Phone(self.settings.sms.as_ref().map(|c| c.provider)),
-            Target::Voice { .. } => {
-                Reader::Phone(self.settings.voice.as_ref().map(|c| c.provider))
-            }
+            Target::Voice { .. } => Reader::Phone(self.settings.voice.as_ref().map(|c| c.provider)),
         };
         let timeout = self.settings.timeout;
         let exchange = async {
@@ -376,7 +382,10 @@ mod tests {
         assert!(text.contains("R-7F3K"), "{text}");
         assert!(text.contains("北区站"), "{text}");
         assert!(text.contains("2026-12-04 03:05"), "{text}");
-        assert!(text.contains("https://care.example.cn/queue/R-7F3K"), "{text}");
+        assert!(
+            text.contains("https://care.example.cn/queue/R-7F3K"),
+            "{text}"
+        );
         let params = m.template_params();
         assert_eq!(
             params,

@@ -148,14 +148,38 @@ mod tests {
         use WebhookKind::*;
         let cases: [(WebhookKind, &str, Option<bool>); 9] = [
             (Wecom, r#"{"errcode":0,"errmsg":"ok"}"#, None),
-            (Wecom, r#"{"errcode":45009,"errmsg":"api freq out of limit"}"#, Some(true)),
-            (Wecom, r#"{"errcode":93000,"errmsg":"invalid webhook url"}"#, Some(false)),
+            (
+                Wecom,
+                r#"{"errcode":45009,"errmsg":"api freq out of limit"}"#,
+                Some(true),
+            ),
+            (
+                Wecom,
+                r#"{"errcode":93000,"errmsg":"invalid webhook url"}"#,
+                Some(false),
+            ),
             (Dingtalk, r#"{"errcode":0,"errmsg":"ok"}"#, None),
-            (Dingtalk, r#"{"errcode":130101,"errmsg":"send too fast"}"#, Some(true)),
-            (Dingtalk, r#"{"errcode":310000,"errmsg":"sign not match"}"#, Some(false)),
+            (
+                Dingtalk,
+                r#"{"errcode":130101,"errmsg":"send too fast"}"#,
+                Some(true),
+            ),
+            (
+                Dingtalk,
+                r#"{"errcode":310000,"errmsg":"sign not match"}"#,
+                Some(false),
+            ),
             (Feishu, r#"{"code":0,"msg":"success","data":{}}"#, None),
-            (Feishu, r#"{"code":11232,"msg":"frequency limited"}"#, Some(true)),
-            (Feishu, r#"{"code":19021,"msg":"sign match fail"}"#, Some(false)),
+            (
+                Feishu,
+                r#"{"code":11232,"msg":"frequency limited"}"#,
+                Some(true),
+            ),
+            (
+                Feishu,
+                r#"{"code":19021,"msg":"sign match fail"}"#,
+                Some(false),
+            ),
         ];
         for (kind, body, want) in cases {
             let got = read(kind, 200, body.as_bytes());
@@ -167,7 +191,14 @@ mod tests {
             }
         }
         // The older Feishu answer.
-        assert!(read(Feishu, 200, br#"{"StatusCode":0,"StatusMessage":"success"}"#).is_ok());
+        assert!(
+            read(
+                Feishu,
+                200,
+                br#"{"StatusCode":0,"StatusMessage":"success"}"#
+            )
+            .is_ok()
+        );
         // Not JSON at all.
         assert!(matches!(
             read(Wecom, 200, b"<html>"),
