@@ -568,17 +568,17 @@ impl Worker {
             {
                 Ok(()) => {
                     tracing::info!(job = %claimed.job.id, alert = ?claimed.job.alert_id, channel, "channel page accepted");
-                    self.metrics.delivery("sent");
+                    self.metrics.channel_delivery(channel, "sent");
                     Outcome::Done
                 }
                 Err(SendError::Transient(e)) => {
                     tracing::warn!(job = %claimed.job.id, alert = ?claimed.job.alert_id, channel, "channel page not sent, will retry");
-                    self.metrics.delivery("retry");
+                    self.metrics.channel_delivery(channel, "retry");
                     Outcome::Retry(e)
                 }
                 Err(SendError::Permanent(e)) => {
                     tracing::warn!(job = %claimed.job.id, alert = ?claimed.job.alert_id, channel, "channel page failed");
-                    self.metrics.delivery("failed");
+                    self.metrics.channel_delivery(channel, "failed");
                     Outcome::Failed(e)
                 }
             },

@@ -695,12 +695,13 @@ pub async fn ok(response: reqwest::Response) -> Value {
 }
 
 /// Timeline entries the notifier writes.
-pub const NOTIFIER_EVENTS: [&str; 5] = [
+pub const NOTIFIER_EVENTS: [&str; 6] = [
     "paged",
     "escalation_gap",
     "nobody_to_page",
     "escalation_repaired",
     "delivery_failed",
+    "channel_sent",
 ];
 
 impl TestApp {
