@@ -169,6 +169,7 @@ fn staff(conn: &mut AnyConnection) {
             sites: vec![SITE.into()],
             password: None,
             locale: Some("en".into()),
+            phone: None,
         },
     )
     .expect("a counselor");

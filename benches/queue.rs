@@ -76,6 +76,7 @@ fn seed(conn: &mut AnyConnection, n: usize) {
             sites: vec![SITE.into()],
             password: Some(PASSWORD.into()),
             locale: Some("en".into()),
+            phone: None,
         },
     )
     .expect("a counselor");

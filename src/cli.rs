@@ -83,6 +83,9 @@ pub enum UserCommand {
         /// zh-CN (default), zh-TW or en.
         #[arg(long)]
         locale: Option<String>,
+        /// The user's mobile number in E.164 (`+8613800138000`), for SMS and voice pages.
+        #[arg(long)]
+        phone: Option<String>,
     },
 }
 
@@ -139,6 +142,7 @@ pub fn run(
                     role,
                     sites,
                     locale,
+                    phone,
                 },
         } => user_add(
             settings,
@@ -149,6 +153,7 @@ pub fn run(
                 sites,
                 password: None,
                 locale,
+                phone,
             },
             stdin,
             out,
@@ -243,6 +248,9 @@ fn worker(settings: Settings, out: &mut dyn Write) -> std::io::Result<u8> {
             .await
             .map_err(|e| e.to_string())?;
         crate::startup::check_someone_is_paged(&settings, &pool)
+            .await
+            .map_err(|e| e.to_string())?;
+        crate::startup::check_channel_sites(&settings, &pool)
             .await
             .map_err(|e| e.to_string())?;
         let worker = crate::jobs::worker::Worker::new(

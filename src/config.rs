@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 
+pub mod channels;
+
 /// The defaults, compiled in so the binary runs from any folder.
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
@@ -34,6 +36,9 @@ pub struct Settings {
     /// Flood guard (issue 11): source fingerprints, suspected-flood clusters, hard limits.
     #[serde(default)]
     pub abuse: AbuseSettings,
+    /// Channels besides email (issue 13): group robots, SMS, voice calls.
+    #[serde(default)]
+    pub notify: channels::NotifySettings,
     /// `CARELINE_ENV` (not a file key): "production" turns on the strict start-up checks.
     #[serde(skip)]
     pub environment: Option<String>,
@@ -212,6 +217,11 @@ pub struct EscalationPolicy {
     /// Acknowledged but unresolved alerts remind the acknowledger and the on-duty supervisors.
     #[serde(with = "humantime_serde")]
     pub reminder_interval: std::time::Duration,
+    /// The channels each level pages besides email: `[notify]`, put here by
+    /// `Settings::sync_channels` so every use case that escalates has them. Never stored on
+    /// an alert (its copy of the policy is the chain; the channels are the configured ones).
+    #[serde(skip)]
+    pub channels: std::sync::Arc<channels::NotifySettings>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -1022,7 +1032,14 @@ impl Settings {
         let mut settings: Settings = builder.build()?.try_deserialize()?;
         settings.environment = sources.env_name.clone();
         settings.validate()?;
+        settings.sync_channels();
         Ok(settings)
+    }
+
+    /// Copies `[notify]` into the escalation policy (see `EscalationPolicy::channels`); run
+    /// again after changing `notify` in code (`startup` does).
+    pub fn sync_channels(&mut self) {
+        self.escalation.channels = std::sync::Arc::new(self.notify.clone());
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
@@ -1129,6 +1146,11 @@ impl Settings {
             });
         }
         self.validate_notifier()?;
+        self.notify.validate(
+            self.escalation.levels.len(),
+            self.worker.lease,
+            self.is_production(),
+        )?;
         self.validate_public_url()?;
         self.validate_rider()?;
 

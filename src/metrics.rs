@@ -338,6 +338,17 @@ impl Metrics {
             .observe(seconds.max(0.0));
     }
 
+    /// A channel send attempt (`channel`: wecom, dingtalk, feishu, sms, voice), as `delivery`.
+    /// Not part of the mail path's health.
+    pub fn channel_delivery(&self, channel: &'static str, result: &str) {
+        self.deliveries
+            .get_or_create(&DeliveryLabels {
+                channel: channel.into(),
+                result: result.into(),
+            })
+            .inc();
+    }
+
     /// An email send attempt: `sent`, `retry` (transient failure) or `failed` (permanent).
     pub fn delivery(&self, result: &str) {
         self.deliveries

@@ -92,6 +92,46 @@ pub async fn check_someone_is_paged(
     }
 }
 
+/// Refuses to start (outside development; warns in development, where sites are often made
+/// after the first start) when a group robot names a site that does not exist: a typo would
+/// silently page nobody on that robot. Run by `careline serve` and `careline worker`.
+pub async fn check_channel_sites(settings: &Settings, pool: &db::Pool) -> Result<(), StartupError> {
+    let named = settings.notify.named_sites();
+    if named.is_empty() {
+        return Ok(());
+    }
+    let pool = pool.clone();
+    let missing = tokio::task::spawn_blocking(move || {
+        let mut c = pool.get().map_err(db::DbError::from)?;
+        let mut missing = Vec::new();
+        for slug in named {
+            if !db::accounts::site_exists(&mut c, &slug)? {
+                missing.push(slug);
+            }
+        }
+        Ok::<_, db::DbError>(missing)
+    })
+    .await
+    .map_err(|e| db::DbError::Connect(e.to_string()))??;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let message = format!(
+        "`notify.webhooks`: no site {}; a robot's `sites` lists site slugs as on /admin (create the site first, or fix the slug)",
+        missing
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if settings.is_development() {
+        tracing::warn!("{message} (accepted in development only)");
+        Ok(())
+    } else {
+        Err(StartupError::Unheard(message))
+    }
+}
+
 /// The questionnaire folder: `questionnaires.dir` when it is set; else the first folder of
 /// `./questionnaires` (the working directory), `questionnaires` next to the binary, and
 /// `questionnaires` in the data directory (the SQLite file's folder) that exists. When none
@@ -172,7 +212,9 @@ impl std::fmt::Debug for Application {
 }
 
 impl Application {
-    pub async fn build(settings: Settings) -> Result<Application, StartupError> {
+    pub async fn build(mut settings: Settings) -> Result<Application, StartupError> {
+        // `[notify]` may have been changed in code after loading (tests do).
+        settings.sync_channels();
         // Keys first: a bad contact or session key (or a binary built without a JWT crypto
         // backend) stops the service before it touches the database.
         AppState::check_keys(&settings)?;
@@ -198,6 +240,7 @@ impl Application {
             );
         }
         check_someone_is_paged(&settings, &pool).await?;
+        check_channel_sites(&settings, &pool).await?;
         let dir = questionnaire_dir(&settings).map_err(StartupError::NoQuestionnaires)?;
         tracing::info!(dir = %dir.display(), "questionnaire folder");
         let catalog = Arc::new(

@@ -54,3 +54,6 @@ email-gaps-body =
     Add shifts on the rosters page:
     { $link }
 email-gaps-line = - { $site }: { $from } to { $to }
+
+# issue 13: channels (group robots; the same fields as a page email, never rider data)
+channel-page-text = [Careline] { $tier } { $reference }, site: { $site }. Acknowledge by { $deadline } (China Standard Time): { $link }

@@ -403,3 +403,8 @@ qa-not-bumped = Not published:
 qa-published = Published: the new version is being served.
 qa-withdrawn-done = Withdrawn: riders are no longer offered it. Its versions are kept.
 qa-restored-done = Riders are offered it again.
+
+# issue 13: channels (staff phone numbers)
+ws-admin-phone = Mobile phone (SMS and voice pages)
+ws-admin-phone-hint = E.164: + then country code and number, e.g. +8613800138000. Leave empty for email and group robots only.
+ws-event-channel_sent = Sent to a channel (group robot, SMS or voice call)

@@ -53,3 +53,6 @@ email-gaps-body =
     请在值班表页面添加班次：
     { $link }
 email-gaps-line = - { $site }：{ $from } 至 { $to }
+
+# issue 13: channels (group robots; the same fields as a page email, never rider data)
+channel-page-text = 【Careline】{ $tier } { $reference }，站点：{ $site }。请在 { $deadline }（北京时间）前确认：{ $link }

@@ -388,3 +388,8 @@ qa-not-bumped = 未发布：
 qa-published = 已发布：新版本正在使用。
 qa-withdrawn-done = 已撤下：不再向骑手提供。其版本已保留。
 qa-restored-done = 已重新向骑手提供。
+
+# issue 13: channels (staff phone numbers)
+ws-admin-phone = 手机号（短信和语音呼叫）
+ws-admin-phone-hint = E.164 格式：+ 加国家码和号码，例如 +8613800138000。留空则只用邮件和群机器人通知。
+ws-event-channel_sent = 已发送到通知渠道（群机器人、短信或语音电话）

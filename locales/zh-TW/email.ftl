@@ -53,3 +53,6 @@ email-gaps-body =
     請在值班表頁面新增班次：
     { $link }
 email-gaps-line = - { $site }：{ $from } 至 { $to }
+
+# issue 13: channels (group robots; the same fields as a page email, never rider data)
+channel-page-text = 【Careline】{ $tier } { $reference }，站點：{ $site }。請在 { $deadline }（北京時間）前確認：{ $link }

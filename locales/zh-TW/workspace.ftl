@@ -388,3 +388,8 @@ qa-not-bumped = 未發布：
 qa-published = 已發布：新版本正在使用。
 qa-withdrawn-done = 已撤下：不再向騎手提供。其版本已保留。
 qa-restored-done = 已重新向騎手提供。
+
+# issue 13: channels (staff phone numbers)
+ws-admin-phone = 手機號碼（簡訊和語音呼叫）
+ws-admin-phone-hint = E.164 格式：+ 加國碼和號碼，例如 +8613800138000。留空則只用郵件和群組機器人通知。
+ws-event-channel_sent = 已傳送到通知管道（群組機器人、簡訊或語音電話）

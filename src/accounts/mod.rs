@@ -397,6 +397,8 @@ pub struct UserView {
     pub sites: Vec<String>,
     pub active: bool,
     pub locale: String,
+    /// E.164 (`+8613800138000`): SMS and voice pages reach this number. Staff data only.
+    pub phone: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -423,6 +425,10 @@ pub struct NewUser {
     pub password: Option<String>,
     #[serde(default)]
     pub locale: Option<String>,
+    /// E.164, e.g. `+8613800138000` (for SMS and voice pages).
+    #[serde(default)]
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$")]
+    pub phone: Option<String>,
 }
 
 /// At least one field.
@@ -442,6 +448,9 @@ pub struct UserPatch {
     pub active: Option<bool>,
     pub password: Option<String>,
     pub locale: Option<String>,
+    /// E.164, e.g. `+8613800138000`; `""` removes the number.
+    #[schema(pattern = r"^(\+[1-9][0-9]{7,14})?$")]
+    pub phone: Option<String>,
 }
 
 pub const LOCALES: [&str; 3] = ["zh-CN", "zh-TW", "en"];
@@ -473,6 +482,25 @@ fn check_name(name: &str) -> Result<String, AdminError> {
         ));
     }
     Ok(name.to_string())
+}
+
+/// An E.164 number: `+`, a country code and number, 8 to 15 digits in all, no spaces.
+pub fn valid_e164(phone: &str) -> bool {
+    phone.strip_prefix('+').is_some_and(|d| {
+        (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
+    })
+}
+
+fn check_phone(phone: &str) -> Result<String, AdminError> {
+    let phone = phone.trim();
+    if valid_e164(phone) {
+        Ok(phone.to_string())
+    } else {
+        Err(invalid(
+            "phone",
+            "must be an E.164 number: + then country code and number, 8 to 15 digits, no spaces, e.g. +8613800138000",
+        ))
+    }
 }
 
 fn check_role(role: &str) -> Result<Role, AdminError> {
@@ -516,6 +544,7 @@ fn view(conn: &mut AnyConnection, u: UserRow) -> Result<UserView, DbError> {
         sites,
         active: u.active,
         locale: u.locale,
+        phone: u.phone,
     })
 }
 
@@ -530,6 +559,7 @@ pub fn create_user(
     let name = check_name(&new.name)?;
     let role = check_role(&new.role)?;
     let locale = check_locale(new.locale.as_deref().unwrap_or("zh-CN"))?;
+    let phone = new.phone.as_deref().map(check_phone).transpose()?;
     let (password, generated) = match &new.password {
         Some(p) => (p.clone(), None),
         None => {
@@ -551,6 +581,7 @@ pub fn create_user(
         locale,
         created_at: now,
         updated_at: now,
+        phone,
     };
     let result = write_transaction(conn, |c| {
         store::insert_user(c, &row)?;
@@ -560,7 +591,7 @@ pub fn create_user(
             who,
             "user.created",
             Some(&row.id),
-            serde_json::json!({"email": email, "role": role.as_str(), "sites": sites}),
+            serde_json::json!({"email": email, "role": role.as_str(), "sites": sites, "phone": row.phone.is_some()}),
         )
     });
     match result {
@@ -589,6 +620,7 @@ pub fn list_users(conn: &mut AnyConnection) -> Result<Vec<UserView>, AdminError>
             name: u.name,
             active: u.active,
             locale: u.locale,
+            phone: u.phone,
         })
         .collect())
 }
@@ -616,6 +648,14 @@ pub fn update_user(
         changes.locale = Some(check_locale(locale)?);
         changed.push("locale");
     }
+    if let Some(phone) = &patch.phone {
+        changes.phone = Some(if phone.trim().is_empty() {
+            None
+        } else {
+            Some(check_phone(phone)?)
+        });
+        changed.push("phone");
+    }
     if let Some(active) = patch.active {
         changes.active = Some(active);
         changed.push("active");
@@ -636,7 +676,7 @@ pub fn update_user(
     if changed.is_empty() {
         return Err(invalid(
             "body",
-            "nothing to change: give name, role, sites, active, password or locale",
+            "nothing to change: give name, role, sites, active, password, locale or phone",
         ));
     }
     let now = Utc::now().naive_utc();

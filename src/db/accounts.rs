@@ -20,6 +20,8 @@ pub struct UserRow {
     pub locale: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// E.164 (`+8613800138000`), for SMS and voice pages; `None`: email and robots only.
+    pub phone: Option<String>,
 }
 
 impl std::fmt::Debug for UserRow {
@@ -132,6 +134,8 @@ pub struct UserChanges {
     pub active: Option<bool>,
     pub locale: Option<String>,
     pub updated_at: Option<NaiveDateTime>,
+    /// `Some(None)` clears the number.
+    pub phone: Option<Option<String>>,
 }
 
 pub fn update_user(
@@ -439,4 +443,27 @@ pub fn delete_password_resets_before(
         diesel::delete(password_resets::table.filter(password_resets::expires_at.lt(before)))
             .execute(conn)?,
     )
+}
+
+/// The phone numbers (E.164) of the given users that have one: (user id, phone).
+pub fn phones_of(
+    conn: &mut AnyConnection,
+    ids: &[String],
+) -> Result<Vec<(String, String)>, DbError> {
+    Ok(users::table
+        .filter(users::id.eq_any(ids))
+        .filter(users::active.eq(true))
+        .filter(users::phone.is_not_null())
+        .order(users::id.asc())
+        .select((users::id, users::phone.assume_not_null()))
+        .load(conn)?)
+}
+
+/// A site's name (as administrators set it), if the site exists.
+pub fn site_name(conn: &mut AnyConnection, slug: &str) -> Result<Option<String>, DbError> {
+    Ok(sites::table
+        .find(slug)
+        .select(sites::name)
+        .first(conn)
+        .optional()?)
 }

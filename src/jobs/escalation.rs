@@ -80,6 +80,7 @@ mod tests {
             urgent_first_timeout: Duration::from_secs(120),
             backup_emails: vec![],
             reminder_interval: Duration::from_secs(1800),
+            channels: Default::default(),
         }
     }
 

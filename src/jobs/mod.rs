@@ -12,6 +12,11 @@
 //! - `digest.yellow {date}`: the daily count of open yellow alerts per site, to counselors.
 //! - `digest.gaps {date}`: the daily list of roster gaps of the next 7 days, to supervisors
 //!   (issue 13).
+
+//! - `channel.send {target, level, round, message}`: one page on one channel besides email
+//!   (a group robot, or a text or call to one staff member's phone), enqueued with the level's
+//!   emails; like them it goes out only while the alert is open, with its own retries and the
+//!   channel's rate limit (`notify::channels`).
 //!
 //! Unique keys (per alert, epoch, round, level, recipient, kind) make enqueueing twice a no-op,
 //! so a retried step never pages twice.
@@ -38,6 +43,17 @@ pub const EMAIL: &str = "email.send";
 pub const REMIND: &str = "alert.remind";
 pub const DIGEST: &str = "digest.yellow";
 pub const GAPS: &str = "digest.gaps";
+
+pub const CHANNEL: &str = "channel.send";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChannelPayload {
+    pub target: crate::notify::channels::Target,
+    /// The escalation step that paged (0-based level, round), for the timeline.
+    pub level: usize,
+    pub round: u32,
+    pub message: crate::notify::channels::Message,
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EscalatePayload {
@@ -79,14 +95,16 @@ fn secs(d: std::time::Duration) -> chrono::Duration {
 }
 
 /// The policy copied onto the alert when it opened, or `current` (the configured one) for an
-/// alert stored without a usable copy.
+/// alert stored without a usable copy. The channels are always the configured ones.
 pub fn policy_of(alert: &AlertRow, current: &EscalationPolicy) -> EscalationPolicy {
-    alert
+    let mut policy = alert
         .policy
         .as_deref()
         .and_then(|p| serde_json::from_str(p).ok())
         .filter(|p: &EscalationPolicy| !p.levels.is_empty() && p.rounds > 0)
-        .unwrap_or_else(|| current.clone())
+        .unwrap_or_else(|| current.clone());
+    policy.channels = std::sync::Arc::clone(&current.channels);
+    policy
 }
 
 fn event(
@@ -224,11 +242,12 @@ pub fn escalate(
                 ),
             )?;
         }
+        let channels = page_channels(conn, alert, policy, at, epoch, &recipients, now)?;
         event(
             conn,
             &alert.id,
             "paged",
-            serde_json::json!({"level": at.level, "round": at.round, "notify": level.notify, "recipients": recipients.len()}),
+            serde_json::json!({"level": at.level, "round": at.round, "notify": level.notify, "recipients": recipients.len(), "channels": channels}),
             now,
         )?;
         let wait = escalation::timeout(policy, at, alert.urgent);
@@ -266,6 +285,93 @@ pub fn escalate(
         now + secs(policy.repeat_interval),
         now,
     )
+}
+
+/// Enqueues the level's pages on the configured channels besides email (`[notify]`): the
+/// robots that serve the alert's site at this level, and texts and calls to the paged staff
+/// who have a phone number, for the levels SMS and voice join. Returns how many.
+fn page_channels(
+    conn: &mut AnyConnection,
+    alert: &AlertRow,
+    policy: &EscalationPolicy,
+    at: Step,
+    epoch: &str,
+    recipients: &[rosters::Recipient],
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    use crate::notify::channels::{Message, Target};
+    let n = &policy.channels;
+    let chain = policy.levels.len();
+    let mut targets: Vec<(String, Target)> = n
+        .webhooks
+        .iter()
+        .filter(|w| w.serves(at.level, alert.site.as_deref()))
+        .map(|w| (w.id(), Target::Webhook { id: w.id() }))
+        .collect();
+    let sms = n.sms.as_ref().is_some_and(|c| c.at(at.level, chain, false));
+    let voice = n
+        .voice
+        .as_ref()
+        .is_some_and(|c| c.at(at.level, chain, true));
+    if sms || voice {
+        let ids: Vec<String> = recipients
+            .iter()
+            .filter_map(|r| r.user_id.clone())
+            .collect();
+        for (user_id, _) in crate::db::accounts::phones_of(conn, &ids)? {
+            if sms {
+                targets.push((
+                    format!("sms:{user_id}"),
+                    Target::Sms {
+                        user_id: user_id.clone(),
+                    },
+                ));
+            }
+            if voice {
+                targets.push((format!("voice:{user_id}"), Target::Voice { user_id }));
+            }
+        }
+    }
+    if targets.is_empty() {
+        return Ok(0);
+    }
+    // The site's name, not its code, as staff know it.
+    let site = match alert.site.as_deref() {
+        Some(slug) => {
+            Some(crate::db::accounts::site_name(conn, slug)?.unwrap_or_else(|| slug.to_string()))
+        }
+        None => None,
+    };
+    let message = Message {
+        reference: alert.reference.clone(),
+        tier: alert.tier.clone(),
+        urgent: alert.urgent,
+        site,
+        deadline: alert.deadline_at,
+    };
+    for (name, target) in &targets {
+        let payload = ChannelPayload {
+            target: target.clone(),
+            level: at.level,
+            round: at.round,
+            message: message.clone(),
+        };
+        store::enqueue(
+            conn,
+            &JobRow::new(
+                CHANNEL,
+                format!(
+                    "channel:{}:{epoch}:{}:{}:{name}",
+                    alert.id, at.round, at.level
+                ),
+                Some(&alert.id),
+                serde_json::to_value(&payload).unwrap_or_default(),
+                now,
+                now,
+            ),
+        )?;
+    }
+    Ok(targets.len())
 }
 
 fn arm(

@@ -15,8 +15,8 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::{AbortHandle, JoinSet};
 
 use super::{
-    DIGEST, DigestPayload, EMAIL, ESCALATE, EmailPayload, EscalatePayload, GAPS, Purpose, REMIND,
-    RemindPayload,
+    CHANNEL, ChannelPayload, DIGEST, DigestPayload, EMAIL, ESCALATE, EmailPayload, EscalatePayload,
+    GAPS, Purpose, REMIND, RemindPayload,
 };
 use crate::audit::{self, Who};
 use crate::config::Settings;
@@ -32,6 +32,8 @@ pub struct Worker {
     pub settings: Settings,
     pub pool: db::Pool,
     pub mailer: Mailer,
+    /// Group robots, SMS and voice (`[notify]`), each send under `notify.timeout`.
+    pub channels: crate::notify::channels::Channels,
     /// Signalled when a job is committed in this process.
     pub wake: Arc<Notify>,
     /// Deliveries and the mail path's health are recorded here.
@@ -71,13 +73,16 @@ fn now() -> NaiveDateTime {
 
 impl Worker {
     pub fn new(
-        settings: Settings,
+        mut settings: Settings,
         pool: db::Pool,
         wake: Arc<Notify>,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<Worker, String> {
+        settings.sync_channels();
         let mailer = Mailer::new(&settings.mail)?;
+        let channels = crate::notify::channels::Channels::new(&settings)?;
         Ok(Worker {
+            channels,
             id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             pool,
             mailer,
@@ -346,6 +351,10 @@ impl Worker {
                 Some(outcome) => outcome,
                 None => return,
             },
+            CHANNEL => match self.send_channel(claimed.clone()).await {
+                Some(outcome) => outcome,
+                None => return,
+            },
             other => Outcome::Failed(format!("unknown job kind {other}")),
         };
         tracing::debug!(job = %id, kind = %kind, outcome = ?outcome, "job ran");
@@ -507,6 +516,94 @@ impl Worker {
         })
     }
 
+    /// One page on a channel besides email. Like a page email it goes out only while the
+    /// alert is open (decided under the alert's lock while this worker holds the job), then
+    /// waits for the channel's rate limit, and runs under `notify.timeout`. None when the job
+    /// was handed back (at shutdown) before its send began.
+    async fn send_channel(self: &Arc<Self>, claimed: Claimed) -> Option<Outcome> {
+        use crate::notify::channels::Target;
+        let payload: ChannelPayload = match serde_json::from_str(&claimed.job.payload) {
+            Ok(p) => p,
+            Err(e) => return Some(Outcome::Failed(format!("bad payload: {e}"))),
+        };
+        let alert_id = claimed.job.alert_id.clone().unwrap_or_default();
+        let job_id = claimed.job.id.clone();
+        let token = claimed.token.clone();
+        let user = match &payload.target {
+            Target::Sms { user_id } | Target::Voice { user_id } => Some(user_id.clone()),
+            Target::Webhook { .. } => None,
+        };
+        let wants_phone = user.is_some();
+        let go = self
+            .blocking(move |c, _| {
+                write_transaction(c, |c| -> Result<Option<(bool, Option<String>)>, DbError> {
+                    if !store::still_held(c, &job_id, &token)? {
+                        return Ok(None);
+                    }
+                    let open = alert_store::lock_if_status(c, &alert_id, "open")?;
+                    // The number as the account has it now (changed or removed since).
+                    let phone = match &user {
+                        Some(id) => crate::db::accounts::phones_of(c, std::slice::from_ref(id))?
+                            .into_iter()
+                            .next()
+                            .map(|(_, p)| p),
+                        None => None,
+                    };
+                    Ok(Some((open, phone)))
+                })
+            })
+            .await;
+        let phone = match go {
+            Ok(Some((true, phone))) => phone,
+            Ok(Some((false, _)) | None) => return Some(Outcome::Cancelled),
+            Err(e) => return Some(Outcome::Retry(e.to_string())),
+        };
+        // The number was removed since: nothing to text or call.
+        if wants_phone && phone.is_none() {
+            return Some(Outcome::Cancelled);
+        }
+        // The channel's rate limit: a short wait here; a long one goes back to the queue.
+        let most = self.settings.worker.lease / 2;
+        loop {
+            match self.channels.reserve(&payload.target) {
+                None => break,
+                Some(wait) if wait < most => tokio::time::sleep(wait).await,
+                Some(_) => {
+                    return Some(Outcome::Retry(
+                        "the channel's per_minute limit is used up".into(),
+                    ));
+                }
+            }
+        }
+        if !self.start(&claimed.job.id) {
+            return None;
+        }
+        let channel = self.channels.label(&payload.target);
+        Some(
+            match self
+                .channels
+                .send(&payload.target, phone.as_deref(), &payload.message)
+                .await
+            {
+                Ok(()) => {
+                    tracing::info!(job = %claimed.job.id, alert = ?claimed.job.alert_id, channel, "channel page accepted");
+                    self.metrics.channel_delivery(channel, "sent");
+                    Outcome::Done
+                }
+                Err(SendError::Transient(e)) => {
+                    tracing::warn!(job = %claimed.job.id, alert = ?claimed.job.alert_id, channel, "channel page not sent, will retry");
+                    self.metrics.channel_delivery(channel, "retry");
+                    Outcome::Retry(e)
+                }
+                Err(SendError::Permanent(e)) => {
+                    tracing::warn!(job = %claimed.job.id, alert = ?claimed.job.alert_id, channel, "channel page failed");
+                    self.metrics.channel_delivery(channel, "failed");
+                    Outcome::Failed(e)
+                }
+            },
+        )
+    }
+
     /// Records the mail path's health for every instance (`mail.alarm_after`): a transient
     /// failure at once, a success when this worker saw a failure or has not written one for a
     /// few seconds (another instance may have recorded the failure).
@@ -556,6 +653,17 @@ impl Worker {
         let base = worker.backoff_base;
         let cap = worker.backoff_max;
         let job_id = claimed.job.id.clone();
+        // A channel delivery goes on the alert's timeline: which channel, which step.
+        let sent = (claimed.job.kind == CHANNEL)
+            .then(|| serde_json::from_str::<ChannelPayload>(&claimed.job.payload).ok())
+            .flatten()
+            .map(|p| {
+                serde_json::json!({
+                    "channel": self.channels.label(&p.target),
+                    "level": p.level,
+                    "round": p.round,
+                })
+            });
         let result = self
             .blocking(move |c, _| {
                 let t = now();
@@ -566,6 +674,22 @@ impl Worker {
                         Outcome::Done => {
                             if job.kind == EMAIL {
                                 store::finish(c, &job.id, token, "done", None, t)?;
+                            }
+                            if job.kind == CHANNEL
+                                && store::finish(c, &job.id, token, "done", None, t)?
+                                && let (Some(alert_id), Some(detail)) = (&job.alert_id, &sent)
+                            {
+                                alert_store::insert_event(
+                                    c,
+                                    &alert_store::EventRow {
+                                        id: uuid::Uuid::now_v7().to_string(),
+                                        alert_id: alert_id.clone(),
+                                        at: t,
+                                        actor_id: None,
+                                        kind: "channel_sent".into(),
+                                        detail: detail.to_string(),
+                                    },
+                                )?;
                             }
                         }
                         Outcome::Cancelled => {
@@ -648,10 +772,10 @@ fn record_failure(
     audit::record(
         c,
         &Who::system(),
-        if job.kind == EMAIL {
-            "email.delivery_failed"
-        } else {
-            "job.failed"
+        match job.kind.as_str() {
+            EMAIL => "email.delivery_failed",
+            CHANNEL => "channel.delivery_failed",
+            _ => "job.failed",
         },
         Some(&job.id),
         serde_json::json!({"kind": job.kind, "status": status, "error": truncate(error), "alert": job.alert_id}),

@@ -3,6 +3,8 @@
 //!
 //! Layer: use cases (above `accounts`; the jobs worker drives it). ARCHITECTURE.md maps the layers.
 
+pub mod channels;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -73,7 +75,7 @@ pub fn message_id(unique_key: &str, from: &Mailbox) -> String {
     format!("<{}@{}>", &hash[..32], from.email.domain())
 }
 
-fn tier_name(t: Tr, tier: &str, urgent: bool) -> String {
+pub(crate) fn tier_name(t: Tr, tier: &str, urgent: bool) -> String {
     match (tier, urgent) {
         ("red", true) => t.tr("email-tier-red-urgent"),
         ("red", false) => t.tr("email-tier-red"),

@@ -121,6 +121,7 @@ fn admin_page(
             email: u.email,
             name: u.name,
             active: u.active,
+            phone: u.phone.unwrap_or_default(),
         })
         .collect();
     let page = AdminPage {
@@ -304,6 +305,11 @@ pub(super) async fn create_user(
             .collect(),
         password: Some(fields.text("password")).filter(|p| !p.is_empty()),
         locale: fields.get("locale").map(str::to_string),
+        phone: fields
+            .get("phone")
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string),
     };
     let who = ctx.who().who();
     let typed = (new.email.clone(), new.name.clone());
@@ -392,6 +398,12 @@ pub(super) async fn update_user(
         let password = fields.text("password");
         if !password.is_empty() {
             patch.password = Some(password);
+        }
+        // An emptied field removes the number.
+        if let Some(phone) = fields.get("phone").map(str::trim)
+            && phone != user.phone.as_deref().unwrap_or_default()
+        {
+            patch.phone = Some(phone.to_string());
         }
         Ok::<_, AdminError>(accounts::update_user(conn, &who, &target, &patch).map(|_| ()))
     })

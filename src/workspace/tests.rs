@@ -72,6 +72,7 @@ impl Harness {
                 sites: sites.iter().map(|s| s.to_string()).collect(),
                 password: Some(PASSWORD.into()),
                 locale: Some(locale.into()),
+                phone: None,
             },
         )
         .expect("a user");
@@ -1370,6 +1371,7 @@ fn every_workspace_string_exists_in_every_language() {
         "escalation_repaired",
         "delivery_failed",
         "nobody_to_page",
+        "channel_sent",
     ] {
         used.push(format!("ws-event-{e}"));
     }

@@ -463,6 +463,8 @@ pub struct UserLine {
     pub role_label: String,
     pub sites: String,
     pub active: bool,
+    /// E.164, or empty.
+    pub phone: String,
     pub roles: Vec<SelectOption>,
     pub locales: Vec<SelectOption>,
     pub site_checks: Vec<Check>,

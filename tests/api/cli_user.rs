@@ -6,15 +6,15 @@ use std::process::{Command, Stdio};
 
 use crate::helpers::{Backend, TestApp, assert_error, ok, spawn_app};
 
-struct Run {
-    code: Option<i32>,
+pub(crate) struct Run {
+    pub(crate) code: Option<i32>,
     /// stdout and stderr together.
-    output: String,
+    pub(crate) output: String,
 }
 
 /// Runs `careline user add ARGS` on the app's database. `stdin`: `Some` pipes that text in,
 /// `None` gives the process an empty, closed stdin (nothing piped in).
-async fn user_add(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Run {
+pub(crate) async fn user_add(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Run {
     let url = app.database_url().to_string();
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let stdin = stdin.map(str::to_string);

@@ -698,12 +698,13 @@ pub async fn ok(response: reqwest::Response) -> Value {
 }
 
 /// Timeline entries the notifier writes.
-pub const NOTIFIER_EVENTS: [&str; 5] = [
+pub const NOTIFIER_EVENTS: [&str; 6] = [
     "paged",
     "escalation_gap",
     "nobody_to_page",
     "escalation_repaired",
     "delivery_failed",
+    "channel_sent",
 ];
 
 impl TestApp {
@@ -730,6 +731,7 @@ impl TestApp {
             sites: sites.iter().map(|s| s.to_string()).collect(),
             password: Some(PASSWORD.into()),
             locale: Some("en".into()),
+            phone: None,
         };
         self.with_conn(move |c| {
             careline::accounts::create_user(c, &careline::audit::Who::system(), &new)

@@ -345,6 +345,7 @@ impl Shared {
                     sites: vec![site.into()],
                     password: Some(PASSWORD.into()),
                     locale: Some("en".into()),
+                    phone: None,
                 },
             )
         })

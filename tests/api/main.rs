@@ -33,6 +33,7 @@ mod alerts;
 mod auth;
 mod backup;
 mod bad_input;
+mod channels;
 mod cli_user;
 mod contacts;
 mod fhir;

@@ -474,6 +474,7 @@ fn policy(timeouts: [Duration; 3], rounds: u32, repeat: Duration) -> EscalationP
         urgent_first_timeout: timeouts[0],
         backup_emails: vec![BACKUP.into()],
         reminder_interval: Duration::from_secs(3600),
+        channels: Default::default(),
     }
 }
 

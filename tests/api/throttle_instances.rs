@@ -112,6 +112,7 @@ async fn database(backend: &Backend, emails: &[&str]) -> TestDb {
                     sites: vec![],
                     password: Some(PASSWORD.into()),
                     locale: None,
+                    phone: None,
                 },
             )
             .expect("a user");

@@ -1137,6 +1137,7 @@ async fn counselor_works_a_red_alert(name: &'static str, db: Db) {
                 sites: vec!["north".into()],
                 password: Some(COUNSELOR_PASSWORD.into()),
                 locale: Some("zh-CN".into()),
+                phone: None,
             },
         )
         .expect("a counselor");
@@ -1448,6 +1449,7 @@ async fn the_reports_dashboard(name: &'static str, desktop: bool) {
                 sites: vec![],
                 password: Some(ADMIN_PASSWORD.into()),
                 locale: Some("zh-CN".into()),
+                phone: None,
             },
         )
         .expect("an admin");
@@ -1630,6 +1632,7 @@ async fn a_supervisor_works_a_suspected_flood_on_a_phone() {
                 sites: vec![],
                 password: Some(ADMIN_PASSWORD.into()),
                 locale: Some("zh-CN".into()),
+                phone: None,
             },
         )
         .expect("a supervisor");
