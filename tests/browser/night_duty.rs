@@ -55,6 +55,7 @@ fn add_user(s: &super::Session, email: &str, name: &str) {
             sites: vec!["north".into()],
             password: Some(COUNSELOR_PASSWORD.into()),
             locale: Some("zh-CN".into()),
+            phone: None,
         },
     )
     .expect("a counselor");

@@ -79,6 +79,7 @@ async fn an_admin_previews_an_edit_publishes_it_and_the_rider_form_shows_it() {
                 sites: vec![],
                 password: Some(ADMIN_PASSWORD.into()),
                 locale: Some("zh-CN".into()),
+                phone: None,
             },
         )
         .expect("an admin");
