@@ -496,9 +496,9 @@ async fn a_killed_process_keeps_every_submission_it_answered(backend: Backend) {
             &outbox.path().display().to_string(),
         ),
         ("CARELINE__WORKER__IN_SERVE", "false"),
-        ("CARELINE__ABUSE__LIMIT_PER_SOURCE", "1000000"),
-        ("CARELINE__ABUSE__CHALLENGE_PER_SOURCE", "1000000"),
         ("CARELINE__ABUSE__CLUSTER_PER_SOURCE", "1000000"),
+        ("CARELINE__ABUSE__CHALLENGE_PER_SOURCE", "1500000"),
+        ("CARELINE__ABUSE__LIMIT_PER_SOURCE", "2000000"),
     ]);
     let mut child = cmd.spawn().expect("start careline serve");
     let log = crate::helpers::capture_log(&mut child);
