@@ -79,6 +79,9 @@ impl<U: Unit> GroupCommit<U> {
         std::thread::Builder::new()
             .name("careline-writer".into())
             .spawn(move || {
+                // Its own connection, kept from batch to batch: the callers waiting for the
+                // pool must never keep the writer from the connection it commits them with.
+                let mut conn: Option<super::PooledConn> = None;
                 while let Ok(first) = rx.recv() {
                     let mut batch = vec![first];
                     while batch.len() < MAX_BATCH {
@@ -89,7 +92,7 @@ impl<U: Unit> GroupCommit<U> {
                     }
                     taken.fetch_sub(batch.len(), std::sync::atomic::Ordering::AcqRel);
                     counted.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-                    run_batch(&pool, batch);
+                    run_batch(&pool, &mut conn, batch);
                 }
             })
             .map_err(|e| DbError::Connect(format!("cannot start the writer thread: {e}")))?;
@@ -106,11 +109,15 @@ impl<U: Unit> GroupCommit<U> {
         let (reply, answer) = mpsc::sync_channel(1);
         self.waiting
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        self.queue
-            .lock()
-            .map_err(|_| DbError::Batch("the writer's queue is poisoned".into()))?
-            .send(Pending { unit, reply })
-            .map_err(|_| DbError::Batch("the writer has stopped".into()))?;
+        let sent = match self.queue.lock() {
+            Ok(queue) => queue.send(Pending { unit, reply }).is_ok(),
+            Err(_) => false,
+        };
+        if !sent {
+            self.waiting
+                .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            return Err(DbError::Batch("the writer has stopped".into()));
+        }
         answer
             .recv()
             .map_err(|_| DbError::Batch("the writer stopped before answering".into()))?
@@ -141,18 +148,30 @@ impl From<DbError> for Failed {
     }
 }
 
-fn run_batch<U: Unit>(pool: &Pool, batch: Vec<Pending<U>>) {
+fn run_batch<U: Unit>(
+    pool: &Pool,
+    kept: &mut Option<super::PooledConn>,
+    batch: Vec<Pending<U>>,
+) {
     let (mut units, replies): (Vec<U>, Vec<_>) =
         batch.into_iter().map(|p| (p.unit, p.reply)).unzip();
     let mut results: Vec<Option<Result<U::Output, DbError>>> =
         std::iter::repeat_with(|| None).take(units.len()).collect();
-    match pool.get() {
-        Ok(mut conn) => write_batch(&mut conn, &mut units, &mut results),
-        Err(e) => {
-            let e = DbError::from(e);
-            for r in &mut results {
-                *r = Some(Err(DbError::Batch(e.to_string())));
+    if kept.is_none() {
+        match pool.get() {
+            Ok(conn) => *kept = Some(conn),
+            Err(e) => {
+                for r in &mut results {
+                    *r = Some(Err(DbError::Batch(e.to_string())));
+                }
             }
+        }
+    }
+    if let Some(conn) = kept.as_mut() {
+        let unavailable = write_batch(conn, &mut units, &mut results);
+        if unavailable || diesel::r2d2::R2D2Connection::is_broken(&mut **conn) {
+            // Lost or in doubt: the next batch starts on a fresh connection.
+            *kept = None;
         }
     }
     for (reply, result) in replies.into_iter().zip(results) {
@@ -167,7 +186,8 @@ fn write_batch<U: Unit>(
     conn: &mut AnyConnection,
     units: &mut [U],
     results: &mut [Option<Result<U::Output, DbError>>],
-) {
+) -> bool {
+    let mut unavailable = false;
     let mut in_batch: Vec<usize> = (0..units.len()).collect();
     let mut alone: Vec<usize> = Vec::new();
     while !in_batch.is_empty() {
@@ -199,6 +219,7 @@ fn write_batch<U: Unit>(
             }
             Err(Failed::Unit(_, e)) | Err(Failed::Transaction(e)) => {
                 // The database failed, not one unit: nothing of this batch is stored.
+                unavailable |= e.is_unavailable();
                 tracing::warn!(error = %e, units = in_batch.len(), "a batch could not be written");
                 let message = e.to_string();
                 for &i in &in_batch {
@@ -216,4 +237,5 @@ fn write_batch<U: Unit>(
         }
         results[i] = Some(result);
     }
+    unavailable
 }

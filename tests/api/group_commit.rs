@@ -29,8 +29,16 @@ async fn patient_app(backend: Backend) -> TestApp {
 }
 
 async fn post(app: &TestApp, body: &Value, key: &str) -> (u16, Value) {
-    let response = app
-        .client
+    post_with(&app.client, app, body, key).await
+}
+
+async fn post_with(
+    client: &reqwest::Client,
+    app: &TestApp,
+    body: &Value,
+    key: &str,
+) -> (u16, Value) {
+    let response = client
         .post(app.url("/api/v1/screenings"))
         .header("Idempotency-Key", key)
         .json(body)
@@ -242,9 +250,15 @@ async fn a_thousand_concurrent_submissions_each_get_their_own_answer(backend: Ba
         order.swap(i, (x >> 33) as usize % (i + 1));
     }
     let batches_before = app.state.writer.batches();
+    // A thousand at once on a debug build and two shared cores: more than the usual 30 s.
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(300))
+        .build()
+        .expect("a client");
     let answers = join_all(order.iter().map(|&i| {
         let (key, body, _) = &requests[i];
-        post(&app, body, key)
+        post_with(&client, &app, body, key)
     }))
     .await;
     let mut by_key: HashMap<String, Vec<(u16, Value)>> = HashMap::new();
