@@ -1,10 +1,9 @@
 //! Load (issue 17): the real service on a loopback port, driven by 16 concurrent HTTP/1.1
 //! keep-alive clients, next to the database's own one-row-per-transaction commit rate
 //! measured in the same run on the same disk. Prints, per database:
-//! - API screenings/s (`POST /api/v1/screenings`, a green PHQ-9 at a known station), p50 and
-//!   p99, and the ratio to the raw commit rate (SQLite: one writer, WAL, synchronous=FULL, as
+//! - API screenings/s (`POST /api/v1/screenings`, a green PHQ-9), p50 and p99, and the ratio to the raw commit rate (SQLite: one writer, WAL, synchronous=FULL, as
 //!   the service opens it; PostgreSQL: 16 client threads, as pgbench would);
-//! - the rider's path (form `GET /s/phq9` compressed, then its `POST`) per second;
+//! - the rider's path (form `GET /s/phq9` gzip, then its `POST`) per second;
 //! - the form page on one kept-alive connection, compressed and not (the 40 ms stall of
 //!   Nagle's algorithm meeting delayed ACKs shows here);
 //! - a red screening's 201 to its page accepted by an in-process SMTP server (p50, p99).
@@ -12,6 +11,10 @@
 //! SQLite always; PostgreSQL too when CARELINE_TEST_DATABASE_URL is set (a database is created
 //! for the run and dropped after). Run: `cargo bench --bench load`; LOAD_SECONDS=<s> per
 //! phase (default 10), LOAD_RED=<n> red screenings (default 100).
+//!
+//! Each request carries a user agent of its own: the flood guard counts the stored screenings
+//! of a request's source (network and user agent), and one source sending everything would
+//! measure that count growing, not what thousands of riders cost.
 //!
 //! A plain `main`: the figures are rates and latency distributions of many clients at once.
 
@@ -263,13 +266,13 @@ fn client() -> reqwest::Client {
         .expect("an HTTP client")
 }
 
-const GREEN: &str = r#"{"questionnaire":"phq9","answers":{"q1":0,"q2":1,"q3":0,"q4":1,"q5":0,"q6":0,"q7":0,"q8":0,"q9":0},"locale":"zh-CN","site":"station-1"}"#;
+const GREEN: &str = r#"{"questionnaire":"phq9","answers":{"q1":0,"q2":1,"q3":0,"q4":1,"q5":0,"q6":0,"q7":0,"q8":0,"q9":0},"locale":"zh-CN"}"#;
 
 /// `CLIENTS` keep-alive clients posting screenings for `seconds`.
 async fn api_load(base: &str, seconds: Duration) -> (Rate, usize) {
     let start = Instant::now();
     let tasks: Vec<_> = (0..CLIENTS)
-        .map(|_| {
+        .map(|task| {
             let url = format!("{base}/api/v1/screenings");
             tokio::spawn(async move {
                 let client = client();
@@ -279,6 +282,10 @@ async fn api_load(base: &str, seconds: Duration) -> (Rate, usize) {
                     let t = Instant::now();
                     let r = client
                         .post(&url)
+                        .header(
+                            "User-Agent",
+                            format!("load/{task}/{}", samples.len() + failed),
+                        )
                         .header("Content-Type", "application/json")
                         .body(GREEN)
                         .send()
@@ -315,8 +322,8 @@ fn hidden(html: &str, name: &str) -> String {
 async fn rider_path(base: &str, seconds: Duration) -> (Rate, usize) {
     let start = Instant::now();
     let tasks: Vec<_> = (0..CLIENTS)
-        .map(|_| {
-            let url = format!("{base}/s/phq9?site={SITE}");
+        .map(|task| {
+            let url = format!("{base}/s/phq9");
             let post = format!("{base}/s/phq9");
             tokio::spawn(async move {
                 let client = client();
@@ -324,9 +331,11 @@ async fn rider_path(base: &str, seconds: Duration) -> (Rate, usize) {
                 let mut failed = 0;
                 while start.elapsed() < seconds {
                     let t = Instant::now();
+                    let agent = format!("rider/{task}/{}", samples.len() + failed);
                     let Ok(page) = client
                         .get(&url)
-                        .header("Accept-Encoding", "gzip, br")
+                        .header("User-Agent", &agent)
+                        .header("Accept-Encoding", "gzip")
                         .send()
                         .await
                     else {
@@ -348,7 +357,6 @@ async fn rider_path(base: &str, seconds: Duration) -> (Rate, usize) {
                             hidden(&html, "idempotency-key"),
                         ),
                         ("lang".to_string(), "zh-CN".to_string()),
-                        ("site".to_string(), SITE.to_string()),
                     ];
                     for i in 1..=9 {
                         form.push((format!("q{i}"), "0".to_string()));
@@ -360,6 +368,7 @@ async fn rider_path(base: &str, seconds: Duration) -> (Rate, usize) {
                         .join("&");
                     let r = client
                         .post(&post)
+                        .header("User-Agent", &agent)
                         .header("Accept-Encoding", "gzip, br")
                         .header("Content-Type", "application/x-www-form-urlencoded")
                         .body(body)

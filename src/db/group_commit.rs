@@ -148,11 +148,7 @@ impl From<DbError> for Failed {
     }
 }
 
-fn run_batch<U: Unit>(
-    pool: &Pool,
-    kept: &mut Option<super::PooledConn>,
-    batch: Vec<Pending<U>>,
-) {
+fn run_batch<U: Unit>(pool: &Pool, kept: &mut Option<super::PooledConn>, batch: Vec<Pending<U>>) {
     let (mut units, replies): (Vec<U>, Vec<_>) =
         batch.into_iter().map(|p| (p.unit, p.reply)).unzip();
     let mut results: Vec<Option<Result<U::Output, DbError>>> =
