@@ -153,6 +153,14 @@ fn run_batch<U: Unit>(pool: &Pool, kept: &mut Option<super::PooledConn>, batch: 
         batch.into_iter().map(|p| (p.unit, p.reply)).unzip();
     let mut results: Vec<Option<Result<U::Output, DbError>>> =
         std::iter::repeat_with(|| None).take(units.len()).collect();
+    // A kept connection the server closed meanwhile (a restart, a terminated backend) is
+    // replaced before the batch rather than failing it: one round trip per batch, as r2d2's
+    // own check on checkout.
+    if let Some(conn) = kept.as_mut()
+        && !super::ping(conn)
+    {
+        *kept = None;
+    }
     if kept.is_none() {
         match pool.get() {
             Ok(conn) => *kept = Some(conn),
