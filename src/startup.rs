@@ -286,6 +286,7 @@ impl Application {
             );
         }
         let server_state = web::Data::clone(&state);
+        let socket_state = web::Data::clone(&state);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::clone(&server_state))
@@ -295,6 +296,16 @@ impl Application {
                 .configure(http::configure)
                 .configure(crate::workspace::configure)
                 .configure(crate::web::configure)
+        })
+        // Without TCP_NODELAY, a compressed response written in two pieces waits for the
+        // client's delayed ACK (Nagle's algorithm): 40 ms on every kept-alive request.
+        .tcp_nodelay(true)
+        .on_connect(move |conn, _| {
+            if let Some(socket) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                socket_state
+                    .sockets
+                    .record(socket.nodelay().unwrap_or(false));
+            }
         })
         .listen(listener)
         .map_err(|e| StartupError::Bind(address, e))?

@@ -31,6 +31,31 @@ pub struct AppState {
     /// change, this instance's own included, reaches the streams through the database, once,
     /// and the in-process path stays quiet so nothing is delivered twice.
     pub changes_from_db: std::sync::atomic::AtomicBool,
+    /// The database's one writer of screenings (group commit, issue 17).
+    pub writer: screening::Writer,
+    /// Versions and sites the writer has seen committed (append-only rows).
+    pub known: Arc<screening::Known>,
+    /// Accepted connections, by whether `TCP_NODELAY` was set on them (read back from the
+    /// socket by `startup`'s `on_connect`).
+    pub sockets: SocketCounts,
+}
+
+/// Accepted TCP connections, by the `TCP_NODELAY` option read back from each socket.
+#[derive(Debug, Default)]
+pub struct SocketCounts {
+    pub nodelay: std::sync::atomic::AtomicU64,
+    pub delayed: std::sync::atomic::AtomicU64,
+}
+
+impl SocketCounts {
+    pub fn record(&self, nodelay: bool) {
+        let counter = if nodelay {
+            &self.nodelay
+        } else {
+            &self.delayed
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// An alert opened or changed: no rider data, only which alert and its site, and the
@@ -155,6 +180,8 @@ impl AppState {
         let accounts = crate::accounts::Accounts::new(&settings.auth)
             .map_err(|e| KeyError::Auth(e.to_string()))?;
         let trusted_proxies = settings.auth.trusted_proxies().map_err(KeyError::Auth)?;
+        let writer =
+            screening::Writer::start(pool.clone()).map_err(|e| KeyError::Writer(e.to_string()))?;
         Ok(AppState {
             settings,
             pool,
@@ -166,6 +193,9 @@ impl AppState {
             wake: Arc::new(tokio::sync::Notify::new()),
             metrics: Arc::new(crate::metrics::Metrics::new()),
             changes_from_db: std::sync::atomic::AtomicBool::new(false),
+            writer,
+            known: Arc::new(screening::Known::default()),
+            sockets: SocketCounts::default(),
         })
     }
 
@@ -191,4 +221,6 @@ pub enum KeyError {
     Contact(String),
     #[error("configuration: auth: {0}")]
     Auth(String),
+    #[error("{0}")]
+    Writer(String),
 }

@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod alerts;
 pub mod audit;
 pub mod backup;
+pub mod group_commit;
 pub mod jobs;
 pub mod listen;
 pub mod questionnaires;
@@ -68,6 +69,9 @@ pub enum DbError {
     Corrupt(String),
     #[error("no database connection available: {0}")]
     Pool(#[from] r2d2::Error),
+    /// The group commit's batch this write was in could not be written (`group_commit`).
+    #[error("the batch could not be written: {0}")]
+    Batch(String),
 }
 
 impl DbError {
@@ -77,7 +81,7 @@ impl DbError {
     pub fn is_unavailable(&self) -> bool {
         use diesel::result::{DatabaseErrorKind, Error};
         match self {
-            DbError::Pool(_) | DbError::Connect(_) => true,
+            DbError::Pool(_) | DbError::Connect(_) | DbError::Batch(_) => true,
             DbError::Query(Error::DatabaseError(kind, info)) => {
                 matches!(
                     kind,

@@ -88,6 +88,44 @@ pub enum Inserted<T> {
     Duplicate(Replay),
 }
 
+/// What this process has seen committed of the rows every submission would otherwise look
+/// up: questionnaire versions (keyed by content hash) and sites. Both are append-only (a
+/// version is never deleted; a site is renamed, never removed or re-keyed), so a hit stays
+/// true whatever another instance does; a miss falls back to the database (another instance
+/// may have added the row). Learned only after a commit (`learn`), never from a transaction
+/// that may still roll back.
+#[derive(Debug, Default)]
+pub struct Known {
+    versions: std::sync::Mutex<std::collections::HashSet<String>>,
+    sites: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl Known {
+    fn has_version(&self, content_hash: &str) -> bool {
+        self.versions.lock().is_ok_and(|v| v.contains(content_hash))
+    }
+
+    fn has_site(&self, slug: &str) -> bool {
+        self.sites.lock().is_ok_and(|s| s.contains(slug))
+    }
+
+    /// After the commit of `insert_in`'s transaction: its version and its known site (the
+    /// row as stored keeps a site only when the site exists) are now on disk.
+    pub fn learn(&self, content_hash: &str, stored_site: Option<&str>) {
+        if let Ok(mut v) = self.versions.lock()
+            && !v.contains(content_hash)
+        {
+            v.insert(content_hash.to_string());
+        }
+        if let Some(site) = stored_site
+            && let Ok(mut s) = self.sites.lock()
+            && !s.contains(site)
+        {
+            s.insert(site.to_string());
+        }
+    }
+}
+
 /// Writes the screening, its version row and the contact if any in one transaction, then runs
 /// `then` in the same transaction with the row as stored (its alert and jobs: no screening
 /// without them). A site that names no known site is dropped and its code counted
@@ -99,37 +137,24 @@ pub fn insert<T>(
     contact: Option<&ContactRow>,
     then: &dyn Fn(&mut AnyConnection, &ScreeningRow) -> Result<T, DbError>,
 ) -> Result<Inserted<T>, DbError> {
-    let result = super::write_transaction(conn, |c| {
-        // ON CONFLICT is not in diesel's common dialect: each backend runs its own statement.
-        match c {
-            AnyConnection::Sqlite(c) => diesel::insert_into(questionnaire_versions::table)
-                .values(version)
-                .on_conflict_do_nothing()
-                .execute(c)?,
-            AnyConnection::Postgresql(c) => diesel::insert_into(questionnaire_versions::table)
-                .values(version)
-                .on_conflict_do_nothing()
-                .execute(c)?,
-        };
-        let mut row = row.clone();
-        if let Some(site) = &row.site
-            && !super::accounts::site_exists(c, site)?
-        {
-            // A mistyped or retired QR code must never block a rider: stored without a site,
-            // and the code counted so administrators notice the poster.
-            super::accounts::count_unknown_site(c, site, row.submitted_at)?;
-            row.site = None;
-        }
-        diesel::insert_into(screenings::table)
-            .values(&row)
-            .execute(c)?;
-        if let Some(contact) = contact {
-            diesel::insert_into(contacts::table)
-                .values(contact)
-                .execute(c)?;
-        }
-        then(c, &row)
-    });
+    insert_known(conn, None, version, row, contact, then).map(|i| match i {
+        Inserted::New((written, _)) => Inserted::New(written),
+        Inserted::Duplicate(replay) => Inserted::Duplicate(replay),
+    })
+}
+
+/// `insert`, skipping the lookups `known` answers; also returns the row as stored (for
+/// `Known::learn` once committed).
+pub fn insert_known<T>(
+    conn: &mut AnyConnection,
+    known: Option<&Known>,
+    version: &NewVersion<'_>,
+    row: &ScreeningRow,
+    contact: Option<&ContactRow>,
+    then: &dyn Fn(&mut AnyConnection, &ScreeningRow) -> Result<T, DbError>,
+) -> Result<Inserted<(T, ScreeningRow)>, DbError> {
+    let result =
+        super::write_transaction(conn, |c| insert_in(c, known, version, row, contact, then));
     match result {
         Ok(written) => Ok(Inserted::New(written)),
         Err(e) if e.is_unique_violation() && row.idempotency_key.is_some() => {
@@ -141,6 +166,51 @@ pub fn insert<T>(
         }
         Err(e) => Err(e),
     }
+}
+
+/// The writes of `insert` inside a transaction the caller holds (a group commit's batch):
+/// returns what `then` wrote and the row as stored.
+pub fn insert_in<T>(
+    c: &mut AnyConnection,
+    known: Option<&Known>,
+    version: &NewVersion<'_>,
+    row: &ScreeningRow,
+    contact: Option<&ContactRow>,
+    then: &dyn Fn(&mut AnyConnection, &ScreeningRow) -> Result<T, DbError>,
+) -> Result<(T, ScreeningRow), DbError> {
+    if !known.is_some_and(|k| k.has_version(version.content_hash)) {
+        // ON CONFLICT is not in diesel's common dialect: each backend runs its own statement.
+        match c {
+            AnyConnection::Sqlite(c) => diesel::insert_into(questionnaire_versions::table)
+                .values(version)
+                .on_conflict_do_nothing()
+                .execute(c)?,
+            AnyConnection::Postgresql(c) => diesel::insert_into(questionnaire_versions::table)
+                .values(version)
+                .on_conflict_do_nothing()
+                .execute(c)?,
+        };
+    }
+    let mut row = row.clone();
+    if let Some(site) = &row.site
+        && !known.is_some_and(|k| k.has_site(site))
+        && !super::accounts::site_exists(c, site)?
+    {
+        // A mistyped or retired QR code must never block a rider: stored without a site,
+        // and the code counted so administrators notice the poster.
+        super::accounts::count_unknown_site(c, site, row.submitted_at)?;
+        row.site = None;
+    }
+    diesel::insert_into(screenings::table)
+        .values(&row)
+        .execute(c)?;
+    if let Some(contact) = contact {
+        diesel::insert_into(contacts::table)
+            .values(contact)
+            .execute(c)?;
+    }
+    let written = then(c, &row)?;
+    Ok((written, row))
 }
 
 pub fn find_by_idempotency_key(

@@ -218,12 +218,14 @@ pub async fn submit(
     let submitted = web::block(move || {
         let _entered = span.enter();
         let catalog = state.catalog.get();
-        let mut conn = state.pool.get().map_err(db::DbError::from);
+        let conn = state.pool.get().map_err(db::DbError::from);
         let mut ctx = state.context(&catalog);
         ctx.source = Some(&source);
-        screening::submit_or_not_saved(
-            conn.as_deref_mut()
-                .map_err(|e| db::DbError::Connect(e.to_string())),
+        // The reads on a pooled connection, the write through the database's one writer.
+        screening::submit_grouped(
+            conn,
+            &state.writer,
+            &state.known,
             ctx,
             &request,
             idempotency_key.as_deref(),

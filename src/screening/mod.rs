@@ -13,6 +13,7 @@ use crate::contact::{Contact, ContactCipher};
 use crate::catalog::Catalog;
 use crate::config::CrisisLine;
 use crate::db::alerts::{self as alert_store, Written};
+use crate::db::group_commit::Unit as _;
 use crate::db::screenings::{self as store, ContactRow, Inserted, NewVersion, ScreeningRow};
 use crate::db::{AnyConnection, DbError};
 use crate::questionnaire::{Questionnaire, Tier};
@@ -328,6 +329,256 @@ pub fn submit_or_not_saved(
     idempotency_key: Option<&str>,
     request_hash: &str,
 ) -> Result<Submitted, SubmitError> {
+    let (cipher, key) = (ctx.cipher, idempotency_key.unwrap_or_default());
+    match conn {
+        Ok(conn) => match prepare(
+            Ok(&mut *conn),
+            ctx,
+            req,
+            idempotency_key,
+            request_hash,
+            None,
+        )? {
+            Step::Done(found) => replay(found, request_hash, cipher, key),
+            Step::Write(mut prepared) => {
+                let written = prepared.unit.write_alone(conn);
+                prepared.finish(written, request_hash, cipher, key)
+            }
+        },
+        // `prepare` answers `NotSaved` itself (or the request's own error).
+        Err(e) => match prepare(Err(e), ctx, req, idempotency_key, request_hash, None)? {
+            Step::Done(found) => replay(found, request_hash, cipher, key),
+            Step::Write(prepared) => prepared.finish(
+                Err(DbError::Connect("no database connection".into())),
+                request_hash,
+                cipher,
+                key,
+            ),
+        },
+    }
+}
+
+/// `submit_or_not_saved` through the database's group commit (`db::group_commit`): the
+/// reads before the write (an earlier request with the same key, the flood limits) run on
+/// `conn`, which is given back before the write waits for its batch, so the waiting callers
+/// never hold the connections the writer needs.
+pub fn submit_grouped<C: std::ops::DerefMut<Target = AnyConnection>>(
+    conn: Result<C, DbError>,
+    writer: &Writer,
+    known: &std::sync::Arc<Known>,
+    ctx: Context<'_>,
+    req: &SubmitRequest,
+    idempotency_key: Option<&str>,
+    request_hash: &str,
+) -> Result<Submitted, SubmitError> {
+    let known = Some(std::sync::Arc::clone(known));
+    let (cipher, key) = (ctx.cipher, idempotency_key.unwrap_or_default());
+    let step = match conn {
+        Ok(mut conn) => {
+            let step = prepare(
+                Ok(&mut *conn),
+                ctx,
+                req,
+                idempotency_key,
+                request_hash,
+                known,
+            );
+            drop(conn);
+            step
+        }
+        Err(e) => prepare(Err(e), ctx, req, idempotency_key, request_hash, known),
+    };
+    let prepared = match step? {
+        Step::Done(found) => return replay(found, request_hash, cipher, key),
+        Step::Write(prepared) => prepared,
+    };
+    let response = prepared.response.clone();
+    let token = prepared.contact_token.clone();
+    let written = writer.write(prepared.unit);
+    Prepared::finish_parts(response, token, written, request_hash, cipher, key)
+}
+
+/// The writer of screenings: one per database (`AppState::writer`).
+pub type Writer = crate::db::group_commit::GroupCommit<SubmissionWrite>;
+
+/// What the writes learn about rows that never change (versions, sites).
+pub use crate::db::screenings::Known;
+
+/// The reads before the write found the request already stored, or the write to do.
+enum Step {
+    Done(store::Replay),
+    Write(Box<Prepared>),
+}
+
+/// A screening scored, checked and ready to be written.
+struct Prepared {
+    response: ScreeningResponse,
+    contact_token: String,
+    unit: SubmissionWrite,
+}
+
+impl Prepared {
+    fn finish(
+        self,
+        written: Result<Inserted<Option<Written>>, DbError>,
+        request_hash: &str,
+        cipher: &ContactCipher,
+        key: &str,
+    ) -> Result<Submitted, SubmitError> {
+        Self::finish_parts(
+            self.response,
+            self.contact_token,
+            written,
+            request_hash,
+            cipher,
+            key,
+        )
+    }
+
+    fn finish_parts(
+        response: ScreeningResponse,
+        contact_token: String,
+        written: Result<Inserted<Option<Written>>, DbError>,
+        request_hash: &str,
+        cipher: &ContactCipher,
+        key: &str,
+    ) -> Result<Submitted, SubmitError> {
+        match written {
+            Ok(Inserted::New(alert)) => Ok(Submitted {
+                response,
+                contact_token: Some(contact_token),
+                replayed: false,
+                alert,
+            }),
+            Ok(Inserted::Duplicate(existing)) => replay(existing, request_hash, cipher, key),
+            Err(e) => Err(not_saved(&response, e)),
+        }
+    }
+}
+
+/// One screening's writes, as the group commit runs them (in a batch, or alone): the
+/// screening, its version, its contact, and for yellow and red its alert and first jobs.
+pub struct SubmissionWrite {
+    content_hash: String,
+    questionnaire_id: String,
+    version: String,
+    source_text: std::sync::Arc<Questionnaire>,
+    row: ScreeningRow,
+    contact: Option<ContactRow>,
+    alert: Option<crate::db::alerts::NewAlert>,
+    source: Option<String>,
+    abuse: crate::config::AbuseSettings,
+    escalation: crate::config::EscalationPolicy,
+    known: Option<std::sync::Arc<Known>>,
+    /// The site as stored by the last write (`Known::learn` after the commit).
+    stored_site: Option<Option<String>>,
+}
+
+impl std::fmt::Debug for SubmissionWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubmissionWrite")
+            .field("row", &self.row)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SubmissionWrite {
+    fn version(&self) -> NewVersion<'_> {
+        NewVersion {
+            content_hash: &self.content_hash,
+            questionnaire_id: &self.questionnaire_id,
+            version: &self.version,
+            source: &self.source_text.source,
+            first_used_at: self.row.submitted_at,
+        }
+    }
+
+    /// In the screening's transaction, with the row as stored: its alert, its cluster or its
+    /// first pages.
+    fn then(
+        &self,
+        c: &mut AnyConnection,
+        stored: &ScreeningRow,
+    ) -> Result<Option<Written>, DbError> {
+        let Some(alert) = &self.alert else {
+            return Ok(None);
+        };
+        let now = self.row.submitted_at;
+        let rider_key = self.contact.as_ref().and_then(|c| c.rider_key.as_deref());
+        let written =
+            alert_store::open_or_attach(c, alert, &stored.id, stored.site.as_deref(), rider_key)?;
+        // A suspected flood's alert is paged with its cluster, not on its own.
+        if crate::abuse::place(
+            c,
+            &self.abuse,
+            &self.escalation,
+            &written,
+            self.source.as_deref(),
+            now,
+        )?
+        .is_none()
+        {
+            crate::jobs::on_alert_written(c, &written, &self.escalation, now)?;
+        }
+        Ok(Some(written))
+    }
+}
+
+impl crate::db::group_commit::Unit for SubmissionWrite {
+    type Output = Inserted<Option<Written>>;
+
+    fn write(&mut self, conn: &mut AnyConnection) -> Result<Self::Output, DbError> {
+        self.stored_site = None;
+        let version = self.version();
+        let (written, stored) = store::insert_in(
+            conn,
+            self.known.as_deref(),
+            &version,
+            &self.row,
+            self.contact.as_ref(),
+            &|c, stored| self.then(c, stored),
+        )?;
+        self.stored_site = Some(stored.site);
+        Ok(Inserted::New(written))
+    }
+
+    fn write_alone(&mut self, conn: &mut AnyConnection) -> Result<Self::Output, DbError> {
+        self.stored_site = None;
+        let version = self.version();
+        let inserted = store::insert_known(
+            conn,
+            self.known.as_deref(),
+            &version,
+            &self.row,
+            self.contact.as_ref(),
+            &|c, stored| self.then(c, stored),
+        )?;
+        Ok(match inserted {
+            Inserted::New((written, stored)) => {
+                self.stored_site = Some(stored.site);
+                Inserted::New(written)
+            }
+            Inserted::Duplicate(replay) => Inserted::Duplicate(replay),
+        })
+    }
+
+    fn committed(&mut self) {
+        if let (Some(known), Some(site)) = (&self.known, &self.stored_site) {
+            known.learn(&self.content_hash, site.as_deref());
+        }
+    }
+}
+
+/// Everything before the write: the request checked and scored, an earlier request with the
+/// same key looked up, the flood limits read (and a challenge spent when one is needed).
+fn prepare(
+    conn: Result<&mut AnyConnection, DbError>,
+    ctx: Context<'_>,
+    req: &SubmitRequest,
+    idempotency_key: Option<&str>,
+    request_hash: &str,
+    known: Option<std::sync::Arc<Known>>,
+) -> Result<Step, SubmitError> {
     let q = ctx
         .catalog
         .get(&req.questionnaire)
@@ -344,7 +595,7 @@ pub fn submit_or_not_saved(
     };
     if let Some(key) = idempotency_key {
         match store::find_by_idempotency_key(conn, key) {
-            Ok(Some(existing)) => return replay(existing, request_hash, ctx.cipher, key),
+            Ok(Some(existing)) => return Ok(Step::Done(existing)),
             Ok(None) => {}
             Err(e) => return Err(not_saved(&response, e)),
         }
@@ -402,22 +653,26 @@ pub fn submit_or_not_saved(
     };
     let mut row = screening_row(&scored, &contact_token, idempotency_key, request_hash, now)?;
     row.source_fp = ctx.source.map(str::to_string);
-    let contact_row = contact.map(|c| contact_row(ctx, &id, &c));
-    match write(conn, ctx, &scored, &row, contact_row.as_ref(), now) {
-        Ok(Inserted::New(alert)) => Ok(Submitted {
-            response,
-            contact_token: Some(contact_token),
-            replayed: false,
-            alert,
-        }),
-        Ok(Inserted::Duplicate(existing)) => replay(
-            existing,
-            request_hash,
-            ctx.cipher,
-            idempotency_key.unwrap_or_default(),
-        ),
-        Err(e) => Err(not_saved(&response, e)),
-    }
+    let contact = contact.map(|c| contact_row(ctx, &id, &c));
+    let unit = SubmissionWrite {
+        content_hash: q.content_hash.clone(),
+        questionnaire_id: q.id.clone(),
+        version: q.version.clone(),
+        source_text: std::sync::Arc::clone(q),
+        row,
+        contact,
+        alert: crate::alerts::new_alert(&outcome, ctx.alerts, ctx.escalation, now),
+        source: ctx.source.map(str::to_string),
+        abuse: ctx.abuse.clone(),
+        escalation: ctx.escalation.clone(),
+        known,
+        stored_site: None,
+    };
+    Ok(Step::Write(Box::new(Prepared {
+        response,
+        contact_token,
+        unit,
+    })))
 }
 
 /// The request's fields (idempotency key, contact and consent), then its answers: the answers
@@ -512,40 +767,6 @@ fn screening_row(
         contact_token_hash: Some(sha256_hex(contact_token.as_bytes())),
         source_fp: None,
     })
-}
-
-/// One transaction: the screening (with its questionnaire version and consented contact), and
-/// for yellow and red its alert; for red also the alert's first pages and escalation timer.
-fn write(
-    conn: &mut AnyConnection,
-    ctx: Context<'_>,
-    s: &Scored<'_>,
-    row: &ScreeningRow,
-    contact: Option<&ContactRow>,
-    now: NaiveDateTime,
-) -> Result<Inserted<Option<Written>>, DbError> {
-    let version = NewVersion {
-        content_hash: &s.q.content_hash,
-        questionnaire_id: &s.q.id,
-        version: &s.q.version,
-        source: &s.q.source,
-        first_used_at: now,
-    };
-    let alert = crate::alerts::new_alert(s.outcome, ctx.alerts, ctx.escalation, now);
-    let rider_key = contact.and_then(|c| c.rider_key.as_deref());
-    let then = |c: &mut AnyConnection, stored: &ScreeningRow| -> Result<Option<Written>, DbError> {
-        let Some(alert) = &alert else {
-            return Ok(None);
-        };
-        let written =
-            alert_store::open_or_attach(c, alert, &stored.id, stored.site.as_deref(), rider_key)?;
-        // A suspected flood's alert is paged with its cluster, not on its own.
-        if crate::abuse::place(c, ctx.abuse, ctx.escalation, &written, ctx.source, now)?.is_none() {
-            crate::jobs::on_alert_written(c, &written, ctx.escalation, now)?;
-        }
-        Ok(Some(written))
-    };
-    store::insert(conn, &version, row, contact, &then)
 }
 
 /// What the rider is shown when the screening could not be stored: the result without an id.

@@ -38,6 +38,7 @@ mod cli_user;
 mod contacts;
 mod fhir;
 mod flood;
+mod group_commit;
 mod health;
 mod helpers;
 mod idempotency;

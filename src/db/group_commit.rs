@@ -1,0 +1,245 @@
+//! Group commit (issue 17): one writer thread per database takes the writes waiting at that
+//! moment and commits them in one transaction, answering each caller only after the commit.
+//!
+//! Why: a commit is the expensive part of a submission (an fsync on SQLite with
+//! `synchronous = FULL`, a WAL flush and a round trip on PostgreSQL). Sixteen riders
+//! submitting at once paid sixteen of them, and on SQLite each waited for the others under the
+//! busy timeout (p99 near two seconds). One writer pays one commit for all of them, and on
+//! SQLite nothing else on the hot path takes the write lock.
+//!
+//! What each caller is promised:
+//! - its own result and its own error, only once the transaction that holds its rows is
+//!   committed (a success still means on disk: the same commit, the same pragmas);
+//! - one bad unit does not fail its neighbours: when a unit fails with an error of its own
+//!   (a constraint, a trigger), the batch is rolled back and committed again without it, and
+//!   the failed one then runs alone in its own transaction, where it gets its own answer
+//!   (e.g. a duplicate idempotency key finds the first request's row and replays it);
+//! - a failure of the database itself (connection lost, the file locked or unwritable, the
+//!   commit refused) answers every caller of that batch with that error: none of it is stored.
+//!
+//! Layer: storage. ARCHITECTURE.md maps the layers.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use super::{AnyConnection, DbError, Pool};
+
+/// At most this many units in one transaction: a bound on the work one rollback can waste.
+pub const MAX_BATCH: usize = 256;
+
+/// After this many units of one batch failed on their own, the rest run one by one: a batch
+/// full of bad units must not be retried once per unit.
+const MAX_RETRIES: usize = 4;
+
+/// One caller's write. `write` may run more than once (after a neighbour failed, the batch is
+/// rolled back and run again), so it must only depend on its own data.
+pub trait Unit: Send + 'static {
+    type Output: Send + 'static;
+
+    /// Writes inside the batch's transaction (opened and committed by the writer).
+    fn write(&mut self, conn: &mut AnyConnection) -> Result<Self::Output, DbError>;
+
+    /// Writes alone, in a transaction of its own: after the batch failed on this unit.
+    fn write_alone(&mut self, conn: &mut AnyConnection) -> Result<Self::Output, DbError>;
+
+    /// The transaction that held this unit's write is committed (caches may learn from it).
+    fn committed(&mut self) {}
+}
+
+struct Pending<U: Unit> {
+    unit: U,
+    reply: mpsc::SyncSender<Result<U::Output, DbError>>,
+}
+
+/// The writer of one database. Dropping the last handle stops its thread once the waiting
+/// units are written.
+pub struct GroupCommit<U: Unit> {
+    queue: Mutex<mpsc::Sender<Pending<U>>>,
+    batches: Arc<std::sync::atomic::AtomicU64>,
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl<U: Unit> std::fmt::Debug for GroupCommit<U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupCommit")
+            .field("batches", &self.batches())
+            .field("waiting", &self.waiting())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<U: Unit> GroupCommit<U> {
+    /// Starts the writer thread; it takes its connection from `pool` for each batch.
+    pub fn start(pool: Pool) -> Result<Self, DbError> {
+        let (tx, rx) = mpsc::channel::<Pending<U>>();
+        let batches = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = Arc::clone(&batches);
+        let waiting = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let taken = Arc::clone(&waiting);
+        std::thread::Builder::new()
+            .name("careline-writer".into())
+            .spawn(move || {
+                // Its own connection, kept from batch to batch: the callers waiting for the
+                // pool must never keep the writer from the connection it commits them with.
+                let mut conn: Option<super::PooledConn> = None;
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(next) => batch.push(next),
+                            Err(_) => break,
+                        }
+                    }
+                    taken.fetch_sub(batch.len(), std::sync::atomic::Ordering::AcqRel);
+                    counted.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                    run_batch(&pool, &mut conn, batch);
+                }
+            })
+            .map_err(|e| DbError::Connect(format!("cannot start the writer thread: {e}")))?;
+        Ok(GroupCommit {
+            queue: Mutex::new(tx),
+            batches,
+            waiting,
+        })
+    }
+
+    /// Hands `unit` to the writer and blocks until its batch is committed (or failed). For
+    /// the blocking pool only (never an async worker thread).
+    pub fn write(&self, unit: U) -> Result<U::Output, DbError> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.waiting
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let sent = match self.queue.lock() {
+            Ok(queue) => queue.send(Pending { unit, reply }).is_ok(),
+            Err(_) => false,
+        };
+        if !sent {
+            self.waiting
+                .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            return Err(DbError::Batch("the writer has stopped".into()));
+        }
+        answer
+            .recv()
+            .map_err(|_| DbError::Batch("the writer stopped before answering".into()))?
+    }
+
+    /// How many batches the writer has taken (each one transaction, and its retries).
+    pub fn batches(&self) -> u64 {
+        self.batches.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// How many units wait for the writer to take them (handed over, not yet in a batch).
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+/// Why a batch's transaction failed.
+enum Failed {
+    /// The unit at this index failed (the transaction was rolled back).
+    Unit(usize, DbError),
+    /// The transaction itself (begin, commit, rollback).
+    Transaction(DbError),
+}
+
+impl From<DbError> for Failed {
+    fn from(e: DbError) -> Self {
+        Failed::Transaction(e)
+    }
+}
+
+fn run_batch<U: Unit>(pool: &Pool, kept: &mut Option<super::PooledConn>, batch: Vec<Pending<U>>) {
+    let (mut units, replies): (Vec<U>, Vec<_>) =
+        batch.into_iter().map(|p| (p.unit, p.reply)).unzip();
+    let mut results: Vec<Option<Result<U::Output, DbError>>> =
+        std::iter::repeat_with(|| None).take(units.len()).collect();
+    // A kept connection the server closed meanwhile (a restart, a terminated backend) is
+    // replaced before the batch rather than failing it: one round trip per batch, as r2d2's
+    // own check on checkout.
+    if let Some(conn) = kept.as_mut()
+        && !super::ping(conn)
+    {
+        *kept = None;
+    }
+    if kept.is_none() {
+        match pool.get() {
+            Ok(conn) => *kept = Some(conn),
+            Err(e) => {
+                for r in &mut results {
+                    *r = Some(Err(DbError::Batch(e.to_string())));
+                }
+            }
+        }
+    }
+    if let Some(conn) = kept.as_mut() {
+        let unavailable = write_batch(conn, &mut units, &mut results);
+        if unavailable || diesel::r2d2::R2D2Connection::is_broken(&mut **conn) {
+            // Lost or in doubt: the next batch starts on a fresh connection.
+            *kept = None;
+        }
+    }
+    for (reply, result) in replies.into_iter().zip(results) {
+        let result =
+            result.unwrap_or_else(|| Err(DbError::Batch("the unit was never written".into())));
+        // A caller that gave up waiting is not an error of the writer.
+        let _ = reply.send(result);
+    }
+}
+
+fn write_batch<U: Unit>(
+    conn: &mut AnyConnection,
+    units: &mut [U],
+    results: &mut [Option<Result<U::Output, DbError>>],
+) -> bool {
+    let mut unavailable = false;
+    let mut in_batch: Vec<usize> = (0..units.len()).collect();
+    let mut alone: Vec<usize> = Vec::new();
+    while !in_batch.is_empty() {
+        let attempt = super::write_transaction(conn, |c| {
+            let mut outputs = Vec::with_capacity(in_batch.len());
+            for &i in &in_batch {
+                match units[i].write(c) {
+                    Ok(out) => outputs.push(out),
+                    Err(e) => return Err(Failed::Unit(i, e)),
+                }
+            }
+            Ok(outputs)
+        });
+        match attempt {
+            Ok(outputs) => {
+                for (&i, out) in in_batch.iter().zip(outputs) {
+                    units[i].committed();
+                    results[i] = Some(Ok(out));
+                }
+                break;
+            }
+            Err(Failed::Unit(i, e)) if !e.is_unavailable() => {
+                tracing::debug!(error = %e, "a unit of a batch failed: the rest are written again without it");
+                in_batch.retain(|&j| j != i);
+                alone.push(i);
+                if alone.len() >= MAX_RETRIES {
+                    alone.append(&mut in_batch);
+                }
+            }
+            Err(Failed::Unit(_, e)) | Err(Failed::Transaction(e)) => {
+                // The database failed, not one unit: nothing of this batch is stored.
+                unavailable |= e.is_unavailable();
+                tracing::warn!(error = %e, units = in_batch.len(), "a batch could not be written");
+                let message = e.to_string();
+                for &i in &in_batch {
+                    results[i] = Some(Err(DbError::Batch(message.clone())));
+                }
+                in_batch.clear();
+            }
+        }
+    }
+    alone.sort_unstable();
+    for i in alone {
+        let result = units[i].write_alone(conn);
+        if result.is_ok() {
+            units[i].committed();
+        }
+        results[i] = Some(result);
+    }
+    unavailable
+}
