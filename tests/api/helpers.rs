@@ -196,6 +196,9 @@ pub struct TestApp {
     pub state: web::Data<AppState>,
     /// Where the worker writes mail as `.eml` files (no SMTP URL configured).
     pub outbox: TempDir,
+    /// Versions the start stored (every loaded questionnaire's, so that a file broken later
+    /// can be served from them); `rows().versions` counts the ones stored after.
+    versions_at_start: i64,
     // Dropped last: the database outlives the handles above.
     _db: TestDb,
     _questionnaires: Option<TempDir>,
@@ -283,6 +286,22 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
     let port = application.port();
     let state = application.state();
     actix_web::rt::spawn(application.run_until_stopped());
+    let versions_at_start = {
+        let state = state.clone();
+        actix_web::web::block(move || {
+            let mut conn = state.pool.get().expect("a connection");
+            db::schema::questionnaire_versions::table
+                .count()
+                .get_result::<i64>(&mut *conn)
+                .expect("count questionnaire versions")
+        })
+        .await
+        .expect("counted")
+    };
+    assert!(
+        versions_at_start >= 1,
+        "the start stores the loaded questionnaires' versions"
+    );
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
@@ -293,6 +312,7 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
             .expect("an HTTP client"),
         state,
         outbox,
+        versions_at_start,
         _db: db,
         _questionnaires: copy,
     }
@@ -335,14 +355,17 @@ impl TestApp {
         .expect("the database task ran")
     }
 
+    /// Screenings, contacts, and the questionnaire versions stored since the start.
     pub async fn rows(&self) -> Rows {
-        self.with_conn(|c| Rows {
+        let at_start = self.versions_at_start;
+        self.with_conn(move |c| Rows {
             screenings: db::screenings::count(c).expect("count screenings"),
             contacts: db::screenings::count_contacts(c).expect("count contacts"),
             versions: db::schema::questionnaire_versions::table
                 .count()
-                .get_result(c)
-                .expect("count questionnaire versions"),
+                .get_result::<i64>(c)
+                .expect("count questionnaire versions")
+                - at_start,
         })
         .await
     }
