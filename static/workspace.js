@@ -16,6 +16,22 @@
 
   // Times stay as the server wrote them: China time, labelled (issue 13).
 
+  /* The questionnaire edit page (issue 14): a chosen .toml file is read into the text box
+     (in the browser; nothing is sent until Preview). Without this script the text box alone
+     takes a paste. */
+  var upload = doc.getElementById('upload');
+  var box = doc.getElementById('source');
+  if (upload && box && window.FileReader) {
+    doc.getElementById('upload-row').hidden = false;
+    upload.addEventListener('change', function () {
+      var file = upload.files && upload.files[0];
+      if (!file) { return; }
+      var reader = new FileReader();
+      reader.onload = function () { box.value = String(reader.result); box.focus(); };
+      reader.readAsText(file, 'utf-8');
+    });
+  }
+
   /* The alert page (issue 13): when someone else takes, notes or resolves this alert (an
      event of the stream names it), the status, taker, timeline and actions are fetched
      again; a note says so. Typed text in a form is never replaced. */
@@ -161,6 +177,7 @@
     var id = box.getAttribute('data-alert');
     var note = doc.getElementById('live-note');
     var parts = ['alert-status', 'alert-assignee', 'timeline'];
+    var viewers = 'alert-viewers';
     var busy = false;
     function typing() {
       var fields = doc.querySelectorAll('main textarea');
@@ -183,6 +200,11 @@
               changed = true;
             }
           });
+          // Who else has the page open: refreshed quietly (no "changed" note).
+          var seen = fresh.getElementById(viewers), mineSeen = doc.getElementById(viewers);
+          if (seen && mineSeen && seen.textContent !== mineSeen.textContent) {
+            mineSeen.textContent = seen.textContent;
+          }
           var actions = fresh.querySelector('section.actions');
           var mine = doc.querySelector('section.actions');
           if (changed && actions && mine && !typing()) {
@@ -196,6 +218,20 @@
         .catch(function () {})
         .then(function () { busy = false; });
     }
+    /* Who else has this alert open (on any instance): asked every 15 s while the page is
+       visible; each ask also tells the server this page is still open. */
+    function seen() {
+      fetch(location.pathname.replace(/\/$/, '') + '/viewers',
+        { credentials: 'same-origin', headers: { 'Accept': 'text/html' } })
+        .then(function (r) { if (!r.ok) { throw new Error('viewers: ' + r.status); } return r.text(); })
+        .then(function (html) {
+          var now = new DOMParser().parseFromString(html, 'text/html').getElementById(viewers);
+          var old = doc.getElementById(viewers);
+          if (now && old && now.textContent !== old.textContent) { old.textContent = now.textContent; }
+        })
+        .catch(function () {});
+    }
+    setInterval(function () { if (!doc.hidden) { seen(); } }, 15000);
     var events = new EventSource('/api/v1/alerts/events');
     events.addEventListener('queue', function (e) {
       var data = {};

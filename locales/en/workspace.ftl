@@ -408,3 +408,10 @@ qa-restored-done = Riders are offered it again.
 ws-admin-phone = Mobile phone (SMS and voice pages)
 ws-admin-phone-hint = E.164: + then country code and number, e.g. +8613800138000. Leave empty for email and group robots only.
 ws-event-channel_sent = Sent to a channel (group robot, SMS or voice call)
+
+# issue 13: who else has the alert open
+ws-alert-viewers = Also open now: { $names }
+ws-list-separator = { ", " }
+
+# issue 14: upload a questionnaire file
+qa-upload = Or upload a .toml file (it replaces the text below; nothing is sent until you preview):

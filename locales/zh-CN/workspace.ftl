@@ -393,3 +393,10 @@ qa-restored-done = 已重新向骑手提供。
 ws-admin-phone = 手机号（短信和语音呼叫）
 ws-admin-phone-hint = E.164 格式：+ 加国家码和号码，例如 +8613800138000。留空则只用邮件和群机器人通知。
 ws-event-channel_sent = 已发送到通知渠道（群机器人、短信或语音电话）
+
+# issue 13: who else has the alert open
+ws-alert-viewers = 正在查看此预警的还有：{ $names }
+ws-list-separator = 、
+
+# issue 14: upload a questionnaire file
+qa-upload = 或上传 .toml 文件（替换下方文本；预览前不会发送）：

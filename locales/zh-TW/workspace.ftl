@@ -393,3 +393,10 @@ qa-restored-done = 已重新向騎手提供。
 ws-admin-phone = 手機號碼（簡訊和語音呼叫）
 ws-admin-phone-hint = E.164 格式：+ 加國碼和號碼，例如 +8613800138000。留空則只用郵件和群組機器人通知。
 ws-event-channel_sent = 已傳送到通知管道（群組機器人、簡訊或語音電話）
+
+# issue 13: who else has the alert open
+ws-alert-viewers = 正在查看此預警的還有：{ $names }
+ws-list-separator = 、
+
+# issue 14: upload a questionnaire file
+qa-upload = 或上傳 .toml 檔案（取代下方文字；預覽前不會傳送）：

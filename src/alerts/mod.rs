@@ -1207,6 +1207,34 @@ pub fn reassign(
     audited(conn, who, result)
 }
 
+/// How long an open alert page counts as "open now" after its last refresh (the page
+/// refreshes every 15 s while it is shown).
+pub const VIEWING_WINDOW: chrono::Duration = chrono::Duration::seconds(45);
+
+/// Records that `who` has the page of the alert `key` (reference or id) open now, and answers
+/// the names of the other staff who have it open (seen within [`VIEWING_WINDOW`]), on any
+/// instance. Writes no audit row (the page refreshes this every few seconds; opening the page
+/// is audited by [`detail`]); an alert `who` may not see is `NotFound`, whatever its reason.
+pub fn viewing(
+    conn: &mut AnyConnection,
+    who: &Principal,
+    key: &str,
+    now: NaiveDateTime,
+) -> Result<Vec<String>, AlertError> {
+    let row = match visible(conn, who, key) {
+        Ok(row) => row,
+        Err(AlertError::Denied(_)) => return Err(AlertError::NotFound),
+        Err(e) => return Err(e),
+    };
+    Ok(store::seen_viewing(
+        conn,
+        &row.id,
+        &who.user_id,
+        now,
+        now - VIEWING_WINDOW,
+    )?)
+}
+
 /// How many red alerts are open (not yet taken) for this user: a count query, never the
 /// length of a capped list (the page title shows it).
 pub fn open_red_count(conn: &mut AnyConnection, who: &Principal) -> Result<usize, AlertError> {

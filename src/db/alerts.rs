@@ -866,6 +866,54 @@ pub fn unlink_alert(
         > 0)
 }
 
+/// Records that `user_id` has the page of `alert_id` open at `now`, and answers the names of
+/// the others whose page of it was seen since `since`, by name. Rows older than a day are
+/// dropped on the way (an alert page open for a day refreshes its row anyway).
+pub fn seen_viewing(
+    conn: &mut AnyConnection,
+    alert_id: &str,
+    user_id: &str,
+    now: NaiveDateTime,
+    since: NaiveDateTime,
+) -> Result<Vec<String>, DbError> {
+    use super::schema::alert_viewers;
+    super::write_transaction(conn, |conn| {
+        diesel::delete(
+            alert_viewers::table.filter(alert_viewers::seen_at.lt(now - chrono::Duration::days(1))),
+        )
+        .execute(conn)?;
+        let row = (
+            alert_viewers::alert_id.eq(alert_id),
+            alert_viewers::user_id.eq(user_id),
+            alert_viewers::seen_at.eq(now),
+        );
+        // ON CONFLICT is not in diesel's common dialect: each backend runs its own statement.
+        match conn {
+            AnyConnection::Sqlite(c) => diesel::insert_into(alert_viewers::table)
+                .values(row)
+                .on_conflict((alert_viewers::alert_id, alert_viewers::user_id))
+                .do_update()
+                .set(alert_viewers::seen_at.eq(now))
+                .execute(c)?,
+            AnyConnection::Postgresql(c) => diesel::insert_into(alert_viewers::table)
+                .values(row)
+                .on_conflict((alert_viewers::alert_id, alert_viewers::user_id))
+                .do_update()
+                .set(alert_viewers::seen_at.eq(now))
+                .execute(c)?,
+        };
+        let names = alert_viewers::table
+            .inner_join(users::table)
+            .filter(alert_viewers::alert_id.eq(alert_id))
+            .filter(alert_viewers::user_id.ne(user_id))
+            .filter(alert_viewers::seen_at.ge(since))
+            .order(users::name.asc())
+            .select(users::name)
+            .load::<String>(conn)?;
+        Ok(names)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

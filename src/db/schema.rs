@@ -286,7 +286,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    alert_viewers (alert_id, user_id) {
+        alert_id -> Text,
+        user_id -> Text,
+        seen_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(contacts -> screenings (screening_id));
+diesel::joinable!(alert_viewers -> users (user_id));
+diesel::joinable!(alert_viewers -> alerts (alert_id));
 diesel::joinable!(password_resets -> users (user_id));
 diesel::joinable!(user_sites -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -322,4 +332,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     questionnaire_loads,
     questionnaire_publications,
     questionnaire_withdrawals,
+    alert_viewers,
 );

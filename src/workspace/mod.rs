@@ -110,6 +110,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::post().to(queue::cluster_act),
     ))
     .route("/queue/{ref}", web::get().to(queue::alert))
+    // Before the POST-only `/queue/{ref}/{action}`, which would answer a GET with 405.
+    .route("/queue/{ref}/viewers", web::get().to(queue::viewers))
     .service(post("/queue/{ref}/{action}", web::post().to(queue::act)))
     .route("/admin", web::get().to(admin::page))
     .route("/admin/audit", web::get().to(admin::audit))

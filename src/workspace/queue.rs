@@ -591,6 +591,8 @@ pub(super) async fn cluster_act(
 /// What the alert page shows besides the alert: who a supervisor may hand it to.
 struct Loaded {
     detail: AlertDetail,
+    /// The other staff who have this alert's page open now (any instance).
+    viewers: Vec<String>,
     colleagues: Vec<(String, String)>,
     sites: Vec<accounts::Site>,
 }
@@ -643,8 +645,11 @@ async fn load(
                 Vec::new()
             };
             let sites = accounts::list_sites(conn).map_err(admin_to_alert)?;
+            let viewers =
+                alerts::viewing(conn, &who, &detail.alert.id, chrono::Utc::now().naive_utc())?;
             Ok(Loaded {
                 detail,
+                viewers,
                 colleagues,
                 sites,
             })
@@ -841,6 +846,7 @@ fn alert_page(state: &AppState, ctx: &Ctx, loaded: Loaded, refused: Refused) -> 
         status: a.status.as_str(),
         status_label: status_label(t, a.status),
         site: site_label(t, &loaded.sites, a.site.as_deref()),
+        viewers: viewers_line(t, &loaded.viewers),
         created: display_time(t, &a.created_at),
         created_iso: a.created_at.clone(),
         deadline: display_time(t, &a.deadline_at),
@@ -933,6 +939,72 @@ pub(super) async fn alert(
         Err(response) => return response,
     };
     show(&state, &ctx, path.into_inner(), Refused::default()).await
+}
+
+/// `GET /queue/{ref}/viewers`: who else has this alert's page open, as the page's
+/// `#alert-viewers` line (the alert page's script asks every 15 s; each ask also says this
+/// page is still open).
+pub(super) async fn viewers(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let ctx = match signed_in(&req, &WORKERS, Anonymous::SignInPlain).await {
+        Ok(ctx) => ctx,
+        Err(response) => return response,
+    };
+    let who = ctx.who().clone();
+    let key = path.into_inner();
+    let result = run(&state, move |conn, _| {
+        Ok::<_, ApiError>(alerts::viewing(
+            conn,
+            &who,
+            &key,
+            chrono::Utc::now().naive_utc(),
+        ))
+    })
+    .await;
+    match result {
+        Ok(Ok(names)) => {
+            let line = ViewersLine {
+                text: viewers_line(ctx.t(), &names),
+            };
+            match askama::Template::render(&line) {
+                Ok(body) => HttpResponse::Ok()
+                    .content_type("text/html; charset=utf-8")
+                    .insert_header(("Cache-Control", "no-store"))
+                    .body(body),
+                Err(e) => {
+                    tracing::error!(error = %e, "viewers line did not render");
+                    HttpResponse::InternalServerError().finish()
+                }
+            }
+        }
+        Ok(Err(e)) => alert_error(&ctx, e),
+        Err(e) => run_failure(&ctx, e),
+    }
+}
+
+/// "Also open now: A, B", or empty when nobody else has the page open.
+fn viewers_line(t: Tr, names: &[String]) -> String {
+    if names.is_empty() {
+        String::new()
+    } else {
+        t.tr_args(
+            "ws-alert-viewers",
+            &[("names", names.join(&t.tr("ws-list-separator")))],
+        )
+    }
+}
+
+/// The `#alert-viewers` line alone, as `GET /queue/{ref}/viewers` answers it.
+#[derive(askama::Template)]
+#[template(
+    source = "<p class=\"viewers\" id=\"alert-viewers\">{{ text }}</p>",
+    ext = "html"
+)]
+struct ViewersLine {
+    text: String,
 }
 
 /// A conflict, in the user's language, from the alert as it is now.

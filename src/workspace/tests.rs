@@ -852,6 +852,81 @@ async fn the_alert_page_leads_with_the_call_button_or_says_there_is_no_number() 
     assert!(!row_of(&without.reference).contains("has-contact"));
 }
 
+/// Issue 13: the alert page says who else has it open (from the database, so across
+/// instances); the line refreshes through `GET /queue/{ref}/viewers`; a page not refreshed
+/// for the window drops out; an alert the user may not see is 404 and records nothing.
+#[actix_web::test]
+async fn the_alert_page_says_who_else_has_it_open() {
+    use crate::db::schema::alert_viewers;
+    use diesel::prelude::*;
+    let h = harness().await;
+    h.site("north");
+    h.site("south");
+    h.user("amy@example.org", "Amy", "counselor", &["north"], "en");
+    h.user("bo@example.org", "Bo", "supervisor", &[], "en");
+    h.user("cy@example.org", "Cy", "counselor", &["south"], "en");
+    let amy = h.login("amy@example.org").await;
+    let bo = h.login("bo@example.org").await;
+    let cy = h.login("cy@example.org").await;
+    let alert = h.red("north").await;
+    let page = format!("/queue/{}", alert.reference);
+    let viewers = format!("/queue/{}/viewers", alert.reference);
+    let rows = |h: &Harness| -> i64 {
+        alert_viewers::table
+            .count()
+            .get_result(&mut *h.conn())
+            .expect("a count")
+    };
+
+    // Alone on the page: an empty line.
+    let view = h.get(&amy, &page).await;
+    assert_eq!(view.status, StatusCode::OK);
+    assert!(
+        view.body
+            .contains("<p class=\"viewers\" id=\"alert-viewers\"></p>"),
+        "{}",
+        view.body
+    );
+    assert_eq!(rows(&h), 1);
+
+    // A second person opens it: sees the first, and the first's refresh sees the second.
+    let view = h.get(&bo, &page).await;
+    assert!(
+        view.body
+            .contains("<p class=\"viewers\" id=\"alert-viewers\">Also open now: Amy</p>"),
+        "{}",
+        view.body
+    );
+    let line = h.get(&amy, &viewers).await;
+    assert_eq!(line.status, StatusCode::OK);
+    assert_eq!(line.header("cache-control"), "no-store");
+    assert_eq!(
+        line.body,
+        "<p class=\"viewers\" id=\"alert-viewers\">Also open now: Bo</p>"
+    );
+    assert_eq!(rows(&h), 2);
+
+    // Another site's counselor: not found, nothing recorded, nobody told.
+    let refused = h.get(&cy, &viewers).await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
+    assert!(!refused.body.contains("Amy"));
+    assert_eq!(rows(&h), 2);
+    let unknown = h.get(&amy, "/queue/ZZZZZZZZ/viewers").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(rows(&h), 2);
+
+    // Amy's page goes quiet past the window: Bo no longer sees her.
+    let stale = chrono::Utc::now().naive_utc()
+        - crate::alerts::VIEWING_WINDOW
+        - chrono::Duration::seconds(1);
+    diesel::update(alert_viewers::table)
+        .set(alert_viewers::seen_at.eq(stale))
+        .execute(&mut *h.conn())
+        .expect("an update");
+    let line = h.get(&bo, &viewers).await;
+    assert_eq!(line.body, "<p class=\"viewers\" id=\"alert-viewers\"></p>");
+}
+
 // ---- the queue ----------------------------------------------------------------------------
 
 /// Issue 11: the page says how many more alerts there are and links to the next page.

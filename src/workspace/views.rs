@@ -430,6 +430,8 @@ pub struct AlertPage {
     pub screenings: Vec<ScreeningBlock>,
     pub timeline: Vec<EventLine>,
     pub contact: Option<Contact>,
+    /// "Also open now: ..." (the other staff with this page open), or empty.
+    pub viewers: String,
     pub earlier: Vec<EarlierLine>,
     pub crisis: Vec<CrisisLine>,
     /// A conflict or a refused input, shown above the actions.

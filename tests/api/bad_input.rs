@@ -17,7 +17,7 @@ async fn baseline(app: &TestApp) -> Rows {
         Rows {
             screenings: 1,
             contacts: 0,
-            versions: 1
+            versions: 0
         }
     );
     rows

@@ -116,17 +116,33 @@ async fn an_admin_previews_an_edit_publishes_it_and_the_rider_form_shows_it() {
     assert_eq!(s.text("#live-version").await, "1.1.1");
     s.shot("detail").await;
 
-    // Paste the edit (as a paste does: the whole text at once), then preview.
+    // Upload the edit as a file (the script reads it into the text box; pasting is the text
+    // box itself), then preview.
     let source = std::fs::read_to_string(copy.path().join("phq9.toml")).expect("phq9.toml");
     let edit = edited(&source);
+    let upload_dir = tempfile::tempdir().expect("a folder");
+    let upload = upload_dir.path().join("phq9-edit.toml");
+    std::fs::write(&upload, &edit).expect("written");
     s.client
-        .execute(
-            "const t = document.querySelector('#source'); t.value = arguments[0]; \
-             t.dispatchEvent(new Event('input', {bubbles: true}));",
-            vec![json!(edit)],
-        )
+        .find(Locator::Id("upload"))
         .await
-        .expect("pasted");
+        .expect("the upload field (shown with JavaScript)")
+        .send_keys(upload.to_str().expect("a UTF-8 path"))
+        .await
+        .expect("uploaded");
+    let mut in_box = serde_json::Value::Null;
+    for _ in 0..50 {
+        in_box = s
+            .client
+            .execute("return document.querySelector('#source').value", vec![])
+            .await
+            .expect("runs");
+        if in_box == json!(edit) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(in_box, json!(edit), "the uploaded file is in the text box");
     s.submit("#edit-form", "#report").await;
     s.scroll_to("#report").await;
     s.shot("report").await;
