@@ -512,7 +512,10 @@ pub(super) async fn troubled_jobs(
 pub struct EraseRequest {
     /// The phone number as the rider gives it (spaces, `+ - ( )` allowed); matched through
     /// the keyed rider hash, never stored or logged.
-    #[schema(example = "138 0000 0000")]
+    #[schema(
+        example = "138 0000 0000",
+        pattern = r"^[ +()\-]*([0-9][ +()\-]*){5,20}$"
+    )]
     pub phone: String,
 }
 

@@ -103,7 +103,8 @@ pub(super) struct Inner<'a> {
     message: String,
     /// One entry per problem, present only when there are some: an `AnswerError` per bad
     /// answer for `invalid_answers`, a `FieldError` per bad field for `invalid_request`; for
-    /// a `conflict` over an alert, the alert as it is now (`AlertSummary`).
+    /// a `conflict` over an alert, the alert as it is now (`AlertSummary`); for
+    /// `invalid_questionnaire`, each error as a `path:line:col: message` string.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     #[schema(schema_with = details_schema)]
     details: &'a [serde_json::Value],
@@ -114,13 +115,18 @@ pub(super) struct Inner<'a> {
 fn details_schema() -> utoipa::openapi::Array {
     use utoipa::ToSchema;
     use utoipa::openapi::Ref;
-    use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder};
+    use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, Type};
     ArrayBuilder::new()
         .items(
             AnyOfBuilder::new()
                 .item(Ref::from_schema_name(crate::scoring::AnswerError::name()))
                 .item(Ref::from_schema_name(crate::screening::FieldError::name()))
-                .item(Ref::from_schema_name(crate::alerts::AlertSummary::name())),
+                .item(Ref::from_schema_name(crate::alerts::AlertSummary::name()))
+                .item(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .description(Some("`path:line:col: message` (invalid_questionnaire)")),
+                ),
         )
         .build()
 }

@@ -317,6 +317,7 @@ async fn metrics_follow_a_red_screening_its_acknowledgement_and_a_refused_delive
     app.create_site("station-1").await;
     let counselor = app.staff("counselor", &["station-1"]).await;
 
+    // A refresh that ran before the site was created counts no site: wait for one after.
     let before = scrape_until(&app, "the first refresh", |s| {
         s.value("careline_worker_last_seen_seconds", &[]).is_some()
             && s.value(
@@ -324,6 +325,8 @@ async fn metrics_follow_a_red_screening_its_acknowledgement_and_a_refused_delive
                 &[("kind", "email.send"), ("status", "failed")],
             )
             .is_some()
+            && s.value("careline_roster_gap_sites", &[])
+                .is_some_and(|v| v >= 1.0)
     })
     .await;
     assert_eq!(before.get("careline_alerts_open", &[("tier", "red")]), 0.0);
