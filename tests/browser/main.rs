@@ -449,14 +449,28 @@ impl Session {
             .unwrap_or_else(|e| panic!("no {wait_for} after sending {form_css}: {e}"));
     }
 
+    /// The element's text. A live page (the alert page swaps its parts when the alert
+    /// changes) may replace the element between finding and reading it: found again then.
     async fn text(&self, css: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css}: {e}"))
-            .text()
-            .await
-            .expect("text")
+        let mut last = None;
+        for _ in 0..5 {
+            let element = self
+                .client
+                .find(Locator::Css(css))
+                .await
+                .unwrap_or_else(|e| panic!("no {css}: {e}"));
+            match element.text().await {
+                Ok(text) => return text,
+                Err(fantoccini::error::CmdError::Standard(e))
+                    if e.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+                {
+                    last = Some(e);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("text of {css}: {e}"),
+            }
+        }
+        panic!("text of {css}: replaced five times: {last:?}")
     }
 
     async fn displayed(&self, css: &str) -> bool {
