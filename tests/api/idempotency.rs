@@ -200,7 +200,7 @@ async fn a_replay_after_an_edit_answers_what_the_first_version_scored(backend: B
     let source = std::fs::read_to_string(&path).expect("phq9.toml");
     std::fs::write(
         &path,
-        source.replace(r#"version = "1.1.1""#, r#"version = "2.0.0""#),
+        source.replace(r#"version = "1.1.2""#, r#"version = "2.0.0""#),
     )
     .expect("edit phq9");
     let catalog = std::sync::Arc::clone(&app.state.catalog);
@@ -214,7 +214,7 @@ async fn a_replay_after_an_edit_answers_what_the_first_version_scored(backend: B
     )
     .await;
     assert_eq!(replay, first);
-    assert_eq!(replay["outcome"]["version"], "1.1.1");
+    assert_eq!(replay["outcome"]["version"], "1.1.2");
     assert_eq!(app.rows().await.screenings, 1);
 }
 

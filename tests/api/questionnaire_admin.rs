@@ -52,9 +52,9 @@ const AT_10_TO_12: [&str; 3] = [
 /// The shipped PHQ-9 with `moderate` starting at 12 (its examples at 10 to 12 now mild and
 /// green), as `version`.
 fn moderate_at_12(source: &str, version: &str) -> String {
-    assert!(source.contains(MODERATE_10) && source.contains(r#"version = "1.1.1""#));
+    assert!(source.contains(MODERATE_10) && source.contains(r#"version = "1.1.2""#));
     let mut s = source
-        .replace(r#"version = "1.1.1""#, &format!(r#"version = "{version}""#))
+        .replace(r#"version = "1.1.2""#, &format!(r#"version = "{version}""#))
         .replace(MODERATE_10, MODERATE_12);
     for name in AT_10_TO_12 {
         let start = s
@@ -74,7 +74,7 @@ fn moderate_at_12(source: &str, version: &str) -> String {
 fn broken(source: &str) -> String {
     assert!(source.contains(SEVERE_BAND));
     source
-        .replace(r#"version = "1.1.1""#, r#"version = "1.1.2""#)
+        .replace(r#"version = "1.1.2""#, r#"version = "1.1.3""#)
         .replace(
             SEVERE_BAND,
             r#"{ name = "severe", min = 30, tier = "red" }"#,
@@ -177,7 +177,7 @@ async fn a_broken_file_shows_in_the_api_with_its_line_and_column_within_two_seco
     let admin = app.staff("admin", &[]).await;
     let before = entry(&app, &admin, "phq9").await.expect("phq9 is listed");
     assert_eq!(before["errors"], json!([]));
-    assert_eq!(before["version"], "1.1.1");
+    assert_eq!(before["version"], "1.1.2");
     assert_eq!(before["serving"], "file");
     assert_eq!(before["offered"], true);
     assert!(before["items"].as_u64() == Some(9) && before["examples"].as_u64() > Some(5));
@@ -215,8 +215,8 @@ async fn a_broken_file_shows_in_the_api_with_its_line_and_column_within_two_seco
         "the offending line is shown: {shown}"
     );
     // The previous version keeps serving.
-    assert_eq!(refused["version"], "1.1.1");
-    assert_eq!(served(&app, "phq9").await.1["version"], "1.1.1");
+    assert_eq!(refused["version"], "1.1.2");
+    assert_eq!(served(&app, "phq9").await.1["version"], "1.1.2");
 
     // Kept in the database, so every instance lists it (within the sync interval).
     let stored = eventually(Duration::from_secs(5), "the stored refusal", || async {
@@ -239,7 +239,7 @@ async fn a_broken_file_shows_in_the_api_with_its_line_and_column_within_two_seco
     );
     eventually(Duration::from_secs(5), "the mended file served", || async {
         let e = entry(&app, &admin, "phq9").await?;
-        (e["version"] == "1.1.2" && e["errors"] == json!([])).then_some(())
+        (e["version"] == "1.1.3" && e["errors"] == json!([])).then_some(())
     })
     .await;
     eventually(Duration::from_secs(5), "the refusal deleted", || async {
@@ -278,7 +278,7 @@ async fn after_a_restart_with_the_broken_file_riders_get_the_last_good_version_a
     .await;
     let (status, q) = served(&restarted, "phq9").await;
     assert_eq!(status, 200, "PHQ-9 is still offered to riders: {q}");
-    assert_eq!(q["version"], "1.1.1");
+    assert_eq!(q["version"], "1.1.2");
     assert_eq!(q["content_hash"], good_hash.as_str());
     let body = created(restarted.post_screening(&phq9_body([0; 9])).await).await;
     assert_eq!(body["outcome"]["content_hash"], good_hash.as_str());
@@ -288,7 +288,7 @@ async fn after_a_restart_with_the_broken_file_riders_get_the_last_good_version_a
         .await
         .expect("phq9 listed");
     assert_eq!(e["serving"], "stored", "{e}");
-    assert_eq!(e["version"], "1.1.1");
+    assert_eq!(e["version"], "1.1.2");
     let (line, col) = position(&text, r#"30, tier = "red""#);
     let expected = format!("{}:{line}:{col}: ", phq9_path(&first).display());
     assert!(
@@ -349,7 +349,7 @@ async fn a_preview_moving_phq9_moderate_from_10_to_12_reports_exactly_how_many_m
             .await)
         .await;
         assert_eq!(report["version"], "1.2.0");
-        assert_eq!(report["current_version"], "1.1.1");
+        assert_eq!(report["current_version"], "1.1.2");
         assert_eq!(report["screenings"], 25);
         assert_eq!(report["days"], 90);
         let cell = |from: &str, to: &str| {
@@ -412,7 +412,7 @@ async fn a_preview_moving_phq9_moderate_from_10_to_12_reports_exactly_how_many_m
     assert_eq!(default_window["screenings"], 25);
     // A preview changes nothing.
     assert_eq!(counts(&app).await, before);
-    assert_eq!(served(&app, "phq9").await.1["version"], "1.1.1");
+    assert_eq!(served(&app, "phq9").await.1["version"], "1.1.2");
 }
 
 async fn publish_serves_the_new_version_and_writes_one_audit_row(backend: Backend) {
@@ -423,7 +423,7 @@ async fn publish_serves_the_new_version_and_writes_one_audit_row(backend: Backen
     let source = moderate_at_12(&phq9_source(&app), "1.2.0");
     let published = ok(put(&app, &admin.token, "phq9", &json!({"source": source})).await).await;
     assert_eq!(published["version"], "1.2.0");
-    assert_eq!(published["old_version"], "1.1.1");
+    assert_eq!(published["old_version"], "1.1.2");
     assert_eq!(published["kind"], "publish");
     let hash = careline::questionnaire::content_hash(&source);
     assert_eq!(published["content_hash"], hash.as_str());
@@ -461,7 +461,7 @@ async fn publish_serves_the_new_version_and_writes_one_audit_row(backend: Backen
     assert_eq!(rows[0].target.as_deref(), Some("phq9"));
     let detail: Value = serde_json::from_str(&rows[0].detail).expect("JSON detail");
     assert_eq!(detail["content_hash"], hash.as_str());
-    assert_eq!(detail["old_version"], "1.1.1");
+    assert_eq!(detail["old_version"], "1.1.2");
     assert_eq!(detail["new_version"], "1.2.0");
     assert_eq!(detail["report"]["days"], 90);
     assert!(
@@ -477,8 +477,8 @@ async fn publish_serves_the_new_version_and_writes_one_audit_row(backend: Backen
     let versions = history["versions"].as_array().expect("versions");
     let old = versions
         .iter()
-        .find(|v| v["version"] == "1.1.1")
-        .expect("1.1.1 in the history");
+        .find(|v| v["version"] == "1.1.2")
+        .expect("1.1.2 in the history");
     assert_eq!(
         old["screenings"],
         Value::Null,
@@ -498,7 +498,7 @@ async fn publish_serves_the_new_version_and_writes_one_audit_row(backend: Backen
     let diff = ok(app
         .get_as(
             &admin.token,
-            "/api/v1/admin/questionnaires/phq9/diff?from=1.1.1&to=1.2.0",
+            "/api/v1/admin/questionnaires/phq9/diff?from=1.1.2&to=1.2.0",
         )
         .await)
     .await;
@@ -508,7 +508,7 @@ async fn publish_serves_the_new_version_and_writes_one_audit_row(backend: Backen
             && text.contains(&format!("+  {MODERATE_12},")),
         "{text}"
     );
-    assert!(text.contains("-version = \"1.1.1\"") && text.contains("+version = \"1.2.0\""));
+    assert!(text.contains("-version = \"1.1.2\"") && text.contains("+version = \"1.2.0\""));
 }
 
 async fn an_unbumped_version_is_refused_and_changes_nothing(backend: Backend) {
@@ -517,7 +517,7 @@ async fn an_unbumped_version_is_refused_and_changes_nothing(backend: Backend) {
     let before = counts(&app).await;
     let original = phq9_source(&app);
     // The same version with another cut, a lower version, and the very text served.
-    let same = moderate_at_12(&original, "1.1.1");
+    let same = moderate_at_12(&original, "1.1.2");
     let lower = moderate_at_12(&original, "1.0.9");
     for source in [&same, &lower, &original] {
         let body = assert_error(
@@ -530,12 +530,12 @@ async fn an_unbumped_version_is_refused_and_changes_nothing(backend: Backend) {
             body["error"]["message"]
                 .as_str()
                 .expect("a message")
-                .contains("1.1.1"),
+                .contains("1.1.2"),
             "{body}"
         );
     }
     assert_eq!(counts(&app).await, before);
-    assert_eq!(served(&app, "phq9").await.1["version"], "1.1.1");
+    assert_eq!(served(&app, "phq9").await.1["version"], "1.1.2");
 }
 
 async fn roll_back_publishes_a_stored_earlier_version_as_a_new_version(backend: Backend) {
@@ -554,13 +554,13 @@ async fn roll_back_publishes_a_stored_earlier_version_as_a_new_version(backend: 
         .post_as(
             &admin.token,
             "/api/v1/admin/questionnaires/phq9/rollback",
-            Some(&json!({"to": "1.1.1"})),
+            Some(&json!({"to": "1.1.2"})),
         )
         .await)
     .await;
     assert_eq!(rolled["version"], "1.2.1", "the next version number");
     assert_eq!(rolled["kind"], "rollback");
-    let expected = original.replace(r#"version = "1.1.1""#, r#"version = "1.2.1""#);
+    let expected = original.replace(r#"version = "1.1.2""#, r#"version = "1.2.1""#);
     assert_eq!(phq9_source(&app), expected);
     let (_, q) = served(&app, "phq9").await;
     assert_eq!(q["version"], "1.2.1");
@@ -658,7 +658,7 @@ fn routes(source: &str) -> Vec<(reqwest::Method, String, Option<Value>)> {
         ),
         (
             Method::GET,
-            format!("{base}/phq9/diff?from=1.1.1&to=1.1.1"),
+            format!("{base}/phq9/diff?from=1.1.2&to=1.1.2"),
             None,
         ),
         (
@@ -669,7 +669,7 @@ fn routes(source: &str) -> Vec<(reqwest::Method, String, Option<Value>)> {
         (
             Method::POST,
             format!("{base}/phq9/rollback"),
-            Some(json!({"to": "1.1.1"})),
+            Some(json!({"to": "1.1.2"})),
         ),
         (Method::POST, format!("{base}/phq9/withdraw"), None),
         (Method::POST, format!("{base}/phq9/restore"), None),
@@ -716,7 +716,7 @@ async fn bad_inputs_get_a_clear_error_and_change_nothing(backend: Backend) {
     let t = admin.token.as_str();
 
     // A text that fails validation: every error as `path:line:col: message`.
-    let bad = broken(&original).replace(r#"version = "1.1.2""#, r#"version = "1.3.0""#);
+    let bad = broken(&original).replace(r#"version = "1.1.3""#, r#"version = "1.3.0""#);
     for path in ["phq9", "phq9/preview"] {
         let response = if path == "phq9" {
             put(&app, t, "phq9", &json!({"source": bad})).await
@@ -820,13 +820,13 @@ async fn bad_inputs_get_a_clear_error_and_change_nothing(backend: Backend) {
     // Diff, roll back, withdraw: missing or unknown versions and questionnaires.
     let base = "/api/v1/admin/questionnaires";
     assert_error(
-        app.get_as(t, &format!("{base}/phq9/diff?from=1.1.1")).await,
+        app.get_as(t, &format!("{base}/phq9/diff?from=1.1.2")).await,
         400,
         "bad_request",
     )
     .await;
     assert_error(
-        app.get_as(t, &format!("{base}/phq9/diff?from=1.1.1&to=9.9.9"))
+        app.get_as(t, &format!("{base}/phq9/diff?from=1.1.2&to=9.9.9"))
             .await,
         404,
         "not_found",
@@ -860,7 +860,7 @@ async fn bad_inputs_get_a_clear_error_and_change_nothing(backend: Backend) {
         app.post_as(
             t,
             &format!("{base}/phq9/rollback"),
-            Some(&json!({"to": "1.1.1", "version": "2\"\n[x]"})),
+            Some(&json!({"to": "1.1.2", "version": "2\"\n[x]"})),
         )
         .await,
         400,

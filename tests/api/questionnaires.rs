@@ -39,7 +39,7 @@ async fn lists_every_shipped_questionnaire(backend: Backend) {
         ]
     );
     let phq9 = find(list, "phq9");
-    assert_eq!(phq9["version"], "1.1.1");
+    assert_eq!(phq9["version"], "1.1.2");
     assert_eq!(phq9["content_hash"], shipped_hash("phq9"));
     assert_eq!(phq9["items"], 9);
     // zh-CN by default.
@@ -85,7 +85,7 @@ async fn gets_one_questionnaire(backend: Backend) {
     assert_eq!(response.status().as_u16(), 200);
     let body: Value = response.json().await.expect("JSON");
     assert_eq!(body["id"], "phq9");
-    assert_eq!(body["version"], "1.1.1");
+    assert_eq!(body["version"], "1.1.2");
     assert_eq!(body["content_hash"], shipped_hash("phq9"));
     let items = body["items"].as_array().expect("items");
     assert_eq!(items.len(), 9);

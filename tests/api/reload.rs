@@ -31,9 +31,9 @@ fn phq9_source(app: &TestApp) -> String {
 
 /// The shipped PHQ-9 with another version and its top cut point out of range (max is 27).
 fn broken_edit(source: &str) -> String {
-    assert!(source.contains(SEVERE_BAND) && source.contains(r#"version = "1.1.1""#));
+    assert!(source.contains(SEVERE_BAND) && source.contains(r#"version = "1.1.2""#));
     source
-        .replace(r#"version = "1.1.1""#, r#"version = "1.1.2""#)
+        .replace(r#"version = "1.1.2""#, r#"version = "1.1.3""#)
         .replace(
             SEVERE_BAND,
             r#"{ name = "severe", min = 30, tier = "red" }"#,
@@ -42,7 +42,7 @@ fn broken_edit(source: &str) -> String {
 
 /// The shipped PHQ-9 with only its version bumped.
 fn good_edit(source: &str) -> String {
-    source.replace(r#"version = "1.1.1""#, r#"version = "1.2.0""#)
+    source.replace(r#"version = "1.1.2""#, r#"version = "1.2.0""#)
 }
 
 /// Writes the whole file at once (write to a side file, then rename, as editors do).
@@ -87,7 +87,7 @@ fn position(text: &str, needle: &str) -> (usize, usize) {
 /// the error has the file position of the bad cut point.
 async fn check_broken_edit_refused(app: &TestApp, old_hash: &str, broken: &str) -> String {
     let (version, hash) = served_version(app).await;
-    assert_eq!(version, "1.1.1", "the previous version keeps serving");
+    assert_eq!(version, "1.1.2", "the previous version keeps serving");
     assert_eq!(hash, old_hash);
     let errors = phq9_errors(app).expect("the refused edit is reported");
     // The position is that of the bad value, `30`, on its line.
@@ -109,7 +109,7 @@ async fn check_broken_edit_refused(app: &TestApp, old_hash: &str, broken: &str) 
 
     // A submission still works and is scored by (and pinned to) the old version.
     let body = created(app.post_screening(&phq9_body(GREEN)).await).await;
-    assert_eq!(body["outcome"]["version"], "1.1.1");
+    assert_eq!(body["outcome"]["version"], "1.1.2");
     let row = app.find_screening(body["id"].as_str().expect("id")).await;
     assert_eq!(row.content_hash, old_hash);
     row.id
@@ -136,7 +136,7 @@ async fn check_good_edit_served(app: &TestApp, old_hash: &str, old_source: &str,
     assert_eq!(first.content_hash, old_hash);
     assert_eq!(
         app.find_version(old_hash).await,
-        Some(("1.1.1".to_string(), old_source.to_string()))
+        Some(("1.1.2".to_string(), old_source.to_string()))
     );
     assert_eq!(
         app.find_version(&new_hash).await,
@@ -241,7 +241,7 @@ async fn sighup_reloads_the_catalog(backend: Backend) {
     })
     .await;
     // Nothing changed on disk: still the shipped version.
-    assert_eq!(served_version(&app).await.0, "1.1.1");
+    assert_eq!(served_version(&app).await.0, "1.1.2");
 }
 
 #[cfg(unix)]
@@ -279,7 +279,7 @@ fn a_reload_never_publishes_an_older_reading_of_the_folder() {
         let version = format!("1.0.{}", i + 1);
         save(
             &path,
-            &shipped.replace(r#"version = "1.1.1""#, &format!(r#"version = "{version}""#)),
+            &shipped.replace(r#"version = "1.1.2""#, &format!(r#"version = "{version}""#)),
         );
         live.reload().expect("reload");
         let served = live.get().get("phq9").map(|q| q.version.clone());

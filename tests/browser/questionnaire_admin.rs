@@ -16,7 +16,7 @@ const NEW_TITLE: &str = "心情状况自评（PHQ-9，修订版）";
 /// The shipped PHQ-9 with a new title and `moderate` at 12 (its examples at 10 to 12 mild).
 fn edited(source: &str) -> String {
     let mut s = source
-        .replace(r#"version = "1.1.1""#, r#"version = "1.2.0""#)
+        .replace(r#"version = "1.1.2""#, r#"version = "1.2.0""#)
         .replace(
             &format!("zh-CN = \"{OLD_TITLE}\""),
             &format!("zh-CN = \"{NEW_TITLE}\""),
@@ -113,7 +113,7 @@ async fn an_admin_previews_an_edit_publishes_it_and_the_rider_form_shows_it() {
     s.type_into("#email", "admin@example.org").await;
     s.type_into("#password", ADMIN_PASSWORD).await;
     s.submit("form.ws-login", "#edit-form").await;
-    assert_eq!(s.text("#live-version").await, "1.1.1");
+    assert_eq!(s.text("#live-version").await, "1.1.2");
     s.shot("detail").await;
 
     // Upload the edit as a file (the script reads it into the text box; pasting is the text

@@ -36,7 +36,7 @@ fn check_with_no_path_checks_the_configured_folder_and_passes() {
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(
-        out.contains("questionnaires/phq9.toml: ok phq9 1.1.1 (9 items, "),
+        out.contains("questionnaires/phq9.toml: ok phq9 1.1.2 (9 items, "),
         "{out}"
     );
     assert!(out.trim_end().ends_with("9 ok, 0 failed"), "{out}");
@@ -113,7 +113,7 @@ fn score_prints_the_outcome_json_of_the_contract() {
         &std::fs::read_to_string(crate::shipped_dir().join("phq9.toml")).unwrap(),
     );
     let expected = format!(
-        r#"{{"questionnaire":"phq9","version":"1.1.1","content_hash":"{hash}","scores":{{"total":11}},"bands":{{"total":"moderate"}},"tier":"yellow","urgent":false,"reasons":[{{"kind":"band","id":"total.moderate","tier":"yellow"}}]}}"#
+        r#"{{"questionnaire":"phq9","version":"1.1.2","content_hash":"{hash}","scores":{{"total":11}},"bands":{{"total":"moderate"}},"tier":"yellow","urgent":false,"reasons":[{{"kind":"band","id":"total.moderate","tier":"yellow"}}]}}"#
     );
     assert_eq!(out.trim_end(), expected);
     assert_eq!(v["tier"], "yellow");
