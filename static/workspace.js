@@ -27,6 +27,21 @@
 
   // Times stay as the server wrote them: China time, labelled (issue 13).
 
+  /* The phone's header menu (a <details>, usable without this script): Escape closes it and
+     gives the focus back to its button; a tap elsewhere closes it. */
+  var menu = doc.querySelector('details.ws-menu');
+  if (menu) {
+    menu.addEventListener('keydown', function (e) {
+      if (e.key === 'Escape' && menu.open) {
+        menu.open = false;
+        menu.querySelector('summary').focus();
+      }
+    });
+    doc.addEventListener('click', function (e) {
+      if (menu.open && !menu.contains(e.target)) { menu.open = false; }
+    });
+  }
+
   /* The questionnaire edit page (issue 14): a chosen .toml file is read into the text box
      (in the browser; nothing is sent until Preview). Without this script the text box alone
      takes a paste. */
