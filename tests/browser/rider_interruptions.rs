@@ -64,7 +64,7 @@ impl Session {
         assert!(violations.is_empty(), "{what}: {violations:#?}");
     }
 
-    async fn tap(&self, css: &str) {
+    pub(crate) async fn tap(&self, css: &str) {
         self.scroll_to(css).await;
         self.client
             .find(Locator::Css(css))

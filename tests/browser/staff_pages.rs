@@ -255,6 +255,23 @@ async fn staff_pages_fit(name: &'static str, phone: (u32, u32)) {
             "{what} at {width}px: {violations:#?}"
         );
     }
+    // The users' table reflows: each person's edit button is in reach, and the form it opens
+    // fits the width.
+    s.open("/admin").await;
+    s.tap("table.users tr[data-user] td.col-edit summary").await;
+    let [inner_w, _, scroll_w] = window(&s).await;
+    for css in [
+        "table.users tr[data-user] td.col-edit summary",
+        "table.users details[open] form.edit-user button[type='submit']",
+    ] {
+        let [left, _, right, _] = rect(&s, css).await;
+        assert!(
+            left >= 0.0 && right <= inner_w,
+            "{css} at {width}px: within the width, not behind a sideways scroll: {left}..{right}"
+        );
+    }
+    assert!(scroll_w <= inner_w, "the open form fits at {width}px");
+    s.shot("admin-user-edit").await;
     s.close().await;
 }
 
