@@ -14,7 +14,33 @@
   var doc = document;
   doc.documentElement.className += ' js';
 
+  /* The one way this script fetches a page or a part of one, as the signed-in user: the
+     parsed document, or a rejection when the answer is not a success. */
+  function fetchPage(url) {
+    return fetch(url, { credentials: 'same-origin', headers: { 'Accept': 'text/html' } })
+      .then(function (r) {
+        if (!r.ok) { throw new Error(url + ': ' + r.status); }
+        return r.text();
+      })
+      .then(function (html) { return new DOMParser().parseFromString(html, 'text/html'); });
+  }
+
   // Times stay as the server wrote them: China time, labelled (issue 13).
+
+  /* The phone's header menu (a <details>, usable without this script): Escape closes it and
+     gives the focus back to its button; a tap elsewhere closes it. */
+  var menu = doc.querySelector('details.ws-menu');
+  if (menu) {
+    menu.addEventListener('keydown', function (e) {
+      if (e.key === 'Escape' && menu.open) {
+        menu.open = false;
+        menu.querySelector('summary').focus();
+      }
+    });
+    doc.addEventListener('click', function (e) {
+      if (menu.open && !menu.contains(e.target)) { menu.open = false; }
+    });
+  }
 
   /* The questionnaire edit page (issue 14): a chosen .toml file is read into the text box
      (in the browser; nothing is sent until Preview). Without this script the text box alone
@@ -60,13 +86,8 @@
     if (busy) { again = true; return; }
     busy = true;
     fetched = Date.now();
-    fetch(src, { credentials: 'same-origin', headers: { 'Accept': 'text/html' } })
-      .then(function (r) {
-        if (!r.ok) { throw new Error('rows: ' + r.status); }
-        return r.text();
-      })
-      .then(function (html) {
-        var parsed = new DOMParser().parseFromString(html, 'text/html');
+    fetchPage(src)
+      .then(function (parsed) {
         var fresh = parsed.getElementById('queue-rows');
         var old = doc.getElementById('queue-rows');
         if (!fresh || !old) { return; }
@@ -187,24 +208,19 @@
     function swap() {
       if (busy) { return; }
       busy = true;
-      fetch(location.pathname, { credentials: 'same-origin', headers: { 'Accept': 'text/html' } })
-        .then(function (r) { if (!r.ok) { throw new Error('alert: ' + r.status); } return r.text(); })
-        .then(function (html) {
-          var fresh = new DOMParser().parseFromString(html, 'text/html');
+      fetchPage(location.pathname)
+        .then(function (fresh) {
           var changed = false;
           parts.forEach(function (name) {
             var now = fresh.getElementById(name), old = doc.getElementById(name);
             if (now && old && now.innerHTML !== old.innerHTML) {
               var node = doc.importNode(now, true);
-                    old.parentNode.replaceChild(node, old);
+              old.parentNode.replaceChild(node, old);
               changed = true;
             }
           });
           // Who else has the page open: refreshed quietly (no "changed" note).
-          var seen = fresh.getElementById(viewers), mineSeen = doc.getElementById(viewers);
-          if (seen && mineSeen && seen.textContent !== mineSeen.textContent) {
-            mineSeen.textContent = seen.textContent;
-          }
+          showViewers(fresh);
           var actions = fresh.querySelector('section.actions');
           var mine = doc.querySelector('section.actions');
           if (changed && actions && mine && !typing()) {
@@ -220,15 +236,13 @@
     }
     /* Who else has this alert open (on any instance): asked every 15 s while the page is
        visible; each ask also tells the server this page is still open. */
+    function showViewers(fresh) {
+      var now = fresh.getElementById(viewers), old = doc.getElementById(viewers);
+      if (now && old && now.textContent !== old.textContent) { old.textContent = now.textContent; }
+    }
     function seen() {
-      fetch(location.pathname.replace(/\/$/, '') + '/viewers',
-        { credentials: 'same-origin', headers: { 'Accept': 'text/html' } })
-        .then(function (r) { if (!r.ok) { throw new Error('viewers: ' + r.status); } return r.text(); })
-        .then(function (html) {
-          var now = new DOMParser().parseFromString(html, 'text/html').getElementById(viewers);
-          var old = doc.getElementById(viewers);
-          if (now && old && now.textContent !== old.textContent) { old.textContent = now.textContent; }
-        })
+      fetchPage(location.pathname.replace(/\/$/, '') + '/viewers')
+        .then(showViewers)
         .catch(function () {});
     }
     setInterval(function () { if (!doc.hidden) { seen(); } }, 15000);

@@ -8,6 +8,7 @@ ws-nav-admin = Users and sites
 ws-nav-audit = Audit log
 ws-nav-password = Change password
 ws-nav-signout = Sign out
+ws-nav-menu = Menu
 ws-back-home = Back to my workspace
 ws-back-to-queue = Back to the queue
 ws-yes = Yes

@@ -8,6 +8,7 @@ ws-nav-admin = 用户与站点
 ws-nav-audit = 审计日志
 ws-nav-password = 修改密码
 ws-nav-signout = 退出登录
+ws-nav-menu = 菜单
 ws-back-home = 回到我的工作台
 ws-back-to-queue = 回到预警队列
 ws-yes = 是

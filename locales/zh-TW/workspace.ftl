@@ -8,6 +8,7 @@ ws-nav-admin = 使用者與站點
 ws-nav-audit = 稽核紀錄
 ws-nav-password = 修改密碼
 ws-nav-signout = 登出
+ws-nav-menu = 選單
 ws-back-home = 回到我的工作台
 ws-back-to-queue = 回到預警佇列
 ws-yes = 是

@@ -27,6 +27,8 @@ use serde_json::{Value, json};
 
 mod rider_interruptions;
 
+mod staff_pages;
+
 const WIDTH: u32 = 390;
 const HEIGHT: u32 = 844;
 /// The counselor's workspace is used at a desk.
@@ -206,9 +208,13 @@ struct Session {
     state: actix_web::web::Data<AppState>,
     name: &'static str,
     shots: usize,
-    // Dropped last: the browser and the database.
+    setup: Setup,
+    /// The phone's viewport (unless `setup.desktop`), in CSS pixels.
+    phone: (u32, u32),
+    // Dropped last: the browser, the server's folder (its SQLite file and mail outbox), the
+    // database.
     _driver: Driver,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     _pg: Option<PgDb>,
 }
 
@@ -237,33 +243,33 @@ async fn session_with_dir(
     setup: Setup,
     questionnaires: Option<PathBuf>,
 ) -> Option<Session> {
-    let javascript = setup.javascript;
-    let Some(driver_bin) = chromedriver() else {
-        return skip_or_fail("chromedriver is not installed");
-    };
-    let Some(browser_bin) = chromium() else {
-        return skip_or_fail("chromium is not installed");
-    };
+    session_on(name, setup, questionnaires, (WIDTH, HEIGHT)).await
+}
 
-    let driver_port = free_port();
-    let mut command = Command::new(&driver_bin);
-    command
-        .arg(format!("--port={driver_port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let driver = Driver {
-        child: command.spawn().expect("chromedriver starts"),
-    };
-    watchdog(name, driver.child.id());
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while std::net::TcpStream::connect(("127.0.0.1", driver_port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "chromedriver did not start listening"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// As `session`, on a phone whose viewport is `phone` (width, height) instead of 390x844.
+async fn phone_session(name: &'static str, phone: (u32, u32)) -> Option<Session> {
+    session_on(
+        name,
+        Setup {
+            javascript: true,
+            db: Db::Sqlite,
+            desktop: false,
+            challenge_per_source: 1_500_000,
+            block_cookies: false,
+        },
+        None,
+        phone,
+    )
+    .await
+}
+
+async fn session_on(
+    name: &'static str,
+    setup: Setup,
+    questionnaires: Option<PathBuf>,
+    phone: (u32, u32),
+) -> Option<Session> {
+    let (driver, driver_port) = start_driver(name).await?;
 
     let dir = tempfile::tempdir().expect("a temporary folder");
     let pg = match setup.db {
@@ -276,6 +282,11 @@ async fn session_with_dir(
     };
     let vars = HashMap::from([
         ("CARELINE__DATABASE__URL".to_string(), database_url),
+        // Mail (none goes out by SMTP here) as .eml files in the test's own folder.
+        (
+            "CARELINE__MAIL__OUTBOX_DIR".to_string(),
+            dir.path().join("outbox").display().to_string(),
+        ),
         ("CARELINE__SERVER__PORT".to_string(), "0".to_string()),
         // Every request of a page test comes from one client: the flood guard's own tests
         // are in tests/api/flood.rs.
@@ -322,7 +333,56 @@ async fn session_with_dir(
     let state = app.state();
     actix_web::rt::spawn(app.run_until_stopped());
 
-    let profile = dir.path().join("profile");
+    let client = open_browser(driver_port, &dir.path().join("profile"), setup, phone).await;
+    Some(Session {
+        client,
+        base,
+        state,
+        name,
+        shots: 0,
+        setup,
+        phone,
+        _driver: driver,
+        dir,
+        _pg: pg,
+    })
+}
+
+/// chromedriver on a free port, listening; `None` (skipped) when it or the browser is missing.
+async fn start_driver(name: &'static str) -> Option<(Driver, u16)> {
+    let Some(driver_bin) = chromedriver() else {
+        return skip_or_fail("chromedriver is not installed");
+    };
+    if chromium().is_none() {
+        return skip_or_fail("chromium is not installed");
+    }
+    let driver_port = free_port();
+    let mut command = Command::new(&driver_bin);
+    command
+        .arg(format!("--port={driver_port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let driver = Driver {
+        child: command.spawn().expect("chromedriver starts"),
+    };
+    watchdog(name, driver.child.id());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", driver_port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver did not start listening"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Some((driver, driver_port))
+}
+
+/// A Chromium of `setup`'s kind through the chromedriver on `driver_port`, its profile in
+/// `profile`; a phone's viewport is `phone` (width, height).
+async fn open_browser(driver_port: u16, profile: &Path, setup: Setup, phone: (u32, u32)) -> Client {
+    let javascript = setup.javascript;
+    let browser_bin = chromium().expect("chromium is installed");
     let mut prefs = json!({ "intl.accept_languages": "zh-CN,zh" });
     if !javascript {
         prefs["profile.managed_default_content_settings.javascript"] = json!(2);
@@ -334,7 +394,7 @@ async fn session_with_dir(
     let (width, height) = if setup.desktop {
         (DESKTOP_WIDTH, DESKTOP_HEIGHT)
     } else {
-        (WIDTH, HEIGHT)
+        phone
     };
     let mut caps = json!({
         "browserName": "chrome",
@@ -356,7 +416,7 @@ async fn session_with_dir(
             // viewport meta tag honoured as on a phone. Taps stay mouse clicks: with touch
             // emulation and JavaScript off, chromedriver's clicks never return.
             "mobileEmulation": {
-                "deviceMetrics": { "width": WIDTH, "height": HEIGHT, "pixelRatio": 1.0, "mobile": true, "touch": false },
+                "deviceMetrics": { "width": phone.0, "height": phone.1, "pixelRatio": 1.0, "mobile": true, "touch": false },
             },
         }
     });
@@ -369,24 +429,42 @@ async fn session_with_dir(
     let Value::Object(caps) = caps else {
         unreachable!("a JSON object")
     };
-    let client = ClientBuilder::native()
+    ClientBuilder::native()
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{driver_port}"))
         .await
-        .expect("a browser session");
-    Some(Session {
-        client,
-        base,
-        state,
-        name,
-        shots: 0,
-        _driver: driver,
-        _dir: dir,
-        _pg: pg,
-    })
+        .expect("a browser session")
 }
 
 impl Session {
+    /// A second browser (its own chromedriver and profile, the same kind as this one) on this
+    /// session's server: another person at another device.
+    async fn beside(&self, name: &'static str) -> Session {
+        let (driver, driver_port) = start_driver(name)
+            .await
+            .expect("chromedriver ran for the first browser");
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let client = open_browser(
+            driver_port,
+            &dir.path().join("profile"),
+            self.setup,
+            self.phone,
+        )
+        .await;
+        Session {
+            client,
+            base: self.base.clone(),
+            state: self.state.clone(),
+            name,
+            shots: 0,
+            setup: self.setup,
+            phone: self.phone,
+            _driver: driver,
+            dir,
+            _pg: None,
+        }
+    }
+
     async fn open(&self, path: &str) {
         self.client
             .goto(&format!("{}{path}", self.base))
@@ -1052,9 +1130,45 @@ async fn a_validation_error_keeps_the_answers_and_points_at_the_question() {
 
 // ---- the counselor's workspace ------------------------------------------------------------
 
-const COUNSELOR_PASSWORD: &str = "a long enough password";
+/// The password of every staff account the browser tests make (`Session::staff`).
+const STAFF_PASSWORD: &str = "a long enough password";
 
 impl Session {
+    /// A staff account signing in with `STAFF_PASSWORD`, in Chinese: `role` (`counselor`,
+    /// `supervisor`, `admin`) at `sites` (none: every site). Answers its user id.
+    fn staff(&self, role: &str, email: &str, name: &str, sites: &[&str]) -> String {
+        let mut conn = self.state.pool.get().expect("a connection");
+        let (user, _) = careline::accounts::create_user(
+            &mut conn,
+            &careline::audit::Who::system(),
+            &careline::accounts::NewUser {
+                email: email.into(),
+                name: name.into(),
+                role: role.into(),
+                sites: sites.iter().map(|s| (*s).to_string()).collect(),
+                password: Some(STAFF_PASSWORD.into()),
+                locale: Some("zh-CN".into()),
+                phone: None,
+            },
+        )
+        .unwrap_or_else(|e| panic!("a {role}: {e:?}"));
+        user.id
+    }
+
+    /// Signs in as `email` on the sign-in form this browser is on or is sent to, then waits
+    /// for `wait_for` on the page it lands on.
+    async fn sign_in(&self, email: &str, wait_for: &str) {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Css("form.ws-login"))
+            .await
+            .expect("the sign-in form");
+        self.type_into("#email", email).await;
+        self.type_into("#password", STAFF_PASSWORD).await;
+        self.submit("form.ws-login", wait_for).await;
+    }
+
     /// Polls `check` (every 100 ms) until it holds or `within` has passed; then fails with
     /// `what` and the last value seen.
     async fn wait_until<F, Fut>(&self, what: &str, within: Duration, mut check: F)
@@ -1139,23 +1253,7 @@ async fn counselor_works_a_red_alert(name: &'static str, db: Db) {
         return;
     };
     s.create_site("north", "北站");
-    {
-        let mut conn = s.state.pool.get().expect("a connection");
-        careline::accounts::create_user(
-            &mut conn,
-            &careline::audit::Who::system(),
-            &careline::accounts::NewUser {
-                email: "li@example.org".into(),
-                name: "李咨询".into(),
-                role: "counselor".into(),
-                sites: vec!["north".into()],
-                password: Some(COUNSELOR_PASSWORD.into()),
-                locale: Some("zh-CN".into()),
-                phone: None,
-            },
-        )
-        .expect("a counselor");
-    }
+    s.staff("counselor", "li@example.org", "李咨询", &["north"]);
 
     // Not signed in: the queue sends the browser to the sign-in page, and back after it.
     s.open("/queue").await;
@@ -1166,9 +1264,7 @@ async fn counselor_works_a_red_alert(name: &'static str, db: Db) {
         .await
         .expect("the sign-in form");
     s.shot("sign-in").await;
-    s.type_into("#email", "li@example.org").await;
-    s.type_into("#password", COUNSELOR_PASSWORD).await;
-    s.submit("form.ws-login", "#queue").await;
+    s.sign_in("li@example.org", "#queue").await;
     assert!(
         s.client
             .current_url()
@@ -1338,7 +1434,6 @@ async fn a_counselor_sees_a_red_alert_arrive_and_works_it_on_postgresql() {
 /// package, kept here so the test needs no network. Injected through WebDriver, which the
 /// page's Content-Security-Policy does not govern.
 const AXE: &str = include_str!("vendor/axe.min.js");
-const ADMIN_PASSWORD: &str = "a long admin password";
 
 impl Session {
     /// Runs axe-core on the page: every violation as "rule (impact): help: targets".
@@ -1451,34 +1546,10 @@ async fn the_reports_dashboard(name: &'static str, desktop: bool) {
         s.seed(12, "phq9", "red", "west", days);
         s.seed(3, "phq9", "red", "east", days);
     }
-    {
-        let mut conn = s.state.pool.get().expect("a connection");
-        careline::accounts::create_user(
-            &mut conn,
-            &careline::audit::Who::system(),
-            &careline::accounts::NewUser {
-                email: "admin@example.org".into(),
-                name: "管理员".into(),
-                role: "admin".into(),
-                sites: vec![],
-                password: Some(ADMIN_PASSWORD.into()),
-                locale: Some("zh-CN".into()),
-                phone: None,
-            },
-        )
-        .expect("an admin");
-    }
+    s.staff("admin", "admin@example.org", "管理员", &[]);
 
     s.open("/reports").await;
-    s.client
-        .wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(Locator::Css("form.ws-login"))
-        .await
-        .expect("the sign-in form");
-    s.type_into("#email", "admin@example.org").await;
-    s.type_into("#password", ADMIN_PASSWORD).await;
-    s.submit("form.ws-login", "#rep-screenings").await;
+    s.sign_in("admin@example.org", "#rep-screenings").await;
     assert!(
         s.client
             .current_url()
@@ -1636,32 +1707,11 @@ async fn a_supervisor_works_a_suspected_flood_on_a_phone() {
             }
             AnyConnection::Postgresql(_) => unreachable!("this test runs on SQLite"),
         }
-        careline::accounts::create_user(
-            &mut conn,
-            &careline::audit::Who::system(),
-            &careline::accounts::NewUser {
-                email: "supervisor@example.org".into(),
-                name: "督导".into(),
-                role: "supervisor".into(),
-                sites: vec![],
-                password: Some(ADMIN_PASSWORD.into()),
-                locale: Some("zh-CN".into()),
-                phone: None,
-            },
-        )
-        .expect("a supervisor");
     }
+    s.staff("supervisor", "supervisor@example.org", "督导", &[]);
 
     s.open("/queue").await;
-    s.client
-        .wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(Locator::Css("form.ws-login"))
-        .await
-        .expect("the sign-in form");
-    s.type_into("#email", "supervisor@example.org").await;
-    s.type_into("#password", ADMIN_PASSWORD).await;
-    s.submit("form.ws-login", "#queue").await;
+    s.sign_in("supervisor@example.org", "#queue").await;
     // The ordinary alert is a row of its own; the flood one row after it.
     // The rows are refreshed live (the body replaced): read them in one go.
     let rows = s

@@ -7,13 +7,17 @@
 //! call button (`tel:`) within the first screen; when another counselor takes the alert the
 //! open page follows without a reload; axe-core finds nothing on either page. Screenshots go
 //! to `target/screenshots/night-duty-*.png`.
+//!
+//! Presence: two counselors in two browsers on one server; each open page of an alert names
+//! the other, and drops the name once the other has left and the viewing window has passed
+//! (`presence-*.png`).
 
 use std::time::Duration;
 
 use fantoccini::Locator;
 use serde_json::json;
 
-use super::{COUNSELOR_PASSWORD, Db, HEIGHT, Setup, WIDTH, session_with};
+use super::{Db, HEIGHT, STAFF_PASSWORD, Session, Setup, WIDTH, session_with};
 
 const PHONE: &str = "13800001111";
 
@@ -43,28 +47,16 @@ navigator.vibrate = function () { window.__buzz += 1; return true; };
 return true;
 "#;
 
-fn add_user(s: &super::Session, email: &str, name: &str) {
+/// A counselor of the north site, on duty from an hour ago for the next eight hours.
+fn on_duty(s: &Session, email: &str, name: &str) -> String {
+    let user_id = s.staff("counselor", email, name, &["north"]);
     let mut conn = s.state.pool.get().expect("a connection");
-    let (user, _) = careline::accounts::create_user(
-        &mut conn,
-        &careline::audit::Who::system(),
-        &careline::accounts::NewUser {
-            email: email.into(),
-            name: name.into(),
-            role: "counselor".into(),
-            sites: vec!["north".into()],
-            password: Some(COUNSELOR_PASSWORD.into()),
-            locale: Some("zh-CN".into()),
-            phone: None,
-        },
-    )
-    .expect("a counselor");
     let now = chrono::Utc::now().naive_utc();
     careline::db::rosters::insert(
         &mut conn,
         &careline::db::rosters::ShiftRow {
             id: uuid::Uuid::new_v4().to_string(),
-            user_id: user.id,
+            user_id: user_id.clone(),
             starts_at: now - chrono::Duration::hours(1),
             ends_at: now + chrono::Duration::hours(8),
             created_by: None,
@@ -73,6 +65,7 @@ fn add_user(s: &super::Session, email: &str, name: &str) {
         &[],
     )
     .expect("a shift");
+    user_id
 }
 
 #[actix_web::test]
@@ -92,8 +85,8 @@ async fn a_red_alert_wakes_the_phone_and_the_alert_page_leads_with_the_call() {
         return;
     };
     s.create_site("north", "北站");
-    add_user(&s, "li@example.org", "李咨询");
-    add_user(&s, "wang@example.org", "王咨询");
+    let _ = on_duty(&s, "li@example.org", "李咨询");
+    let _ = on_duty(&s, "wang@example.org", "王咨询");
 
     s.open("/login").await;
     s.client
@@ -106,9 +99,7 @@ async fn a_red_alert_wakes_the_phone_and_the_alert_page_leads_with_the_call() {
         s.client.find(Locator::Css("#forgot-link")).await.is_ok(),
         "a way to reset a forgotten password"
     );
-    s.type_into("#email", "li@example.org").await;
-    s.type_into("#password", COUNSELOR_PASSWORD).await;
-    s.submit("form.ws-login", "#queue").await;
+    s.sign_in("li@example.org", "#queue").await;
     s.wait_until("the live indicator", Duration::from_secs(15), || async {
         let class = s
             .client
@@ -288,7 +279,7 @@ async fn a_red_alert_wakes_the_phone_and_the_alert_page_leads_with_the_call() {
     // Another counselor takes it (through the API): the open page follows.
     let login = reqwest::Client::new()
         .post(format!("{}/api/v1/auth/login", s.base))
-        .json(&json!({"email": "wang@example.org", "password": COUNSELOR_PASSWORD}))
+        .json(&json!({"email": "wang@example.org", "password": STAFF_PASSWORD}))
         .send()
         .await
         .expect("signed in");
@@ -326,4 +317,137 @@ async fn a_red_alert_wakes_the_phone_and_the_alert_page_leads_with_the_call() {
     );
     s.shot("alert-taken-by-another").await;
     s.close().await;
+}
+
+/// The presence line of the alert page on screen (read in one go: the page may replace it).
+async fn viewers_line(s: &Session) -> String {
+    let line = s
+        .client
+        .execute(
+            "var p = document.getElementById('alert-viewers'); return p ? p.textContent : null",
+            vec![],
+        )
+        .await
+        .expect("runs");
+    line.as_str().expect("the presence line").to_string()
+}
+
+/// Who else has an alert open, with two counselors in two browsers on one server: when 王
+/// opens the alert 李 has open, 李's page names 王 at its next refresh (every 15 s), without
+/// a reload; after 王 has left and the 45 s window has passed, 李's page drops the name
+/// again. The window is driven, not waited out: 王's last sighting is moved back past it in
+/// the database, as 45 s without a refresh would leave it.
+#[actix_web::test]
+async fn an_open_alert_page_names_who_else_has_it_open_until_they_leave() {
+    use careline::db::AnyConnection;
+    use careline::db::schema::alert_viewers;
+    use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
+
+    let Some(mut li) = session_with(
+        "presence-li",
+        Setup {
+            javascript: true,
+            db: Db::Sqlite,
+            desktop: false,
+            challenge_per_source: 1_500_000,
+            block_cookies: false,
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    li.create_site("north", "北站");
+    let _ = on_duty(&li, "li@example.org", "李咨询");
+    let wang_id = on_duty(&li, "wang@example.org", "王咨询");
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/screenings", li.base))
+        .json(&json!({
+            "questionnaire": "phq9",
+            "answers": {"q1": 1, "q2": 2, "q3": 1, "q4": 1, "q5": 0, "q6": 1, "q7": 0, "q8": 0, "q9": 1},
+            "locale": "zh-CN",
+            "site": "north",
+        }))
+        .send()
+        .await
+        .expect("the screening is sent");
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    let page = format!("/queue/{}", li.alerts().remove(0).reference);
+
+    li.open(&page).await;
+    li.sign_in("li@example.org", "#alert-viewers").await;
+    assert_eq!(viewers_line(&li).await, "", "nobody else has it open yet");
+    li.client
+        .execute("window.careline_marker = 'still here'; return true", vec![])
+        .await
+        .expect("runs");
+
+    let mut wang = li.beside("presence-wang").await;
+    wang.open(&page).await;
+    wang.sign_in("wang@example.org", "#alert-viewers").await;
+    assert_eq!(
+        viewers_line(&wang).await,
+        "正在查看此预警的还有：李咨询",
+        "王's page names 李 as it opens"
+    );
+    wang.shot("alert-opened").await;
+
+    li.wait_until("李's page names 王", Duration::from_secs(25), || async {
+        let line = viewers_line(&li).await;
+        (line == "正在查看此预警的还有：王咨询", line)
+    })
+    .await;
+    let marker = li
+        .client
+        .execute("return window.careline_marker || null", vec![])
+        .await
+        .expect("runs");
+    assert_eq!(marker, json!("still here"), "not reloaded");
+    assert!(li.displayed("#alert-viewers").await, "the line is shown");
+    li.shot("also-open").await;
+    let violations = li.axe_violations().await;
+    assert!(violations.is_empty(), "with the line: {violations:#?}");
+
+    // 王 leaves: back to the queue, then the browser is closed.
+    wang.client
+        .find(Locator::Css(".crumbs a"))
+        .await
+        .expect("the way back")
+        .click()
+        .await
+        .expect("followed");
+    wang.client
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("#queue"))
+        .await
+        .expect("the queue");
+    wang.close().await;
+    {
+        let mut conn = li.state.pool.get().expect("a connection");
+        let passed = chrono::Utc::now().naive_utc()
+            - careline::alerts::VIEWING_WINDOW
+            - chrono::Duration::seconds(1);
+        let moved = match &mut *conn {
+            AnyConnection::Sqlite(c) => {
+                diesel::update(alert_viewers::table.filter(alert_viewers::user_id.eq(&wang_id)))
+                    .set(alert_viewers::seen_at.eq(passed))
+                    .execute(c)
+            }
+            AnyConnection::Postgresql(_) => unreachable!("this test runs on SQLite"),
+        }
+        .expect("the sighting moved back");
+        assert_eq!(moved, 1, "王's one open page of the alert");
+    }
+    li.wait_until("李's page drops 王", Duration::from_secs(25), || async {
+        let line = viewers_line(&li).await;
+        (line.is_empty(), line)
+    })
+    .await;
+    assert!(
+        !li.displayed("#alert-viewers").await,
+        "an empty line takes no space"
+    );
+    li.shot("alone-again").await;
+    li.close().await;
 }

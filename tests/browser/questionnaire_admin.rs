@@ -8,7 +8,7 @@ use std::time::Duration;
 use fantoccini::Locator;
 use serde_json::json;
 
-use super::{ADMIN_PASSWORD, Db, Setup, session_with_dir};
+use super::{Db, Setup, session_with_dir};
 
 const OLD_TITLE: &str = "心情状况自评（PHQ-9）";
 const NEW_TITLE: &str = "心情状况自评（PHQ-9，修订版）";
@@ -67,23 +67,7 @@ async fn an_admin_previews_an_edit_publishes_it_and_the_rider_form_shows_it() {
     else {
         return;
     };
-    {
-        let mut conn = s.state.pool.get().expect("a connection");
-        careline::accounts::create_user(
-            &mut conn,
-            &careline::audit::Who::system(),
-            &careline::accounts::NewUser {
-                email: "admin@example.org".into(),
-                name: "管理员".into(),
-                role: "admin".into(),
-                sites: vec![],
-                password: Some(ADMIN_PASSWORD.into()),
-                locale: Some("zh-CN".into()),
-                phone: None,
-            },
-        )
-        .expect("an admin");
-    }
+    s.staff("admin", "admin@example.org", "管理员", &[]);
     // Twelve stored screenings at a total of 10: yellow now, green after the edit.
     let http = reqwest::Client::builder()
         .no_proxy()
@@ -104,15 +88,7 @@ async fn an_admin_previews_an_edit_publishes_it_and_the_rider_form_shows_it() {
     }
 
     s.open("/admin/questionnaires/phq9").await;
-    s.client
-        .wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(Locator::Css("form.ws-login"))
-        .await
-        .expect("the sign-in form");
-    s.type_into("#email", "admin@example.org").await;
-    s.type_into("#password", ADMIN_PASSWORD).await;
-    s.submit("form.ws-login", "#edit-form").await;
+    s.sign_in("admin@example.org", "#edit-form").await;
     assert_eq!(s.text("#live-version").await, "1.1.2");
     s.shot("detail").await;
 

@@ -12,6 +12,16 @@ use serde_json::json;
 
 use super::{Db, Session, Setup, session, session_with};
 
+/// Renames a table of the server's SQLite database: the screenings "away" make reading and
+/// storing them fail, as a broken database would.
+fn rename_table(s: &Session, from: &str, to: &str) {
+    use diesel::RunQueryDsl;
+    let mut conn = s.state.pool.get().expect("a connection");
+    diesel::sql_query(format!("ALTER TABLE {from} RENAME TO {to}"))
+        .execute(&mut *conn)
+        .expect("the table renamed");
+}
+
 const RED: [(&str, &str); 9] = [
     ("q1", "1"),
     ("q2", "1"),
@@ -48,13 +58,13 @@ const GREEN: [(&str, &str); 9] = [
 
 impl Session {
     /// axe-core on the page on screen must find nothing; a screenshot of it is saved.
-    async fn clean(&mut self, what: &str) {
+    pub(crate) async fn clean(&mut self, what: &str) {
         self.shot(what).await;
         let violations = self.axe_violations().await;
         assert!(violations.is_empty(), "{what}: {violations:#?}");
     }
 
-    async fn tap(&self, css: &str) {
+    pub(crate) async fn tap(&self, css: &str) {
         self.scroll_to(css).await;
         self.client
             .find(Locator::Css(css))
@@ -391,5 +401,56 @@ async fn the_withdraw_link_deletes_the_contact_and_every_rider_page_passes_axe()
     s.submit("form.screening", ".error-summary").await;
     s.clean("error-403-resend").await;
     assert_eq!(s.count(), (3, 0), "nothing stored from the forged form");
+    s.close().await;
+}
+
+/// The rider's error pages pass axe-core: 500 (a result
+/// that cannot be read back: its language switched while the screenings are unreadable), 503
+/// (answers that cannot be stored), both with the crisis lines first, and 413 (a form body
+/// over the limit) with the hotline. Each page is told by its heading; the refused sends
+/// store nothing.
+#[actix_web::test]
+async fn the_rider_error_pages_pass_axe() {
+    let Some(mut s) = session("rider-errors", true).await else {
+        return;
+    };
+    s.open("/s/phq9").await;
+    s.answer_all(&GREEN).await;
+    s.submit("form.screening", ".result").await;
+    assert_eq!(s.count(), (1, 0));
+
+    rename_table(&s, "screenings", "screenings_away");
+    s.tap("form.langs button[value='en']").await;
+    s.wait_for("p.message", 15).await;
+    let heading = s.text("h1").await;
+    assert_eq!(heading, "Something went wrong", "the 500 page");
+    assert!(s.first_text().await.starts_with("12356"), "lines first");
+    s.clean("error-500").await;
+
+    s.open("/s/phq9").await;
+    s.answer_all(&RED).await;
+    s.submit("form.screening", "p.message").await;
+    assert_eq!(s.text("h1").await, "你的回答暂时没能保存", "the 503 page");
+    assert!(s.first_text().await.starts_with("12356"), "lines first");
+    s.clean("error-503").await;
+    rename_table(&s, "screenings_away", "screenings");
+    assert_eq!(s.count(), (1, 0), "nothing stored while away");
+
+    s.open("/s/phq9").await;
+    s.answer_all(&GREEN).await;
+    s.js(
+        "var i = document.createElement('input'); i.type = 'hidden'; i.name = 'padding'; \
+          i.value = 'x'.repeat(70 * 1024); \
+          document.querySelector('form.screening').appendChild(i); return 0",
+    )
+    .await;
+    s.submit("form.screening", "p.message").await;
+    assert_eq!(s.text("h1").await, "表格没有收到", "the 413 page");
+    assert!(
+        s.displayed("a[href='tel:12356']").await,
+        "the hotline in reach"
+    );
+    s.clean("error-413").await;
+    assert_eq!(s.count(), (1, 0), "nothing stored from the oversized form");
     s.close().await;
 }
