@@ -1478,3 +1478,171 @@ async fn a_channel_page_retries_past_max_attempts_until_the_alert_is_acknowledge
 }
 
 backend_tests!(a_channel_page_retries_past_max_attempts_until_the_alert_is_acknowledged);
+
+// ---------------------------------------------------------------------------------------------
+// 8. A channel's rate limit holds across instances (`careline worker` processes)
+
+/// Queues, at once, one gap message per `n` to the robot `robot_id`, each with its own date
+/// (`2031-01-01`, ...) so every request can be told apart.
+async fn enqueue_robot_messages(
+    jobs: &crate::worker_process::Jobs,
+    robot_id: &str,
+    n: std::ops::Range<usize>,
+) {
+    use careline::notify::channels::{Gaps, Message, Target};
+    let robot_id = robot_id.to_string();
+    jobs.run(move |c| {
+        careline::db::write_transaction(c, |c| -> Result<(), careline::db::DbError> {
+            let now = chrono::Utc::now().naive_utc();
+            for i in n {
+                let payload = careline::jobs::ChannelPayload {
+                    target: Target::Webhook {
+                        id: robot_id.clone(),
+                    },
+                    level: 0,
+                    round: 0,
+                    message: Message::Gaps(Gaps {
+                        date: format!("2031-01-{:02}", i + 1),
+                        gaps: vec![careline::notify::GapLine {
+                            site_name: "Station north".into(),
+                            from: now,
+                            to: now + chrono::Duration::hours(1),
+                        }],
+                    }),
+                };
+                let job = JobRow::new(
+                    careline::jobs::CHANNEL,
+                    format!("rate:{i}"),
+                    None,
+                    serde_json::to_value(&payload).expect("JSON"),
+                    now,
+                    now,
+                );
+                assert!(careline::db::jobs::enqueue(c, &job)?, "a new unique key");
+            }
+            Ok(())
+        })
+    })
+    .await
+    .expect("enqueue the messages");
+}
+
+async fn robot_jobs(jobs: &crate::worker_process::Jobs) -> Vec<JobRow> {
+    jobs.run(|c| {
+        use careline::db::schema::jobs;
+        use diesel::prelude::*;
+        jobs::table
+            .filter(jobs::unique_key.like("rate:%"))
+            .order(jobs::unique_key.asc())
+            .select(JobRow::as_select())
+            .load(c)
+    })
+    .await
+    .expect("read the jobs")
+}
+
+/// With a limit of N a window, worker A sends N; worker B, another process on the same
+/// database, then gets N more within that window and sends none of them: it puts each back
+/// until a slot frees (the slots are in the database, not in either process), without using up
+/// an attempt, and sends them once the window has passed.
+async fn a_channels_rate_limit_holds_across_worker_processes(backend: Backend) {
+    use crate::worker_process::{Jobs, Smtp, WorkerProcess};
+    const N: usize = 3;
+    // Long enough that the first phase is judged well inside it on a loaded machine.
+    const WINDOW: Duration = Duration::from_secs(20);
+    let wecom = Fake::start(WECOM_OK);
+    let url = wecom.url("/cgi-bin/webhook/send?key=shared-limit");
+    let robot_id = robot(WebhookKind::Wecom, url.clone(), None, None).id();
+    let smtp = Smtp::start();
+    let jobs = Jobs::open(&backend).await;
+    let config = tempfile::tempdir().expect("a config folder");
+    std::fs::copy(
+        crate::helpers::root().join("config/default.toml"),
+        config.path().join("default.toml"),
+    )
+    .expect("copy the shipped configuration");
+    std::fs::write(
+        config.path().join("development.toml"),
+        format!(
+            "[notify]\ntimeout = \"3s\"\nrate_window = \"{}s\"\n\n[[notify.webhooks]]\nkind = \"wecom\"\nurl = \"{url}\"\nper_minute = {N}\nlocale = \"en\"\n",
+            WINDOW.as_secs()
+        ),
+    )
+    .expect("write the robot's configuration");
+    let dir = config.path().to_string_lossy().into_owned();
+    let vars = [
+        ("CARELINE_CONFIG_DIR", dir.as_str()),
+        ("CARELINE_ENV", "development"),
+    ];
+    let lease = Duration::from_secs(20);
+
+    // Worker A sends the first N: the whole limit of the window.
+    let mut a = WorkerProcess::start_with("a", &jobs.url, &smtp, lease, &vars);
+    enqueue_robot_messages(&jobs, &robot_id, 0..N).await;
+    let first = wecom.wait(N, "worker a's sends").await;
+    eventually(Duration::from_secs(15), "worker a's jobs done", || async {
+        let rows = robot_jobs(&jobs).await;
+        rows.iter().all(|j| j.status == "done").then_some(())
+    })
+    .await;
+    a.kill();
+
+    // Worker B gets N more within the window: every one is deferred, none sent.
+    let b = WorkerProcess::start_with("b", &jobs.url, &smtp, lease, &vars);
+    enqueue_robot_messages(&jobs, &robot_id, N..2 * N).await;
+    let deferred = eventually(
+        Duration::from_secs(15),
+        "worker b deferring them",
+        || async {
+            let rows: Vec<JobRow> = robot_jobs(&jobs).await.into_iter().skip(N).collect();
+            rows.iter()
+                .all(|j| {
+                    j.status == "pending"
+                        && j.locked_until.is_none()
+                        && j.last_error
+                            .as_deref()
+                            .is_some_and(|e| e.contains("rate limit"))
+                })
+                .then_some(rows)
+        },
+    )
+    .await;
+    assert!(
+        Instant::now() + Duration::from_secs(2) < first[0].at + WINDOW,
+        "judged too late to tell (the window had nearly passed): raise WINDOW"
+    );
+    assert_eq!(
+        wecom.requests().len(),
+        N,
+        "no send over the limit within the window"
+    );
+    for j in &deferred {
+        assert_eq!(j.attempts, 0, "waiting its turn is not an attempt: {j:?}");
+    }
+
+    // Once the window has passed, B sends them: a deferral is a wait, not a failure.
+    let done = eventually(
+        WINDOW + Duration::from_secs(30),
+        "worker b's sends",
+        || async {
+            let rows = robot_jobs(&jobs).await;
+            rows.iter().all(|j| j.status != "pending").then_some(rows)
+        },
+    )
+    .await;
+    assert!(done.iter().all(|j| j.status == "done"), "{done:?}");
+    assert!(done.iter().all(|j| j.attempts == 1), "{done:?}");
+    assert!(done[N..].iter().all(|j| b.claimed(j)), "{done:?}");
+    let requests = wecom.requests();
+    assert_eq!(requests.len(), 2 * N, "each message once");
+    for i in 0..2 * N {
+        let date = format!("2031-01-{:02}", i + 1);
+        let with = requests
+            .iter()
+            .filter(|r| String::from_utf8_lossy(&r.body).contains(&date))
+            .count();
+        assert_eq!(with, 1, "{date}");
+    }
+}
+
+backend_tests!(a_channels_rate_limit_holds_across_worker_processes);
