@@ -338,8 +338,9 @@ impl Metrics {
             .observe(seconds.max(0.0));
     }
 
-    /// A channel send attempt (`channel`: wecom, dingtalk, feishu, sms, voice), as `delivery`.
-    /// Not part of the mail path's health.
+    /// A channel send attempt (`channel`: wecom, dingtalk, feishu, sms, voice), as `delivery`,
+    /// or `deferred` (its rate limit was used up; it waits its turn). Not part of the mail
+    /// path's health.
     pub fn channel_delivery(&self, channel: &'static str, result: &str) {
         self.deliveries
             .get_or_create(&DeliveryLabels {

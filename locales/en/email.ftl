@@ -57,3 +57,8 @@ email-gaps-line = - { $site }: { $from } to { $to }
 
 # issue 13: channels (group robots; the same fields as a page email, never rider data)
 channel-page-text = [Careline] { $tier } { $reference }, site: { $site }. Acknowledge by { $deadline } (China Standard Time): { $link }
+# The daily roster gaps on a group robot (site names and China time only)
+channel-gaps-text = [Careline] { $count } roster gaps in the next 7 days, as of { $date } (China time); red alerts then reach nobody at the site until the last escalation level:
+    { $lines }
+    Add shifts: { $link }
+channel-gaps-more = - and { $count } more

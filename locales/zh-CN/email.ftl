@@ -56,3 +56,9 @@ email-gaps-line = - { $site }：{ $from } 至 { $to }
 
 # issue 13: channels (group robots; the same fields as a page email, never rider data)
 channel-page-text = 【Careline】{ $tier } { $reference }，站点：{ $site }。请在 { $deadline }（北京时间）前确认：{ $link }
+# The daily roster gaps on a group robot (site names and China time only)
+channel-gaps-text =
+    【Careline】截至 { $date }，未来 7 天有 { $count } 个无人值班时段（北京时间）；其间该站点的红色预警要到最后一级升级才有人接收：
+    { $lines }
+    请添加班次：{ $link }
+channel-gaps-more = - 另有 { $count } 个

@@ -56,3 +56,9 @@ email-gaps-line = - { $site }：{ $from } 至 { $to }
 
 # issue 13: channels (group robots; the same fields as a page email, never rider data)
 channel-page-text = 【Careline】{ $tier } { $reference }，站點：{ $site }。請在 { $deadline }（北京時間）前確認：{ $link }
+# The daily roster gaps on a group robot (site names and China time only)
+channel-gaps-text =
+    【Careline】截至 { $date }，未來 7 天有 { $count } 個無人值班時段（北京時間）；其間該站點的紅色預警要到最後一級升級才有人接收：
+    { $lines }
+    請新增班次：{ $link }
+channel-gaps-more = - 另有 { $count } 個

@@ -10,12 +10,15 @@ use chrono::NaiveDateTime;
 use crate::db::{self, AnyConnection, DbError};
 use crate::metrics::{ALERT_TIERS, JOB_STATUSES, JobLabels, Metrics, Seen, TierLabels};
 
-/// The job kinds always reported (0 when there are none).
-const JOB_KINDS: [&str; 4] = [
+/// The job kinds always reported (0 when there are none), so that alert rules on them see a
+/// series before the first job of the kind.
+pub const JOB_KINDS: [&str; 6] = [
     crate::jobs::ESCALATE,
     crate::jobs::EMAIL,
     crate::jobs::REMIND,
     crate::jobs::DIGEST,
+    crate::jobs::GAPS,
+    crate::jobs::CHANNEL,
 ];
 
 /// Reads every database gauge once. `levels` is how many escalation levels the configured

@@ -19,6 +19,11 @@ pub struct NotifySettings {
     /// shorter than `worker.lease`.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// The sliding window the channels' `per_minute` limits count in, shared by every
+    /// instance through the database (1s to 1h; keep the default `1m`: the vendors count per
+    /// minute; tests shorten it).
+    #[serde(with = "humantime_serde")]
+    pub rate_window: Duration,
     pub webhooks: Vec<Webhook>,
     pub sms: Option<PhoneChannel>,
     pub voice: Option<PhoneChannel>,
@@ -28,6 +33,7 @@ impl Default for NotifySettings {
     fn default() -> Self {
         NotifySettings {
             timeout: Duration::from_secs(10),
+            rate_window: Duration::from_secs(60),
             webhooks: Vec::new(),
             sms: None,
             voice: None,
@@ -132,6 +138,10 @@ pub struct PhoneChannel {
     pub sign_name: String,
     /// The approved template: Aliyun `TemplateCode` / `TtsCode`, Tencent `TemplateId`.
     pub template_id: String,
+    /// SMS only: the approved template of the daily roster-gap message (variables `count`,
+    /// `site`, `from`, `to`); empty: supervisors get it by email and robots only.
+    #[serde(default)]
+    pub gap_template: String,
     /// Tencent `SmsSdkAppId` / `VoiceSdkAppid` (required for Tencent).
     #[serde(default)]
     pub app_id: String,
@@ -276,6 +286,13 @@ impl NotifySettings {
                 "must be more than 0s and at most 1m (the default is \"10s\")".into(),
             );
         }
+        if self.rate_window < Duration::from_secs(1) || self.rate_window > Duration::from_secs(3600)
+        {
+            return bad(
+                "notify.rate_window",
+                "must be 1s to 1h (the default is \"1m\": the vendors count per minute)".into(),
+            );
+        }
         let any = !self.webhooks.is_empty() || self.sms.is_some() || self.voice.is_some();
         // Only a configured channel sends (a short lease without channels is fine).
         if any && self.timeout >= lease {
@@ -417,6 +434,14 @@ impl NotifySettings {
                     format!("{what}: template_id (the approved template) is required"),
                 );
             }
+            if key == "notify.voice" && !c.gap_template.trim().is_empty() {
+                return bad(
+                    key,
+                    format!(
+                        "{what}: gap_template belongs in [notify.sms]: the daily gap message is not a call"
+                    ),
+                );
+            }
             if key == "notify.sms" && c.sign_name.trim().is_empty() {
                 return bad(
                     key,
@@ -475,7 +500,11 @@ mod tests {
                 "{}\n{extra}",
                 super::super::DEFAULTS
                     .replace("\n[notify]\n", "\n")
-                    .replace("\ntimeout = \"10s\"\n# Group robots", "\n# Group robots")
+                    .replace(
+                        "\ntimeout = \"10s\"\n# Each channel's",
+                        "\n# Each channel's"
+                    )
+                    .replace("\nrate_window = \"1m\"\n", "\n")
             ),
         )
         .unwrap();
@@ -532,6 +561,7 @@ app_id = "1400000000"
         .unwrap();
         let n = &s.notify;
         assert_eq!(n.timeout, Duration::from_secs(5));
+        assert_eq!(n.rate_window, Duration::from_secs(60), "the default window");
         assert_eq!(n.webhooks.len(), 3);
         // Without `levels` a robot joins every level; without `sites`, every site.
         assert!((0..3).all(|l| n.webhooks[0].serves(l, Some("any"))));
@@ -543,6 +573,7 @@ app_id = "1400000000"
         assert_eq!(n.webhooks[0].per_minute, 20);
         // SMS every level by default; voice the last one.
         let sms = n.sms.as_ref().unwrap();
+        assert!(sms.gap_template.is_empty(), "no gap text by default");
         let voice = n.voice.as_ref().unwrap();
         assert!((0..3).all(|l| sms.at(l, 3, false)));
         assert_eq!(
@@ -725,6 +756,21 @@ app_id = "1400000000"
                 format!("[notify.voice]\n{aliyun}levels = [9]\n"),
                 "level 9 is out of range",
                 "a voice level past the chain",
+            ),
+            (
+                format!("[notify.voice]\n{aliyun}gap_template = \"T2\"\n"),
+                "gap_template belongs in [notify.sms]",
+                "the gap message is never a call",
+            ),
+            (
+                "[notify]\nrate_window = \"0s\"\n".into(),
+                "notify.rate_window",
+                "a window of nothing counts nothing",
+            ),
+            (
+                "[notify]\nrate_window = \"2h\"\n".into(),
+                "must be 1s to 1h",
+                "a window longer than the vendors count",
             ),
             (
                 "[notify]\ntimeout = \"0s\"\n".into(),

@@ -200,6 +200,28 @@ pub fn retry(
     Ok(n == 1)
 }
 
+/// Puts the job back until `run_at` without counting the claim as an attempt: it did not
+/// run (its channel's rate limit was used up), so waiting its turn never makes it `dead`.
+pub fn defer(
+    conn: &mut AnyConnection,
+    id: &str,
+    token: &str,
+    run_at: NaiveDateTime,
+    why: &str,
+) -> Result<bool, DbError> {
+    let n = diesel::update(held!(id, token))
+        .set((
+            jobs::run_at.eq(run_at),
+            jobs::last_error.eq(Some(why)),
+            jobs::lease_token.eq(None::<String>),
+            jobs::locked_by.eq(None::<String>),
+            jobs::locked_until.eq(None::<NaiveDateTime>),
+            jobs::attempts.eq(jobs::attempts - 1),
+        ))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
 /// Gives a claimed job's lease up (the worker is stopping): it is due again at once for any
 /// worker. With `refund`, the claim's attempt is given back (the job never started). False if
 /// the lease was no longer ours.

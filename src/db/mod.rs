@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod alerts;
 pub mod audit;
 pub mod backup;
+pub mod channels;
 pub mod group_commit;
 pub mod jobs;
 pub mod listen;

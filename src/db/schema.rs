@@ -294,6 +294,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    channel_slots (channel, slot) {
+        channel -> Text,
+        slot -> Integer,
+        used_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(contacts -> screenings (screening_id));
 diesel::joinable!(alert_viewers -> users (user_id));
 diesel::joinable!(alert_viewers -> alerts (alert_id));
@@ -333,4 +341,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     questionnaire_publications,
     questionnaire_withdrawals,
     alert_viewers,
+    channel_slots,
 );

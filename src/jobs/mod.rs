@@ -16,7 +16,8 @@
 //! - `channel.send {target, level, round, message}`: one page on one channel besides email
 //!   (a group robot, or a text or call to one staff member's phone), enqueued with the level's
 //!   emails; like them it goes out only while the alert is open, with its own retries and the
-//!   channel's rate limit (`notify::channels`).
+//!   channel's rate limit (`notify::channels`, shared through `db::channels`). Or the daily
+//!   gap message to one robot or one supervisor's phone (no alert), enqueued by `digest.gaps`.
 //!
 //! Unique keys (per alert, epoch, round, level, recipient, kind) make enqueueing twice a no-op,
 //! so a retried step never pages twice.
@@ -49,7 +50,8 @@ pub const CHANNEL: &str = "channel.send";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChannelPayload {
     pub target: crate::notify::channels::Target,
-    /// The escalation step that paged (0-based level, round), for the timeline.
+    /// The escalation step that paged (0-based level, round), for the timeline; 0 for the
+    /// gap message (it has no alert).
     pub level: usize,
     pub round: u32,
     pub message: crate::notify::channels::Message,
@@ -299,7 +301,7 @@ fn page_channels(
     recipients: &[rosters::Recipient],
     now: NaiveDateTime,
 ) -> Result<usize, DbError> {
-    use crate::notify::channels::{Message, Target};
+    use crate::notify::channels::{Message, Page, Target};
     let n = &policy.channels;
     let chain = policy.levels.len();
     let mut targets: Vec<(String, Target)> = n
@@ -342,13 +344,13 @@ fn page_channels(
         }
         None => None,
     };
-    let message = Message {
+    let message = Message::Page(Page {
         reference: alert.reference.clone(),
         tier: alert.tier.clone(),
         urgent: alert.urgent,
         site,
         deadline: alert.deadline_at,
-    };
+    });
     for (name, target) in &targets {
         let payload = ChannelPayload {
             target: target.clone(),
@@ -792,31 +794,84 @@ pub fn schedule_gaps(
 }
 
 /// The daily roster-gap message: every active supervisor gets the gaps of the next 7 days at
-/// the sites they serve (none: every site), nothing when there are none. Site names and
-/// times only. The one place the message is sent from, so other channels join here.
+/// the sites they serve (none: every site) by email, and by text when `[notify.sms]` has a
+/// `gap_template`; every group robot gets those of its sites (no `sites`: every gap). Nobody
+/// gets anything when there are none. Site names and times only. Each delivery is its own
+/// job keyed by the date, so a second run of the day (another instance, a restart) adds
+/// nothing. Returns how many deliveries were enqueued.
 pub fn roster_gaps(
     conn: &mut AnyConnection,
+    notify: &crate::config::channels::NotifySettings,
     date: &str,
     now: NaiveDateTime,
 ) -> Result<usize, DbError> {
+    use crate::notify::channels::{Gaps, Message, Target};
     let gaps = gaps::gaps(conn, now, now + gaps::DIGEST_AHEAD)?;
     if gaps.is_empty() {
         return Ok(0);
     }
-    let mut sent = 0;
-    for r in rosters::everyone(conn, "supervisor")? {
-        let serves = crate::db::accounts::user_sites(conn, r.user_id.as_deref().unwrap_or(""))?;
-        let mine: Vec<crate::notify::GapLine> = gaps
-            .iter()
-            .filter(|g| serves.is_empty() || serves.contains(&g.site))
+    let lines = |of: &dyn Fn(&str) -> bool| -> Vec<crate::notify::GapLine> {
+        gaps.iter()
+            .filter(|g| of(&g.site))
             .map(|g| crate::notify::GapLine {
                 site_name: g.site_name.clone(),
                 from: g.from,
                 to: g.to,
             })
+            .collect()
+    };
+    let channel_job = |target: Target, key: String, mine: Vec<crate::notify::GapLine>| {
+        let payload = ChannelPayload {
+            target,
+            level: 0,
+            round: 0,
+            message: Message::Gaps(Gaps {
+                date: date.to_string(),
+                gaps: mine,
+            }),
+        };
+        JobRow::new(
+            CHANNEL,
+            key,
+            None,
+            serde_json::to_value(&payload).unwrap_or_default(),
+            now,
+            now,
+        )
+    };
+    let texts = notify
+        .sms
+        .as_ref()
+        .is_some_and(|c| !c.gap_template.trim().is_empty());
+    let mut sent = 0;
+    let supervisors = rosters::everyone(conn, "supervisor")?;
+    let phones: std::collections::HashMap<String, String> = if texts {
+        let ids: Vec<String> = supervisors
+            .iter()
+            .filter_map(|r| r.user_id.clone())
             .collect();
+        crate::db::accounts::phones_of(conn, &ids)?
+            .into_iter()
+            .collect()
+    } else {
+        Default::default()
+    };
+    for r in supervisors {
+        let user_id = r.user_id.clone().unwrap_or_default();
+        let serves = crate::db::accounts::user_sites(conn, &user_id)?;
+        let mine = lines(&|site| serves.is_empty() || serves.iter().any(|s| s == site));
         if mine.is_empty() {
             continue;
+        }
+        if phones.contains_key(&user_id) {
+            // The number itself is read when the text is sent.
+            let key = format!("gaps-channel:{date}:sms:{user_id}");
+            let target = Target::Sms {
+                user_id: user_id.clone(),
+            };
+            if store::enqueue(conn, &channel_job(target, key, mine.clone()))? {
+                sent += 1;
+            }
         }
         let payload = EmailPayload {
             purpose: Purpose::Gaps,
@@ -839,6 +894,19 @@ pub fn roster_gaps(
                 now,
                 now,
             ),
+        )? {
+            sent += 1;
+        }
+    }
+    for w in &notify.webhooks {
+        let mine = lines(&|site| w.sites.as_ref().is_none_or(|s| s.iter().any(|x| x == site)));
+        if mine.is_empty() {
+            continue;
+        }
+        let key = format!("gaps-channel:{date}:{}", w.id());
+        if store::enqueue(
+            conn,
+            &channel_job(Target::Webhook { id: w.id() }, key, mine),
         )? {
             sent += 1;
         }

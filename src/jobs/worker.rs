@@ -64,6 +64,8 @@ enum Outcome {
     /// Nothing to do any more (the alert was acknowledged or resolved).
     Cancelled,
     Retry(String),
+    /// Not run: put back until then without counting the attempt (a channel's rate limit).
+    Defer(NaiveDateTime, String),
     Failed(String),
 }
 
@@ -397,7 +399,7 @@ impl Worker {
                         GAPS => {
                             let p: DigestPayload = serde_json::from_str(&job.payload)
                                 .map_err(|e| DbError::Corrupt(e.to_string()))?;
-                            super::roster_gaps(c, &p.date, t)?;
+                            super::roster_gaps(c, &w.settings.notify, &p.date, t)?;
                         }
                         _ => {
                             let p: DigestPayload = serde_json::from_str(&job.payload)
@@ -516,10 +518,12 @@ impl Worker {
         })
     }
 
-    /// One page on a channel besides email. Like a page email it goes out only while the
-    /// alert is open (decided under the alert's lock while this worker holds the job), then
-    /// waits for the channel's rate limit, and runs under `notify.timeout`. None when the job
-    /// was handed back (at shutdown) before its send began.
+    /// One delivery on a channel besides email. A page, like a page email, goes out only
+    /// while the alert is open (decided under the alert's lock while this worker holds the
+    /// job); the gap message has no alert. Then it takes a slot of the channel's rate limit,
+    /// shared by every instance through the database (none free: the job waits its turn,
+    /// without using up an attempt), and runs under `notify.timeout`. None when the job was
+    /// handed back (at shutdown) before its send began.
     async fn send_channel(self: &Arc<Self>, claimed: Claimed) -> Option<Outcome> {
         use crate::notify::channels::Target;
         let payload: ChannelPayload = match serde_json::from_str(&claimed.job.payload) {
@@ -527,6 +531,7 @@ impl Worker {
             Err(e) => return Some(Outcome::Failed(format!("bad payload: {e}"))),
         };
         let alert_id = claimed.job.alert_id.clone().unwrap_or_default();
+        let page = payload.message.is_page();
         let job_id = claimed.job.id.clone();
         let token = claimed.token.clone();
         let user = match &payload.target {
@@ -540,7 +545,7 @@ impl Worker {
                     if !store::still_held(c, &job_id, &token)? {
                         return Ok(None);
                     }
-                    let open = alert_store::lock_if_status(c, &alert_id, "open")?;
+                    let open = !page || alert_store::lock_if_status(c, &alert_id, "open")?;
                     // The number as the account has it now (changed or removed since).
                     let phone = match &user {
                         Some(id) => crate::db::accounts::phones_of(c, std::slice::from_ref(id))?
@@ -562,23 +567,30 @@ impl Worker {
         if wants_phone && phone.is_none() {
             return Some(Outcome::Cancelled);
         }
-        // The channel's rate limit: a short wait here; a long one goes back to the queue.
-        let most = self.settings.worker.lease / 2;
-        loop {
-            match self.channels.reserve(&payload.target) {
-                None => break,
-                Some(wait) if wait < most => tokio::time::sleep(wait).await,
-                Some(_) => {
-                    return Some(Outcome::Retry(
-                        "the channel's per_minute limit is used up".into(),
+        let channel = self.channels.label(&payload.target);
+        if let Some((key, per_minute)) = self.channels.limit_of(&payload.target) {
+            let window = self.settings.notify.rate_window;
+            let slot = self
+                .blocking(move |c, _| {
+                    crate::db::channels::take_slot(c, &key, per_minute, window, now())
+                })
+                .await;
+            match slot {
+                Ok(None) => {}
+                Ok(Some(free_at)) => {
+                    tracing::debug!(job = %claimed.job.id, channel, "channel rate limit used up; waiting its turn");
+                    self.metrics.channel_delivery(channel, "deferred");
+                    return Some(Outcome::Defer(
+                        free_at,
+                        format!("waiting for the channel's rate limit (per_minute = {per_minute})"),
                     ));
                 }
+                Err(e) => return Some(Outcome::Retry(e.to_string())),
             }
         }
         if !self.start(&claimed.job.id) {
             return None;
         }
-        let channel = self.channels.label(&payload.target);
         Some(
             match self
                 .channels
@@ -586,17 +598,17 @@ impl Worker {
                 .await
             {
                 Ok(()) => {
-                    tracing::info!(job = %claimed.job.id, alert = ?claimed.job.alert_id, channel, "channel page accepted");
+                    tracing::info!(job = %claimed.job.id, alert = ?claimed.job.alert_id, channel, "channel delivery accepted");
                     self.metrics.channel_delivery(channel, "sent");
                     Outcome::Done
                 }
                 Err(SendError::Transient(e)) => {
-                    tracing::warn!(job = %claimed.job.id, alert = ?claimed.job.alert_id, channel, "channel page not sent, will retry");
+                    tracing::warn!(job = %claimed.job.id, alert = ?claimed.job.alert_id, channel, "channel delivery not sent, will retry");
                     self.metrics.channel_delivery(channel, "retry");
                     Outcome::Retry(e)
                 }
                 Err(SendError::Permanent(e)) => {
-                    tracing::warn!(job = %claimed.job.id, alert = ?claimed.job.alert_id, channel, "channel page failed");
+                    tracing::warn!(job = %claimed.job.id, alert = ?claimed.job.alert_id, channel, "channel delivery failed");
                     self.metrics.channel_delivery(channel, "failed");
                     Outcome::Failed(e)
                 }
@@ -695,6 +707,9 @@ impl Worker {
                         Outcome::Cancelled => {
                             store::finish(c, &job.id, token, "cancelled", None, t)?;
                         }
+                        Outcome::Defer(at, why) => {
+                            store::defer(c, &job.id, token, *at, why)?;
+                        }
                         // A page of an open (unacknowledged) red alert never dies: it retries,
                         // at most every backoff_max, for as long as nobody has taken the alert.
                         Outcome::Retry(e)
@@ -727,16 +742,20 @@ impl Worker {
     }
 }
 
-/// Whether `job` is a page of a red alert that is open (nobody has acknowledged it).
+/// Whether `job` is a page (an email, or a channel delivery) of a red alert that is open
+/// (nobody has acknowledged it).
 fn pages_open_red(c: &mut db::AnyConnection, job: &store::JobRow) -> Result<bool, DbError> {
-    if job.kind != EMAIL {
-        return Ok(false);
-    }
     let Some(alert_id) = &job.alert_id else {
         return Ok(false);
     };
-    let page = serde_json::from_str::<EmailPayload>(&job.payload)
-        .is_ok_and(|p| p.purpose == Purpose::Page);
+    let page = match job.kind.as_str() {
+        EMAIL => serde_json::from_str::<EmailPayload>(&job.payload)
+            .is_ok_and(|p| p.purpose == Purpose::Page),
+        CHANNEL => {
+            serde_json::from_str::<ChannelPayload>(&job.payload).is_ok_and(|p| p.message.is_page())
+        }
+        _ => false,
+    };
     if !page {
         return Ok(false);
     }

@@ -252,6 +252,7 @@ fn phone_channel(provider: Provider, endpoint: String) -> PhoneChannel {
         access_key_secret: "test-key-secret".into(),
         sign_name: "Careline".into(),
         template_id: "SMS_123".into(),
+        gap_template: String::new(),
         app_id: "1400000001".into(),
         region: String::new(),
         caller_number: String::new(),
@@ -1065,3 +1066,583 @@ async fn careline_user_add_takes_a_phone_and_refuses_a_bad_one(backend: Backend)
 }
 
 backend_tests!(careline_user_add_takes_a_phone_and_refuses_a_bad_one);
+
+// ---------------------------------------------------------------------------------------------
+// 6. The daily roster gaps on the robots and by text (issue 13)
+
+const EAST_SITE: &str = "east";
+const SOUTH_SUPERVISOR_PHONE: &str = "+8613900139000";
+
+fn china(t: chrono::NaiveDateTime) -> String {
+    careline::china_time::shanghai_time(t)
+}
+
+async fn shift(
+    app: &TestApp,
+    user_id: &str,
+    from: chrono::NaiveDateTime,
+    to: chrono::NaiveDateTime,
+) {
+    let user = user_id.to_string();
+    app.with_conn(move |c| {
+        careline::db::rosters::insert(
+            c,
+            &careline::db::rosters::ShiftRow {
+                id: uuid::Uuid::new_v4().to_string(),
+                user_id: user,
+                starts_at: from,
+                ends_at: to,
+                created_by: None,
+                created_at: from,
+            },
+            &[],
+        )
+    })
+    .await
+    .expect("a shift");
+}
+
+async fn set_phone(app: &TestApp, user_id: &str, phone: &str) {
+    let (id, phone) = (user_id.to_string(), phone.to_string());
+    app.with_conn(move |c| {
+        careline::db::accounts::update_user(
+            c,
+            &id,
+            &careline::db::accounts::UserChanges {
+                phone: Some(Some(phone)),
+                ..Default::default()
+            },
+        )
+    })
+    .await
+    .expect("a phone");
+}
+
+/// The jobs of the day's gap message on the channels besides email.
+async fn gap_channel_jobs(app: &TestApp) -> Vec<JobRow> {
+    app.with_conn(|c| {
+        use careline::db::schema::jobs;
+        use diesel::prelude::*;
+        jobs::table
+            .filter(jobs::kind.eq("channel.send"))
+            .filter(jobs::unique_key.like("gaps-channel:%"))
+            .select(JobRow::as_select())
+            .load(c)
+    })
+    .await
+    .expect("read the jobs")
+}
+
+async fn the_daily_gap_message_reaches_the_robots_of_its_sites_and_supervisors_phones(
+    backend: Backend,
+) {
+    let everywhere = Fake::start(WECOM_OK);
+    let north_robot = Fake::start(DINGTALK_OK);
+    let south_robot = Fake::start(FEISHU_OK);
+    let aliyun = Fake::start(ALIYUN_OK);
+    let urls = (
+        everywhere.url("/cgi-bin/webhook/send?key=wecom-gaps"),
+        north_robot.url("/robot/send?access_token=ding-gaps"),
+        south_robot.url("/open-apis/bot/v2/hook/feishu-gaps"),
+        aliyun.url(""),
+    );
+    let app = app_with(backend, move |s| {
+        let mut everywhere = robot(WebhookKind::Wecom, urls.0.clone(), None, None);
+        everywhere.locale = "en".into();
+        s.notify.webhooks = vec![
+            everywhere,
+            robot(
+                WebhookKind::Dingtalk,
+                urls.1.clone(),
+                Some(DING_SECRET),
+                Some(&[SITE]),
+            ),
+            robot(
+                WebhookKind::Feishu,
+                urls.2.clone(),
+                Some(FEISHU_SECRET),
+                Some(&[OTHER_SITE]),
+            ),
+        ];
+        let mut sms = phone_channel(Provider::Aliyun, urls.3.clone());
+        sms.gap_template = "SMS_GAPS".into();
+        s.notify.sms = Some(sms);
+    })
+    .await;
+    app.create_site(EAST_SITE).await;
+    let now = chrono::Utc::now().naive_utc();
+    let hours = |h: i64| now + chrono::Duration::hours(h);
+    // north: covered for the next two hours and from 30 to 40 hours ahead; south: covered
+    // for more than the whole week; east: never.
+    let north_counselor = app.create_user("counselor", &[SITE]).await;
+    set_phone(&app, &north_counselor.id, STAFF_PHONE).await;
+    shift(&app, &north_counselor.id, hours(-1), hours(2)).await;
+    shift(&app, &north_counselor.id, hours(30), hours(40)).await;
+    let south_counselor = app.create_user("counselor", &[OTHER_SITE]).await;
+    shift(&app, &south_counselor.id, hours(-1), hours(24 * 8)).await;
+    let north_supervisor = app.create_user("supervisor", &[SITE]).await;
+    set_phone(&app, &north_supervisor.id, "+8613700137000").await;
+    let south_supervisor = app.create_user("supervisor", &[OTHER_SITE]).await;
+    set_phone(&app, &south_supervisor.id, SOUTH_SUPERVISOR_PHONE).await;
+
+    let date = "2026-12-04";
+    let first = app
+        .with_conn(move |c| careline::jobs::schedule_gaps(c, date, chrono::Utc::now().naive_utc()))
+        .await
+        .expect("schedule");
+    assert!(first);
+    app.state.wake.notify_one();
+
+    let north_lines = [
+        format!(
+            "- Station north: {} to {}",
+            china(hours(2)),
+            china(hours(30))
+        ),
+        format!("- Station north: {} to ", china(hours(40))),
+    ];
+    // The robot for every site: every gap (north's and east's), each hour in China time.
+    let got = everywhere
+        .wait(1, "the gaps on the robot for every site")
+        .await;
+    let text = got[0].json()["text"]["content"]
+        .as_str()
+        .expect("a text")
+        .to_string();
+    for line in &north_lines {
+        assert!(text.contains(line.as_str()), "`{line}` in {text}");
+    }
+    assert!(text.contains("- Station east: "), "{text}");
+    assert!(!text.contains("Station south"), "south is covered: {text}");
+    assert!(text.contains("http://127.0.0.1:8080/rosters"), "{text}");
+    assert!(text.contains("3 roster gaps"), "{text}");
+
+    // The north robot: north's gaps only, its signature as DingTalk checks it.
+    let got = north_robot.wait(1, "the gaps on the north robot").await;
+    let r = &got[0];
+    let ts: i64 = r
+        .param("timestamp")
+        .parse()
+        .expect("a millisecond timestamp");
+    let expected = hmac_b64(
+        DING_SECRET.as_bytes(),
+        format!("{ts}\n{DING_SECRET}").as_bytes(),
+    );
+    assert_eq!(r.param("sign"), expected, "the DingTalk signature");
+    let north_text = r.json()["text"]["content"]
+        .as_str()
+        .expect("a text")
+        .to_string();
+    // In the robot's language (zh-CN by default).
+    for line in [
+        format!(
+            "- Station north：{} 至 {}",
+            china(hours(2)),
+            china(hours(30))
+        ),
+        format!("- Station north：{} 至 ", china(hours(40))),
+    ] {
+        assert!(
+            north_text.contains(line.as_str()),
+            "`{line}` in {north_text}"
+        );
+    }
+    assert!(!north_text.contains("east"), "{north_text}");
+    assert!(north_text.contains("有 2 个无人值班时段"), "{north_text}");
+
+    // The north supervisor's phone: the gap template with the first gap; signed ACS3.
+    let got = aliyun.wait(1, "the gap text to the north supervisor").await;
+    let r = &got[0];
+    assert_eq!(r.param("PhoneNumbers"), "+8613700137000");
+    assert_eq!(r.param("TemplateCode"), "SMS_GAPS");
+    let template: Value = serde_json::from_str(&r.param("TemplateParam")).expect("JSON");
+    let short = |t: chrono::NaiveDateTime| {
+        t.and_utc()
+            .with_timezone(&careline::china_time::shanghai())
+            .format("%m-%d %H:%M")
+            .to_string()
+    };
+    assert_eq!(
+        template,
+        json!({"count": "2", "site": "Station north", "from": short(hours(2)), "to": short(hours(30))})
+    );
+    let host = format!("127.0.0.1:{}", aliyun.port);
+    let query: Vec<(String, String)> = r.query();
+    let query: Vec<(&str, String)> = query.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let acs = careline::notify::channels::aliyun::Acs3 {
+        host: &host,
+        action: "SendSms",
+        version: "2017-05-25",
+        date: r.header("x-acs-date").expect("x-acs-date"),
+        nonce: r.header("x-acs-signature-nonce").expect("a nonce"),
+        query: &query,
+        body: b"",
+    };
+    assert_eq!(
+        r.header("authorization").map(str::to_string),
+        Some(careline::notify::channels::aliyun::authorization(
+            "test-key-id",
+            "test-key-secret",
+            &acs
+        )),
+    );
+
+    // Every gap delivery settled: one robot for every site, one for north, one text.
+    let jobs = eventually(Duration::from_secs(15), "the gap deliveries done", || {
+        let app = &app;
+        async move {
+            let jobs = gap_channel_jobs(app).await;
+            (jobs.len() == 3 && jobs.iter().all(|j| j.status == "done")).then_some(jobs)
+        }
+    })
+    .await;
+    assert!(jobs.iter().all(|j| j.alert_id.is_none()));
+    // The south robot and the south supervisor (south has no gap) got nothing, nor did the
+    // counselor's phone (supervisors only); nothing was sent twice.
+    assert!(south_robot.requests().is_empty(), "the south robot");
+    assert_eq!(everywhere.requests().len(), 1);
+    assert_eq!(north_robot.requests().len(), 1);
+    assert_eq!(
+        aliyun.requests().len(),
+        1,
+        "one text: {:?}",
+        aliyun.requests()
+    );
+
+    // Once a day: scheduling again, or running the day's message again (another instance,
+    // a restart before the job was marked done), adds nothing.
+    let again = app
+        .with_conn(move |c| careline::jobs::schedule_gaps(c, date, chrono::Utc::now().naive_utc()))
+        .await
+        .expect("schedule again");
+    assert!(!again, "one job per day");
+    let notify = app.state.settings.notify.clone();
+    let rerun = app
+        .with_conn(move |c| {
+            careline::jobs::roster_gaps(c, &notify, date, chrono::Utc::now().naive_utc())
+        })
+        .await
+        .expect("run again");
+    assert_eq!(rerun, 0, "nothing new enqueued");
+    assert_eq!(gap_channel_jobs(&app).await.len(), 3);
+}
+
+backend_tests!(the_daily_gap_message_reaches_the_robots_of_its_sites_and_supervisors_phones);
+
+async fn without_a_gap_template_no_gap_text_is_sent(backend: Backend) {
+    let everywhere = Fake::start(WECOM_OK);
+    let aliyun = Fake::start(ALIYUN_OK);
+    let urls = (
+        everywhere.url("/cgi-bin/webhook/send?key=wecom-gaps"),
+        aliyun.url(""),
+    );
+    let app = app_with(backend, move |s| {
+        s.notify.webhooks = vec![robot(WebhookKind::Wecom, urls.0.clone(), None, None)];
+        s.notify.sms = Some(phone_channel(Provider::Aliyun, urls.1.clone()));
+    })
+    .await;
+    let supervisor = app.create_user("supervisor", &[SITE]).await;
+    set_phone(&app, &supervisor.id, "+8613700137000").await;
+    app.with_conn(|c| {
+        careline::jobs::schedule_gaps(c, "2026-12-04", chrono::Utc::now().naive_utc())
+    })
+    .await
+    .expect("schedule");
+    app.state.wake.notify_one();
+    everywhere.wait(1, "the gaps on the robot").await;
+    let jobs = eventually(Duration::from_secs(15), "the robot's job done", || {
+        let app = &app;
+        async move {
+            let jobs = gap_channel_jobs(app).await;
+            jobs.iter().all(|j| j.status == "done").then_some(jobs)
+        }
+    })
+    .await;
+    assert_eq!(jobs.len(), 1, "the robot only: {jobs:?}");
+    assert!(
+        aliyun.requests().is_empty(),
+        "no approved template, no text"
+    );
+}
+
+backend_tests!(without_a_gap_template_no_gap_text_is_sent);
+
+// ---------------------------------------------------------------------------------------------
+// 7. A channel page of an open red alert never dies (like a page email)
+
+async fn a_channel_page_retries_past_max_attempts_until_the_alert_is_acknowledged(
+    backend: Backend,
+) {
+    let wecom = Fake::start(WECOM_OK);
+    wecom.set_default(Reply::Answer(500, "internal error".into()));
+    let url = wecom.url("/cgi-bin/webhook/send?key=k");
+    let app = app_with(backend, move |s| {
+        s.worker.max_attempts = 2;
+        let mut w = robot(WebhookKind::Wecom, url.clone(), None, None);
+        w.per_minute = 600;
+        s.notify.webhooks = vec![w];
+    })
+    .await;
+    let counselor = counselor_with_phone(&app).await;
+    let token = app
+        .sign_in(&counselor.email, crate::helpers::PASSWORD)
+        .await;
+    let alert_id = app
+        .submit(&red_with_marker())
+        .await
+        .alert_id
+        .expect("an alert");
+    // The day's gap message on the same robot (the other site has nobody on duty): no alert,
+    // so it ends after max_attempts like any job.
+    app.with_conn(|c| {
+        careline::jobs::schedule_gaps(c, "2026-12-04", chrono::Utc::now().naive_utc())
+    })
+    .await
+    .expect("schedule");
+    app.state.wake.notify_one();
+
+    // Well past max_attempts (2), the page is still trying.
+    wecom.wait(6, "the robot asked again and again").await;
+    let id = alert_id.clone();
+    let page = eventually(
+        Duration::from_secs(15),
+        "the page past max_attempts",
+        || {
+            let (app, id) = (&app, id.clone());
+            async move {
+                let jobs = channel_jobs(app, &id).await;
+                jobs.into_iter().find(|j| j.attempts > 3)
+            }
+        },
+    )
+    .await;
+    assert_eq!(page.status, "pending", "{page:?}");
+    assert!(
+        page.last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("500"),
+        "{:?}",
+        page.last_error
+    );
+    let gap = eventually(Duration::from_secs(15), "the gap message given up", || {
+        let app = &app;
+        async move {
+            gap_channel_jobs(app)
+                .await
+                .into_iter()
+                .find(|j| j.status == "dead")
+        }
+    })
+    .await;
+    assert_eq!(gap.attempts, 2, "{gap:?}");
+    assert_eq!(
+        app.alert_events_all(&alert_id)
+            .await
+            .iter()
+            .filter(|e| e.kind == "delivery_failed")
+            .count(),
+        0,
+        "the page has not failed"
+    );
+
+    // Acknowledged: the page stops.
+    ok(app
+        .post_as(
+            &token,
+            &format!("/api/v1/alerts/{alert_id}/acknowledge"),
+            None,
+        )
+        .await)
+    .await;
+    let id = alert_id.clone();
+    eventually(Duration::from_secs(10), "the page cancelled", || {
+        let (app, id) = (&app, id.clone());
+        async move {
+            let jobs = channel_jobs(app, &id).await;
+            jobs.iter().all(|j| j.status == "cancelled").then_some(())
+        }
+    })
+    .await;
+    // One send may have been on its way when the acknowledgement committed; then nothing.
+    let at_cancel = wecom.requests().len();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let settled = wecom.requests().len();
+    assert!(settled <= at_cancel + 1, "{at_cancel} then {settled}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        wecom.requests().len(),
+        settled,
+        "no page after the acknowledgement"
+    );
+}
+
+backend_tests!(a_channel_page_retries_past_max_attempts_until_the_alert_is_acknowledged);
+
+// ---------------------------------------------------------------------------------------------
+// 8. A channel's rate limit holds across instances (`careline worker` processes)
+
+/// Queues, at once, one gap message per `n` to the robot `robot_id`, each with its own date
+/// (`2031-01-01`, ...) so every request can be told apart.
+async fn enqueue_robot_messages(
+    jobs: &crate::worker_process::Jobs,
+    robot_id: &str,
+    n: std::ops::Range<usize>,
+) {
+    use careline::notify::channels::{Gaps, Message, Target};
+    let robot_id = robot_id.to_string();
+    jobs.run(move |c| {
+        careline::db::write_transaction(c, |c| -> Result<(), careline::db::DbError> {
+            let now = chrono::Utc::now().naive_utc();
+            for i in n {
+                let payload = careline::jobs::ChannelPayload {
+                    target: Target::Webhook {
+                        id: robot_id.clone(),
+                    },
+                    level: 0,
+                    round: 0,
+                    message: Message::Gaps(Gaps {
+                        date: format!("2031-01-{:02}", i + 1),
+                        gaps: vec![careline::notify::GapLine {
+                            site_name: "Station north".into(),
+                            from: now,
+                            to: now + chrono::Duration::hours(1),
+                        }],
+                    }),
+                };
+                let job = JobRow::new(
+                    careline::jobs::CHANNEL,
+                    format!("rate:{i}"),
+                    None,
+                    serde_json::to_value(&payload).expect("JSON"),
+                    now,
+                    now,
+                );
+                assert!(careline::db::jobs::enqueue(c, &job)?, "a new unique key");
+            }
+            Ok(())
+        })
+    })
+    .await
+    .expect("enqueue the messages");
+}
+
+async fn robot_jobs(jobs: &crate::worker_process::Jobs) -> Vec<JobRow> {
+    jobs.run(|c| {
+        use careline::db::schema::jobs;
+        use diesel::prelude::*;
+        jobs::table
+            .filter(jobs::unique_key.like("rate:%"))
+            .order(jobs::unique_key.asc())
+            .select(JobRow::as_select())
+            .load(c)
+    })
+    .await
+    .expect("read the jobs")
+}
+
+/// With a limit of N a window, worker A sends N; worker B, another process on the same
+/// database, then gets N more within that window and sends none of them: it puts each back
+/// until a slot frees (the slots are in the database, not in either process), without using up
+/// an attempt, and sends them once the window has passed.
+async fn a_channels_rate_limit_holds_across_worker_processes(backend: Backend) {
+    use crate::worker_process::{Jobs, Smtp, WorkerProcess};
+    const N: usize = 3;
+    // Long enough that the first phase is judged well inside it on a loaded machine.
+    const WINDOW: Duration = Duration::from_secs(20);
+    let wecom = Fake::start(WECOM_OK);
+    let url = wecom.url("/cgi-bin/webhook/send?key=shared-limit");
+    let robot_id = robot(WebhookKind::Wecom, url.clone(), None, None).id();
+    let smtp = Smtp::start();
+    let jobs = Jobs::open(&backend).await;
+    let config = tempfile::tempdir().expect("a config folder");
+    std::fs::copy(
+        crate::helpers::root().join("config/default.toml"),
+        config.path().join("default.toml"),
+    )
+    .expect("copy the shipped configuration");
+    std::fs::write(
+        config.path().join("development.toml"),
+        format!(
+            "[notify]\ntimeout = \"3s\"\nrate_window = \"{}s\"\n\n[[notify.webhooks]]\nkind = \"wecom\"\nurl = \"{url}\"\nper_minute = {N}\nlocale = \"en\"\n",
+            WINDOW.as_secs()
+        ),
+    )
+    .expect("write the robot's configuration");
+    let dir = config.path().to_string_lossy().into_owned();
+    let vars = [
+        ("CARELINE_CONFIG_DIR", dir.as_str()),
+        ("CARELINE_ENV", "development"),
+    ];
+    let lease = Duration::from_secs(20);
+
+    // Worker A sends the first N: the whole limit of the window.
+    let mut a = WorkerProcess::start_with("a", &jobs.url, &smtp, lease, &vars);
+    enqueue_robot_messages(&jobs, &robot_id, 0..N).await;
+    let first = wecom.wait(N, "worker a's sends").await;
+    eventually(Duration::from_secs(15), "worker a's jobs done", || async {
+        let rows = robot_jobs(&jobs).await;
+        rows.iter().all(|j| j.status == "done").then_some(())
+    })
+    .await;
+    a.kill();
+
+    // Worker B gets N more within the window: every one is deferred, none sent.
+    let b = WorkerProcess::start_with("b", &jobs.url, &smtp, lease, &vars);
+    enqueue_robot_messages(&jobs, &robot_id, N..2 * N).await;
+    let deferred = eventually(
+        Duration::from_secs(15),
+        "worker b deferring them",
+        || async {
+            let rows: Vec<JobRow> = robot_jobs(&jobs).await.into_iter().skip(N).collect();
+            rows.iter()
+                .all(|j| {
+                    j.status == "pending"
+                        && j.locked_until.is_none()
+                        && j.last_error
+                            .as_deref()
+                            .is_some_and(|e| e.contains("rate limit"))
+                })
+                .then_some(rows)
+        },
+    )
+    .await;
+    assert!(
+        Instant::now() + Duration::from_secs(2) < first[0].at + WINDOW,
+        "judged too late to tell (the window had nearly passed): raise WINDOW"
+    );
+    assert_eq!(
+        wecom.requests().len(),
+        N,
+        "no send over the limit within the window"
+    );
+    for j in &deferred {
+        assert_eq!(j.attempts, 0, "waiting its turn is not an attempt: {j:?}");
+    }
+
+    // Once the window has passed, B sends them: a deferral is a wait, not a failure.
+    let done = eventually(
+        WINDOW + Duration::from_secs(30),
+        "worker b's sends",
+        || async {
+            let rows = robot_jobs(&jobs).await;
+            rows.iter().all(|j| j.status != "pending").then_some(rows)
+        },
+    )
+    .await;
+    assert!(done.iter().all(|j| j.status == "done"), "{done:?}");
+    assert!(done.iter().all(|j| j.attempts == 1), "{done:?}");
+    assert!(done[N..].iter().all(|j| b.claimed(j)), "{done:?}");
+    let requests = wecom.requests();
+    assert_eq!(requests.len(), 2 * N, "each message once");
+    for i in 0..2 * N {
+        let date = format!("2031-01-{:02}", i + 1);
+        let with = requests
+            .iter()
+            .filter(|r| String::from_utf8_lossy(&r.body).contains(&date))
+            .count();
+        assert_eq!(with, 1, "{date}");
+    }
+}
+
+backend_tests!(a_channels_rate_limit_holds_across_worker_processes);

@@ -339,6 +339,24 @@ async fn metrics_follow_a_red_screening_its_acknowledgement_and_a_refused_delive
     );
     // The one site has nobody on duty.
     assert_eq!(before.get("careline_roster_gap_sites", &[]), 1.0);
+    // Every job kind is reported before its first job, so alert rules on them see a series:
+    // the channels and the daily gap message too.
+    for kind in [
+        "alert.escalate",
+        "email.send",
+        "alert.remind",
+        "digest.yellow",
+        "digest.gaps",
+        "channel.send",
+    ] {
+        for status in ["pending", "running", "failed", "dead"] {
+            assert_eq!(
+                before.value("careline_jobs", &[("kind", kind), ("status", status)]),
+                Some(0.0),
+                "careline_jobs{{kind={kind},status={status}}}"
+            );
+        }
+    }
 
     // A red screening with a name and phone given (and consented to).
     let mut body = phq9_body(RED);

@@ -110,13 +110,13 @@ impl Handler for Recorder {
 
 /// An SMTP server on a port of its own, for the test's lifetime (its thread is left behind).
 #[derive(Debug)]
-struct Smtp {
+pub(crate) struct Smtp {
     port: u16,
     shared: Shared,
 }
 
 impl Smtp {
-    fn start() -> Smtp {
+    pub(crate) fn start() -> Smtp {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the SMTP port");
         let port = listener.local_addr().expect("an address").port();
         let shared: Shared = Arc::default();
@@ -168,7 +168,7 @@ impl Smtp {
 /// A running `careline worker`: killed (SIGKILL) when dropped if still running, and its log
 /// printed when the test fails.
 #[derive(Debug)]
-struct WorkerProcess {
+pub(crate) struct WorkerProcess {
     name: &'static str,
     child: Child,
     log: Arc<Mutex<String>>,
@@ -182,7 +182,7 @@ impl WorkerProcess {
 
     /// With a lease of its own (`mail.timeout` is three quarters of it: a send must end
     /// before its lease) and further `CARELINE__*` variables.
-    fn start_with(
+    pub(crate) fn start_with(
         name: &'static str,
         database_url: &str,
         smtp: &Smtp,
@@ -242,7 +242,7 @@ impl WorkerProcess {
     }
 
     /// SIGKILL, and waits for it to be gone.
-    fn kill(&mut self) -> ExitStatus {
+    pub(crate) fn kill(&mut self) -> ExitStatus {
         if let Some(status) = self.exited() {
             return status;
         }
@@ -262,7 +262,7 @@ impl WorkerProcess {
     }
 
     /// Whether the job's claimant (`locked_by`) is this process.
-    fn claimed(&self, job: &JobRow) -> bool {
+    pub(crate) fn claimed(&self, job: &JobRow) -> bool {
         job.locked_by
             .as_deref()
             .is_some_and(|by| by.starts_with(&format!("{}-", self.pid())))
@@ -289,15 +289,15 @@ impl Drop for WorkerProcess {
 
 /// The test's database, migrated, with a small pool for the test's own queries.
 #[derive(Debug)]
-struct Jobs {
+pub(crate) struct Jobs {
     pool: db::Pool,
-    url: String,
+    pub(crate) url: String,
     // Dropped last.
     _db: TestDb,
 }
 
 impl Jobs {
-    async fn open(backend: &Backend) -> Jobs {
+    pub(crate) async fn open(backend: &Backend) -> Jobs {
         let test_db = TestDb::create(backend).await;
         let url = test_db.url.clone();
         let settings = DatabaseSettings {
@@ -320,7 +320,7 @@ impl Jobs {
         }
     }
 
-    async fn run<T, F>(&self, f: F) -> T
+    pub(crate) async fn run<T, F>(&self, f: F) -> T
     where
         T: Send + 'static,
         F: FnOnce(&mut AnyConnection) -> T + Send + 'static,
@@ -392,7 +392,7 @@ impl Jobs {
     }
 
     /// How many workers have beaten their heartbeat.
-    async fn workers_seen(&self) -> i64 {
+    pub(crate) async fn workers_seen(&self) -> i64 {
         self.run(|c| {
             careline::db::schema::workers::table
                 .count()

@@ -155,7 +155,7 @@ pub fn sms(
     let query = [
         ("PhoneNumbers", phone.to_string()),
         ("SignName", c.sign_name.clone()),
-        ("TemplateCode", c.template_id.clone()),
+        ("TemplateCode", message.template(c).to_string()),
         ("TemplateParam", params_json(message)),
     ];
     request(c, SMS_ENDPOINT, "SendSms", &query, now, nonce)
@@ -177,7 +177,7 @@ pub fn voice(
     };
     let mut query = vec![
         ("CalledNumber", national.to_string()),
-        ("TtsCode", c.template_id.clone()),
+        ("TtsCode", message.template(c).to_string()),
         ("TtsParam", params_json(message)),
         ("PlayTimes", "2".to_string()),
     ];

@@ -14,29 +14,44 @@ pub mod aliyun;
 pub mod robots;
 pub mod tencent;
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use chrono::NaiveDateTime;
 use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use super::SendError;
+pub use super::{GapLine, SendError};
 use crate::config::Settings;
 use crate::config::channels::{NotifySettings, PhoneChannel, Provider, Webhook};
 use crate::i18n::{Lang, Tr};
 
-/// What one channel delivery says: the fields of a page email, nothing more.
+/// What one channel delivery says. Untagged: the payloads of `channel.send` jobs stored
+/// before the gap message existed are pages (the fields of `Page`) and still read as such.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Message {
+#[serde(untagged)]
+pub enum Message {
+    /// A red alert's page: the fields of a page email, nothing more.
+    Page(Page),
+    /// The daily roster gaps (issue 13): site names and times, nothing about anyone.
+    Gaps(Gaps),
+}
+
+/// A red alert's page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
     pub reference: String,
     pub tier: String,
     pub urgent: bool,
     /// The site's name as administrators set it (not its code); `None`: no site given.
     pub site: Option<String>,
     pub deadline: NaiveDateTime,
+}
+
+/// The roster gaps of the next 7 days as of `date` (China time), for one robot or one
+/// supervisor: only the sites they serve.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gaps {
+    pub date: String,
+    pub gaps: Vec<GapLine>,
 }
 
 /// Where one delivery goes.
@@ -88,7 +103,7 @@ fn clean(s: &str, max: usize) -> String {
     s.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
-impl Message {
+impl Page {
     fn reference(&self) -> String {
         self.reference
             .chars()
@@ -105,8 +120,7 @@ impl Message {
             .unwrap_or_else(|| t.tr("email-no-site"))
     }
 
-    /// The robots' text, in `locale`.
-    pub fn text(&self, locale: &str, public_url: &str) -> String {
+    fn text(&self, locale: &str, public_url: &str) -> String {
         let t = Tr(Lang::parse(locale).unwrap_or(Lang::DEFAULT));
         let reference = self.reference();
         t.tr_args(
@@ -124,9 +138,7 @@ impl Message {
         )
     }
 
-    /// The template variables of SMS and voice (the approved template fills them in), in
-    /// Chinese: `tier`, `reference`, `site`, `deadline` (China time, `HH:MM`).
-    pub fn template_params(&self) -> Vec<(&'static str, String)> {
+    fn template_params(&self) -> Vec<(&'static str, String)> {
         let t = Tr(Lang::DEFAULT);
         vec![
             ("tier", super::tier_name(t, &self.tier, self.urgent)),
@@ -144,15 +156,110 @@ impl Message {
     }
 }
 
-/// The channels of one worker: the configured ones, one HTTP client, and a rate limit per
-/// channel.
+/// How much of a robot's text the gap lines may take: WeCom takes at most 2,048 bytes of
+/// text; the rest of the lines are counted ("and 3 more") and the link lists them all.
+const GAP_LINES_BUDGET: usize = 1400;
+
+impl Gaps {
+    fn text(&self, locale: &str, public_url: &str) -> String {
+        let t = Tr(Lang::parse(locale).unwrap_or(Lang::DEFAULT));
+        let mut lines: Vec<String> = Vec::new();
+        let mut used = 0;
+        for (i, g) in self.gaps.iter().enumerate() {
+            let line = t.tr_args(
+                "email-gaps-line",
+                &[
+                    ("site", clean(&g.site_name, 100)),
+                    ("from", crate::china_time::shanghai_time(g.from)),
+                    ("to", crate::china_time::shanghai_time(g.to)),
+                ],
+            );
+            if i > 0 && used + line.len() > GAP_LINES_BUDGET {
+                lines.push(t.tr_args(
+                    "channel-gaps-more",
+                    &[("count", (self.gaps.len() - i).to_string())],
+                ));
+                break;
+            }
+            used += line.len() + 1;
+            lines.push(line);
+        }
+        t.tr_args(
+            "channel-gaps-text",
+            &[
+                ("count", self.gaps.len().to_string()),
+                ("date", clean(&self.date, 10)),
+                ("lines", lines.join("\n")),
+                (
+                    "link",
+                    format!("{}/rosters", public_url.trim_end_matches('/')),
+                ),
+            ],
+        )
+    }
+
+    /// `count` (gaps), and the first gap: `site`, `from`, `to` (China time, `MM-DD HH:MM`).
+    fn template_params(&self) -> Vec<(&'static str, String)> {
+        let at = |t: NaiveDateTime| {
+            t.and_utc()
+                .with_timezone(&crate::china_time::shanghai())
+                .format("%m-%d %H:%M")
+                .to_string()
+        };
+        let first = self.gaps.first();
+        vec![
+            ("count", self.gaps.len().to_string()),
+            (
+                "site",
+                first.map(|g| clean(&g.site_name, 20)).unwrap_or_default(),
+            ),
+            ("from", first.map(|g| at(g.from)).unwrap_or_default()),
+            ("to", first.map(|g| at(g.to)).unwrap_or_default()),
+        ]
+    }
+}
+
+impl Message {
+    /// A red alert's page (it goes out only while the alert is open), not the gap message.
+    pub fn is_page(&self) -> bool {
+        matches!(self, Message::Page(_))
+    }
+
+    /// The robots' text, in `locale`.
+    pub fn text(&self, locale: &str, public_url: &str) -> String {
+        match self {
+            Message::Page(p) => p.text(locale, public_url),
+            Message::Gaps(g) => g.text(locale, public_url),
+        }
+    }
+
+    /// The template variables of SMS and voice (the approved template fills them in), in
+    /// Chinese. A page: `tier`, `reference`, `site`, `deadline` (China time, `HH:MM`). The gap
+    /// message: `count`, `site`, `from`, `to` (its first gap).
+    pub fn template_params(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Message::Page(p) => p.template_params(),
+            Message::Gaps(g) => g.template_params(),
+        }
+    }
+
+    /// The approved template of `c` this message is sent with: `template_id` for a page,
+    /// `gap_template` for the gap message (empty: the deployment has none).
+    pub fn template<'a>(&self, c: &'a PhoneChannel) -> &'a str {
+        match self {
+            Message::Page(_) => c.template_id.trim(),
+            Message::Gaps(_) => c.gap_template.trim(),
+        }
+    }
+}
+
+/// The channels of one worker: the configured ones and one HTTP client. Their rate limits
+/// are kept in the database (`db::channels`), so they hold across instances.
 #[derive(Debug)]
 pub struct Channels {
     settings: NotifySettings,
     public_url: String,
     client: reqwest::Client,
-    /// Sends in the last minute, per channel id.
-    sent: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
 
 impl Channels {
@@ -168,7 +275,6 @@ impl Channels {
             settings: settings.notify.clone(),
             public_url: settings.mail.public_url.clone(),
             client,
-            sent: Mutex::new(HashMap::new()),
         })
     }
 
@@ -176,8 +282,9 @@ impl Channels {
         self.settings.webhooks.iter().find(|w| w.id() == id)
     }
 
-    /// The channel's name for timelines and logs (`wecom`, `sms`, ...), and its rate limit.
-    fn limit_of(&self, target: &Target) -> Option<(String, u32)> {
+    /// The channel's rate-limit key (a robot's id, `sms`, `voice`) and its `per_minute`;
+    /// `None` when it is no longer configured.
+    pub fn limit_of(&self, target: &Target) -> Option<(String, u32)> {
         match target {
             Target::Webhook { id } => self.webhook(id).map(|w| (id.clone(), w.per_minute)),
             Target::Sms { .. } => self
@@ -191,25 +298,6 @@ impl Channels {
                 .as_ref()
                 .map(|c| ("voice".into(), c.per_minute)),
         }
-    }
-
-    /// Takes a slot of the channel's rate limit: `None` when one is free now (and it is
-    /// taken), else how long until one frees.
-    pub fn reserve(&self, target: &Target) -> Option<Duration> {
-        let (key, per_minute) = self.limit_of(target)?;
-        let window = Duration::from_secs(60);
-        let now = Instant::now();
-        let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
-        let q = sent.entry(key).or_default();
-        while q.front().is_some_and(|t| now.duration_since(*t) >= window) {
-            q.pop_front();
-        }
-        if q.len() < per_minute as usize {
-            q.push_back(now);
-            return None;
-        }
-        q.front()
-            .map(|t| window.saturating_sub(now.duration_since(*t)))
     }
 
     /// The kind of channel, as the timeline shows it: `wecom`, `dingtalk`, `feishu`, `sms`,
@@ -340,6 +428,20 @@ fn phone_request(
     now: chrono::DateTime<chrono::Utc>,
     nonce: &str,
 ) -> Result<Prepared, SendError> {
+    // Vendors send approved templates only: the gap message goes by text, and only with its
+    // own template.
+    if !message.is_page() {
+        if voice {
+            return Err(SendError::Permanent(
+                "voice calls carry pages only, not the gap message".into(),
+            ));
+        }
+        if message.template(c).is_empty() {
+            return Err(SendError::Permanent(
+                "notify.sms has no gap_template for the gap message".into(),
+            ));
+        }
+    }
     match (c.provider, voice) {
         (Provider::Aliyun, false) => Ok(aliyun::sms(c, phone, message, now, nonce)),
         (Provider::Aliyun, true) => aliyun::voice(c, phone, message, now, nonce),
@@ -367,7 +469,7 @@ mod tests {
 
     #[test]
     fn a_message_carries_reference_tier_site_name_deadline_and_link_only() {
-        let m = Message {
+        let m = Message::Page(Page {
             reference: "R-7F3K\n".into(),
             tier: "red".into(),
             urgent: true,
@@ -376,7 +478,7 @@ mod tests {
                 .unwrap()
                 .and_hms_opt(19, 5, 0)
                 .unwrap(),
-        };
+        });
         let text = m.text("zh-CN", "https://care.example.cn/");
         assert!(text.contains("紧急红色预警"), "{text}");
         assert!(text.contains("R-7F3K"), "{text}");
@@ -396,5 +498,105 @@ mod tests {
                 ("deadline", "03:05".to_string()),
             ]
         );
+    }
+
+    fn at(d: u32, h: u32) -> NaiveDateTime {
+        chrono::NaiveDate::from_ymd_opt(2026, 12, d)
+            .unwrap()
+            .and_hms_opt(h, 0, 0)
+            .unwrap()
+    }
+
+    #[test]
+    fn the_gap_message_lists_site_names_and_china_time_hours() {
+        let m = Message::Gaps(Gaps {
+            date: "2026-12-04".into(),
+            gaps: vec![
+                GapLine {
+                    site_name: "北区站".into(),
+                    from: at(3, 14),
+                    to: at(3, 22),
+                },
+                GapLine {
+                    site_name: "South\nStation".into(),
+                    from: at(4, 1),
+                    to: at(5, 1),
+                },
+            ],
+        });
+        let text = m.text("en", "https://care.example.cn/");
+        assert!(text.contains("2 roster gaps"), "{text}");
+        // UTC 14:00 and 22:00 are 22:00 and 06:00 the next day in China.
+        assert!(
+            text.contains("- 北区站: 2026-12-03 22:00 to 2026-12-04 06:00"),
+            "{text}"
+        );
+        assert!(
+            text.contains("- SouthStation: 2026-12-04 09:00 to 2026-12-05 09:00"),
+            "{text}"
+        );
+        assert!(text.contains("https://care.example.cn/rosters"), "{text}");
+        assert!(!m.is_page());
+        assert_eq!(
+            m.template_params(),
+            vec![
+                ("count", "2".to_string()),
+                ("site", "北区站".to_string()),
+                ("from", "12-03 22:00".to_string()),
+                ("to", "12-04 06:00".to_string()),
+            ]
+        );
+        let zh = m.text("zh-CN", "https://care.example.cn");
+        assert!(
+            zh.contains("- 北区站：2026-12-03 22:00 至 2026-12-04 06:00"),
+            "{zh}"
+        );
+    }
+
+    #[test]
+    fn a_long_gap_message_stays_within_a_robots_text_limit() {
+        let gaps: Vec<GapLine> = (0..200)
+            .map(|i| GapLine {
+                site_name: format!("配送站点第{i}号站"),
+                from: at(3, 0) + chrono::Duration::hours(i),
+                to: at(3, 0) + chrono::Duration::hours(i) + chrono::Duration::minutes(30),
+            })
+            .collect();
+        let m = Message::Gaps(Gaps {
+            date: "2026-12-03".into(),
+            gaps,
+        });
+        for locale in ["zh-CN", "zh-TW", "en"] {
+            let text = m.text(locale, "https://care.example.cn");
+            // WeCom's limit on a text message.
+            assert!(text.len() <= 2048, "{locale}: {} bytes", text.len());
+            assert!(text.contains("配送站点第0号站"), "{text}");
+            assert!(!text.contains("配送站点第199号站"), "{text}");
+            let shown = text.matches("配送站点第").count();
+            assert!(
+                text.contains(&format!(" {} ", 200 - shown)),
+                "the rest counted: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn stored_page_payloads_still_read_as_pages() {
+        // A `channel.send` message as stored before the gap message existed.
+        let old = r#"{"reference":"R-1","tier":"red","urgent":false,"site":"北区站","deadline":"2026-12-03T19:05:00"}"#;
+        let m: Message = serde_json::from_str(old).unwrap();
+        assert!(matches!(&m, Message::Page(p) if p.reference == "R-1"));
+        let gaps = Message::Gaps(Gaps {
+            date: "2026-12-03".into(),
+            gaps: vec![GapLine {
+                site_name: "x".into(),
+                from: at(3, 0),
+                to: at(3, 1),
+            }],
+        });
+        let back: Message = serde_json::from_str(&serde_json::to_string(&gaps).unwrap()).unwrap();
+        assert_eq!(back, gaps);
+        let page: Message = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+        assert_eq!(page, m);
     }
 }

@@ -127,7 +127,7 @@ pub fn sms(
         "PhoneNumberSet": [phone],
         "SmsSdkAppId": c.app_id.trim(),
         "SignName": c.sign_name.trim(),
-        "TemplateId": c.template_id.trim(),
+        "TemplateId": message.template(c),
         "TemplateParamSet": params(message),
     });
     request(
@@ -148,7 +148,7 @@ pub fn voice(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Prepared {
     let payload = serde_json::json!({
-        "TemplateId": c.template_id.trim(),
+        "TemplateId": message.template(c),
         "TemplateParamSet": params(message),
         "CalledNumber": phone,
         "VoiceSdkAppid": c.app_id.trim(),
