@@ -122,11 +122,13 @@ impl<U: Unit> GroupCommit<U> {
                 let mut conn: Option<super::PooledConn> = None;
                 while let Ok(first) = rx.recv() {
                     let mut batch = vec![first];
-                    while batch.len() < MAX_BATCH {
-                        match rx.try_recv() {
-                            Ok(next) => batch.push(next),
-                            Err(_) => break,
-                        }
+                    take_waiting(&rx, &mut batch);
+                    if batch.len() > 1 {
+                        // Busy: others are likely being handed over this instant. Let them
+                        // (a yield, never a sleep: a lone submission waits for nothing), so
+                        // that one commit serves them too.
+                        std::thread::yield_now();
+                        take_waiting(&rx, &mut batch);
                     }
                     taken.fetch_sub(batch.len(), std::sync::atomic::Ordering::AcqRel);
                     counted.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
@@ -183,6 +185,16 @@ impl<U: Unit> GroupCommit<U> {
     /// How many units wait for the writer to take them (handed over, not yet in a batch).
     pub fn waiting(&self) -> usize {
         self.waiting.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+/// Moves what waits in the queue into `batch`, up to `MAX_BATCH`.
+fn take_waiting<T>(rx: &mpsc::Receiver<T>, batch: &mut Vec<T>) {
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => break,
+        }
     }
 }
 

@@ -625,5 +625,11 @@ async fn submit_screening(
     if submitted.replayed {
         response.insert_header(("Idempotent-Replayed", "true"));
     }
-    Ok(response.json(submitted.response))
+    Ok(match submitted.json {
+        // The stored copy's text: the same JSON, not serialized twice.
+        Some(json) => response
+            .insert_header(actix_web::http::header::ContentType::json())
+            .body(json),
+        None => response.json(submitted.response),
+    })
 }

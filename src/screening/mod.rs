@@ -136,6 +136,9 @@ pub struct Submitted {
     pub replayed: bool,
     /// The alert this screening opened or joined (yellow and red; `None` on a replay).
     pub alert: Option<crate::db::alerts::Written>,
+    /// `response` as JSON, as stored (and answered again on a replay): the API's body without
+    /// serializing it a second time.
+    pub json: Option<String>,
 }
 
 /// What `submit` needs besides the request.
@@ -291,6 +294,7 @@ fn replay(
         .as_deref()
         .and_then(|r| serde_json::from_str(r).ok())
         .ok_or(SubmitError::IdempotencyConflict)?;
+    let json = replay.response;
     // The same form sent again gets its token again: derived, and checked against the one
     // stored (a screening stored before tokens were derived keeps its random one).
     let contact_token = Some(cipher.contact_token(&response.id, idempotency_key)).filter(|t| {
@@ -304,6 +308,7 @@ fn replay(
         contact_token,
         replayed: true,
         alert: None,
+        json,
     })
 }
 
@@ -362,10 +367,19 @@ pub async fn submit_grouped(
     let Prepared {
         response,
         contact_token,
+        json,
         unit,
     } = prepared;
     let written = writer.submit(unit).await;
-    Prepared::finish_parts(response, contact_token, written, request_hash, cipher, key)
+    Prepared::finish_parts(
+        response,
+        contact_token,
+        json,
+        written,
+        request_hash,
+        cipher,
+        key,
+    )
 }
 
 /// The writer of screenings: one per database (`AppState::writer`).
@@ -378,6 +392,8 @@ pub use crate::db::screenings::Known;
 struct Prepared {
     response: ScreeningResponse,
     contact_token: String,
+    /// `response` as JSON (the stored copy's text).
+    json: Option<String>,
     unit: SubmissionWrite,
 }
 
@@ -408,6 +424,7 @@ impl Prepared {
         Self::finish_parts(
             self.response,
             self.contact_token,
+            self.json,
             written,
             request_hash,
             cipher,
@@ -418,6 +435,7 @@ impl Prepared {
     fn finish_parts(
         response: ScreeningResponse,
         contact_token: String,
+        json: Option<String>,
         written: Result<Stored, DbError>,
         request_hash: &str,
         cipher: &ContactCipher,
@@ -429,6 +447,7 @@ impl Prepared {
                 contact_token: Some(contact_token),
                 replayed: false,
                 alert,
+                json,
             }),
             Ok(Stored::Replay(existing)) => replay(existing, request_hash, cipher, key),
             Ok(Stored::NeedsChallenge(reason)) => Err(SubmitError::ChallengeRequired {
@@ -460,7 +479,8 @@ pub struct SubmissionWrite {
     /// The solved challenge sent with the request, and the key that checks it.
     altcha: Option<(String, String)>,
     abuse: crate::config::AbuseSettings,
-    escalation: crate::config::EscalationPolicy,
+    /// Only with an alert: a green one would copy the chain to no use.
+    escalation: Option<crate::config::EscalationPolicy>,
     known: Option<std::sync::Arc<Known>>,
     /// The site as stored by the last write (`Known::learn` after the commit).
     stored_site: Option<Option<String>>,
@@ -547,7 +567,7 @@ impl SubmissionWrite {
         c: &mut AnyConnection,
         stored: &ScreeningRow,
     ) -> Result<Option<Written>, DbError> {
-        let Some(alert) = &self.alert else {
+        let (Some(alert), Some(escalation)) = (&self.alert, &self.escalation) else {
             return Ok(None);
         };
         let now = self.row.submitted_at;
@@ -558,14 +578,14 @@ impl SubmissionWrite {
         if crate::abuse::place(
             c,
             &self.abuse,
-            &self.escalation,
+            escalation,
             &written,
             self.source.as_deref(),
             now,
         )?
         .is_none()
         {
-            crate::jobs::on_alert_written(c, &written, &self.escalation, now)?;
+            crate::jobs::on_alert_written(c, &written, escalation, now)?;
         }
         Ok(Some(written))
     }
@@ -844,27 +864,29 @@ fn prepare(
     };
     row.source_fp = ctx.source.map(str::to_string);
     let contact = contact.map(|c| contact_row(ctx, &id, &c));
+    let alert = crate::alerts::new_alert(&outcome, ctx.alerts, ctx.escalation, now);
     let unit = SubmissionWrite {
+        escalation: alert.as_ref().map(|_| ctx.escalation.clone()),
         content_hash: q.content_hash.clone(),
         questionnaire_id: q.id.clone(),
         version: q.version.clone(),
         source_text: std::sync::Arc::clone(q),
         row,
         contact,
-        alert: crate::alerts::new_alert(&outcome, ctx.alerts, ctx.escalation, now),
+        alert,
         source: ctx.source.map(str::to_string),
         altcha: req
             .altcha
             .clone()
             .map(|a| (a, ctx.cipher.challenge_key().to_string())),
         abuse: ctx.abuse.clone(),
-        escalation: ctx.escalation.clone(),
         known,
         stored_site: None,
     };
     Ok(Prepared {
         response,
         contact_token,
+        json: unit.row.response.clone(),
         unit,
     })
 }
