@@ -664,7 +664,7 @@ fn write_batch(
         .iter()
         .filter_map(|u| u.row.idempotency_key.as_deref())
         .collect();
-    let mut found = store::find_by_idempotency_keys(conn, &keys).map_err(Failed::Shared)?;
+    let found = store::find_by_idempotency_keys(conn, &keys).map_err(Failed::Shared)?;
     let mut seen: HashSet<&str> = HashSet::new();
     let mut plain: Vec<usize> = Vec::new();
     let mut with_alert: Vec<usize> = Vec::new();
@@ -674,7 +674,7 @@ fn write_batch(
     }
     for (i, u) in units.iter().enumerate() {
         if let Some(key) = u.row.idempotency_key.as_deref() {
-            if let Some(existing) = found.remove(key) {
+            if let Some(existing) = found.get(key).cloned() {
                 steps[i] = Some(Step::Written(Stored::Replay(existing)));
                 continue;
             }
