@@ -56,10 +56,21 @@ pub fn admit(
         Some(site) => store::at_site(conn, site, since)?,
         None => 0,
     };
+    Ok(decide(settings, from_source, at_site))
+}
+
+/// The start of the window the limits count over, for a screening submitted at `now`.
+pub fn window_start(settings: &AbuseSettings, now: NaiveDateTime) -> NaiveDateTime {
+    now - window(settings)
+}
+
+/// What the limits say, given the screenings already stored in the window from the source
+/// and at the site (`admit`, or a group commit's counts for its whole batch).
+pub fn decide(settings: &AbuseSettings, from_source: i64, at_site: i64) -> Admission {
     // A hint, not a promise: the window slides; a tenth of it is when some room is likely.
     let retry_after = (settings.window.as_secs() / 10).max(60);
     let refused = |scope| Admission::Refused { scope, retry_after };
-    Ok(if from_source >= i64::from(settings.limit_per_source) {
+    if from_source >= i64::from(settings.limit_per_source) {
         refused("source")
     } else if at_site >= i64::from(settings.limit_per_site) {
         refused("site")
@@ -69,7 +80,7 @@ pub fn admit(
         Admission::ChallengeNeeded
     } else {
         Admission::Accepted
-    })
+    }
 }
 
 /// A proof-of-work challenge (ALTCHA v1: find `number` <= `maxnumber` with

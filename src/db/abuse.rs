@@ -29,6 +29,72 @@ pub fn at_site(conn: &mut AnyConnection, site: &str, since: NaiveDateTime) -> Re
         .get_result(conn)?)
 }
 
+/// `from_source` for several sources at once (a group commit's batch): source -> count,
+/// absent when none.
+pub fn from_sources(
+    conn: &mut AnyConnection,
+    sources: &[&str],
+    since: NaiveDateTime,
+) -> Result<std::collections::HashMap<String, i64>, DbError> {
+    counts_by(conn, "source_fp", sources, since)
+}
+
+/// `at_site` for several sites at once: site -> count, absent when none.
+pub fn at_sites(
+    conn: &mut AnyConnection,
+    sites: &[&str],
+    since: NaiveDateTime,
+) -> Result<std::collections::HashMap<String, i64>, DbError> {
+    counts_by(conn, "site", sites, since)
+}
+
+#[derive(QueryableByName)]
+struct KeyCount {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    key: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Screenings since `since` per value of `column` (`source_fp` or `site`, both indexed), for
+/// each of `keys`.
+fn counts_by(
+    conn: &mut AnyConnection,
+    column: &'static str,
+    keys: &[&str],
+    since: NaiveDateTime,
+) -> Result<std::collections::HashMap<String, i64>, DbError> {
+    use diesel::sql_types::{Array, Text, Timestamp};
+    if keys.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<KeyCount> = match conn {
+        // One index lookup per key whatever the plan: a cached statement's generic plan for
+        // `= ANY($1) GROUP BY` scanned the whole table (4 ms a batch at 40,000 rows).
+        AnyConnection::Postgresql(c) => diesel::sql_query(format!(
+            "SELECT k.key, (SELECT count(*) FROM screenings s \
+               WHERE s.{column} = k.key AND s.submitted_at >= $2) AS n \
+             FROM unnest($1::text[]) AS k(key)"
+        ))
+        .bind::<Array<Text>, _>(keys)
+        .bind::<Timestamp, _>(since)
+        .load(c)?,
+        AnyConnection::Sqlite(c) => {
+            let marks = vec!["?"; keys.len()].join(", ");
+            let mut q = diesel::sql_query(format!(
+                "SELECT {column} AS key, count(*) AS n FROM screenings \
+                 WHERE {column} IN ({marks}) AND submitted_at >= ? GROUP BY {column}"
+            ))
+            .into_boxed::<diesel::sqlite::Sqlite>();
+            for k in keys {
+                q = q.bind::<Text, _>(*k);
+            }
+            q.bind::<Timestamp, _>(since).load(c)?
+        }
+    };
+    Ok(rows.into_iter().map(|r| (r.key, r.n)).collect())
+}
+
 /// Yellow and red screenings stored from one source since `since`.
 pub fn risky_from_source(
     conn: &mut AnyConnection,

@@ -22,6 +22,8 @@
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
+use tokio::sync::oneshot;
+
 use super::{AnyConnection, DbError, Pool};
 
 /// At most this many units in one transaction: a bound on the work one rollback can waste.
@@ -44,11 +46,47 @@ pub trait Unit: Send + 'static {
 
     /// The transaction that held this unit's write is committed (caches may learn from it).
     fn committed(&mut self) {}
+
+    /// Writes several units inside the batch's transaction, as `write` would one by one
+    /// (the default does just that). A unit may write its rows together with its neighbours'
+    /// (one multi-row statement per table) or be left for after the commit (`Step::Alone`).
+    fn write_many(
+        conn: &mut AnyConnection,
+        units: &mut [&mut Self],
+    ) -> Result<Vec<Step<Self::Output>>, Failed>
+    where
+        Self: Sized,
+    {
+        write_each(conn, units)
+    }
+}
+
+/// What became of one unit of `Unit::write_many`.
+#[derive(Debug)]
+pub enum Step<T> {
+    Written(T),
+    /// To run alone once the batch is committed (e.g. it must see a neighbour's row first).
+    Alone,
+}
+
+/// Each unit's `write` in turn: `Unit::write_many` without statements shared by units.
+pub fn write_each<U: Unit>(
+    conn: &mut AnyConnection,
+    units: &mut [&mut U],
+) -> Result<Vec<Step<U::Output>>, Failed> {
+    let mut out = Vec::with_capacity(units.len());
+    for (i, unit) in units.iter_mut().enumerate() {
+        match unit.write(conn) {
+            Ok(o) => out.push(Step::Written(o)),
+            Err(e) => return Err(Failed::Unit(i, e)),
+        }
+    }
+    Ok(out)
 }
 
 struct Pending<U: Unit> {
     unit: U,
-    reply: mpsc::SyncSender<Result<U::Output, DbError>>,
+    reply: oneshot::Sender<Result<U::Output, DbError>>,
 }
 
 /// The writer of one database. Dropping the last handle stops its thread once the waiting
@@ -84,11 +122,13 @@ impl<U: Unit> GroupCommit<U> {
                 let mut conn: Option<super::PooledConn> = None;
                 while let Ok(first) = rx.recv() {
                     let mut batch = vec![first];
-                    while batch.len() < MAX_BATCH {
-                        match rx.try_recv() {
-                            Ok(next) => batch.push(next),
-                            Err(_) => break,
-                        }
+                    take_waiting(&rx, &mut batch);
+                    if batch.len() > 1 {
+                        // Busy: others are likely being handed over this instant. Let them
+                        // (a yield, never a sleep: a lone submission waits for nothing), so
+                        // that one commit serves them too.
+                        std::thread::yield_now();
+                        take_waiting(&rx, &mut batch);
                     }
                     taken.fetch_sub(batch.len(), std::sync::atomic::Ordering::AcqRel);
                     counted.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
@@ -103,10 +143,26 @@ impl<U: Unit> GroupCommit<U> {
         })
     }
 
-    /// Hands `unit` to the writer and blocks until its batch is committed (or failed). For
-    /// the blocking pool only (never an async worker thread).
+    /// Hands `unit` to the writer and waits, without holding a thread, until its batch is
+    /// committed (or failed). A caller that stops waiting (a dropped request) leaves its unit
+    /// to be written: the writer does not answer anyone but the committed.
+    pub async fn submit(&self, unit: U) -> Result<U::Output, DbError> {
+        let answer = self.hand_over(unit)?;
+        answer
+            .await
+            .map_err(|_| DbError::Batch("the writer stopped before answering".into()))?
+    }
+
+    /// `submit` for a caller on a blocking thread (never an async worker thread).
     pub fn write(&self, unit: U) -> Result<U::Output, DbError> {
-        let (reply, answer) = mpsc::sync_channel(1);
+        let answer = self.hand_over(unit)?;
+        answer
+            .blocking_recv()
+            .map_err(|_| DbError::Batch("the writer stopped before answering".into()))?
+    }
+
+    fn hand_over(&self, unit: U) -> Result<oneshot::Receiver<Result<U::Output, DbError>>, DbError> {
+        let (reply, answer) = oneshot::channel();
         self.waiting
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         let sent = match self.queue.lock() {
@@ -118,9 +174,7 @@ impl<U: Unit> GroupCommit<U> {
                 .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
             return Err(DbError::Batch("the writer has stopped".into()));
         }
-        answer
-            .recv()
-            .map_err(|_| DbError::Batch("the writer stopped before answering".into()))?
+        Ok(answer)
     }
 
     /// How many batches the writer has taken (each one transaction, and its retries).
@@ -134,10 +188,25 @@ impl<U: Unit> GroupCommit<U> {
     }
 }
 
+/// Moves what waits in the queue into `batch`, up to `MAX_BATCH`.
+fn take_waiting<T>(rx: &mpsc::Receiver<T>, batch: &mut Vec<T>) {
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => break,
+        }
+    }
+}
+
 /// Why a batch's transaction failed.
-enum Failed {
-    /// The unit at this index failed (the transaction was rolled back).
+#[derive(Debug)]
+pub enum Failed {
+    /// The unit at this index (of the units given to `write_many`) failed (the transaction
+    /// is rolled back).
     Unit(usize, DbError),
+    /// A statement shared by several units failed: which unit caused it is not known (the
+    /// batch is rolled back and written again unit by unit, which finds it).
+    Shared(DbError),
     /// The transaction itself (begin, commit, rollback).
     Transaction(DbError),
 }
@@ -154,28 +223,33 @@ fn run_batch<U: Unit>(pool: &Pool, kept: &mut Option<super::PooledConn>, batch: 
     let mut results: Vec<Option<Result<U::Output, DbError>>> =
         std::iter::repeat_with(|| None).take(units.len()).collect();
     // A kept connection the server closed meanwhile (a restart, a terminated backend) is
-    // replaced before the batch rather than failing it: one round trip per batch, as r2d2's
-    // own check on checkout.
-    if let Some(conn) = kept.as_mut()
-        && !super::ping(conn)
-    {
-        *kept = None;
-    }
-    if kept.is_none() {
-        match pool.get() {
-            Ok(conn) => *kept = Some(conn),
-            Err(e) => {
-                for r in &mut results {
-                    *r = Some(Err(DbError::Batch(e.to_string())));
+    // found when the batch's BEGIN fails on it: nothing of the batch was sent, so the batch
+    // is written on a fresh connection instead of failing (no round trip per batch to check).
+    for fresh in [false, true] {
+        if kept.is_none() {
+            match pool.get() {
+                Ok(conn) => *kept = Some(conn),
+                Err(e) => {
+                    for r in &mut results {
+                        *r = Some(Err(DbError::Batch(e.to_string())));
+                    }
+                    break;
                 }
             }
         }
-    }
-    if let Some(conn) = kept.as_mut() {
-        let unavailable = write_batch(conn, &mut units, &mut results);
-        if unavailable || diesel::r2d2::R2D2Connection::is_broken(&mut **conn) {
-            // Lost or in doubt: the next batch starts on a fresh connection.
-            *kept = None;
+        let Some(conn) = kept.as_mut() else { break };
+        match write_batch(conn, &mut units, &mut results, !fresh) {
+            Written::NotBegun => {
+                // Lost: the next try starts on a fresh connection.
+                *kept = None;
+            }
+            Written::Done { unavailable } => {
+                if unavailable || diesel::r2d2::R2D2Connection::is_broken(&mut **conn) {
+                    // Lost or in doubt: the next batch starts on a fresh connection.
+                    *kept = None;
+                }
+                break;
+            }
         }
     }
     for (reply, result) in replies.into_iter().zip(results) {
@@ -186,42 +260,78 @@ fn run_batch<U: Unit>(pool: &Pool, kept: &mut Option<super::PooledConn>, batch: 
     }
 }
 
+/// How `write_batch` ended.
+enum Written {
+    /// Its first BEGIN failed on a connection that no longer answers: nothing was sent and
+    /// nothing answered; worth one more try on a fresh connection.
+    NotBegun,
+    /// Every unit has its result; `unavailable` when the database failed under the batch.
+    Done { unavailable: bool },
+}
+
 fn write_batch<U: Unit>(
     conn: &mut AnyConnection,
     units: &mut [U],
     results: &mut [Option<Result<U::Output, DbError>>],
-) -> bool {
+    may_retry: bool,
+) -> Written {
     let mut unavailable = false;
+    let mut first = true;
     let mut in_batch: Vec<usize> = (0..units.len()).collect();
     let mut alone: Vec<usize> = Vec::new();
+    // After a shared statement failed, the batch is written again unit by unit (which names
+    // the unit that fails).
+    let mut one_by_one = false;
     while !in_batch.is_empty() {
+        let mut began = false;
         let attempt = super::write_transaction(conn, |c| {
-            let mut outputs = Vec::with_capacity(in_batch.len());
-            for &i in &in_batch {
-                match units[i].write(c) {
-                    Ok(out) => outputs.push(out),
-                    Err(e) => return Err(Failed::Unit(i, e)),
-                }
+            began = true;
+            let mut taken: Vec<&mut U> = units
+                .iter_mut()
+                .enumerate()
+                .filter(|(i, _)| in_batch.binary_search(i).is_ok())
+                .map(|(_, u)| u)
+                .collect();
+            if one_by_one {
+                write_each(c, &mut taken)
+            } else {
+                U::write_many(c, &mut taken)
             }
-            Ok(outputs)
         });
+        if std::mem::take(&mut first)
+            && may_retry
+            && !began
+            && matches!(&attempt, Err(Failed::Transaction(_)))
+            && !super::ping(conn)
+        {
+            return Written::NotBegun;
+        }
         match attempt {
-            Ok(outputs) => {
-                for (&i, out) in in_batch.iter().zip(outputs) {
-                    units[i].committed();
-                    results[i] = Some(Ok(out));
+            Ok(steps) => {
+                for (&i, step) in in_batch.iter().zip(steps) {
+                    match step {
+                        Step::Written(out) => {
+                            units[i].committed();
+                            results[i] = Some(Ok(out));
+                        }
+                        Step::Alone => alone.push(i),
+                    }
                 }
                 break;
             }
-            Err(Failed::Unit(i, e)) if !e.is_unavailable() => {
+            Err(Failed::Shared(e)) if !e.is_unavailable() && !one_by_one => {
+                tracing::debug!(error = %e, "a statement of a batch failed: written again unit by unit");
+                one_by_one = true;
+            }
+            Err(Failed::Unit(k, e)) if !e.is_unavailable() => {
                 tracing::debug!(error = %e, "a unit of a batch failed: the rest are written again without it");
-                in_batch.retain(|&j| j != i);
+                let i = in_batch.remove(k);
                 alone.push(i);
                 if alone.len() >= MAX_RETRIES {
                     alone.append(&mut in_batch);
                 }
             }
-            Err(Failed::Unit(_, e)) | Err(Failed::Transaction(e)) => {
+            Err(Failed::Unit(_, e)) | Err(Failed::Shared(e)) | Err(Failed::Transaction(e)) => {
                 // The database failed, not one unit: nothing of this batch is stored.
                 unavailable |= e.is_unavailable();
                 tracing::warn!(error = %e, units = in_batch.len(), "a batch could not be written");
@@ -241,5 +351,5 @@ fn write_batch<U: Unit>(
         }
         results[i] = Some(result);
     }
-    unavailable
+    Written::Done { unavailable }
 }

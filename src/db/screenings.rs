@@ -17,8 +17,10 @@ pub struct NewVersion<'a> {
 }
 
 /// A screening row. `answers`, `scores`, `bands` and `reasons` are JSON text.
+/// `None` is written as NULL, not DEFAULT (the columns have no other default): SQLite's
+/// multi-row INSERT (`insert_rows`) has no DEFAULT.
 #[derive(Clone, Insertable, Queryable, Selectable)]
-#[diesel(table_name = screenings)]
+#[diesel(table_name = screenings, treat_none_as_default_value = false)]
 pub struct ScreeningRow {
     pub id: String,
     pub questionnaire_id: String,
@@ -52,7 +54,7 @@ impl std::fmt::Debug for ScreeningRow {
 }
 
 #[derive(Clone, Insertable)]
-#[diesel(table_name = contacts)]
+#[diesel(table_name = contacts, treat_none_as_default_value = false)]
 pub struct ContactRow {
     pub screening_id: String,
     pub nonce: Vec<u8>,
@@ -178,23 +180,10 @@ pub fn insert_in<T>(
     contact: Option<&ContactRow>,
     then: &dyn Fn(&mut AnyConnection, &ScreeningRow) -> Result<T, DbError>,
 ) -> Result<(T, ScreeningRow), DbError> {
-    if !known.is_some_and(|k| k.has_version(version.content_hash)) {
-        // ON CONFLICT is not in diesel's common dialect: each backend runs its own statement.
-        match c {
-            AnyConnection::Sqlite(c) => diesel::insert_into(questionnaire_versions::table)
-                .values(version)
-                .on_conflict_do_nothing()
-                .execute(c)?,
-            AnyConnection::Postgresql(c) => diesel::insert_into(questionnaire_versions::table)
-                .values(version)
-                .on_conflict_do_nothing()
-                .execute(c)?,
-        };
-    }
+    insert_version(c, known, version)?;
     let mut row = row.clone();
     if let Some(site) = &row.site
-        && !known.is_some_and(|k| k.has_site(site))
-        && !super::accounts::site_exists(c, site)?
+        && !site_is_known(c, known, site)?
     {
         // A mistyped or retired QR code must never block a rider: stored without a site,
         // and the code counted so administrators notice the poster.
@@ -211,6 +200,109 @@ pub fn insert_in<T>(
     }
     let written = then(c, &row)?;
     Ok((written, row))
+}
+
+/// The version row a screening references, unless `known` says it is stored.
+pub fn insert_version(
+    c: &mut AnyConnection,
+    known: Option<&Known>,
+    version: &NewVersion<'_>,
+) -> Result<(), DbError> {
+    if known.is_some_and(|k| k.has_version(version.content_hash)) {
+        return Ok(());
+    }
+    // ON CONFLICT is not in diesel's common dialect: each backend runs its own statement.
+    match c {
+        AnyConnection::Sqlite(c) => diesel::insert_into(questionnaire_versions::table)
+            .values(version)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+        AnyConnection::Postgresql(c) => diesel::insert_into(questionnaire_versions::table)
+            .values(version)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+    };
+    Ok(())
+}
+
+/// Whether a site of this slug exists (`known` first, then the database).
+pub fn site_is_known(
+    c: &mut AnyConnection,
+    known: Option<&Known>,
+    site: &str,
+) -> Result<bool, DbError> {
+    Ok(known.is_some_and(|k| k.has_site(site)) || super::accounts::site_exists(c, site)?)
+}
+
+/// Several screenings (their sites and versions already checked) in one INSERT, and their
+/// contacts in another: a group commit's batch pays one statement per table, not per row.
+pub fn insert_rows(
+    c: &mut AnyConnection,
+    rows: &[&ScreeningRow],
+    contacts: &[&ContactRow],
+) -> Result<(), DbError> {
+    // Under SQLite's bound on the variables of one statement (32,766) and PostgreSQL's
+    // (65,535), whatever the batch.
+    const ROWS_PER_STATEMENT: usize = 500;
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        match c {
+            AnyConnection::Sqlite(c) => diesel::insert_into(screenings::table)
+                .values(chunk.to_vec())
+                .execute(c)?,
+            AnyConnection::Postgresql(c) => diesel::insert_into(screenings::table)
+                .values(chunk.to_vec())
+                .execute(c)?,
+        };
+    }
+    for chunk in contacts.chunks(ROWS_PER_STATEMENT) {
+        match c {
+            AnyConnection::Sqlite(c) => diesel::insert_into(contacts::table)
+                .values(chunk.to_vec())
+                .execute(c)?,
+            AnyConnection::Postgresql(c) => diesel::insert_into(contacts::table)
+                .values(chunk.to_vec())
+                .execute(c)?,
+        };
+    }
+    Ok(())
+}
+
+/// The first responses stored under any of `keys`: key -> replay.
+pub fn find_by_idempotency_keys(
+    conn: &mut AnyConnection,
+    keys: &[&str],
+) -> Result<std::collections::HashMap<String, Replay>, DbError> {
+    if keys.is_empty() {
+        return Ok(Default::default());
+    }
+    type Found = (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let found: Vec<Found> = screenings::table
+        .filter(screenings::idempotency_key.eq_any(keys))
+        .select((
+            screenings::idempotency_key,
+            screenings::request_hash,
+            screenings::response,
+            screenings::contact_token_hash,
+        ))
+        .load(conn)?;
+    Ok(found
+        .into_iter()
+        .filter_map(|(key, request_hash, response, contact_token_hash)| {
+            Some((
+                key?,
+                Replay {
+                    request_hash,
+                    response,
+                    contact_token_hash,
+                },
+            ))
+        })
+        .collect())
 }
 
 pub fn find_by_idempotency_key(

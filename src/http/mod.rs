@@ -203,7 +203,9 @@ pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
         .add((header::CACHE_CONTROL, "no-store"))
 }
 
-/// Runs the submit use case on the blocking pool (diesel is synchronous).
+/// Runs the submit use case: checked and scored here (pure work of microseconds), then
+/// every read and write of the database in the database's one writer (group commit), waited
+/// for without parking a blocking-pool thread per request.
 pub async fn submit(
     state: &web::Data<AppState>,
     req: &HttpRequest,
@@ -212,28 +214,19 @@ pub async fn submit(
     request_hash: String,
 ) -> Result<Submitted, ApiError> {
     let source = source_of(req, state);
-    let state = web::Data::clone(state);
-    let span = tracing::Span::current();
-    let notify = web::Data::clone(&state);
-    let submitted = web::block(move || {
-        let _entered = span.enter();
-        let catalog = state.catalog.get();
-        let conn = state.pool.get().map_err(db::DbError::from);
-        let mut ctx = state.context(&catalog);
-        ctx.source = Some(&source);
-        // The reads on a pooled connection, the write through the database's one writer.
-        screening::submit_grouped(
-            conn,
-            &state.writer,
-            &state.known,
-            ctx,
-            &request,
-            idempotency_key.as_deref(),
-            &request_hash,
-        )
-        .map_err(ApiError::from)
-    })
-    .await??;
+    let notify = web::Data::clone(state);
+    let catalog = state.catalog.get();
+    let mut ctx = state.context(&catalog);
+    ctx.source = Some(&source);
+    let submitted = screening::submit_grouped(
+        &state.writer,
+        &state.known,
+        ctx,
+        &request,
+        idempotency_key.as_deref(),
+        &request_hash,
+    )
+    .await?;
     if !submitted.replayed {
         let outcome = &submitted.response.outcome;
         notify
@@ -632,5 +625,11 @@ async fn submit_screening(
     if submitted.replayed {
         response.insert_header(("Idempotent-Replayed", "true"));
     }
-    Ok(response.json(submitted.response))
+    Ok(match submitted.json {
+        // The stored copy's text: the same JSON, not serialized twice.
+        Some(json) => response
+            .insert_header(actix_web::http::header::ContentType::json())
+            .body(json),
+        None => response.json(submitted.response),
+    })
 }

@@ -14,7 +14,7 @@ use crate::catalog::Catalog;
 use crate::config::CrisisLine;
 use crate::db::alerts::{self as alert_store, Written};
 use crate::db::group_commit::Unit as _;
-use crate::db::screenings::{self as store, ContactRow, Inserted, NewVersion, ScreeningRow};
+use crate::db::screenings::{self as store, ContactRow, NewVersion, ScreeningRow};
 use crate::db::{AnyConnection, DbError};
 use crate::questionnaire::{Questionnaire, Tier};
 use crate::scoring::{self, AnswerError, AnswerSet, Outcome, RawAnswers};
@@ -136,6 +136,9 @@ pub struct Submitted {
     pub replayed: bool,
     /// The alert this screening opened or joined (yellow and red; `None` on a replay).
     pub alert: Option<crate::db::alerts::Written>,
+    /// `response` as JSON, as stored (and answered again on a replay): the API's body without
+    /// serializing it a second time.
+    pub json: Option<String>,
 }
 
 /// What `submit` needs besides the request.
@@ -291,6 +294,7 @@ fn replay(
         .as_deref()
         .and_then(|r| serde_json::from_str(r).ok())
         .ok_or(SubmitError::IdempotencyConflict)?;
+    let json = replay.response;
     // The same form sent again gets its token again: derived, and checked against the one
     // stored (a screening stored before tokens were derived keeps its random one).
     let contact_token = Some(cipher.contact_token(&response.id, idempotency_key)).filter(|t| {
@@ -304,6 +308,7 @@ fn replay(
         contact_token,
         replayed: true,
         alert: None,
+        json,
     })
 }
 
@@ -330,40 +335,20 @@ pub fn submit_or_not_saved(
     request_hash: &str,
 ) -> Result<Submitted, SubmitError> {
     let (cipher, key) = (ctx.cipher, idempotency_key.unwrap_or_default());
-    match conn {
-        Ok(conn) => match prepare(
-            Ok(&mut *conn),
-            ctx,
-            req,
-            idempotency_key,
-            request_hash,
-            None,
-        )? {
-            Step::Done(found) => replay(found, request_hash, cipher, key),
-            Step::Write(mut prepared) => {
-                let written = prepared.unit.write_alone(conn);
-                prepared.finish(written, request_hash, cipher, key)
-            }
-        },
-        // `prepare` answers `NotSaved` itself (or the request's own error).
-        Err(e) => match prepare(Err(e), ctx, req, idempotency_key, request_hash, None)? {
-            Step::Done(found) => replay(found, request_hash, cipher, key),
-            Step::Write(prepared) => prepared.finish(
-                Err(DbError::Connect("no database connection".into())),
-                request_hash,
-                cipher,
-                key,
-            ),
-        },
-    }
+    let mut prepared = prepare(ctx, req, idempotency_key, request_hash, None)?;
+    let written = match conn {
+        Ok(conn) => prepared.unit.write_alone(conn),
+        Err(e) => Err(e),
+    };
+    prepared.finish(written, request_hash, cipher, key)
 }
 
-/// `submit_or_not_saved` through the database's group commit (`db::group_commit`): the
-/// reads before the write (an earlier request with the same key, the flood limits) run on
-/// `conn`, which is given back before the write waits for its batch, so the waiting callers
-/// never hold the connections the writer needs.
-pub fn submit_grouped<C: std::ops::DerefMut<Target = AnyConnection>>(
-    conn: Result<C, DbError>,
+/// `submit_or_not_saved` through the database's group commit (`db::group_commit`). The
+/// request is checked and scored here, on the caller's thread (pure work, no I/O); every
+/// read and write of the database (an earlier request with the same key, the flood limits,
+/// a challenge spent, the rows) happens in the writer, in the batch's transaction. The caller
+/// waits for the commit without holding a thread or a pooled connection.
+pub async fn submit_grouped(
     writer: &Writer,
     known: &std::sync::Arc<Known>,
     ctx: Context<'_>,
@@ -371,31 +356,30 @@ pub fn submit_grouped<C: std::ops::DerefMut<Target = AnyConnection>>(
     idempotency_key: Option<&str>,
     request_hash: &str,
 ) -> Result<Submitted, SubmitError> {
-    let known = Some(std::sync::Arc::clone(known));
     let (cipher, key) = (ctx.cipher, idempotency_key.unwrap_or_default());
-    let step = match conn {
-        Ok(mut conn) => {
-            let step = prepare(
-                Ok(&mut *conn),
-                ctx,
-                req,
-                idempotency_key,
-                request_hash,
-                known,
-            );
-            drop(conn);
-            step
-        }
-        Err(e) => prepare(Err(e), ctx, req, idempotency_key, request_hash, known),
-    };
-    let prepared = match step? {
-        Step::Done(found) => return replay(found, request_hash, cipher, key),
-        Step::Write(prepared) => prepared,
-    };
-    let response = prepared.response.clone();
-    let token = prepared.contact_token.clone();
-    let written = writer.write(prepared.unit);
-    Prepared::finish_parts(response, token, written, request_hash, cipher, key)
+    let prepared = prepare(
+        ctx,
+        req,
+        idempotency_key,
+        request_hash,
+        Some(std::sync::Arc::clone(known)),
+    )?;
+    let Prepared {
+        response,
+        contact_token,
+        json,
+        unit,
+    } = prepared;
+    let written = writer.submit(unit).await;
+    Prepared::finish_parts(
+        response,
+        contact_token,
+        json,
+        written,
+        request_hash,
+        cipher,
+        key,
+    )
 }
 
 /// The writer of screenings: one per database (`AppState::writer`).
@@ -404,23 +388,35 @@ pub type Writer = crate::db::group_commit::GroupCommit<SubmissionWrite>;
 /// What the writes learn about rows that never change (versions, sites).
 pub use crate::db::screenings::Known;
 
-/// The reads before the write found the request already stored, or the write to do.
-enum Step {
-    Done(store::Replay),
-    Write(Box<Prepared>),
-}
-
 /// A screening scored, checked and ready to be written.
 struct Prepared {
     response: ScreeningResponse,
     contact_token: String,
+    /// `response` as JSON (the stored copy's text).
+    json: Option<String>,
     unit: SubmissionWrite,
+}
+
+/// What the writer did with one submission.
+#[derive(Debug)]
+pub enum Stored {
+    /// Stored, with the alert it opened or joined (yellow and red).
+    New(Option<Written>),
+    /// A screening under the same idempotency key was stored first: nothing was written.
+    Replay(store::Replay),
+    /// Over a soft flood limit without a valid solved challenge (why not): nothing written.
+    NeedsChallenge(&'static str),
+    /// Over a hard flood limit: nothing written.
+    Limited {
+        scope: &'static str,
+        retry_after: u64,
+    },
 }
 
 impl Prepared {
     fn finish(
         self,
-        written: Result<Inserted<Option<Written>>, DbError>,
+        written: Result<Stored, DbError>,
         request_hash: &str,
         cipher: &ContactCipher,
         key: &str,
@@ -428,6 +424,7 @@ impl Prepared {
         Self::finish_parts(
             self.response,
             self.contact_token,
+            self.json,
             written,
             request_hash,
             cipher,
@@ -438,25 +435,37 @@ impl Prepared {
     fn finish_parts(
         response: ScreeningResponse,
         contact_token: String,
-        written: Result<Inserted<Option<Written>>, DbError>,
+        json: Option<String>,
+        written: Result<Stored, DbError>,
         request_hash: &str,
         cipher: &ContactCipher,
         key: &str,
     ) -> Result<Submitted, SubmitError> {
         match written {
-            Ok(Inserted::New(alert)) => Ok(Submitted {
+            Ok(Stored::New(alert)) => Ok(Submitted {
                 response,
                 contact_token: Some(contact_token),
                 replayed: false,
                 alert,
+                json,
             }),
-            Ok(Inserted::Duplicate(existing)) => replay(existing, request_hash, cipher, key),
+            Ok(Stored::Replay(existing)) => replay(existing, request_hash, cipher, key),
+            Ok(Stored::NeedsChallenge(reason)) => Err(SubmitError::ChallengeRequired {
+                response: Box::new(unsaved(&response)),
+                reason,
+            }),
+            Ok(Stored::Limited { scope, retry_after }) => Err(SubmitError::Limited {
+                response: Box::new(unsaved(&response)),
+                scope,
+                retry_after,
+            }),
             Err(e) => Err(not_saved(&response, e)),
         }
     }
 }
 
-/// One screening's writes, as the group commit runs them (in a batch, or alone): the
+/// One screening's reads and writes, as the group commit runs them (in a batch, or alone):
+/// an earlier request under its key, the flood limits (and a challenge spent), then the
 /// screening, its version, its contact, and for yellow and red its alert and first jobs.
 pub struct SubmissionWrite {
     content_hash: String,
@@ -467,8 +476,11 @@ pub struct SubmissionWrite {
     contact: Option<ContactRow>,
     alert: Option<crate::db::alerts::NewAlert>,
     source: Option<String>,
+    /// The solved challenge sent with the request, and the key that checks it.
+    altcha: Option<(String, String)>,
     abuse: crate::config::AbuseSettings,
-    escalation: crate::config::EscalationPolicy,
+    /// Only with an alert: a green one would copy the chain to no use.
+    escalation: Option<crate::config::EscalationPolicy>,
     known: Option<std::sync::Arc<Known>>,
     /// The site as stored by the last write (`Known::learn` after the commit).
     stored_site: Option<Option<String>>,
@@ -479,6 +491,17 @@ impl std::fmt::Debug for SubmissionWrite {
         f.debug_struct("SubmissionWrite")
             .field("row", &self.row)
             .finish_non_exhaustive()
+    }
+}
+
+fn refusal_reason(refusal: crate::abuse::ChallengeRefusal) -> &'static str {
+    use crate::abuse::ChallengeRefusal as R;
+    match refusal {
+        R::Missing => "none was sent",
+        R::Malformed => "not a solution payload",
+        R::Wrong => "not solved, or not ours",
+        R::Expired => "expired",
+        R::Spent => "already used",
     }
 }
 
@@ -493,6 +516,50 @@ impl SubmissionWrite {
         }
     }
 
+    /// The reads before the write, in its transaction: `Some` when nothing is to be written
+    /// (a replay, or over a flood limit).
+    fn before(&self, c: &mut AnyConnection) -> Result<Option<Stored>, DbError> {
+        if let Some(key) = &self.row.idempotency_key
+            && let Some(existing) = store::find_by_idempotency_key(c, key)?
+        {
+            return Ok(Some(Stored::Replay(existing)));
+        }
+        let admission = crate::abuse::admit(
+            c,
+            &self.abuse,
+            self.source.as_deref(),
+            self.row.site.as_deref(),
+            self.row.submitted_at,
+        )?;
+        self.admitted(c, admission)
+    }
+
+    /// What an admission means for this unit: a challenge needed is spent here (in the
+    /// transaction of the screening: a screening not stored keeps its challenge unspent).
+    fn admitted(
+        &self,
+        c: &mut AnyConnection,
+        admission: crate::abuse::Admission,
+    ) -> Result<Option<Stored>, DbError> {
+        use crate::abuse::Admission;
+        Ok(match admission {
+            Admission::Accepted => None,
+            Admission::ChallengeNeeded => {
+                let (payload, key) = match &self.altcha {
+                    Some((payload, key)) => (Some(payload.as_str()), key.as_str()),
+                    None => (None, ""),
+                };
+                match crate::abuse::spend(c, key, payload)? {
+                    Ok(()) => None,
+                    Err(refusal) => Some(Stored::NeedsChallenge(refusal_reason(refusal))),
+                }
+            }
+            Admission::Refused { scope, retry_after } => {
+                Some(Stored::Limited { scope, retry_after })
+            }
+        })
+    }
+
     /// In the screening's transaction, with the row as stored: its alert, its cluster or its
     /// first pages.
     fn then(
@@ -500,7 +567,7 @@ impl SubmissionWrite {
         c: &mut AnyConnection,
         stored: &ScreeningRow,
     ) -> Result<Option<Written>, DbError> {
-        let Some(alert) = &self.alert else {
+        let (Some(alert), Some(escalation)) = (&self.alert, &self.escalation) else {
             return Ok(None);
         };
         let now = self.row.submitted_at;
@@ -511,24 +578,27 @@ impl SubmissionWrite {
         if crate::abuse::place(
             c,
             &self.abuse,
-            &self.escalation,
+            escalation,
             &written,
             self.source.as_deref(),
             now,
         )?
         .is_none()
         {
-            crate::jobs::on_alert_written(c, &written, &self.escalation, now)?;
+            crate::jobs::on_alert_written(c, &written, escalation, now)?;
         }
         Ok(Some(written))
     }
 }
 
 impl crate::db::group_commit::Unit for SubmissionWrite {
-    type Output = Inserted<Option<Written>>;
+    type Output = Stored;
 
     fn write(&mut self, conn: &mut AnyConnection) -> Result<Self::Output, DbError> {
         self.stored_site = None;
+        if let Some(done) = self.before(conn)? {
+            return Ok(done);
+        }
         let version = self.version();
         let (written, stored) = store::insert_in(
             conn,
@@ -539,27 +609,24 @@ impl crate::db::group_commit::Unit for SubmissionWrite {
             &|c, stored| self.then(c, stored),
         )?;
         self.stored_site = Some(stored.site);
-        Ok(Inserted::New(written))
+        Ok(Stored::New(written))
     }
 
     fn write_alone(&mut self, conn: &mut AnyConnection) -> Result<Self::Output, DbError> {
-        self.stored_site = None;
-        let version = self.version();
-        let inserted = store::insert_known(
-            conn,
-            self.known.as_deref(),
-            &version,
-            &self.row,
-            self.contact.as_ref(),
-            &|c, stored| self.then(c, stored),
-        )?;
-        Ok(match inserted {
-            Inserted::New((written, stored)) => {
-                self.stored_site = Some(stored.site);
-                Inserted::New(written)
+        let result = crate::db::write_transaction(conn, |c| self.write(c));
+        match result {
+            Err(e) if e.is_unique_violation() && self.row.idempotency_key.is_some() => {
+                // Stored meanwhile under the same key (a neighbour of its batch, another
+                // instance): the first request's answer.
+                self.stored_site = None;
+                let key = self.row.idempotency_key.as_deref().unwrap_or_default();
+                match store::find_by_idempotency_key(conn, key)? {
+                    Some(existing) => Ok(Stored::Replay(existing)),
+                    None => Err(e),
+                }
             }
-            Inserted::Duplicate(replay) => Inserted::Duplicate(replay),
-        })
+            other => other,
+        }
     }
 
     fn committed(&mut self) {
@@ -567,18 +634,204 @@ impl crate::db::group_commit::Unit for SubmissionWrite {
             known.learn(&self.content_hash, site.as_deref());
         }
     }
+
+    fn write_many(
+        conn: &mut AnyConnection,
+        units: &mut [&mut Self],
+    ) -> Result<Vec<Step<Stored>>, Failed> {
+        write_batch(conn, units)
+    }
 }
 
-/// Everything before the write: the request checked and scored, an earlier request with the
-/// same key looked up, the flood limits read (and a challenge spent when one is needed).
+use crate::db::group_commit::{Failed, Step};
+
+/// A batch's submissions with shared statements: one read of the earlier requests under
+/// their keys, one count per flood scope, one multi-row INSERT per table for the green
+/// screenings (no alert), then each yellow and red one as alone (`write`: its alert, cluster
+/// and jobs read what was stored before them). The same answers as writing them one by one
+/// in this order: the counts of each include the neighbours admitted before it.
+fn write_batch(
+    conn: &mut AnyConnection,
+    units: &mut [&mut SubmissionWrite],
+) -> Result<Vec<Step<Stored>>, Failed> {
+    use crate::db::group_commit::Unit as _;
+    use std::collections::HashSet;
+    if units.len() < 2 {
+        return crate::db::group_commit::write_each(conn, units);
+    }
+    let mut steps: Vec<Option<Step<Stored>>> = units.iter().map(|_| None).collect();
+    let keys: Vec<&str> = units
+        .iter()
+        .filter_map(|u| u.row.idempotency_key.as_deref())
+        .collect();
+    let found = store::find_by_idempotency_keys(conn, &keys).map_err(Failed::Shared)?;
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut plain: Vec<usize> = Vec::new();
+    let mut with_alert: Vec<usize> = Vec::new();
+    for u in units.iter_mut() {
+        // Learned only from this attempt (a batch may be written again after a rollback).
+        u.stored_site = None;
+    }
+    for (i, u) in units.iter().enumerate() {
+        if let Some(key) = u.row.idempotency_key.as_deref() {
+            if let Some(existing) = found.get(key).cloned() {
+                steps[i] = Some(Step::Written(Stored::Replay(existing)));
+                continue;
+            }
+            if !seen.insert(key) {
+                // The same key twice in one batch: the second answers after the first is
+                // committed (its replay, or a conflict).
+                steps[i] = Some(Step::Alone);
+                continue;
+            }
+        }
+        if u.alert.is_some() {
+            with_alert.push(i);
+        } else {
+            plain.push(i);
+        }
+    }
+    if !plain.is_empty() {
+        // The flood limits: one count per scope for the batch, over the window of its
+        // earliest submission (a window a few milliseconds wider: never more lenient).
+        let earliest = plain
+            .iter()
+            .map(|&i| units[i].row.submitted_at)
+            .min()
+            .unwrap_or_default();
+        let since = crate::abuse::window_start(&units[plain[0]].abuse, earliest);
+        let mut sources: Vec<&str> = plain
+            .iter()
+            .filter_map(|&i| units[i].source.as_deref())
+            .collect();
+        sources.sort_unstable();
+        sources.dedup();
+        let mut sites: Vec<&str> = plain
+            .iter()
+            .filter_map(|&i| units[i].row.site.as_deref())
+            .collect();
+        sites.sort_unstable();
+        sites.dedup();
+        let mut from_source =
+            crate::db::abuse::from_sources(conn, &sources, since).map_err(Failed::Shared)?;
+        let mut at_site =
+            crate::db::abuse::at_sites(conn, &sites, since).map_err(Failed::Shared)?;
+        let mut admitted: Vec<usize> = Vec::with_capacity(plain.len());
+        for &i in &plain {
+            let u = &*units[i];
+            let n_source = u
+                .source
+                .as_deref()
+                .map_or(0, |s| from_source.get(s).copied().unwrap_or(0));
+            let n_site = u
+                .row
+                .site
+                .as_deref()
+                .map_or(0, |s| at_site.get(s).copied().unwrap_or(0));
+            let admission = crate::abuse::decide(&u.abuse, n_source, n_site);
+            match u.admitted(conn, admission) {
+                Ok(Some(done)) => steps[i] = Some(Step::Written(done)),
+                Ok(None) => {
+                    // Counted for the neighbours after it, as a stored row would be.
+                    if let Some(s) = &u.source {
+                        *from_source.entry(s.clone()).or_default() += 1;
+                    }
+                    if let Some(s) = &u.row.site {
+                        *at_site.entry(s.clone()).or_default() += 1;
+                    }
+                    admitted.push(i);
+                }
+                Err(e) => return Err(Failed::Unit(i, e)),
+            }
+        }
+        insert_plain(conn, units, &admitted)?;
+        for &i in &admitted {
+            steps[i] = Some(Step::Written(Stored::New(None)));
+        }
+    }
+    for &i in &with_alert {
+        match units[i].write(conn) {
+            Ok(done) => steps[i] = Some(Step::Written(done)),
+            Err(e) => return Err(Failed::Unit(i, e)),
+        }
+    }
+    Ok(steps
+        .into_iter()
+        .map(|s| s.unwrap_or(Step::Alone))
+        .collect())
+}
+
+/// The rows of admitted screenings without an alert: their versions and sites checked as
+/// `insert_in` checks them, then one INSERT for the screenings and one for the contacts.
+fn insert_plain(
+    conn: &mut AnyConnection,
+    units: &mut [&mut SubmissionWrite],
+    admitted: &[usize],
+) -> Result<(), Failed> {
+    if admitted.is_empty() {
+        return Ok(());
+    }
+    let mut versions_done: Vec<&str> = Vec::new();
+    let mut site_exists: std::collections::HashMap<String, bool> = Default::default();
+    // Rows whose site is unknown are stored without it (a copy; the unit keeps its own).
+    let mut fixed: Vec<(usize, ScreeningRow)> = Vec::new();
+    for &i in admitted {
+        let u = &*units[i];
+        let known = u.known.as_deref();
+        if !versions_done.contains(&u.content_hash.as_str()) {
+            store::insert_version(conn, known, &u.version()).map_err(|e| Failed::Unit(i, e))?;
+            versions_done.push(u.content_hash.as_str());
+        }
+        if let Some(site) = &u.row.site {
+            let exists = match site_exists.get(site) {
+                Some(&e) => e,
+                None => {
+                    let e =
+                        store::site_is_known(conn, known, site).map_err(|e| Failed::Unit(i, e))?;
+                    site_exists.insert(site.clone(), e);
+                    e
+                }
+            };
+            if !exists {
+                crate::db::accounts::count_unknown_site(conn, site, u.row.submitted_at)
+                    .map_err(|e| Failed::Unit(i, e))?;
+                let mut row = u.row.clone();
+                row.site = None;
+                fixed.push((i, row));
+            }
+        }
+    }
+    let rows: Vec<&ScreeningRow> = admitted
+        .iter()
+        .map(|&i| {
+            fixed
+                .iter()
+                .find(|(j, _)| *j == i)
+                .map_or(&units[i].row, |(_, row)| row)
+        })
+        .collect();
+    let contacts: Vec<&ContactRow> = admitted
+        .iter()
+        .filter_map(|&i| units[i].contact.as_ref())
+        .collect();
+    store::insert_rows(conn, &rows, &contacts).map_err(Failed::Shared)?;
+    let stored_sites: Vec<Option<String>> = rows.iter().map(|r| r.site.clone()).collect();
+    drop(rows);
+    for (&i, site) in admitted.iter().zip(stored_sites) {
+        units[i].stored_site = Some(site);
+    }
+    Ok(())
+}
+
+/// Everything before the database: the request checked and scored, what the rider is shown,
+/// and the unit the writer runs.
 fn prepare(
-    conn: Result<&mut AnyConnection, DbError>,
     ctx: Context<'_>,
     req: &SubmitRequest,
     idempotency_key: Option<&str>,
     request_hash: &str,
     known: Option<std::sync::Arc<Known>>,
-) -> Result<Step, SubmitError> {
+) -> Result<Prepared, SubmitError> {
     let q = ctx
         .catalog
         .get(&req.questionnaire)
@@ -589,53 +842,7 @@ fn prepare(
     let id = uuid::Uuid::now_v7().to_string();
     let locale = pick_locale(q, req.locale.as_deref());
     let response = response_for_answers(q, &id, &answers, outcome.clone(), &locale, ctx.shown());
-    let conn = match conn {
-        Ok(conn) => conn,
-        Err(e) => return Err(not_saved(&response, e)),
-    };
-    if let Some(key) = idempotency_key {
-        match store::find_by_idempotency_key(conn, key) {
-            Ok(Some(existing)) => return Ok(Step::Done(existing)),
-            Ok(None) => {}
-            Err(e) => return Err(not_saved(&response, e)),
-        }
-    }
-    let site = req
-        .site
-        .as_deref()
-        .map(str::trim)
-        .filter(|site| valid_site(site));
     let now = Utc::now().naive_utc();
-    match crate::abuse::admit(conn, ctx.abuse, ctx.source, site, now) {
-        Ok(crate::abuse::Admission::Accepted) => {}
-        Ok(crate::abuse::Admission::ChallengeNeeded) => {
-            use crate::abuse::ChallengeRefusal as R;
-            match crate::abuse::spend(conn, ctx.cipher.challenge_key(), req.altcha.as_deref()) {
-                Ok(Ok(())) => {}
-                Ok(Err(refusal)) => {
-                    return Err(SubmitError::ChallengeRequired {
-                        response: Box::new(unsaved(&response)),
-                        reason: match refusal {
-                            R::Missing => "none was sent",
-                            R::Malformed => "not a solution payload",
-                            R::Wrong => "not solved, or not ours",
-                            R::Expired => "expired",
-                            R::Spent => "already used",
-                        },
-                    });
-                }
-                Err(e) => return Err(not_saved(&response, e)),
-            }
-        }
-        Ok(crate::abuse::Admission::Refused { scope, retry_after }) => {
-            return Err(SubmitError::Limited {
-                response: Box::new(unsaved(&response)),
-                scope,
-                retry_after,
-            });
-        }
-        Err(e) => return Err(not_saved(&response, e)),
-    }
     let scored = Scored {
         q,
         answers: &answers,
@@ -651,28 +858,37 @@ fn prepare(
             hex::encode(token)
         }
     };
-    let mut row = screening_row(&scored, &contact_token, idempotency_key, request_hash, now)?;
+    let mut row = match screening_row(&scored, &contact_token, idempotency_key, request_hash, now) {
+        Ok(row) => row,
+        Err(e) => return Err(not_saved(&response, e)),
+    };
     row.source_fp = ctx.source.map(str::to_string);
     let contact = contact.map(|c| contact_row(ctx, &id, &c));
+    let alert = crate::alerts::new_alert(&outcome, ctx.alerts, ctx.escalation, now);
     let unit = SubmissionWrite {
+        escalation: alert.as_ref().map(|_| ctx.escalation.clone()),
         content_hash: q.content_hash.clone(),
         questionnaire_id: q.id.clone(),
         version: q.version.clone(),
         source_text: std::sync::Arc::clone(q),
         row,
         contact,
-        alert: crate::alerts::new_alert(&outcome, ctx.alerts, ctx.escalation, now),
+        alert,
         source: ctx.source.map(str::to_string),
+        altcha: req
+            .altcha
+            .clone()
+            .map(|a| (a, ctx.cipher.challenge_key().to_string())),
         abuse: ctx.abuse.clone(),
-        escalation: ctx.escalation.clone(),
         known,
         stored_site: None,
     };
-    Ok(Step::Write(Box::new(Prepared {
+    Ok(Prepared {
         response,
         contact_token,
+        json: unit.row.response.clone(),
         unit,
-    })))
+    })
 }
 
 /// The request's fields (idempotency key, contact and consent), then its answers: the answers
