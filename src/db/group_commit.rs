@@ -47,6 +47,21 @@ pub trait Unit: Send + 'static {
     /// The transaction that held this unit's write is committed (caches may learn from it).
     fn committed(&mut self) {}
 
+    /// Writes all the units of a batch at once, before any transaction, in one statement the
+    /// database commits on its own (one round trip instead of a transaction's several):
+    /// `Ok(None)` when these units cannot be (they are then written in the batch's
+    /// transaction as if this was never tried). It must store nothing unless it returns
+    /// `Some`; an error is taken as "not written" too (the transaction's path finds out).
+    fn write_at_once(
+        _conn: &mut AnyConnection,
+        _units: &mut [&mut Self],
+    ) -> Result<Option<Vec<Self::Output>>, DbError>
+    where
+        Self: Sized,
+    {
+        Ok(None)
+    }
+
     /// Writes several units inside the batch's transaction, as `write` would one by one
     /// (the default does just that). A unit may write its rows together with its neighbours'
     /// (one multi-row statement per table) or be left for after the commit (`Step::Alone`).
@@ -275,6 +290,22 @@ fn write_batch<U: Unit>(
     results: &mut [Option<Result<U::Output, DbError>>],
     may_retry: bool,
 ) -> Written {
+    let mut all: Vec<&mut U> = units.iter_mut().collect();
+    match U::write_at_once(conn, &mut all) {
+        Ok(Some(outs)) if outs.len() == units.len() => {
+            for ((unit, result), out) in units.iter_mut().zip(results.iter_mut()).zip(outs) {
+                unit.committed();
+                *result = Some(Ok(out));
+            }
+            return Written::Done { unavailable: false };
+        }
+        Ok(_) => {}
+        Err(e) => {
+            // Nothing of it is stored: the transaction's path answers (and a lost
+            // connection is found by its BEGIN, as without this).
+            tracing::debug!(error = %e, "a batch's single statement failed: written in a transaction");
+        }
+    }
     let mut unavailable = false;
     let mut first = true;
     let mut in_batch: Vec<usize> = (0..units.len()).collect();

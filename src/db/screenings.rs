@@ -267,6 +267,96 @@ pub fn insert_rows(
     Ok(())
 }
 
+/// The flood limits one statement of `insert_if_admitted` checks: a screening is admitted
+/// without a challenge while fewer than these are stored in the window from its source (at
+/// its site).
+#[derive(Debug, Clone, Copy)]
+pub struct Admit {
+    pub since: NaiveDateTime,
+    pub per_source: i64,
+    pub per_site: i64,
+}
+
+/// Whether `known` answers every lookup `insert_rows` would need first for these rows
+/// (their versions stored, their sites known): then nothing but the rows is to be written.
+pub fn all_known(known: Option<&Known>, rows: &[&ScreeningRow]) -> bool {
+    let Some(known) = known else { return false };
+    rows.iter().all(|r| {
+        known.has_version(&r.content_hash) && r.site.as_deref().is_none_or(|s| known.has_site(s))
+    })
+}
+
+/// PostgreSQL: the rows in one statement, committed on its own (no transaction around it:
+/// one round trip for the batch), only if all of them are admitted as the flood guard would
+/// admit them one by one (each counted with the stored and the earlier ones in the window,
+/// under `admit`'s limits) and none of their idempotency keys is stored. `false`: nothing
+/// was written (over a limit, a key stored, or SQLite, which has no such statement here).
+/// Rows with a contact, an alert or an unknown version or site are not for this statement.
+pub fn insert_if_admitted(
+    c: &mut AnyConnection,
+    rows: &[&ScreeningRow],
+    admit: Admit,
+) -> Result<bool, DbError> {
+    use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamp};
+    let AnyConnection::Postgresql(c) = c else {
+        return Ok(false);
+    };
+    if rows.is_empty() {
+        return Ok(true);
+    }
+    // One array per column: one statement text whatever the batch (a single prepared plan).
+    // The counts are read in the statement's own snapshot, as a count just before it.
+    let text = |f: fn(&ScreeningRow) -> &str| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
+    let opt = |f: fn(&ScreeningRow) -> Option<&str>| rows.iter().map(|r| f(r)).collect::<Vec<_>>();
+    let inserted = diesel::sql_query(
+        "WITH r AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], \
+           $5::text[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::text[], $11::text[], \
+           $12::timestamp[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[]) \
+           AS r(id, questionnaire_id, content_hash, answers, scores, bands, reasons, tier, \
+           urgent, locale, site, submitted_at, idempotency_key, request_hash, response, \
+           contact_token_hash, source_fp)), \
+         refused AS ( \
+           SELECT 1 FROM (SELECT source_fp AS k, count(*) AS n FROM r \
+               WHERE source_fp IS NOT NULL GROUP BY source_fp) b \
+             WHERE b.n + (SELECT count(*) FROM screenings s \
+               WHERE s.source_fp = b.k AND s.submitted_at >= $18) > $19 \
+           UNION ALL \
+           SELECT 1 FROM (SELECT site AS k, count(*) AS n FROM r \
+               WHERE site IS NOT NULL GROUP BY site) b \
+             WHERE b.n + (SELECT count(*) FROM screenings s \
+               WHERE s.site = b.k AND s.submitted_at >= $18) > $20 \
+           UNION ALL \
+           SELECT 1 FROM r WHERE r.idempotency_key IS NOT NULL AND EXISTS \
+             (SELECT 1 FROM screenings s WHERE s.idempotency_key = r.idempotency_key)) \
+         INSERT INTO screenings (id, questionnaire_id, content_hash, answers, scores, bands, \
+           reasons, tier, urgent, locale, site, submitted_at, idempotency_key, request_hash, \
+           response, contact_token_hash, source_fp) \
+         SELECT * FROM r WHERE NOT EXISTS (SELECT 1 FROM refused)",
+    )
+    .bind::<Array<Text>, _>(text(|r| &r.id))
+    .bind::<Array<Text>, _>(text(|r| &r.questionnaire_id))
+    .bind::<Array<Text>, _>(text(|r| &r.content_hash))
+    .bind::<Array<Text>, _>(text(|r| &r.answers))
+    .bind::<Array<Text>, _>(text(|r| &r.scores))
+    .bind::<Array<Text>, _>(text(|r| &r.bands))
+    .bind::<Array<Text>, _>(text(|r| &r.reasons))
+    .bind::<Array<Text>, _>(text(|r| &r.tier))
+    .bind::<Array<Bool>, _>(rows.iter().map(|r| r.urgent).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(text(|r| &r.locale))
+    .bind::<Array<Nullable<Text>>, _>(opt(|r| r.site.as_deref()))
+    .bind::<Array<Timestamp>, _>(rows.iter().map(|r| r.submitted_at).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(opt(|r| r.idempotency_key.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(opt(|r| r.request_hash.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(opt(|r| r.response.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(opt(|r| r.contact_token_hash.as_deref()))
+    .bind::<Array<Nullable<Text>>, _>(opt(|r| r.source_fp.as_deref()))
+    .bind::<Timestamp, _>(admit.since)
+    .bind::<BigInt, _>(admit.per_source)
+    .bind::<BigInt, _>(admit.per_site)
+    .execute(c)?;
+    Ok(inserted == rows.len())
+}
+
 /// The first responses stored under any of `keys`: key -> replay.
 pub fn find_by_idempotency_keys(
     conn: &mut AnyConnection,

@@ -641,6 +641,80 @@ impl crate::db::group_commit::Unit for SubmissionWrite {
     ) -> Result<Vec<Step<Stored>>, Failed> {
         write_batch(conn, units)
     }
+
+    fn write_at_once(
+        conn: &mut AnyConnection,
+        units: &mut [&mut Self],
+    ) -> Result<Option<Vec<Stored>>, DbError> {
+        write_at_once(conn, units)
+    }
+}
+
+/// On PostgreSQL, a batch of green screenings without contacts, their versions and sites
+/// known, their keys distinct: one statement that stores them all, committed on its own, if
+/// the flood guard admits every one of them without a challenge and no key is stored yet
+/// (`store::insert_if_admitted`). Anything else (a limit reached, a replay) is left to the
+/// batch's transaction, which answers it as before.
+fn write_at_once(
+    conn: &mut AnyConnection,
+    units: &mut [&mut SubmissionWrite],
+) -> Result<Option<Vec<Stored>>, DbError> {
+    let Some(first) = units.first() else {
+        return Ok(Some(Vec::new()));
+    };
+    if crate::db::backend_of(conn) != crate::db::Backend::Postgres {
+        return Ok(None);
+    }
+    let limits = &first.abuse;
+    let same_limits = |a: &crate::config::AbuseSettings| {
+        a.window == limits.window
+            && a.limit_per_source == limits.limit_per_source
+            && a.limit_per_site == limits.limit_per_site
+            && a.challenge_per_source == limits.challenge_per_source
+            && a.challenge_per_site == limits.challenge_per_site
+    };
+    let mut keys: Vec<&str> = Vec::new();
+    for u in units.iter() {
+        if u.alert.is_some() || u.contact.is_some() || !same_limits(&u.abuse) {
+            return Ok(None);
+        }
+        if let Some(key) = u.row.idempotency_key.as_deref() {
+            keys.push(key);
+        }
+    }
+    keys.sort_unstable();
+    if keys.windows(2).any(|w| w[0] == w[1]) {
+        return Ok(None);
+    }
+    let rows: Vec<&ScreeningRow> = units.iter().map(|u| &u.row).collect();
+    if !store::all_known(first.known.as_deref(), &rows) {
+        return Ok(None);
+    }
+    let earliest = rows
+        .iter()
+        .map(|r| r.submitted_at)
+        .min()
+        .unwrap_or_default();
+    let admit = store::Admit {
+        // The window of the earliest (a few milliseconds wider: never more lenient).
+        since: crate::abuse::window_start(limits, earliest),
+        // Admitted without a challenge: under both the hard and the challenge limit.
+        per_source: i64::from(limits.limit_per_source.min(limits.challenge_per_source)),
+        per_site: i64::from(limits.limit_per_site.min(limits.challenge_per_site)),
+    };
+    if !store::insert_if_admitted(conn, &rows, admit)? {
+        return Ok(None);
+    }
+    drop(rows);
+    Ok(Some(
+        units
+            .iter_mut()
+            .map(|u| {
+                u.stored_site = Some(u.row.site.clone());
+                Stored::New(None)
+            })
+            .collect(),
+    ))
 }
 
 use crate::db::group_commit::{Failed, Step};
