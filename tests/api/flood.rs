@@ -8,7 +8,9 @@ use std::time::Duration;
 use careline::config::{AbuseSettings, Settings};
 use serde_json::{Value, json};
 
-use crate::helpers::{AppOptions, Backend, RED, TestApp, Tweak, assert_error, ok, phq9_body};
+use crate::helpers::{
+    AppOptions, Backend, GREEN, RED, TestApp, Tweak, assert_error, ok, phq9_body,
+};
 use crate::notifier::on_duty;
 use crate::notifier_smtp::TestSmtp;
 
@@ -456,6 +458,46 @@ async fn over_the_hard_limit_nothing_is_stored_and_the_rider_still_sees_the_cris
     assert_eq!(app.rows().await.screenings, stored + 1);
 }
 
+/// Green screenings sent at once from one source are written in batches (on PostgreSQL as
+/// one statement that checks the limit itself): exactly the limit is stored, the rest are
+/// refused, and another source's burst is stored whole.
+async fn green_screenings_sent_at_once_stop_at_the_hard_limit(backend: Backend) {
+    let app = app(backend, None, |a| {
+        a.limit_per_source = 6;
+    })
+    .await;
+    let green = phq9_body(GREEN);
+    // The questionnaire's version stored first: the bursts below need no other row.
+    assert_eq!(post_from(&app, RIDER_AGENT, &green).await.status(), 201);
+    let before = app.rows().await.screenings;
+    let statuses: Vec<u16> =
+        futures_util::future::join_all((0..20).map(|_| post_from(&app, FLOOD_AGENT, &green)))
+            .await
+            .into_iter()
+            .map(|r| r.status().as_u16())
+            .collect();
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 201).count(),
+        6,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 429).count(),
+        14,
+        "{statuses:?}"
+    );
+    assert_eq!(app.rows().await.screenings, before + 6);
+    let statuses: Vec<u16> = futures_util::future::join_all(
+        (0..5).map(|_| post_from(&app, "another-phone/1.0", &green)),
+    )
+    .await
+    .into_iter()
+    .map(|r| r.status().as_u16())
+    .collect();
+    assert_eq!(statuses, vec![201; 5]);
+    assert_eq!(app.rows().await.screenings, before + 11);
+}
+
 async fn a_busy_real_station_never_clusters(backend: Backend) {
     let app = app(backend, None, |_| {}).await;
     let counselor = app.staff("counselor", &[SITE]).await;
@@ -738,5 +780,6 @@ backend_tests!(
     a_supervisor_moves_a_real_alert_out_of_a_cluster_and_it_pages,
     over_the_hard_limit_nothing_is_stored_and_the_rider_still_sees_the_crisis_lines,
     a_busy_real_station_never_clusters,
+    green_screenings_sent_at_once_stop_at_the_hard_limit,
     admins_see_the_flood_guard,
 );
