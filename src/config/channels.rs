@@ -85,6 +85,10 @@ pub struct Webhook {
     /// The language of the message: zh-CN (default), zh-TW or en.
     #[serde(default = "default_locale")]
     pub locale: String,
+    /// Whether the robot also gets the daily roster-gap message of its sites (default true);
+    /// `false` keeps a crisis group's robot for pages only.
+    #[serde(default = "default_gaps")]
+    pub gaps: bool,
 }
 
 impl std::fmt::Debug for Webhook {
@@ -96,6 +100,10 @@ impl std::fmt::Debug for Webhook {
             .field("levels", &self.levels)
             .finish_non_exhaustive()
     }
+}
+
+fn default_gaps() -> bool {
+    true
 }
 
 fn default_webhook_rate() -> u32 {
@@ -804,6 +812,7 @@ app_id = "1400000000"
             levels: None,
             per_minute: 20,
             locale: "zh-CN".into(),
+            gaps: true,
         });
         assert!(s.notify.validate(3, Duration::from_secs(60), false).is_ok());
         let err = s

@@ -898,7 +898,7 @@ pub fn roster_gaps(
             sent += 1;
         }
     }
-    for w in &notify.webhooks {
+    for w in notify.webhooks.iter().filter(|w| w.gaps) {
         let mine = lines(&|site| w.sites.as_ref().is_none_or(|s| s.iter().any(|x| x == site)));
         if mine.is_empty() {
             continue;

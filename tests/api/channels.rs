@@ -241,6 +241,7 @@ fn robot(kind: WebhookKind, url: String, secret: Option<&str>, sites: Option<&[&
         levels: None,
         per_minute: 20,
         locale: "zh-CN".into(),
+        gaps: true,
     }
 }
 
@@ -1140,11 +1141,14 @@ async fn the_daily_gap_message_reaches_the_robots_of_its_sites_and_supervisors_p
     let north_robot = Fake::start(DINGTALK_OK);
     let south_robot = Fake::start(FEISHU_OK);
     let aliyun = Fake::start(ALIYUN_OK);
+    // A crisis group's robot for every site that takes pages only (`gaps = false`).
+    let pages_only = Fake::start(WECOM_OK);
     let urls = (
         everywhere.url("/cgi-bin/webhook/send?key=wecom-gaps"),
         north_robot.url("/robot/send?access_token=ding-gaps"),
         south_robot.url("/open-apis/bot/v2/hook/feishu-gaps"),
         aliyun.url(""),
+        pages_only.url("/cgi-bin/webhook/send?key=wecom-pages-only"),
     );
     let app = app_with(backend, move |s| {
         let mut everywhere = robot(WebhookKind::Wecom, urls.0.clone(), None, None);
@@ -1163,6 +1167,11 @@ async fn the_daily_gap_message_reaches_the_robots_of_its_sites_and_supervisors_p
                 Some(FEISHU_SECRET),
                 Some(&[OTHER_SITE]),
             ),
+            {
+                let mut crisis = robot(WebhookKind::Wecom, urls.4.clone(), None, None);
+                crisis.gaps = false;
+                crisis
+            },
         ];
         let mut sms = phone_channel(Provider::Aliyun, urls.3.clone());
         sms.gap_template = "SMS_GAPS".into();
@@ -1300,6 +1309,10 @@ async fn the_daily_gap_message_reaches_the_robots_of_its_sites_and_supervisors_p
     // The south robot and the south supervisor (south has no gap) got nothing, nor did the
     // counselor's phone (supervisors only); nothing was sent twice.
     assert!(south_robot.requests().is_empty(), "the south robot");
+    assert!(
+        pages_only.requests().is_empty(),
+        "the robot with gaps = false"
+    );
     assert_eq!(everywhere.requests().len(), 1);
     assert_eq!(north_robot.requests().len(), 1);
     assert_eq!(
