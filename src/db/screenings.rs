@@ -211,18 +211,7 @@ pub fn insert_version(
     if known.is_some_and(|k| k.has_version(version.content_hash)) {
         return Ok(());
     }
-    // ON CONFLICT is not in diesel's common dialect: each backend runs its own statement.
-    match c {
-        AnyConnection::Sqlite(c) => diesel::insert_into(questionnaire_versions::table)
-            .values(version)
-            .on_conflict_do_nothing()
-            .execute(c)?,
-        AnyConnection::Postgresql(c) => diesel::insert_into(questionnaire_versions::table)
-            .values(version)
-            .on_conflict_do_nothing()
-            .execute(c)?,
-    };
-    Ok(())
+    super::questionnaires::ensure_version(c, version)
 }
 
 /// Whether a site of this slug exists (`known` first, then the database).

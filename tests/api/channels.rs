@@ -332,6 +332,31 @@ fn hmac_b64(key: &[u8], message: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
+/// An Aliyun `SendSms` request carries the ACS3 signature recomputed over what was sent (its
+/// query, date and nonce) with the test credentials.
+fn assert_aliyun_sms_signed(r: &Request, host: &str) {
+    let query = r.query();
+    let query: Vec<(&str, String)> = query.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let acs = careline::notify::channels::aliyun::Acs3 {
+        host,
+        action: "SendSms",
+        version: "2017-05-25",
+        date: r.header("x-acs-date").expect("x-acs-date"),
+        nonce: r.header("x-acs-signature-nonce").expect("a nonce"),
+        query: &query,
+        body: b"",
+    };
+    assert_eq!(
+        r.header("authorization").map(str::to_string),
+        Some(careline::notify::channels::aliyun::authorization(
+            "test-key-id",
+            "test-key-secret",
+            &acs
+        )),
+        "the ACS3 signature over what was sent"
+    );
+}
+
 fn assert_no_rider_data(requests: &[Request]) {
     for r in requests {
         let raw = r.raw();
@@ -507,28 +532,7 @@ async fn a_red_screening_reaches_every_configured_channel_of_its_site(backend: B
     assert_eq!(r.header("x-acs-version"), Some("2017-05-25"));
     let host = format!("127.0.0.1:{}", aliyun.port);
     assert_eq!(r.header("host"), Some(host.as_str()));
-    let query: Vec<(&str, String)> = params
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    let acs = careline::notify::channels::aliyun::Acs3 {
-        host: &host,
-        action: "SendSms",
-        version: "2017-05-25",
-        date: r.header("x-acs-date").expect("x-acs-date"),
-        nonce: r.header("x-acs-signature-nonce").expect("a nonce"),
-        query: &query,
-        body: b"",
-    };
-    assert_eq!(
-        r.header("authorization").map(str::to_string),
-        Some(careline::notify::channels::aliyun::authorization(
-            "test-key-id",
-            "test-key-secret",
-            &acs
-        )),
-        "the ACS3 signature over what was sent"
-    );
+    assert_aliyun_sms_signed(r, &host);
 
     // Tencent voice (configured for level 1 here) to the same phone, signed TC3.
     let got = tencent.wait(1, "the Tencent call placed").await;
@@ -1275,26 +1279,7 @@ async fn the_daily_gap_message_reaches_the_robots_of_its_sites_and_supervisors_p
         template,
         json!({"count": "2", "site": "Station north", "from": short(hours(2)), "to": short(hours(30))})
     );
-    let host = format!("127.0.0.1:{}", aliyun.port);
-    let query: Vec<(String, String)> = r.query();
-    let query: Vec<(&str, String)> = query.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-    let acs = careline::notify::channels::aliyun::Acs3 {
-        host: &host,
-        action: "SendSms",
-        version: "2017-05-25",
-        date: r.header("x-acs-date").expect("x-acs-date"),
-        nonce: r.header("x-acs-signature-nonce").expect("a nonce"),
-        query: &query,
-        body: b"",
-    };
-    assert_eq!(
-        r.header("authorization").map(str::to_string),
-        Some(careline::notify::channels::aliyun::authorization(
-            "test-key-id",
-            "test-key-secret",
-            &acs
-        )),
-    );
+    assert_aliyun_sms_signed(r, &format!("127.0.0.1:{}", aliyun.port));
 
     // Every gap delivery settled: one robot for every site, one for north, one text.
     let jobs = eventually(Duration::from_secs(15), "the gap deliveries done", || {

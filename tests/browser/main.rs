@@ -1217,6 +1217,27 @@ impl Session {
         .expect("a site");
     }
 
+    /// A rider's red PHQ-9 (item 9 answered) at `site`, sent through the API as the form
+    /// would; `extra` adds fields (a contact and its consent). Asserts it was stored.
+    async fn submit_red(&self, site: &str, extra: serde_json::Value) {
+        let mut body = json!({
+            "questionnaire": "phq9",
+            "answers": {"q1": 1, "q2": 2, "q3": 1, "q4": 1, "q5": 0, "q6": 1, "q7": 0, "q8": 0, "q9": 1},
+            "locale": "zh-CN",
+            "site": site,
+        });
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/v1/screenings", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("the screening is sent");
+        assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    }
+
     fn alerts(&self) -> Vec<careline::db::alerts::AlertRow> {
         let mut conn = self.state.pool.get().expect("a connection");
         careline::db::alerts::list(
@@ -1297,18 +1318,7 @@ async fn counselor_works_a_red_alert(name: &'static str, db: Db) {
     s.shot("queue-empty").await;
 
     // A rider's red result arrives through the API.
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/v1/screenings", s.base))
-        .json(&json!({
-            "questionnaire": "phq9",
-            "answers": {"q1": 1, "q2": 2, "q3": 1, "q4": 1, "q5": 0, "q6": 1, "q7": 0, "q8": 0, "q9": 1},
-            "locale": "zh-CN",
-            "site": "north",
-        }))
-        .send()
-        .await
-        .expect("the screening is sent");
-    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    s.submit_red("north", json!({})).await;
     let alerts = s.alerts();
     assert_eq!(alerts.len(), 1);
     let reference = alerts[0].reference.clone();

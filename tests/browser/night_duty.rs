@@ -132,20 +132,11 @@ async fn a_red_alert_wakes_the_phone_and_the_alert_page_leads_with_the_call() {
     s.shot("queue-waiting").await;
 
     // A rider's red result with a consented number.
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/v1/screenings", s.base))
-        .json(&json!({
-            "questionnaire": "phq9",
-            "answers": {"q1": 1, "q2": 2, "q3": 1, "q4": 1, "q5": 0, "q6": 1, "q7": 0, "q8": 0, "q9": 1},
-            "locale": "zh-CN",
-            "site": "north",
-            "contact": {"name": "小张", "phone": PHONE},
-            "consent_to_contact": true,
-        }))
-        .send()
-        .await
-        .expect("the screening is sent");
-    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    s.submit_red(
+        "north",
+        json!({"contact": {"name": "小张", "phone": PHONE}, "consent_to_contact": true}),
+    )
+    .await;
     let alert = s.alerts().remove(0);
     let reference = alert.reference.clone();
     let row = format!("#queue-rows tr[data-ref='{reference}']");
@@ -360,18 +351,7 @@ async fn an_open_alert_page_names_who_else_has_it_open_until_they_leave() {
     li.create_site("north", "北站");
     let _ = on_duty(&li, "li@example.org", "李咨询");
     let wang_id = on_duty(&li, "wang@example.org", "王咨询");
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/v1/screenings", li.base))
-        .json(&json!({
-            "questionnaire": "phq9",
-            "answers": {"q1": 1, "q2": 2, "q3": 1, "q4": 1, "q5": 0, "q6": 1, "q7": 0, "q8": 0, "q9": 1},
-            "locale": "zh-CN",
-            "site": "north",
-        }))
-        .send()
-        .await
-        .expect("the screening is sent");
-    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    li.submit_red("north", json!({})).await;
     let page = format!("/queue/{}", li.alerts().remove(0).reference);
 
     li.open(&page).await;

@@ -99,6 +99,24 @@ async fn active_class(s: &Session) -> Value {
         .expect("runs")
 }
 
+/// Presses `key` on the focused element; whether the header's menu is open after.
+async fn press(s: &Session, key: Key) -> Value {
+    s.client
+        .active_element()
+        .await
+        .expect("the focus")
+        .send_keys(&String::from(char::from(key)))
+        .await
+        .expect("the key");
+    s.client
+        .execute(
+            "return document.querySelector('details.ws-menu').open",
+            vec![],
+        )
+        .await
+        .expect("runs")
+}
+
 /// Opens the header's menu from the keyboard, checks each link is inside the viewport, and
 /// closes it with Escape (the focus back on its button).
 async fn menu_by_keyboard(s: &mut Session, width: u32) {
@@ -109,21 +127,7 @@ async fn menu_by_keyboard(s: &mut Session, width: u32) {
         )
         .await
         .expect("runs");
-    s.client
-        .active_element()
-        .await
-        .expect("the focus")
-        .send_keys(&String::from(char::from(Key::Enter)))
-        .await
-        .expect("Enter");
-    let open = s
-        .client
-        .execute(
-            "return document.querySelector('details.ws-menu').open",
-            vec![],
-        )
-        .await
-        .expect("runs");
+    let open = press(s, Key::Enter).await;
     assert_eq!(open, json!(true), "Enter opens the menu");
     let links = s
         .client
@@ -145,21 +149,7 @@ async fn menu_by_keyboard(s: &mut Session, width: u32) {
     s.shot("menu-open").await;
     let violations = s.axe_violations().await;
     assert!(violations.is_empty(), "the open menu: {violations:#?}");
-    s.client
-        .active_element()
-        .await
-        .expect("the focus")
-        .send_keys(&String::from(char::from(Key::Escape)))
-        .await
-        .expect("Escape");
-    let open = s
-        .client
-        .execute(
-            "return document.querySelector('details.ws-menu').open",
-            vec![],
-        )
-        .await
-        .expect("runs");
+    let open = press(s, Key::Escape).await;
     assert_eq!(open, json!(false), "Escape closes the menu");
     assert_eq!(
         active_class(s).await,
@@ -178,18 +168,7 @@ async fn staff_pages_fit(name: &'static str, phone: (u32, u32)) {
     s.create_site("north", "北站");
     s.staff("supervisor", "supervisor@example.org", "值班督导", &[]);
     s.staff("admin", "admin@example.org", "管理员", &[]);
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/v1/screenings", s.base))
-        .json(&json!({
-            "questionnaire": "phq9",
-            "answers": {"q1": 1, "q2": 2, "q3": 1, "q4": 1, "q5": 0, "q6": 1, "q7": 0, "q8": 0, "q9": 1},
-            "locale": "zh-CN",
-            "site": "north",
-        }))
-        .send()
-        .await
-        .expect("the screening is sent");
-    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    s.submit_red("north", json!({})).await;
     let alert = format!("/queue/{}", s.alerts().remove(0).reference);
 
     s.open("/queue").await;
